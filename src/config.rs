@@ -1,0 +1,112 @@
+//! Typed settings for `graine serve`, from flags with `GRAINE_…` environment twins, validated at start.
+
+use chrono::{DateTime, Utc};
+use clap::{Args, ValueEnum};
+use std::net::SocketAddr;
+
+/// The database used when neither `--database-url` nor `DATABASE_URL` is given.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://localhost:5432/graine";
+
+/// Where the database lives.
+#[derive(Args, Clone, Debug)]
+pub struct DatabaseArgs {
+    /// Postgres connection URL; the database is created if it does not exist.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "GRAINE_DB_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_max_connections: u32,
+}
+
+/// How calls are placed.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Telephony {
+    /// No network: calls ring and end on the server's clock.
+    Simulated,
+    /// A signed POST to `--telephony-url` per call.
+    Http,
+}
+
+/// How log lines are written.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines with key=value fields.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Every setting of `graine serve` (API.md §10).
+#[derive(Args, Clone, Debug)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "GRAINE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// How calls are placed.
+    #[arg(long, env = "GRAINE_TELEPHONY", value_enum, default_value_t = Telephony::Simulated)]
+    pub telephony: Telephony,
+    /// Where the http placer sends calls.
+    #[arg(long, env = "GRAINE_TELEPHONY_URL")]
+    pub telephony_url: Option<String>,
+    /// Signing secret (`whsec_<base64>`) for placer requests and telephony callbacks.
+    #[arg(long, env = "GRAINE_WEBHOOK_SECRET")]
+    pub webhook_secret: Option<String>,
+    /// Seconds after which a call with no outcome is closed as failed (`status_timeout`).
+    #[arg(long, env = "GRAINE_CALL_TIMEOUT", default_value_t = 1800, value_parser = clap::value_parser!(u32).range(1..))]
+    pub call_timeout: u32,
+    /// Length of an answered simulated call, in seconds.
+    #[arg(long, env = "GRAINE_SIMULATED_CALL_SECONDS", default_value_t = 120)]
+    pub simulated_call_seconds: u32,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "GRAINE_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..=1 << 32))]
+    pub max_body_bytes: u64,
+    /// Freeze the clock; it moves only through `/api/v1/test/clock`.
+    #[arg(long, env = "GRAINE_TEST_CLOCK")]
+    pub test_clock: bool,
+    /// Where the test clock starts (RFC 3339); default: the real time at start.
+    #[arg(long, env = "GRAINE_CLOCK_START", requires = "test_clock")]
+    pub clock_start: Option<DateTime<Utc>>,
+    /// Make the first token a known value (`gat_…`), idempotently.
+    #[arg(long, env = "GRAINE_BOOTSTRAP_TOKEN")]
+    pub bootstrap_token: Option<String>,
+    /// Log line format.
+    #[arg(long, env = "GRAINE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl ServeConfig {
+    /// Checks the settings that depend on each other; the message is shown to the operator.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.telephony == Telephony::Http && self.telephony_url.is_none() {
+            return Err("--telephony http needs --telephony-url".into());
+        }
+        if let Some(token) = &self.bootstrap_token {
+            if !crate::service::tokens::is_well_formed(token) {
+                return Err(
+                    "--bootstrap-token must look like gat_ followed by 20 to 200 letters, digits, '-' or '_'".into()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Settings for tests and embedding: everything at its default, the given database and bind address.
+    pub fn for_database(database_url: &str, bind: SocketAddr) -> Self {
+        Self {
+            bind,
+            database: DatabaseArgs { database_url: database_url.to_owned(), db_max_connections: 8 },
+            telephony: Telephony::Simulated,
+            telephony_url: None,
+            webhook_secret: None,
+            call_timeout: 1800,
+            simulated_call_seconds: 120,
+            max_body_bytes: 32 * 1024 * 1024,
+            test_clock: false,
+            clock_start: None,
+            bootstrap_token: None,
+            log_format: LogFormat::Text,
+        }
+    }
+}

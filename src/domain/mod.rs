@@ -1,0 +1,9 @@
+//! Pure domain types and rules: ids, phone numbers, working hours, campaigns; no I/O, no clock.
+
+pub mod batch;
+pub mod campaign;
+pub mod contact;
+pub mod ids;
+pub mod phone;
+pub mod timezone;
+pub mod working_hours;

@@ -1,0 +1,142 @@
+//! Campaign routes (API.md §3.4) and the campaign's wire shape.
+
+use super::AppState;
+use super::auth::Auth;
+use super::campaign_body::{parse_create, parse_patch};
+use super::extract::{JsonObject, Query, check};
+use super::json::{Timestamp, created, ok};
+use crate::domain::campaign::{
+    CallCounters, Campaign, CampaignAction, CampaignStatus, PhoneNumberStrategy, RetryPolicy,
+};
+use crate::domain::ids::{CampaignId, OrgId};
+use crate::domain::phone::PhoneNumber;
+use crate::domain::working_hours::WorkingHours;
+use crate::error::Error;
+use crate::service::campaigns as service;
+use axum::extract::{Path, State};
+use axum::http::HeaderValue;
+use axum::response::Response;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+/// The campaign object of API.md §3.1.
+#[derive(Serialize)]
+pub struct CampaignView<'a> {
+    campaign_id: CampaignId,
+    name: &'a str,
+    organization_id: OrgId,
+    agent_id: &'a str,
+    status: CampaignStatus,
+    phone_numbers: &'a [PhoneNumber],
+    phone_number_strategy: PhoneNumberStrategy,
+    working_hours_enforced: bool,
+    timezone: &'static str,
+    working_hours: &'a WorkingHours,
+    retry_policy: &'a RetryPolicy,
+    default_call_variables: &'a Map<String, Value>,
+    metadata: Value,
+    #[serde(flatten)]
+    counters: &'a CallCounters,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl<'a> From<&'a Campaign> for CampaignView<'a> {
+    fn from(c: &'a Campaign) -> Self {
+        let s = &c.settings;
+        let mut metadata = Map::with_capacity(s.metadata.len() + 1);
+        metadata.insert("concurrency_limit".into(), s.concurrency_limit.into());
+        metadata.extend(s.metadata.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Self {
+            campaign_id: c.id,
+            name: &s.name,
+            organization_id: c.organization_id,
+            agent_id: &s.agent_id,
+            status: c.status,
+            phone_numbers: &s.phone_numbers,
+            phone_number_strategy: s.phone_number_strategy,
+            working_hours_enforced: s.working_hours_enforced,
+            timezone: s.timezone.name(),
+            working_hours: &s.working_hours,
+            retry_policy: &s.retry_policy,
+            default_call_variables: &s.default_call_variables,
+            metadata: Value::Object(metadata),
+            counters: &c.counters,
+            created_at: Timestamp(c.created_at),
+            updated_at: Timestamp(c.updated_at),
+        }
+    }
+}
+
+/// A path id that does not parse names nothing: `404`.
+fn campaign_id(text: &str) -> Result<CampaignId, Error> {
+    CampaignId::parse(text).ok_or(Error::NotFound("Campaign"))
+}
+
+/// `POST /campaigns/` and its alias `POST /campaigns/create`.
+pub async fn create(State(st): State<AppState>, auth: Auth, JsonObject(body): JsonObject) -> Result<Response, Error> {
+    let (settings, org) = parse_create(&body)?;
+    let org = auth.scope(org.as_deref())?;
+    let campaign = service::create(&st.store, org, settings, st.clock.now()).await?;
+    created(&CampaignView::from(&campaign))
+}
+
+/// `GET /campaigns/`.
+pub async fn list(State(st): State<AppState>, auth: Auth, query: Query) -> Result<Response, Error> {
+    let mut errors = Vec::new();
+    let page = query.page(50, &mut errors);
+    let status = query.one_of("status", CampaignStatus::parse, &CampaignStatus::expected(), &mut errors);
+    check(errors)?;
+    let org = auth.scope(query.get("organization_id"))?;
+    let (items, total) = service::list(&st.store, org, status, &page).await?;
+    let views: Vec<CampaignView> = items.iter().map(CampaignView::from).collect();
+    let mut response = ok(&views)?;
+    response.headers_mut().insert("x-total-count", HeaderValue::from(total));
+    Ok(response)
+}
+
+/// `GET /campaigns/{campaign_id}`.
+pub async fn get(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, Error> {
+    let campaign = service::get(&st.store, auth.0, campaign_id(&id)?).await?;
+    ok(&CampaignView::from(&campaign))
+}
+
+/// `PATCH /campaigns/{campaign_id}`.
+pub async fn update(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> Result<Response, Error> {
+    let id = campaign_id(&id)?;
+    let patch = parse_patch(&body)?;
+    let campaign = service::update(&st.store, auth.0, id, patch, st.clock.now()).await?;
+    ok(&CampaignView::from(&campaign))
+}
+
+/// `DELETE /campaigns/{campaign_id}`.
+pub async fn delete(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, Error> {
+    let id = campaign_id(&id)?;
+    service::delete(&st.store, auth.0, id).await?;
+    ok(&json!({ "campaign_id": id, "deleted": true, "message": "Campaign deleted successfully" }))
+}
+
+async fn act(st: AppState, auth: Auth, id: &str, action: CampaignAction, message: &str) -> Result<Response, Error> {
+    let campaign = service::act(&st.store, auth.0, campaign_id(id)?, action, st.clock.now()).await?;
+    ok(&json!({ "campaign_id": campaign.id, "status": campaign.status, "message": message }))
+}
+
+/// `POST /campaigns/{campaign_id}/pause`.
+pub async fn pause(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, Error> {
+    act(st, auth, &id, CampaignAction::Pause, "Campaign paused successfully").await
+}
+
+/// `POST /campaigns/{campaign_id}/resume`.
+pub async fn resume(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, Error> {
+    act(st, auth, &id, CampaignAction::Resume, "Campaign resumed successfully").await
+}
+
+/// `POST /campaigns/{campaign_id}/cancel`.
+pub async fn cancel(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, Error> {
+    act(st, auth, &id, CampaignAction::Cancel, "Campaign cancelled successfully").await
+}

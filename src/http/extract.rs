@@ -1,0 +1,138 @@
+//! Request extractors: the JSON body (size-limited, FastAPI errors), query parameters and pagination.
+
+use super::AppState;
+use crate::error::{Error, FieldError, Loc};
+use crate::store::Page;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde_json::{Map, Value};
+
+/// Reads a whole body, answering `413` past `limit` bytes.
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, Error> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(s) = source {
+            if s.is::<http_body_util::LengthLimitError>() {
+                return Error::PayloadTooLarge(limit);
+            }
+            source = s.source();
+        }
+        Error::invalid(vec!["body".into()], "body_read", "Request body could not be read")
+    })
+}
+
+/// Parses JSON bytes into an object, or the FastAPI error for what is wrong with them.
+pub fn parse_json_object(bytes: &[u8]) -> Result<Map<String, Value>, Error> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::invalid(vec!["body".into()], "missing", "Field required"));
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Error::invalid(
+            vec!["body".into()],
+            "model_attributes_type",
+            "Input should be a valid dictionary or object to extract fields from",
+        )),
+        Err(e) => Err(Error::invalid(vec!["body".into()], "json_invalid", format!("JSON decode error: {e}"))),
+    }
+}
+
+/// A JSON object body.
+pub struct JsonObject(pub Map<String, Value>);
+
+impl FromRequest<AppState> for JsonObject {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Error> {
+        let bytes = read_body(req.into_body(), state.max_body_bytes).await?;
+        parse_json_object(&bytes).map(JsonObject)
+    }
+}
+
+/// The decoded query string, in order.
+pub struct Query(pub Vec<(String, String)>);
+
+impl FromRequestParts<AppState> for Query {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Error> {
+        let raw = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
+            .map(Query)
+            .map_err(|_| Error::invalid(vec!["query".into()], "query_invalid", "Query string could not be decoded"))
+    }
+}
+
+impl Query {
+    /// The last value given for `name` (empty values count as absent).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str())
+    }
+
+    /// An integer parameter within `min..=max`, or `default` when absent.
+    pub fn int(&self, name: &str, default: i64, min: i64, max: i64, errors: &mut Vec<FieldError>) -> i64 {
+        let loc = || vec![Loc::from("query"), Loc::from(name)];
+        let Some(text) = self.get(name) else { return default };
+        match text.parse::<i64>() {
+            Ok(v) if v < min => {
+                errors.push(FieldError::new(
+                    loc(),
+                    "greater_than_equal",
+                    format!("Input should be greater than or equal to {min}"),
+                ));
+                default
+            }
+            Ok(v) if v > max => {
+                errors.push(FieldError::new(
+                    loc(),
+                    "less_than_equal",
+                    format!("Input should be less than or equal to {max}"),
+                ));
+                default
+            }
+            Ok(v) => v,
+            Err(_) => {
+                errors.push(FieldError::new(
+                    loc(),
+                    "int_parsing",
+                    "Input should be a valid integer, unable to parse string as an integer",
+                ));
+                default
+            }
+        }
+    }
+
+    /// `skip` and `limit`, with the listing's default limit and the maximum of 1000.
+    pub fn page(&self, default_limit: i64, errors: &mut Vec<FieldError>) -> Page {
+        Page {
+            skip: self.int("skip", 0, 0, i64::from(i32::MAX), errors),
+            limit: self.int("limit", default_limit, 1, 1000, errors),
+        }
+    }
+
+    /// An enumerated parameter parsed by `parse`, described by `expected` in the error.
+    pub fn one_of<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Option<T>,
+        expected: &str,
+        errors: &mut Vec<FieldError>,
+    ) -> Option<T> {
+        let text = self.get(name)?;
+        let parsed = parse(text);
+        if parsed.is_none() {
+            errors.push(FieldError::new(
+                vec![Loc::from("query"), Loc::from(name)],
+                "enum",
+                format!("Input should be {expected}"),
+            ));
+        }
+        parsed
+    }
+}
+
+/// Turns collected problems into one `422`.
+pub fn check(errors: Vec<FieldError>) -> Result<(), Error> {
+    if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
+}

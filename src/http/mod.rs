@@ -1,0 +1,158 @@
+//! The HTTP edge: router, shared state and the layers every request passes through.
+
+mod auth;
+mod campaign_body;
+mod campaigns;
+mod error;
+mod extract;
+mod idempotency;
+mod json;
+mod ops;
+mod stats;
+mod validate;
+
+use crate::clock::Clock;
+use crate::metrics::Metrics;
+use crate::service::tokens::TokenCache;
+use crate::store::Store;
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, patch, post};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+use tower::Layer;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
+use tracing::Instrument;
+
+pub use ops::OPENAPI_YAML;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// The contents of [`AppState`].
+pub struct Shared {
+    pub store: Store,
+    pub clock: Clock,
+    pub tokens: TokenCache,
+    pub metrics: Metrics,
+    pub max_body_bytes: usize,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+/// Every route the server serves: method, path as documented in `openapi.yaml` (collections with a
+/// trailing slash), and handler. The router is built from this table, and a test checks the table
+/// against the OpenAPI document.
+fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    vec![
+        (Method::GET, "/healthz", get(ops::healthz)),
+        (Method::GET, "/readyz", get(ops::readyz)),
+        (Method::GET, "/metrics", get(ops::metrics)),
+        (Method::GET, "/openapi.yaml", get(ops::openapi)),
+        (Method::GET, "/api/v1/api-tokens/validate-token", get(auth::validate_token)),
+        (Method::POST, "/api/v1/campaigns/", post(campaigns::create)),
+        (Method::GET, "/api/v1/campaigns/", get(campaigns::list)),
+        (Method::POST, "/api/v1/campaigns/create", post(campaigns::create)),
+        (Method::GET, "/api/v1/campaigns/{campaign_id}", get(campaigns::get)),
+        (Method::PATCH, "/api/v1/campaigns/{campaign_id}", patch(campaigns::update)),
+        (Method::DELETE, "/api/v1/campaigns/{campaign_id}", delete(campaigns::delete)),
+        (Method::POST, "/api/v1/campaigns/{campaign_id}/pause", post(campaigns::pause)),
+        (Method::POST, "/api/v1/campaigns/{campaign_id}/resume", post(campaigns::resume)),
+        (Method::POST, "/api/v1/campaigns/{campaign_id}/cancel", post(campaigns::cancel)),
+        (Method::GET, "/api/v1/campaigns/{campaign_id}/stats", get(stats::get)),
+    ]
+}
+
+/// The `(method, path)` pairs served, paths as written in `openapi.yaml`.
+pub fn route_table() -> Vec<(Method, &'static str)> {
+    routes().into_iter().map(|(m, p, _)| (m, p)).collect()
+}
+
+/// The whole application: routes, fallbacks and layers, with trailing slashes made optional.
+pub fn app(state: AppState) -> NormalizePath<Router> {
+    let mut by_path: BTreeMap<&str, MethodRouter<AppState>> = BTreeMap::new();
+    for (_, path, handler) in routes() {
+        let path = match path.trim_end_matches('/') {
+            "" => "/",
+            p => p,
+        };
+        let merged = match by_path.remove(path) {
+            Some(existing) => existing.merge(handler),
+            None => handler,
+        };
+        by_path.insert(path, merged);
+    }
+    let mut router = Router::new();
+    for (path, handler) in by_path {
+        router = router.route(path, handler.fallback(ops::method_not_allowed));
+    }
+    let router = router
+        .fallback(ops::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), idempotency::layer))
+        .layer(CatchPanicLayer::custom(|_| crate::error::Error::internal("handler panicked").into_response()))
+        .layer(middleware::from_fn_with_state(state.clone(), request_context))
+        .with_state(state);
+    NormalizePathLayer::trim_trailing_slash().layer(router)
+}
+
+/// Request id, one log line, and metrics for every request.
+async fn request_context(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .filter(|v| !v.is_empty() && v.len() <= 200 && v.to_str().is_ok())
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::now_v7().simple().to_string()).unwrap_or(HeaderValue::from_static("-"))
+        });
+    req.headers_mut().insert("x-request-id", request_id.clone());
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
+    let method = req.method().clone();
+    let span = tracing::info_span!(
+        "request",
+        request_id = request_id.to_str().unwrap_or("-"),
+        method = %method,
+        path = req.uri().path(),
+    );
+    let mut response = next.run(req).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    response.headers_mut().insert("x-request-id", request_id);
+    let route = route.as_deref().unwrap_or("unmatched");
+    st.metrics.observe_request(method_label(&method), route, status, elapsed);
+    span.in_scope(|| {
+        tracing::info!(status, route, latency_ms = elapsed.as_secs_f64() * 1000.0, "served");
+    });
+    response
+}
+
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PATCH => "PATCH",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}

@@ -1,0 +1,175 @@
+//! Field-by-field validation of JSON bodies that reports every problem, FastAPI-style.
+
+use crate::error::{FieldError, Loc};
+use serde_json::{Map, Value};
+
+/// Collects the problems found in one body.
+#[derive(Default)]
+pub struct Problems(pub Vec<FieldError>);
+
+/// Appends `key` to a location.
+pub fn at(loc: &[Loc], key: impl Into<Loc>) -> Vec<Loc> {
+    let mut out = loc.to_vec();
+    out.push(key.into());
+    out
+}
+
+impl Problems {
+    /// Records one problem.
+    pub fn push(&mut self, loc: Vec<Loc>, kind: &str, msg: impl Into<String>) {
+        self.0.push(FieldError::new(loc, kind, msg));
+    }
+
+    /// Whether nothing was found wrong.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Reports every key of `obj` not in `allowed`.
+    pub fn unknown_keys(&mut self, obj: &Map<String, Value>, allowed: &[&str], loc: &[Loc]) {
+        for key in obj.keys().filter(|k| !allowed.contains(&k.as_str())) {
+            self.push(at(loc, key.as_str()), "extra_forbidden", "Extra inputs are not permitted");
+        }
+    }
+
+    /// A present, non-null field, or `missing` when `required`.
+    pub fn field<'v>(
+        &mut self,
+        obj: &'v Map<String, Value>,
+        key: &str,
+        loc: &[Loc],
+        required: bool,
+    ) -> Option<&'v Value> {
+        match obj.get(key) {
+            Some(Value::Null) | None => {
+                if required {
+                    self.push(at(loc, key), "missing", "Field required");
+                }
+                None
+            }
+            Some(v) => Some(v),
+        }
+    }
+
+    /// A string of `min..=max` characters.
+    pub fn string(&mut self, value: &Value, loc: Vec<Loc>, min: usize, max: usize) -> Option<String> {
+        let Value::String(s) = value else {
+            self.push(loc, "string_type", "Input should be a valid string");
+            return None;
+        };
+        let len = s.chars().count();
+        if len < min {
+            let unit = if min == 1 { "character" } else { "characters" };
+            self.push(loc, "string_too_short", format!("String should have at least {min} {unit}"));
+            None
+        } else if len > max {
+            self.push(loc, "string_too_long", format!("String should have at most {max} characters"));
+            None
+        } else {
+            Some(s.clone())
+        }
+    }
+
+    /// An integer (an integral float is accepted) within `min..=max`.
+    pub fn int(&mut self, value: &Value, loc: Vec<Loc>, min: i64, max: i64) -> Option<i64> {
+        let n = match value {
+            Value::Number(n) => {
+                n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9e15).map(|f| f as i64))
+            }
+            _ => None,
+        };
+        let Some(n) = n else {
+            let kind = if value.is_number() { "int_from_float" } else { "int_type" };
+            let msg = if value.is_number() {
+                "Input should be a valid integer, got a number with a fractional part"
+            } else {
+                "Input should be a valid integer"
+            };
+            self.push(loc, kind, msg);
+            return None;
+        };
+        if n < min {
+            self.push(loc, "greater_than_equal", format!("Input should be greater than or equal to {min}"));
+            None
+        } else if n > max {
+            self.push(loc, "less_than_equal", format!("Input should be less than or equal to {max}"));
+            None
+        } else {
+            Some(n)
+        }
+    }
+
+    /// A boolean.
+    pub fn boolean(&mut self, value: &Value, loc: Vec<Loc>) -> Option<bool> {
+        let b = value.as_bool();
+        if b.is_none() {
+            self.push(loc, "bool_type", "Input should be a valid boolean");
+        }
+        b
+    }
+
+    /// An object.
+    pub fn object<'v>(&mut self, value: &'v Value, loc: Vec<Loc>) -> Option<&'v Map<String, Value>> {
+        let o = value.as_object();
+        if o.is_none() {
+            self.push(loc, "dict_type", "Input should be a valid dictionary");
+        }
+        o
+    }
+
+    /// An object whose JSON text is at most `max_bytes` long.
+    pub fn bounded_object(&mut self, value: &Value, loc: Vec<Loc>, max_bytes: usize) -> Option<Map<String, Value>> {
+        let obj = self.object(value, loc.clone())?;
+        let size = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX);
+        if size > max_bytes {
+            self.push(
+                loc,
+                "value_error",
+                format!("Value error, object must be at most {max_bytes} bytes of JSON, got {size}"),
+            );
+            return None;
+        }
+        Some(obj.clone())
+    }
+
+    /// A value from a fixed set of spellings.
+    pub fn one_of<T>(
+        &mut self,
+        value: &Value,
+        loc: Vec<Loc>,
+        parse: impl Fn(&str) -> Option<T>,
+        expected: &str,
+    ) -> Option<T> {
+        let parsed = value.as_str().and_then(parse);
+        if parsed.is_none() {
+            self.push(loc, "enum", format!("Input should be {expected}"));
+        }
+        parsed
+    }
+
+    /// An array of `min..=max` items.
+    pub fn array<'v>(&mut self, value: &'v Value, loc: Vec<Loc>, min: usize, max: usize) -> Option<&'v [Value]> {
+        let Value::Array(items) = value else {
+            self.push(loc, "list_type", "Input should be a valid list");
+            return None;
+        };
+        if items.len() < min {
+            let unit = if min == 1 { "item" } else { "items" };
+            self.push(
+                loc,
+                "too_short",
+                format!("List should have at least {min} {unit} after validation, not {}", items.len()),
+            );
+            None
+        } else if items.len() > max {
+            self.push(
+                loc,
+                "too_long",
+                format!("List should have at most {max} items after validation, not {}", items.len()),
+            );
+            None
+        } else {
+            Some(items)
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Graine campaign server: a self-hostable, Graine-compatible API for outbound AI voice-call campaigns.
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod service;
+pub mod startup;
+pub mod store;

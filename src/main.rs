@@ -1,0 +1,186 @@
+//! The `graine` command line: serve, migrate, and manage organizations and tokens.
+
+use clap::{Parser, Subcommand};
+use graine::clock::Clock;
+use graine::config::{DatabaseArgs, LogFormat, ServeConfig};
+use graine::domain::ids::{OrgId, TokenId};
+use graine::error::Error;
+use graine::service::tokens;
+use graine::startup;
+use graine::store::Store;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "graine", version, about = "Outbound AI voice-call campaign server (Graine-compatible API)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API server (applies migrations first).
+    Serve(Box<ServeConfig>),
+    /// Apply database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Create an organization and print its id.
+    Create {
+        /// A display name.
+        name: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List organizations.
+    List {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token for an organization; the token is printed once and never stored in clear.
+    Create {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// A label for listings.
+        #[arg(long, default_value = "")]
+        name: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List tokens (ids, prefixes, status), optionally of one organization.
+    List {
+        #[arg(long)]
+        org: Option<String>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Revoke a token by its id (tok_…); every server stops accepting it at once.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GRAINE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn open(db: &DatabaseArgs) -> Result<Store, Error> {
+    let store = Store::connect(&db.database_url, 2).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+fn parse_org(text: &str) -> Result<OrgId, String> {
+    OrgId::parse(text).ok_or_else(|| format!("'{text}' is not an organization id (org_…)"))
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    let now = Clock::System.now();
+    let fail = |e: Error| format!("{e}: {}", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default());
+    match command {
+        Command::Serve(config) => {
+            init_logging(config.log_format);
+            let shutdown = CancellationToken::new();
+            let running = startup::start(*config, shutdown.clone()).await.map_err(fail)?;
+            if let Some(b) = &running.bootstrap {
+                match &b.minted_token {
+                    Some(token) => println!(
+                        "Created organization {} and its first API token (shown only once):\n\n    {token}\n",
+                        b.organization_id
+                    ),
+                    None => println!("Registered the bootstrap token for organization {}", b.organization_id),
+                }
+            }
+            println!("graine listening on http://{}", running.addr);
+            let mut join = running.join;
+            tokio::select! {
+                result = &mut join => return result.map_err(|e| e.to_string())?.map_err(fail),
+                _ = startup::termination_signal() => {}
+            }
+            tracing::info!("shutting down");
+            shutdown.cancel();
+            join.await.map_err(|e| e.to_string())?.map_err(fail)?;
+            tracing::info!("stopped");
+        }
+        Command::Migrate(db) => {
+            open(&db).await.map_err(fail)?;
+            println!("migrations applied");
+        }
+        Command::Org(OrgCommand::Create { name, db }) => {
+            if name.trim().is_empty() || name.chars().count() > 200 {
+                return Err("the name must be 1 to 200 characters".into());
+            }
+            let store = open(&db).await.map_err(fail)?;
+            let id = OrgId::generate();
+            store.insert_org(id, &name, now).await.map_err(fail)?;
+            println!("{id}");
+        }
+        Command::Org(OrgCommand::List { db }) => {
+            let store = open(&db).await.map_err(fail)?;
+            for org in store.list_orgs().await.map_err(fail)? {
+                println!("{}\t{}\t{}", org.id, org.created_at.to_rfc3339(), org.name);
+            }
+        }
+        Command::Token(TokenCommand::Create { org, name, db }) => {
+            let org = parse_org(&org)?;
+            let store = open(&db).await.map_err(fail)?;
+            if !store.org_exists(org).await.map_err(fail)? {
+                return Err(format!("organization {org} does not exist"));
+            }
+            let (clear, record) = tokens::create(&store, org, &name, now).await.map_err(fail)?;
+            eprintln!("token {} for {org} (shown only once):", record.id);
+            println!("{clear}");
+        }
+        Command::Token(TokenCommand::List { org, db }) => {
+            let org = org.as_deref().map(parse_org).transpose()?;
+            let store = open(&db).await.map_err(fail)?;
+            for t in store.list_tokens(org).await.map_err(fail)? {
+                let state = t.revoked_at.map_or("active".to_owned(), |at| format!("revoked {}", at.to_rfc3339()));
+                println!("{}\t{}\t{}…\t{}\t{}", t.id, t.organization_id, t.token_prefix, state, t.name);
+            }
+        }
+        Command::Token(TokenCommand::Revoke { id, db }) => {
+            let id = TokenId::parse(&id).ok_or_else(|| format!("'{id}' is not a token id (tok_…)"))?;
+            let store = open(&db).await.map_err(fail)?;
+            if !store.revoke_token(id, now).await.map_err(fail)? {
+                return Err(format!("no active token {id}"));
+            }
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("graine: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! In-process Prometheus metrics: request counts and latency histograms by route and status.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+#[derive(Default)]
+struct Series {
+    count: u64,
+    sum: f64,
+    buckets: [u64; BUCKETS.len()],
+}
+
+/// The server's metrics registry, shared by every request.
+#[derive(Default)]
+pub struct Metrics {
+    http: Mutex<HashMap<(&'static str, String, u16), Series>>,
+}
+
+impl Metrics {
+    /// Records one finished request. `route` is the matched route template (bounded cardinality).
+    pub fn observe_request(&self, method: &'static str, route: &str, status: u16, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        let mut map = self.http.lock().unwrap_or_else(|e| e.into_inner());
+        let series = match map.get_mut(&(method, route.to_owned(), status)) {
+            Some(s) => s,
+            None => map.entry((method, route.to_owned(), status)).or_default(),
+        };
+        series.count += 1;
+        series.sum += secs;
+        for (bound, slot) in BUCKETS.iter().zip(series.buckets.iter_mut()) {
+            if secs <= *bound {
+                *slot += 1;
+            }
+        }
+    }
+
+    /// The Prometheus text exposition (version 0.0.4).
+    pub fn render(&self) -> String {
+        let map = self.http.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rows: Vec<_> = map.iter().collect();
+        rows.sort_by(|a, b| a.0.cmp(b.0));
+        let mut out = String::with_capacity(256 + rows.len() * 1024);
+        out.push_str("# HELP graine_http_requests_total HTTP requests served, by method, route and status.\n");
+        out.push_str("# TYPE graine_http_requests_total counter\n");
+        for ((method, route, status), s) in &rows {
+            let _ = writeln!(
+                out,
+                "graine_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {}",
+                s.count
+            );
+        }
+        out.push_str(
+            "# HELP graine_http_request_duration_seconds HTTP request latency, by method, route and status.\n",
+        );
+        out.push_str("# TYPE graine_http_request_duration_seconds histogram\n");
+        for ((method, route, status), s) in &rows {
+            let labels = format!("method=\"{method}\",route=\"{route}\",status=\"{status}\"");
+            for (bound, n) in BUCKETS.iter().zip(s.buckets) {
+                let _ = writeln!(out, "graine_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}");
+            }
+            let _ = writeln!(out, "graine_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
+            let _ = writeln!(out, "graine_http_request_duration_seconds_sum{{{labels}}} {}", s.sum);
+            let _ = writeln!(out, "graine_http_request_duration_seconds_count{{{labels}}} {}", s.count);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counts_and_cumulative_buckets() {
+        let m = Metrics::default();
+        m.observe_request("GET", "/api/v1/campaigns/{campaign_id}", 200, Duration::from_millis(3));
+        m.observe_request("GET", "/api/v1/campaigns/{campaign_id}", 200, Duration::from_millis(30));
+        let text = m.render();
+        let labels = "method=\"GET\",route=\"/api/v1/campaigns/{campaign_id}\",status=\"200\"";
+        assert!(text.contains(&format!("graine_http_requests_total{{{labels}}} 2")));
+        assert!(text.contains(&format!("graine_http_request_duration_seconds_bucket{{{labels},le=\"0.005\"}} 1")));
+        assert!(text.contains(&format!("graine_http_request_duration_seconds_bucket{{{labels},le=\"0.05\"}} 2")));
+        assert!(text.contains(&format!("graine_http_request_duration_seconds_count{{{labels}}} 2")));
+    }
+}

@@ -1,0 +1,106 @@
+//! Campaign use-cases: create, read, list, update, lifecycle actions, delete and stats.
+
+use crate::domain::campaign::{
+    CallCounters, Campaign, CampaignAction, CampaignPatch, CampaignSettings, CampaignStatus, Transition,
+};
+use crate::domain::ids::{CampaignId, OrgId};
+use crate::error::Error;
+use crate::store::{Page, Store};
+use chrono::{DateTime, Utc};
+
+const NOT_FOUND: Error = Error::NotFound("Campaign");
+
+/// Creates a campaign in `draft`.
+pub async fn create(
+    store: &Store,
+    org: OrgId,
+    settings: CampaignSettings,
+    now: DateTime<Utc>,
+) -> Result<Campaign, Error> {
+    let campaign = Campaign {
+        id: CampaignId::generate(),
+        organization_id: org,
+        status: CampaignStatus::Draft,
+        settings,
+        counters: CallCounters::default(),
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_campaign(&campaign).await?;
+    Ok(campaign)
+}
+
+/// The organization's campaign, or `404`.
+pub async fn get(store: &Store, org: OrgId, id: CampaignId) -> Result<Campaign, Error> {
+    store.get_campaign(org, id).await?.ok_or(NOT_FOUND)
+}
+
+/// A page of campaigns, newest first, with the total count.
+pub async fn list(
+    store: &Store,
+    org: OrgId,
+    status: Option<CampaignStatus>,
+    page: &Page,
+) -> Result<(Vec<Campaign>, i64), Error> {
+    store.list_campaigns(org, status, page).await
+}
+
+/// Applies a partial update; `409` on a cancelled campaign.
+pub async fn update(
+    store: &Store,
+    org: OrgId,
+    id: CampaignId,
+    patch: CampaignPatch,
+    now: DateTime<Utc>,
+) -> Result<Campaign, Error> {
+    let mut tx = store.begin().await?;
+    let mut campaign = tx.lock_campaign(org, id).await?.ok_or(NOT_FOUND)?;
+    campaign.status.apply(CampaignAction::Update).map_err(|f| Error::Conflict(f.0))?;
+    campaign.settings.apply(patch);
+    campaign.updated_at = now;
+    if !tx.update_campaign_settings(&campaign, campaign.status).await? {
+        return Err(Error::internal("campaign changed under its row lock"));
+    }
+    tx.commit().await?;
+    Ok(campaign)
+}
+
+/// Pauses, resumes or cancels; repeating the action that led to the current status is a no-op.
+pub async fn act(
+    store: &Store,
+    org: OrgId,
+    id: CampaignId,
+    action: CampaignAction,
+    now: DateTime<Utc>,
+) -> Result<Campaign, Error> {
+    let mut tx = store.begin().await?;
+    let mut campaign = tx.lock_campaign(org, id).await?.ok_or(NOT_FOUND)?;
+    match campaign.status.apply(action).map_err(|f| Error::Conflict(f.0))? {
+        Transition::To(next) => {
+            if !tx.set_campaign_status(id, campaign.status, next, now).await? {
+                return Err(Error::internal("campaign changed under its row lock"));
+            }
+            campaign.status = next;
+            campaign.updated_at = now;
+            tx.commit().await?;
+        }
+        Transition::Stay => {}
+        Transition::Remove => return Err(Error::internal("remove is not a lifecycle action")),
+    }
+    Ok(campaign)
+}
+
+/// Deletes a campaign in `draft`, `completed` or `cancelled`, with everything under it.
+pub async fn delete(store: &Store, org: OrgId, id: CampaignId) -> Result<(), Error> {
+    let mut tx = store.begin().await?;
+    let campaign = tx.lock_campaign(org, id).await?.ok_or(NOT_FOUND)?;
+    match campaign.status.apply(CampaignAction::Delete).map_err(|f| Error::Conflict(f.0))? {
+        Transition::Remove => {
+            if !tx.delete_campaign(id, campaign.status).await? {
+                return Err(Error::internal("campaign changed under its row lock"));
+            }
+            tx.commit().await
+        }
+        other => Err(Error::internal(format!("delete resolved to {other:?}"))),
+    }
+}

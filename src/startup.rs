@@ -1,0 +1,127 @@
+//! Builds and runs the server: database, migrations, bootstrap, listener, background tasks, graceful stop.
+
+use crate::clock::Clock;
+use crate::config::ServeConfig;
+use crate::error::Error;
+use crate::http::{AppState, Shared, app};
+use crate::metrics::Metrics;
+use crate::service::idempotency;
+use crate::service::tokens::{self, Bootstrap, TokenCache};
+use crate::store::Store;
+use axum::ServiceExt;
+use axum::extract::Request;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// A server that is listening.
+pub struct Running {
+    /// The address actually bound (useful with port 0).
+    pub addr: SocketAddr,
+    /// What the first start created, to show the operator once.
+    pub bootstrap: Option<Bootstrap>,
+    /// Ends when the server has stopped (after `shutdown` is cancelled and requests have drained).
+    pub join: JoinHandle<Result<(), Error>>,
+}
+
+/// Connects, migrates, bootstraps, binds and starts serving; stops when `shutdown` is cancelled.
+pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<Running, Error> {
+    config.validate().map_err(Error::internal)?;
+    let store = Store::connect(&config.database.database_url, config.database.db_max_connections).await?;
+    store.migrate().await?;
+    let clock = match (config.test_clock, config.clock_start) {
+        (true, Some(start)) => Clock::manual(start),
+        (true, None) => Clock::manual(Clock::System.now()),
+        (false, _) => Clock::System,
+    };
+    let bootstrap = tokens::bootstrap(&store, config.bootstrap_token.as_deref(), clock.now()).await?;
+    let listener = tokio::net::TcpListener::bind(config.bind).await.map_err(Error::internal)?;
+    let addr = listener.local_addr().map_err(Error::internal)?;
+    let state = AppState::new(Shared {
+        store: store.clone(),
+        clock: clock.clone(),
+        tokens: TokenCache::default(),
+        metrics: Metrics::default(),
+        max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
+    });
+    tokio::spawn(forget_revoked_tokens(state.clone(), shutdown.clone()));
+    tokio::spawn(purge_idempotency_keys(store.clone(), clock, shutdown.clone()));
+    let service = app(state);
+    let join = tokio::spawn(async move {
+        axum::serve(listener, ServiceExt::<Request>::into_make_service(service))
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+            .map_err(Error::internal)?;
+        store.close().await;
+        Ok(())
+    });
+    tracing::info!(%addr, "listening");
+    Ok(Running { addr, bootstrap, join })
+}
+
+/// Drops cached tokens whenever any process revokes one (and after a lost subscription).
+async fn forget_revoked_tokens(state: AppState, shutdown: CancellationToken) {
+    loop {
+        let mut events = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            events = state.store.token_events() => match events {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot subscribe to token revocations; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    }
+                }
+            },
+        };
+        state.tokens.clear();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                event = events.next() => {
+                    state.tokens.clear();
+                    if event.is_err() { break; }
+                }
+            }
+        }
+    }
+}
+
+/// Deletes idempotency records past their retention, hourly.
+async fn purge_idempotency_keys(store: Store, clock: Clock, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {
+                if let Err(e) = idempotency::purge(&store, clock.now()).await {
+                    tracing::warn!(error = %e, "idempotency purge failed");
+                }
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn termination_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,47 @@
+//! Storage: the only place that speaks SQL. Services call these methods in domain types.
+
+mod postgres;
+
+pub use postgres::{Store, TokenEvents, Tx};
+
+use crate::domain::ids::{OrgId, TokenId};
+use chrono::{DateTime, Utc};
+
+/// An organization as listed by the CLI.
+#[derive(Clone, Debug)]
+pub struct OrgRecord {
+    pub id: OrgId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An API token's record (the secret itself is never stored).
+#[derive(Clone, Debug)]
+pub struct TokenRecord {
+    pub id: TokenId,
+    pub organization_id: OrgId,
+    pub name: String,
+    pub token_prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A stored response replayed for a repeated `Idempotency-Key`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// First use of the key: the request runs and its response is stored.
+    Started,
+    /// The same request was served before: answer with this.
+    Replay { status: u16, body: Vec<u8> },
+    /// The key was used with another request.
+    Mismatch,
+    /// The first request with this key is still running.
+    InProgress,
+}
+
+/// Filters and page of a campaign listing.
+#[derive(Clone, Debug)]
+pub struct Page {
+    pub skip: i64,
+    pub limit: i64,
+}

@@ -1,0 +1,234 @@
+//! Campaign rows: insert, read, list, lock, update and delete.
+
+use super::{Store, Tx};
+use crate::domain::campaign::{
+    CallCounters, Campaign, CampaignSettings, CampaignStatus, PhoneNumberStrategy, RetryPolicy, RetryStrategy,
+};
+use crate::domain::ids::{CampaignId, OrgId};
+use crate::domain::phone::PhoneNumber;
+use crate::domain::timezone::Timezone;
+use crate::domain::working_hours::{DayHours, WEEKDAYS, WorkingHours};
+use crate::error::Error;
+use crate::store::Page;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+const COLUMNS: &str = "id, organization_id, name, agent_id, status, phone_numbers, phone_number_strategy, \
+    working_hours_enforced, timezone, working_hours, max_retries, retry_strategy, cooldown_minutes, \
+    default_call_variables, metadata, concurrency_limit, completed_calls, failed_calls, busy_calls, \
+    no_answer_calls, follow_up_calls, created_at, updated_at";
+
+fn corrupt(what: &str) -> Error {
+    Error::internal(format!("stored campaign has an invalid {what}"))
+}
+
+fn working_hours_from_json(value: &Value) -> Result<WorkingHours, Error> {
+    let mut hours = WorkingHours::default();
+    for (slot, name) in hours.days.iter_mut().zip(WEEKDAYS) {
+        let day = &value[name];
+        let (Some(start), Some(end), Some(enabled)) =
+            (day["start"].as_str(), day["end"].as_str(), day["enabled"].as_bool())
+        else {
+            return Err(corrupt("working_hours"));
+        };
+        *slot = DayHours::parse(start, end, enabled).map_err(|_| corrupt("working_hours"))?;
+    }
+    Ok(hours)
+}
+
+fn object(value: Value, what: &str) -> Result<Map<String, Value>, Error> {
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(corrupt(what)),
+    }
+}
+
+fn campaign_from_row(row: &PgRow) -> Result<Campaign, Error> {
+    let status: String = row.try_get("status")?;
+    let strategy: String = row.try_get("phone_number_strategy")?;
+    let retry_strategy: String = row.try_get("retry_strategy")?;
+    let timezone: String = row.try_get("timezone")?;
+    let numbers: Vec<String> = row.try_get("phone_numbers")?;
+    let max_retries: i16 = row.try_get("max_retries")?;
+    let cooldown: i32 = row.try_get("cooldown_minutes")?;
+    let limit: i32 = row.try_get("concurrency_limit")?;
+    Ok(Campaign {
+        id: CampaignId::from_uuid(row.try_get("id")?),
+        organization_id: OrgId::from_uuid(row.try_get("organization_id")?),
+        status: CampaignStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+        settings: CampaignSettings {
+            name: row.try_get("name")?,
+            agent_id: row.try_get("agent_id")?,
+            phone_numbers: numbers.into_iter().map(PhoneNumber::from_trusted).collect(),
+            phone_number_strategy: PhoneNumberStrategy::parse(&strategy).ok_or_else(|| corrupt("strategy"))?,
+            working_hours_enforced: row.try_get("working_hours_enforced")?,
+            timezone: Timezone::parse(&timezone).ok_or_else(|| corrupt("timezone"))?,
+            working_hours: working_hours_from_json(&row.try_get::<Value, _>("working_hours")?)?,
+            retry_policy: RetryPolicy {
+                max_retries: u8::try_from(max_retries).map_err(|_| corrupt("max_retries"))?,
+                strategy: RetryStrategy::parse(&retry_strategy).ok_or_else(|| corrupt("retry strategy"))?,
+                cooldown_minutes: u32::try_from(cooldown).map_err(|_| corrupt("cooldown"))?,
+            },
+            default_call_variables: object(row.try_get("default_call_variables")?, "default_call_variables")?,
+            metadata: object(row.try_get("metadata")?, "metadata")?,
+            concurrency_limit: u32::try_from(limit).map_err(|_| corrupt("concurrency_limit"))?,
+        },
+        counters: CallCounters {
+            completed_calls: row.try_get("completed_calls")?,
+            failed_calls: row.try_get("failed_calls")?,
+            busy_calls: row.try_get("busy_calls")?,
+            no_answer_calls: row.try_get("no_answer_calls")?,
+            follow_up_calls: row.try_get("follow_up_calls")?,
+        },
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn json_of<T: serde::Serialize>(value: &T) -> Result<Value, Error> {
+    serde_json::to_value(value).map_err(Error::internal)
+}
+
+impl Store {
+    /// Inserts a new campaign.
+    pub async fn insert_campaign(&self, c: &Campaign) -> Result<(), Error> {
+        let s = &c.settings;
+        let numbers: Vec<&str> = s.phone_numbers.iter().map(PhoneNumber::as_str).collect();
+        sqlx::query(
+            "INSERT INTO campaigns (id, organization_id, name, agent_id, status, phone_numbers,
+                phone_number_strategy, working_hours_enforced, timezone, working_hours, max_retries,
+                retry_strategy, cooldown_minutes, default_call_variables, metadata, concurrency_limit,
+                created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+        )
+        .bind(c.id.uuid())
+        .bind(c.organization_id.uuid())
+        .bind(&s.name)
+        .bind(&s.agent_id)
+        .bind(c.status.as_str())
+        .bind(&numbers)
+        .bind(s.phone_number_strategy.as_str())
+        .bind(s.working_hours_enforced)
+        .bind(s.timezone.name())
+        .bind(json_of(&s.working_hours)?)
+        .bind(i16::from(s.retry_policy.max_retries))
+        .bind(s.retry_policy.strategy.as_str())
+        .bind(s.retry_policy.cooldown_minutes as i32)
+        .bind(Value::Object(s.default_call_variables.clone()))
+        .bind(Value::Object(s.metadata.clone()))
+        .bind(s.concurrency_limit as i32)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The organization's campaign with this id.
+    pub async fn get_campaign(&self, org: OrgId, id: CampaignId) -> Result<Option<Campaign>, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE id = $1 AND organization_id = $2");
+        let row = sqlx::query(&sql).bind(id.uuid()).bind(org.uuid()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(campaign_from_row).transpose()
+    }
+
+    /// A page of the organization's campaigns, newest first, and the number matching in all.
+    pub async fn list_campaigns(
+        &self,
+        org: OrgId,
+        status: Option<CampaignStatus>,
+        page: &Page,
+    ) -> Result<(Vec<Campaign>, i64), Error> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM campaigns WHERE organization_id = $1 AND ($2::text IS NULL OR status = $2)
+             ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
+        );
+        let status = status.map(CampaignStatus::as_str);
+        let rows = sqlx::query(&sql)
+            .bind(org.uuid())
+            .bind(status)
+            .bind(page.limit)
+            .bind(page.skip)
+            .fetch_all(&self.pool)
+            .await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM campaigns WHERE organization_id = $1 AND ($2::text IS NULL OR status = $2)",
+        )
+        .bind(org.uuid())
+        .bind(status)
+        .fetch_one(&self.pool)
+        .await?;
+        let items = rows.iter().map(campaign_from_row).collect::<Result<_, _>>()?;
+        Ok((items, total))
+    }
+}
+
+impl Tx {
+    /// Reads and locks the organization's campaign until the transaction ends.
+    pub async fn lock_campaign(&mut self, org: OrgId, id: CampaignId) -> Result<Option<Campaign>, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE id = $1 AND organization_id = $2 FOR UPDATE");
+        let row = sqlx::query(&sql).bind(id.uuid()).bind(org.uuid()).fetch_optional(&mut *self.0).await?;
+        row.as_ref().map(campaign_from_row).transpose()
+    }
+
+    /// Writes a campaign's settings, if its status is still `expected`; `false` otherwise.
+    pub async fn update_campaign_settings(&mut self, c: &Campaign, expected: CampaignStatus) -> Result<bool, Error> {
+        let s = &c.settings;
+        let numbers: Vec<&str> = s.phone_numbers.iter().map(PhoneNumber::as_str).collect();
+        let done = sqlx::query(
+            "UPDATE campaigns SET name = $3, agent_id = $4, phone_numbers = $5, phone_number_strategy = $6,
+                working_hours_enforced = $7, timezone = $8, working_hours = $9, max_retries = $10,
+                retry_strategy = $11, cooldown_minutes = $12, default_call_variables = $13, metadata = $14,
+                concurrency_limit = $15, updated_at = $16
+             WHERE id = $1 AND status = $2",
+        )
+        .bind(c.id.uuid())
+        .bind(expected.as_str())
+        .bind(&s.name)
+        .bind(&s.agent_id)
+        .bind(&numbers)
+        .bind(s.phone_number_strategy.as_str())
+        .bind(s.working_hours_enforced)
+        .bind(s.timezone.name())
+        .bind(json_of(&s.working_hours)?)
+        .bind(i16::from(s.retry_policy.max_retries))
+        .bind(s.retry_policy.strategy.as_str())
+        .bind(s.retry_policy.cooldown_minutes as i32)
+        .bind(Value::Object(s.default_call_variables.clone()))
+        .bind(Value::Object(s.metadata.clone()))
+        .bind(s.concurrency_limit as i32)
+        .bind(c.updated_at)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Moves a campaign from `from` to `to` (compare-and-set); `false` when its status was not `from`.
+    pub async fn set_campaign_status(
+        &mut self,
+        id: CampaignId,
+        from: CampaignStatus,
+        to: CampaignStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let done = sqlx::query("UPDATE campaigns SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2")
+            .bind(id.uuid())
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .bind(now)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Deletes a campaign in status `expected`, with everything that belongs to it.
+    pub async fn delete_campaign(&mut self, id: CampaignId, expected: CampaignStatus) -> Result<bool, Error> {
+        let done = sqlx::query("DELETE FROM campaigns WHERE id = $1 AND status = $2")
+            .bind(id.uuid())
+            .bind(expected.as_str())
+            .execute(&mut *self.0)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

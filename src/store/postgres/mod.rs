@@ -1,0 +1,120 @@
+//! The Postgres store: pool, migrations, transactions and error mapping.
+
+mod campaigns;
+mod idempotency;
+mod orgs;
+
+use crate::error::Error;
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
+use std::str::FromStr;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The channel on which token revocations are announced, so every replica drops its cached tokens.
+pub const TOKENS_CHANNEL: &str = "graine_tokens";
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: PgPool,
+}
+
+/// A transaction opened by a service; dropped without `commit` it rolls back.
+pub struct Tx(sqlx::Transaction<'static, Postgres>);
+
+impl Tx {
+    /// Makes the transaction's writes durable and visible.
+    pub async fn commit(self) -> Result<(), Error> {
+        Ok(self.0.commit().await?)
+    }
+}
+
+impl Store {
+    /// Connects to `url`, creating the database first when it does not exist.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, Error> {
+        let options = PgConnectOptions::from_str(url).map_err(Error::internal)?;
+        if !Postgres::database_exists(url).await.unwrap_or(true) {
+            // Another replica may win the race to create it; that is fine.
+            if let Err(e) = Postgres::create_database(url).await {
+                if !Postgres::database_exists(url).await.unwrap_or(false) {
+                    return Err(Error::internal(e));
+                }
+            }
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// Applies every pending migration (serialised across replicas by an advisory lock).
+    pub async fn migrate(&self) -> Result<(), Error> {
+        MIGRATOR.run(&self.pool).await.map_err(Error::internal)
+    }
+
+    /// Whether the database answers and every migration is applied.
+    pub async fn ready(&self) -> Result<(), Error> {
+        let applied: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?;
+        if applied < MIGRATOR.iter().count() as i64 {
+            return Err(Error::Unavailable("migrations are not applied".into()));
+        }
+        Ok(())
+    }
+
+    /// Opens a transaction.
+    pub async fn begin(&self) -> Result<Tx, Error> {
+        Ok(Tx(self.pool.begin().await?))
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Subscribes to token revocations announced by any process sharing the database.
+    pub async fn token_events(&self) -> Result<TokenEvents, Error> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(TOKENS_CHANNEL).await?;
+        Ok(TokenEvents(listener))
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => Error::Unavailable(Box::new(e)),
+            sqlx::Error::Database(ref db) if is_unavailable_code(db.code().as_deref()) => {
+                Error::Unavailable(Box::new(e))
+            }
+            other => Error::Internal(Box::new(other)),
+        }
+    }
+}
+
+/// SQLSTATEs that mean "try again later": shutdown, too many connections, cannot connect now.
+fn is_unavailable_code(code: Option<&str>) -> bool {
+    matches!(code, Some("57P01" | "57P02" | "57P03" | "53300" | "08000" | "08003" | "08006"))
+}
+
+/// A subscription to token revocations.
+pub struct TokenEvents(sqlx::postgres::PgListener);
+
+impl TokenEvents {
+    /// Waits for the next revocation. After a lost connection it reconnects and returns too, since
+    /// a revocation may have been missed meanwhile.
+    pub async fn next(&mut self) -> Result<(), Error> {
+        self.0.try_recv().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,217 @@
+//! Test harness: the real server on 127.0.0.1:0 against a fresh Postgres database per test.
+
+use graine::config::ServeConfig;
+use graine::startup;
+use reqwest::Method;
+use serde_json::Value;
+use std::sync::OnceLock;
+use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
+
+/// The token every test server is bootstrapped with.
+pub const TOKEN: &str = "gat_test_token_0123456789abcdef";
+
+/// Where test databases are created: `GRAINE_TEST_DATABASE_URL` names the server (any database on it).
+fn server_url() -> String {
+    let url = std::env::var("GRAINE_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://localhost:5432/postgres".into());
+    match url.rfind('/') {
+        Some(i) if url[..i].contains("://") && url[i..].len() > 1 => url[..i].to_owned(),
+        _ => url.trim_end_matches('/').to_owned(),
+    }
+}
+
+static CLEANED: OnceCell<()> = OnceCell::const_new();
+
+/// Drops databases left by earlier runs (this binary runs alone, so none of them is in use).
+async fn drop_stale_databases() {
+    CLEANED
+        .get_or_init(|| async {
+            use sqlx::Connection;
+            let Ok(mut conn) = sqlx::PgConnection::connect(&format!("{}/postgres", server_url())).await else { return };
+            let names: Vec<String> =
+                sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'graine\\_t\\_%'")
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_default();
+            for name in names {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn).await;
+            }
+        })
+        .await;
+}
+
+/// A response read whole: status, headers and the body as JSON (`Value::Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Resp {
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `detail` string of an error body.
+    pub fn detail(&self) -> &str {
+        self.body["detail"].as_str().unwrap_or_default()
+    }
+
+    /// The `loc` paths of a 422 body, joined with dots.
+    pub fn error_locs(&self) -> Vec<String> {
+        self.body["detail"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|e| {
+                        e["loc"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|p| match p {
+                                Value::String(s) => s.clone(),
+                                other => other.to_string(),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(".")
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A running server with its own database.
+pub struct TestApp {
+    pub base: String,
+    pub database_url: String,
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+static LOGGING: OnceLock<()> = OnceLock::new();
+
+impl TestApp {
+    /// Starts a server on a fresh database with the default settings.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server on a fresh database, letting the test adjust the settings first.
+    pub async fn start_with(adjust: impl FnOnce(&mut ServeConfig)) -> Self {
+        LOGGING.get_or_init(|| {
+            if std::env::var_os("GRAINE_TEST_LOG").is_some() {
+                let _ = tracing_subscriber::fmt().with_env_filter("info").with_test_writer().try_init();
+            }
+        });
+        drop_stale_databases().await;
+        let name = format!("graine_t_{}", uuid::Uuid::now_v7().simple());
+        let database_url = format!("{}/{name}", server_url());
+        let mut config = ServeConfig::for_database(&database_url, "127.0.0.1:0".parse().unwrap());
+        config.bootstrap_token = Some(TOKEN.into());
+        adjust(&mut config);
+        let shutdown = CancellationToken::new();
+        let running = startup::start(config, shutdown.clone()).await.expect("server starts");
+        Self {
+            base: format!("http://{}", running.addr),
+            database_url,
+            client: reqwest::Client::new(),
+            shutdown,
+        }
+    }
+
+    /// Sends a request with the bootstrap token.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
+        self.call_as(TOKEN, method, path, body).await
+    }
+
+    /// Sends a request with `token` (empty: no Authorization header).
+    pub async fn call_as(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Resp {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if !token.is_empty() {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        Self::read(req.send().await.expect("request sent")).await
+    }
+
+    /// Sends a prepared request.
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
+        Self::read(req.send().await.expect("request sent")).await
+    }
+
+    /// A request builder for `path`, with the bootstrap token.
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.base)).bearer_auth(TOKEN)
+    }
+
+    async fn read(response: reqwest::Response) -> Resp {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body read");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp { status, headers, text, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// Runs the `graine` binary against this server's database; returns stdout, panics on failure.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_graine"))
+            .args(args)
+            .env("DATABASE_URL", &self.database_url)
+            .output()
+            .expect("graine runs");
+        assert!(out.status.success(), "graine {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Creates a second organization and a token for it through the CLI: `(org_id, token)`.
+    pub fn other_org(&self) -> (String, String) {
+        let org = self.cli(&["org", "create", "Other Org"]).trim().to_owned();
+        let token = self.cli(&["token", "create", "--org", &org]).trim().to_owned();
+        (org, token)
+    }
+
+    /// Creates a campaign from `body` and returns it (asserting `201`).
+    pub async fn create_campaign(&self, body: Value) -> Value {
+        let r = self.post("/api/v1/campaigns/", body).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body
+    }
+}
+
+/// A minimal valid campaign body.
+pub fn campaign_body(name: &str) -> Value {
+    serde_json::json!({
+        "name": name,
+        "agent_id": "agent_abc123",
+        "phone_numbers": ["+919876543210", "+919876543211"],
+    })
+}
