@@ -34,7 +34,8 @@ async fn drop_stale_databases() {
                     .await
                     .unwrap_or_default();
             for name in names {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn).await;
+                let _ =
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn).await;
             }
         })
         .await;
@@ -122,12 +123,7 @@ impl TestApp {
         adjust(&mut config);
         let shutdown = CancellationToken::new();
         let running = startup::start(config, shutdown.clone()).await.expect("server starts");
-        Self {
-            base: format!("http://{}", running.addr),
-            database_url,
-            client: reqwest::Client::new(),
-            shutdown,
-        }
+        Self { base: format!("http://{}", running.addr), database_url, client: reqwest::Client::new(), shutdown }
     }
 
     /// Sends a request with the bootstrap token.
