@@ -1,5 +1,6 @@
 //! Black-box HTTP tests: the real server, real Postgres, responses checked as JSON values.
 
+#[allow(dead_code)] // a shared harness: not every test file uses every helper
 mod common;
 
 mod campaigns;
