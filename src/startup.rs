@@ -44,6 +44,7 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
         tokens: TokenCache::default(),
         metrics: Metrics::default(),
         max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
+        dispatch_wakeup: tokio::sync::Notify::new(),
     });
     tokio::spawn(forget_revoked_tokens(state.clone(), shutdown.clone()));
     tokio::spawn(purge_idempotency_keys(store.clone(), clock, shutdown.clone()));

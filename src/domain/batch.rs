@@ -1,6 +1,11 @@
-//! Batch statuses (API.md §4.3).
+//! Batches: statuses, the lifecycle table of API.md §4.3, counters and the settings a client gives.
 
-use super::campaign::wire_enum;
+use super::campaign::{Forbidden, wire_enum};
+use super::contact::{ContactStatus, StatusCounts};
+use super::ids::{BatchId, CampaignId, OrgId};
+use super::phone::PhoneNumber;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde_json::{Map, Value};
 
 wire_enum!(
     /// Where a batch is in its lifecycle.
@@ -18,5 +23,161 @@ impl BatchStatus {
     /// Whether the batch is finished for good.
     pub fn is_terminal(self) -> bool {
         matches!(self, BatchStatus::Completed | BatchStatus::Cancelled | BatchStatus::Expired)
+    }
+
+    /// The lifecycle table of API.md §4.3. `campaign_paused` blocks a resume; `start_ahead` makes a
+    /// resumed batch `pending` again.
+    pub fn apply(
+        self,
+        action: BatchAction,
+        campaign_paused: bool,
+        start_ahead: bool,
+    ) -> Result<BatchTransition, Forbidden> {
+        use BatchAction as A;
+        use BatchStatus as S;
+        Ok(match (self, action) {
+            (S::Pending | S::InProgress, A::Pause) => BatchTransition::To(S::Paused),
+            (S::Paused, A::Pause) | (S::Pending | S::InProgress, A::Resume) | (S::Cancelled, A::Cancel) => {
+                BatchTransition::Stay
+            }
+            (S::Paused, A::Resume) if campaign_paused => {
+                return Err(Forbidden("Cannot resume a batch while its campaign is paused".into()));
+            }
+            (S::Paused, A::Resume) if start_ahead => BatchTransition::To(S::Pending),
+            (S::Paused, A::Resume) => BatchTransition::To(S::InProgress),
+            (S::Pending | S::InProgress | S::Paused, A::Cancel) => BatchTransition::To(S::Cancelled),
+            (S::Pending | S::InProgress | S::Paused, A::Dispatch) => BatchTransition::Stay,
+            (status, action) => {
+                return Err(Forbidden(format!("Cannot {} a batch that is {}", action.verb(), status.as_str())));
+            }
+        })
+    }
+}
+
+/// A client-driven change to a batch.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum BatchAction {
+    Pause,
+    Resume,
+    Cancel,
+    Dispatch,
+}
+
+impl BatchAction {
+    fn verb(self) -> &'static str {
+        match self {
+            BatchAction::Pause => "pause",
+            BatchAction::Resume => "resume",
+            BatchAction::Cancel => "cancel",
+            BatchAction::Dispatch => "dispatch",
+        }
+    }
+}
+
+/// What an allowed batch action does.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum BatchTransition {
+    To(BatchStatus),
+    Stay,
+}
+
+/// The contact statuses a cancel or an expiry turns into `skipped`.
+pub const SKIPPABLE: [ContactStatus; 4] =
+    [ContactStatus::Pending, ContactStatus::Dispatched, ContactStatus::Retrying, ContactStatus::FollowupScheduled];
+
+/// When a batch starts, as the client wrote it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum StartAt {
+    /// With `Z` or an offset: that instant.
+    Instant(DateTime<Utc>),
+    /// Without an offset: a wall time in the campaign's time zone.
+    Local(NaiveDateTime),
+}
+
+/// One contact to call, validated.
+#[derive(Clone, PartialEq, Debug)]
+pub struct NewContact {
+    pub phone_number: PhoneNumber,
+    pub call_variables: Map<String, Value>,
+}
+
+/// Everything a client sets on a new batch besides its contacts.
+#[derive(Clone, PartialEq, Debug, Default)]
+pub struct BatchSettings {
+    pub concurrency_limit: Option<u32>,
+    pub max_retries_override: Option<u8>,
+    pub scheduled_start: Option<StartAt>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub call_context: Map<String, Value>,
+    pub metadata: Map<String, Value>,
+}
+
+/// A stored batch.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Batch {
+    pub id: BatchId,
+    pub campaign_id: CampaignId,
+    pub organization_id: OrgId,
+    pub status: BatchStatus,
+    pub total_contacts: i64,
+    pub concurrency_limit: Option<u32>,
+    pub max_retries_override: Option<u8>,
+    pub scheduled_start: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub call_context: Map<String, Value>,
+    pub metadata: Map<String, Value>,
+    pub counters: StatusCounts,
+    pub in_flight: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use BatchAction as A;
+    use BatchStatus as S;
+
+    fn outcome(status: BatchStatus, action: BatchAction, campaign_paused: bool, ahead: bool) -> String {
+        match status.apply(action, campaign_paused, ahead) {
+            Ok(BatchTransition::To(s)) => s.as_str().to_owned(),
+            Ok(BatchTransition::Stay) => "stay".into(),
+            Err(_) => "409".into(),
+        }
+    }
+
+    #[test]
+    fn every_pair_follows_the_contract_table() {
+        let actions = [A::Pause, A::Resume, A::Cancel, A::Dispatch];
+        let table: [(BatchStatus, [&str; 4]); 6] = [
+            (S::Pending, ["paused", "stay", "cancelled", "stay"]),
+            (S::InProgress, ["paused", "stay", "cancelled", "stay"]),
+            (S::Paused, ["stay", "in_progress", "cancelled", "stay"]),
+            (S::Completed, ["409", "409", "409", "409"]),
+            (S::Expired, ["409", "409", "409", "409"]),
+            (S::Cancelled, ["409", "409", "stay", "409"]),
+        ];
+        for (status, row) in table {
+            for (action, expected) in actions.iter().zip(row) {
+                assert_eq!(outcome(status, *action, false, false), expected, "{status:?} × {action:?}");
+            }
+        }
+        assert_eq!(table.len(), S::ALL.len());
+    }
+
+    #[test]
+    fn resume_respects_the_campaign_and_the_start_time() {
+        assert_eq!(outcome(S::Paused, A::Resume, false, true), "pending");
+        assert_eq!(
+            S::Paused.apply(A::Resume, true, false),
+            Err(Forbidden("Cannot resume a batch while its campaign is paused".into()))
+        );
+        // Only a real resume is blocked: resuming a running batch stays a no-op.
+        assert_eq!(outcome(S::InProgress, A::Resume, true, false), "stay");
+        assert_eq!(
+            S::Completed.apply(A::Pause, false, false),
+            Err(Forbidden("Cannot pause a batch that is completed".into()))
+        );
     }
 }

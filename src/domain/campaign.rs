@@ -244,6 +244,13 @@ pub struct Campaign {
     pub status: CampaignStatus,
     pub settings: CampaignSettings,
     pub counters: CallCounters,
+    /// Calls in flight now, across every batch and replica.
+    pub in_flight: i64,
+    /// Every call placed, whatever its outcome.
+    pub call_attempts: i64,
+    /// Answered calls and their summed length, for `/stats`.
+    pub answered_calls: i64,
+    pub answered_seconds: f64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

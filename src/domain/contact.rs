@@ -1,6 +1,9 @@
-//! Contact statuses (API.md §5).
+//! Contacts and call records (API.md §5): statuses, counters by status, and the records' shapes.
 
 use super::campaign::wire_enum;
+use super::ids::{BatchId, CampaignId, ContactId, ExecutionId};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
 
 wire_enum!(
     /// Where a contact is in its dialing life.
@@ -30,5 +33,118 @@ impl ContactStatus {
                 | ContactStatus::Retrying
                 | ContactStatus::FollowupScheduled
         )
+    }
+
+    /// Position in [`ContactStatus::ALL`], for counters.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Contacts by status, in the order of [`ContactStatus::ALL`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct StatusCounts(pub [i64; 11]);
+
+impl StatusCounts {
+    /// The count for one status.
+    pub fn get(&self, status: ContactStatus) -> i64 {
+        self.0[status.index()]
+    }
+
+    /// Adds another set of counts.
+    pub fn add(&mut self, other: &StatusCounts) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a += b;
+        }
+    }
+
+    /// The sum over every status.
+    pub fn total(&self) -> i64 {
+        self.0.iter().sum()
+    }
+
+    /// Each status with its count.
+    pub fn iter(&self) -> impl Iterator<Item = (ContactStatus, i64)> + '_ {
+        ContactStatus::ALL.iter().map(|s| (*s, self.get(*s)))
+    }
+}
+
+wire_enum!(
+    /// The state of one call attempt.
+    CallStatus {
+        Dispatched = "dispatched",
+        Ringing = "ringing",
+        InProgress = "in_progress",
+        Completed = "completed",
+        Busy = "busy",
+        NoAnswer = "no_answer",
+        Failed = "failed",
+    }
+);
+
+wire_enum!(
+    /// Why an attempt was made.
+    CallKind {
+        Initial = "initial",
+        Retry = "retry",
+        FollowUp = "follow_up",
+    }
+);
+
+/// A stored contact.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Contact {
+    pub id: ContactId,
+    pub batch_id: BatchId,
+    pub campaign_id: CampaignId,
+    pub phone_number: String,
+    pub call_variables: Map<String, Value>,
+    pub status: ContactStatus,
+    pub retry_count: i64,
+    pub follow_up_count: i64,
+    pub latest_retry_count: i64,
+    pub last_attempted_at: Option<DateTime<Utc>>,
+    pub next_retry_at: Option<DateTime<Utc>>,
+}
+
+/// One call attempt.
+#[derive(Clone, PartialEq, Debug)]
+pub struct CallRecord {
+    pub execution_id: ExecutionId,
+    pub contact_id: ContactId,
+    pub call_status: CallStatus,
+    pub attempt: i64,
+    pub kind: CallKind,
+    pub from_number: String,
+    pub to_number: String,
+    pub duration_seconds: Option<f64>,
+    pub recording_url: Option<String>,
+    pub transcript: Option<String>,
+    pub summary: Option<String>,
+    pub sentiment: Option<String>,
+    pub hangup_by: Option<String>,
+    pub hangup_reason: Option<String>,
+    pub total_cost: Option<f64>,
+    pub dispatched_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexes_follow_declaration_order() {
+        for (i, s) in ContactStatus::ALL.iter().enumerate() {
+            assert_eq!(s.index(), i);
+        }
+        assert_eq!(ContactStatus::ALL.len(), 11);
+    }
+
+    #[test]
+    fn terminal_statuses_are_the_documented_six() {
+        let terminal: Vec<_> = ContactStatus::ALL.iter().filter(|s| s.is_terminal()).map(|s| s.as_str()).collect();
+        assert_eq!(terminal, ["completed", "failed", "busy", "no_answer", "skipped", "max_retries_reached"]);
     }
 }

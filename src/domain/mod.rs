@@ -3,7 +3,9 @@
 pub mod batch;
 pub mod campaign;
 pub mod contact;
+pub mod eligibility;
 pub mod ids;
 pub mod phone;
+pub mod time;
 pub mod timezone;
 pub mod working_hours;

@@ -1,5 +1,8 @@
 //! Per-weekday calling windows (`[start, end)` in local wall time) and their parsing rules.
 
+use super::time::resolve_local;
+use chrono::{DateTime, Datelike, LocalResult, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
 
 /// The weekday keys, in the order the API writes them (Monday first).
@@ -100,6 +103,41 @@ impl Default for WorkingHours {
     }
 }
 
+impl WorkingHours {
+    /// Whether `at`, seen as wall time in `tz`, falls inside its weekday's enabled window. Judged by
+    /// wall time: a boundary inside a DST gap takes effect at the first instant after the gap, and
+    /// in a repeated hour both copies are inside wherever the wall time is.
+    pub fn is_open(&self, tz: Tz, at: DateTime<Utc>) -> bool {
+        let local = at.with_timezone(&tz);
+        let day = &self.days[local.weekday().num_days_from_monday() as usize];
+        let second = local.num_seconds_from_midnight();
+        day.enabled && u32::from(day.start.0) * 60 <= second && second < u32::from(day.end.0) * 60
+    }
+
+    /// The first instant at or after `at` when the hours are open; `None` when no day is enabled.
+    pub fn next_open(&self, tz: Tz, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if self.is_open(tz, at) {
+            return Some(at);
+        }
+        let today = at.with_timezone(&tz).date_naive();
+        // Eight days cover every weekday once more; a 30-hour day cannot skip one.
+        (0..=8).filter_map(|offset| today.checked_add_days(chrono::Days::new(offset))).find_map(|date| {
+            let day = &self.days[date.weekday().num_days_from_monday() as usize];
+            if !day.enabled {
+                return None;
+            }
+            let start = date.and_hms_opt(u32::from(day.start.0) / 60, u32::from(day.start.0) % 60, 0)?;
+            // In a repeated hour the window opens in both copies; in a gap, right after it.
+            let candidates = match tz.from_local_datetime(&start) {
+                LocalResult::Ambiguous(first, second) => [Some(first.to_utc()), Some(second.to_utc())],
+                _ => [Some(resolve_local(tz, start)), None],
+            };
+            // A start may resolve past the end when a gap swallows the whole window.
+            candidates.into_iter().flatten().find(|opens| *opens > at && self.is_open(tz, *opens))
+        })
+    }
+}
+
 impl Serialize for WorkingHours {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
@@ -149,5 +187,83 @@ mod tests {
         assert_eq!(json["monday"], serde_json::json!({"start":"09:00","end":"18:00","enabled":true}));
         assert_eq!(json["sunday"], serde_json::json!({"start":"10:00","end":"14:00","enabled":false}));
         assert_eq!(json.as_object().unwrap().len(), 7);
+    }
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    fn every_day(start: &str, end: &str) -> WorkingHours {
+        let day = DayHours::parse(start, end, true).unwrap();
+        WorkingHours { days: [day; 7] }
+    }
+
+    #[test]
+    fn open_is_judged_in_the_zone_by_wall_time() {
+        let h = WorkingHours::default(); // Mon–Fri 09–18
+        let kolkata = chrono_tz::Asia::Kolkata;
+        // Monday 2026-11-30 09:00 IST = 03:30Z
+        assert!(!h.is_open(kolkata, utc("2026-11-30T03:29:59Z")));
+        assert!(h.is_open(kolkata, utc("2026-11-30T03:30:00Z")));
+        assert!(h.is_open(kolkata, utc("2026-11-30T12:29:59Z")));
+        assert!(!h.is_open(kolkata, utc("2026-11-30T12:30:00Z")), "end is exclusive");
+        // Saturday is disabled by default
+        assert!(!h.is_open(kolkata, utc("2026-11-28T06:00:00Z")));
+    }
+
+    #[test]
+    fn next_open_skips_disabled_days_and_handles_offsets() {
+        let h = WorkingHours::default();
+        // Saturday 2026-11-28 noon in Chatham (+13:45) → Monday 09:00 local = Sunday 19:15Z
+        let chatham = chrono_tz::Pacific::Chatham;
+        assert_eq!(h.next_open(chatham, utc("2026-11-27T23:00:00Z")), Some(utc("2026-11-29T19:15:00Z")));
+        let open = utc("2026-11-30T05:00:00Z");
+        assert_eq!(h.next_open(chrono_tz::Asia::Kolkata, open), Some(open), "already open");
+        let mut closed = h;
+        for d in &mut closed.days {
+            d.enabled = false;
+        }
+        assert_eq!(closed.next_open(chrono_tz::UTC, open), None);
+    }
+
+    #[test]
+    fn dst_gap_moves_a_start_inside_it_to_the_end_of_the_gap() {
+        // New York, Sunday 2026-03-08: 02:00 EST jumps to 03:00 EDT (07:00Z).
+        let ny = chrono_tz::America::New_York;
+        let h = every_day("02:30", "05:00");
+        assert!(!h.is_open(ny, utc("2026-03-08T06:59:59Z")), "01:59:59 EST");
+        assert!(h.is_open(ny, utc("2026-03-08T07:00:00Z")), "03:00 EDT, first instant after the gap");
+        assert_eq!(h.next_open(ny, utc("2026-03-08T05:00:00Z")), Some(utc("2026-03-08T07:00:00Z")));
+    }
+
+    #[test]
+    fn dst_fold_is_open_in_both_copies() {
+        // New York, Sunday 2026-11-01: 01:00–02:00 happens twice (05:00–06:00Z EDT, 06:00–07:00Z EST).
+        let ny = chrono_tz::America::New_York;
+        let h = every_day("01:15", "01:45");
+        assert!(h.is_open(ny, utc("2026-11-01T05:20:00Z")));
+        assert!(!h.is_open(ny, utc("2026-11-01T05:50:00Z")));
+        assert!(h.is_open(ny, utc("2026-11-01T06:20:00Z")));
+        // After the first copy's window, it opens again in the second copy.
+        assert_eq!(h.next_open(ny, utc("2026-11-01T05:50:00Z")), Some(utc("2026-11-01T06:15:00Z")));
+        assert_eq!(h.next_open(ny, utc("2026-11-01T06:50:00Z")), Some(utc("2026-11-02T06:15:00Z")));
+    }
+
+    #[test]
+    fn london_lord_howe_and_kolkata_fixed_cases() {
+        let h = every_day("09:00", "17:00");
+        // London: BST ends 2026-10-25; 09:00 is 08:00Z before and 09:00Z after.
+        let london = chrono_tz::Europe::London;
+        assert!(h.is_open(london, utc("2026-10-24T08:00:00Z")));
+        assert!(!h.is_open(london, utc("2026-10-25T08:00:00Z")));
+        assert!(h.is_open(london, utc("2026-10-25T09:00:00Z")));
+        // Lord Howe (+10:30 / +11): 09:00 on 2026-10-04 is 22:00Z the day before.
+        let lh = chrono_tz::Australia::Lord_Howe;
+        assert_eq!(h.next_open(lh, utc("2026-10-03T20:00:00Z")), Some(utc("2026-10-03T22:00:00Z")));
+        // Kolkata never changes: 09:00 = 03:30Z.
+        assert_eq!(
+            h.next_open(chrono_tz::Asia::Kolkata, utc("2026-07-01T00:00:00Z")),
+            Some(utc("2026-07-01T03:30:00Z"))
+        );
     }
 }

@@ -1,8 +1,11 @@
 //! The HTTP edge: router, shared state and the layers every request passes through.
 
 mod auth;
+mod batch_body;
+mod batches;
 mod campaign_body;
 mod campaigns;
+mod contacts;
 mod error;
 mod extract;
 mod idempotency;
@@ -42,6 +45,8 @@ pub struct Shared {
     pub tokens: TokenCache,
     pub metrics: Metrics,
     pub max_body_bytes: usize,
+    /// Wakes the dispatcher when work is added or resumed.
+    pub dispatch_wakeup: tokio::sync::Notify,
 }
 
 impl std::ops::Deref for AppState {
@@ -77,6 +82,17 @@ fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::POST, "/api/v1/campaigns/{campaign_id}/resume", post(campaigns::resume)),
         (Method::POST, "/api/v1/campaigns/{campaign_id}/cancel", post(campaigns::cancel)),
         (Method::GET, "/api/v1/campaigns/{campaign_id}/stats", get(stats::get)),
+        (Method::GET, "/api/v1/campaigns/{campaign_id}/batches", get(batches::list_of_campaign)),
+        (Method::POST, "/api/v1/batches/", post(batches::create)),
+        (Method::GET, "/api/v1/batches/", get(batches::list)),
+        (Method::POST, "/api/v1/batches/upload", post(batches::create)),
+        (Method::GET, "/api/v1/batches/{batch_id}", get(batches::get)),
+        (Method::POST, "/api/v1/batches/{batch_id}/pause", post(batches::pause)),
+        (Method::POST, "/api/v1/batches/{batch_id}/resume", post(batches::resume)),
+        (Method::POST, "/api/v1/batches/{batch_id}/cancel", post(batches::cancel)),
+        (Method::POST, "/api/v1/batches/{batch_id}/dispatch", post(batches::dispatch)),
+        (Method::GET, "/api/v1/batches/{batch_id}/debug", get(batches::debug)),
+        (Method::GET, "/api/v1/batches/{batch_id}/contacts", get(contacts::list)),
     ]
 }
 
@@ -99,12 +115,14 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
         };
         by_path.insert(path, merged);
     }
+    let max_body = state.max_body_bytes;
     let mut router = Router::new();
     for (path, handler) in by_path {
         router = router.route(path, handler.fallback(ops::method_not_allowed));
     }
     let router = router
         .fallback(ops::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(CatchPanicLayer::custom(|_| crate::error::Error::internal("handler panicked").into_response()))
         .layer(middleware::from_fn_with_state(state.clone(), request_context))

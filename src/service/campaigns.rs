@@ -1,5 +1,6 @@
 //! Campaign use-cases: create, read, list, update, lifecycle actions, delete and stats.
 
+use crate::domain::batch::BatchStatus;
 use crate::domain::campaign::{
     CallCounters, Campaign, CampaignAction, CampaignPatch, CampaignSettings, CampaignStatus, Transition,
 };
@@ -23,6 +24,10 @@ pub async fn create(
         status: CampaignStatus::Draft,
         settings,
         counters: CallCounters::default(),
+        in_flight: 0,
+        call_attempts: 0,
+        answered_calls: 0,
+        answered_seconds: 0.0,
         created_at: now,
         updated_at: now,
     };
@@ -65,7 +70,8 @@ pub async fn update(
     Ok(campaign)
 }
 
-/// Pauses, resumes or cancels; repeating the action that led to the current status is a no-op.
+/// Pauses, resumes or cancels, carrying the change to the batches (and, on cancel, skipping their open
+/// contacts). Repeating the action that led to the current status is a no-op.
 pub async fn act(
     store: &Store,
     org: OrgId,
@@ -79,6 +85,17 @@ pub async fn act(
         Transition::To(next) => {
             if !tx.set_campaign_status(id, campaign.status, next, now).await? {
                 return Err(Error::internal("campaign changed under its row lock"));
+            }
+            match action {
+                CampaignAction::Pause => tx.pause_campaign_batches(id, now).await?,
+                CampaignAction::Resume => tx.resume_campaign_batches(id, now).await?,
+                CampaignAction::Cancel => {
+                    for (batch, status) in tx.lock_open_batches(id).await? {
+                        tx.set_batch_status(batch, status, BatchStatus::Cancelled, now).await?;
+                        tx.skip_open_contacts(batch, now).await?;
+                    }
+                }
+                _ => {}
             }
             campaign.status = next;
             campaign.updated_at = now;

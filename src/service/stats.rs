@@ -1,19 +1,21 @@
-//! Campaign statistics (API.md §3.4 `/stats`).
+//! Campaign statistics (API.md §3.4 `/stats`), read from counters kept exact by every write.
 
 use crate::domain::batch::BatchStatus;
 use crate::domain::campaign::CallCounters;
-use crate::domain::contact::ContactStatus;
+use crate::domain::contact::{ContactStatus, StatusCounts};
+use crate::domain::eligibility::earliest_start;
 use crate::domain::ids::{CampaignId, OrgId};
 use crate::error::Error;
 use crate::store::Store;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
-/// Everything `/stats` reports, with every status present (zeros included).
+/// Everything `/stats` reports.
 #[derive(Clone, Debug)]
 pub struct CampaignStats {
     pub campaign_id: CampaignId,
-    pub contact_counts: Vec<(ContactStatus, i64)>,
+    pub contact_counts: StatusCounts,
+    /// Every batch status with its count, zeros included.
     pub batch_counts: Vec<(BatchStatus, i64)>,
     pub call_counters: CallCounters,
     /// Contacts now `retrying`, by their `retry_count`.
@@ -21,20 +23,15 @@ pub struct CampaignStats {
     pub active_calls: i64,
     pub total_call_attempts: i64,
     pub answered_calls: i64,
-    pub total_answered_seconds: f64,
+    pub answered_seconds: f64,
     pub next_dispatch_at: Option<DateTime<Utc>>,
 }
 
 impl CampaignStats {
-    /// The number of contacts in `status`.
-    pub fn contacts(&self, status: ContactStatus) -> i64 {
-        self.contact_counts.iter().find(|(s, _)| *s == status).map_or(0, |(_, n)| *n)
-    }
-
     /// `dispatched + in_progress + retrying + followup_scheduled`.
     pub fn in_flight_contacts(&self) -> i64 {
         use ContactStatus::*;
-        [Dispatched, InProgress, Retrying, FollowupScheduled].into_iter().map(|s| self.contacts(s)).sum()
+        [Dispatched, InProgress, Retrying, FollowupScheduled].into_iter().map(|s| self.contact_counts.get(s)).sum()
     }
 
     /// Answered calls over finished calls, or `None` before any call ended.
@@ -44,26 +41,46 @@ impl CampaignStats {
         (finished > 0).then(|| self.answered_calls as f64 / finished as f64)
     }
 
-    /// Mean length of answered calls, or `None` before any.
+    /// Mean length of answered calls in seconds, or `None` before any.
     pub fn avg_duration_seconds(&self) -> Option<f64> {
-        (self.answered_calls > 0).then(|| self.total_answered_seconds / self.answered_calls as f64)
+        (self.answered_calls > 0).then(|| self.answered_seconds / self.answered_calls as f64)
     }
 }
 
 /// The live statistics of the organization's campaign.
-pub async fn campaign_stats(store: &Store, org: OrgId, id: CampaignId) -> Result<CampaignStats, Error> {
+pub async fn campaign_stats(
+    store: &Store,
+    org: OrgId,
+    id: CampaignId,
+    now: DateTime<Utc>,
+) -> Result<CampaignStats, Error> {
     let campaign = store.get_campaign(org, id).await?.ok_or(Error::NotFound("Campaign"))?;
-    // Batches, contacts and calls arrive with the batch resource; until then a campaign has none.
+    let (contact_counts, by_status) = store.campaign_batch_totals(id).await?;
+    let batch_counts =
+        BatchStatus::ALL.iter().map(|s| (*s, by_status.iter().find(|(b, _)| b == s).map_or(0, |(_, n)| *n))).collect();
+    let retry_breakdown = if contact_counts.get(ContactStatus::Retrying) > 0 {
+        store.retry_breakdown(id).await?
+    } else {
+        BTreeMap::new()
+    };
+    let mut next_dispatch_at: Option<DateTime<Utc>> = None;
+    for batch in store.open_batches(id).await? {
+        let next_due =
+            if batch.counters.get(ContactStatus::Pending) > 0 { None } else { store.next_due_retry(batch.id).await? };
+        if let Some(t) = earliest_start(&campaign, &batch, next_due, now) {
+            next_dispatch_at = Some(next_dispatch_at.map_or(t, |n| n.min(t)));
+        }
+    }
     Ok(CampaignStats {
         campaign_id: campaign.id,
-        contact_counts: ContactStatus::ALL.iter().map(|s| (*s, 0)).collect(),
-        batch_counts: BatchStatus::ALL.iter().map(|s| (*s, 0)).collect(),
+        contact_counts,
+        batch_counts,
         call_counters: campaign.counters,
-        retry_breakdown: BTreeMap::new(),
-        active_calls: 0,
-        total_call_attempts: 0,
-        answered_calls: 0,
-        total_answered_seconds: 0.0,
-        next_dispatch_at: None,
+        retry_breakdown,
+        active_calls: campaign.in_flight,
+        total_call_attempts: campaign.call_attempts,
+        answered_calls: campaign.answered_calls,
+        answered_seconds: campaign.answered_seconds,
+        next_dispatch_at,
     })
 }

@@ -39,6 +39,21 @@ pub enum IdempotencyBegin {
     InProgress,
 }
 
+/// Filters of a batch listing.
+#[derive(Clone, Debug, Default)]
+pub struct BatchFilter {
+    pub campaign_id: Option<crate::domain::ids::CampaignId>,
+    pub status: Option<crate::domain::batch::BatchStatus>,
+}
+
+/// One line of a batch's `/debug` status breakdown.
+#[derive(Clone, Debug)]
+pub struct StatusBreakdown {
+    pub status: crate::domain::contact::ContactStatus,
+    pub count: i64,
+    pub oldest_updated_at: Option<DateTime<Utc>>,
+}
+
 /// Filters and page of a campaign listing.
 #[derive(Clone, Debug)]
 pub struct Page {

@@ -18,7 +18,8 @@ use sqlx::postgres::PgRow;
 const COLUMNS: &str = "id, organization_id, name, agent_id, status, phone_numbers, phone_number_strategy, \
     working_hours_enforced, timezone, working_hours, max_retries, retry_strategy, cooldown_minutes, \
     default_call_variables, metadata, concurrency_limit, completed_calls, failed_calls, busy_calls, \
-    no_answer_calls, follow_up_calls, created_at, updated_at";
+    no_answer_calls, follow_up_calls, in_flight, call_attempts, answered_calls, answered_seconds, created_at, \
+    updated_at";
 
 fn corrupt(what: &str) -> Error {
     Error::internal(format!("stored campaign has an invalid {what}"))
@@ -82,6 +83,10 @@ fn campaign_from_row(row: &PgRow) -> Result<Campaign, Error> {
             no_answer_calls: row.try_get("no_answer_calls")?,
             follow_up_calls: row.try_get("follow_up_calls")?,
         },
+        in_flight: i64::from(row.try_get::<i32, _>("in_flight")?),
+        call_attempts: row.try_get("call_attempts")?,
+        answered_calls: row.try_get("answered_calls")?,
+        answered_seconds: row.try_get("answered_seconds")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })

@@ -1,6 +1,8 @@
 //! The Postgres store: pool, migrations, transactions and error mapping.
 
+mod batches;
 mod campaigns;
+mod contacts;
 mod idempotency;
 mod orgs;
 

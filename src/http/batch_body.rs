@@ -1,0 +1,259 @@
+//! Batch request bodies: JSON, or multipart with a CSV file, turned into domain values with every
+//! problem reported (contacts by index), all or nothing.
+
+use super::validate::{Problems, at};
+use crate::domain::batch::{BatchSettings, NewContact};
+use crate::domain::campaign::{CONCURRENCY_LIMIT_RANGE, RetryPolicy};
+use crate::domain::ids::CampaignId;
+use crate::domain::phone::PhoneNumber;
+use crate::domain::time::{parse_instant, parse_start};
+use crate::error::{Error, Loc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::HashSet;
+
+/// Most contacts in one batch.
+pub const MAX_CONTACTS: usize = 100_000;
+/// Largest JSON size of `call_context`, `metadata` and one contact's `call_variables`.
+const MAX_OBJECT_BYTES: usize = 64 * 1024;
+/// The CSV columns that may hold the phone number, in order of preference.
+pub const PHONE_COLUMNS: [&str; 3] = ["phone_number", "phone", "contact_number"];
+
+const FIELDS: [&str; 9] = [
+    "campaign_id",
+    "contacts",
+    "organization_id",
+    "scheduled_start",
+    "concurrency_limit",
+    "max_retries_override",
+    "call_context",
+    "metadata",
+    "expires_at",
+];
+
+/// A contact accepted with a remark, reported in the `201` response.
+#[derive(Serialize, Clone, Debug)]
+pub struct Warning {
+    pub index: usize,
+    pub phone_number: String,
+    pub message: &'static str,
+}
+
+/// A validated batch request.
+pub struct BatchRequest {
+    /// `None` when the id is malformed: the campaign is then simply not found.
+    pub campaign_id: Option<CampaignId>,
+    pub organization_id: Option<String>,
+    pub settings: BatchSettings,
+    pub contacts: Vec<NewContact>,
+    pub warnings: Vec<Warning>,
+    pub duplicates_removed: usize,
+}
+
+fn body() -> Vec<Loc> {
+    vec![Loc::from("body")]
+}
+
+/// Validates a batch body (from JSON, or assembled from a multipart form).
+pub fn parse(mut obj: Map<String, Value>) -> Result<BatchRequest, Error> {
+    let mut p = Problems::default();
+    let b = body();
+    p.unknown_keys(&obj, &FIELDS, &b);
+    let campaign_id = p.field(&obj, "campaign_id", &b, true).and_then(|v| p.string(v, at(&b, "campaign_id"), 1, 64));
+    let organization_id =
+        p.field(&obj, "organization_id", &b, false).and_then(|v| p.string(v, at(&b, "organization_id"), 1, 64));
+    let scheduled_start = p.field(&obj, "scheduled_start", &b, false).and_then(|v| {
+        let loc = at(&b, "scheduled_start");
+        let parsed = v.as_str().and_then(parse_start);
+        if parsed.is_none() {
+            p.push(
+                loc,
+                "datetime_from_date_parsing",
+                "Input should be a valid datetime (RFC 3339, with or without an offset)",
+            );
+        }
+        parsed
+    });
+    let expires_at = p.field(&obj, "expires_at", &b, false).and_then(|v| {
+        let parsed = v.as_str().and_then(parse_instant);
+        if parsed.is_none() {
+            p.push(
+                at(&b, "expires_at"),
+                "datetime_parsing",
+                "Input should be an RFC 3339 datetime with Z or an offset",
+            );
+        }
+        parsed
+    });
+    let range = CONCURRENCY_LIMIT_RANGE;
+    let concurrency_limit = p
+        .field(&obj, "concurrency_limit", &b, false)
+        .and_then(|v| p.int(v, at(&b, "concurrency_limit"), *range.start(), *range.end()));
+    let max_retries_override = p
+        .field(&obj, "max_retries_override", &b, false)
+        .and_then(|v| p.int(v, at(&b, "max_retries_override"), 0, RetryPolicy::MAX_RETRIES));
+    let call_context = p
+        .field(&obj, "call_context", &b, false)
+        .and_then(|v| p.bounded_object(v, at(&b, "call_context"), MAX_OBJECT_BYTES));
+    let metadata =
+        p.field(&obj, "metadata", &b, false).and_then(|v| p.bounded_object(v, at(&b, "metadata"), MAX_OBJECT_BYTES));
+    let contacts = match obj.remove("contacts") {
+        None | Some(Value::Null) => {
+            p.push(at(&b, "contacts"), "missing", "Field required");
+            None
+        }
+        Some(v) => contacts(v, &mut p),
+    };
+    if !p.is_empty() {
+        return Err(Error::Validation(p.0));
+    }
+    let (contacts, warnings, duplicates_removed) = contacts.unwrap_or_default();
+    Ok(BatchRequest {
+        campaign_id: campaign_id.as_deref().and_then(CampaignId::parse),
+        organization_id,
+        settings: BatchSettings {
+            concurrency_limit: concurrency_limit.map(|n| n as u32),
+            max_retries_override: max_retries_override.map(|n| n as u8),
+            scheduled_start,
+            expires_at,
+            call_context: call_context.unwrap_or_default(),
+            metadata: metadata.unwrap_or_default(),
+        },
+        contacts,
+        warnings,
+        duplicates_removed,
+    })
+}
+
+type Contacts = (Vec<NewContact>, Vec<Warning>, usize);
+
+fn contacts(value: Value, p: &mut Problems) -> Option<Contacts> {
+    let loc = at(&body(), "contacts");
+    let Value::Array(items) = value else {
+        p.push(loc, "list_type", "Input should be a valid list");
+        return None;
+    };
+    if items.is_empty() || items.len() > MAX_CONTACTS {
+        let (kind, msg) = if items.is_empty() {
+            ("too_short", "List should have at least 1 item after validation, not 0".to_owned())
+        } else {
+            ("too_long", format!("List should have at most {MAX_CONTACTS} items after validation, not {}", items.len()))
+        };
+        p.push(loc, kind, msg);
+        return None;
+    }
+    let before = p.0.len();
+    let mut kept = Vec::with_capacity(items.len());
+    let mut warnings = Vec::new();
+    let mut seen = HashSet::with_capacity(items.len());
+    let mut duplicates = 0;
+    for (i, item) in items.into_iter().enumerate() {
+        let item_loc = at(&loc, i);
+        let Value::Object(mut obj) = item else {
+            p.push(
+                item_loc,
+                "model_attributes_type",
+                "Input should be a valid dictionary or object to extract fields from",
+            );
+            continue;
+        };
+        p.unknown_keys(&obj, &["phone_number", "call_variables"], &item_loc);
+        let phone = match obj.remove("phone_number") {
+            None | Some(Value::Null) => {
+                p.push(at(&item_loc, "phone_number"), "missing", "Field required");
+                None
+            }
+            Some(Value::String(text)) => match PhoneNumber::parse(&text) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    p.push(at(&item_loc, "phone_number"), "value_error", e.message());
+                    None
+                }
+            },
+            Some(_) => {
+                p.push(at(&item_loc, "phone_number"), "string_type", "Input should be a valid string");
+                None
+            }
+        };
+        let vars = match obj.remove("call_variables") {
+            None | Some(Value::Null) => Some(Map::new()),
+            Some(v) => p.bounded_object(&v, at(&item_loc, "call_variables"), MAX_OBJECT_BYTES),
+        };
+        let (Some(phone_number), Some(call_variables)) = (phone, vars) else { continue };
+        if p.0.len() > before || !seen.insert(phone_number.clone()) {
+            // Once anything is wrong nothing is stored: only keep validating.
+            duplicates += usize::from(p.0.len() == before);
+            continue;
+        }
+        if !call_variables.contains_key("callee_name") {
+            warnings.push(Warning {
+                index: i,
+                phone_number: phone_number.to_string(),
+                message: "call_variables has no callee_name; the agent will not know whom it is calling",
+            });
+        }
+        kept.push(NewContact { phone_number, call_variables });
+    }
+    (p.0.len() == before).then_some((kept, warnings, duplicates))
+}
+
+/// Builds the body object of a multipart upload: form fields as the JSON fields, the CSV file's rows as
+/// `contacts`. Numbers and objects arrive as text and are decoded where they parse, so that the same
+/// validation (and the same error bodies) apply as for JSON.
+pub fn from_form(fields: Vec<(String, String)>, csv: Option<Vec<u8>>) -> Result<Map<String, Value>, Error> {
+    let mut obj = Map::new();
+    for (name, text) in fields {
+        let value = match name.as_str() {
+            "concurrency_limit" | "max_retries_override" => {
+                text.trim().parse::<i64>().map(Value::from).unwrap_or(Value::String(text))
+            }
+            "call_context" | "metadata" => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            _ if text.is_empty() => Value::Null,
+            _ => Value::String(text),
+        };
+        obj.insert(name, value);
+    }
+    let file_loc = || vec![Loc::from("body"), Loc::from("file")];
+    let Some(csv) = csv else {
+        return Err(Error::invalid(file_loc(), "missing", "Field required: a CSV file in the form field 'file'"));
+    };
+    obj.insert(
+        "contacts".into(),
+        Value::Array(csv_contacts(&csv).map_err(|msg| Error::invalid(file_loc(), "value_error", msg))?),
+    );
+    Ok(obj)
+}
+
+/// Rows of a CSV with a header row: the phone column becomes `phone_number`, every other non-empty
+/// cell a call variable.
+fn csv_contacts(bytes: &[u8]) -> Result<Vec<Value>, String> {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(bytes);
+    let headers = reader.headers().map_err(|e| format!("Value error, CSV header row could not be read: {e}"))?.clone();
+    let names: Vec<String> = headers.iter().map(|h| h.to_owned()).collect();
+    let phone = PHONE_COLUMNS
+        .iter()
+        .find_map(|wanted| names.iter().position(|n| n.eq_ignore_ascii_case(wanted)))
+        .ok_or("Value error, CSV needs a phone_number, phone or contact_number column in its header row")?;
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| format!("Value error, CSV row {} could not be read: {e}", i + 1))?;
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        let mut vars = Map::new();
+        let mut contact = Map::new();
+        for (j, cell) in record.iter().enumerate() {
+            if j == phone {
+                contact.insert("phone_number".into(), Value::String(cell.to_owned()));
+            } else if !cell.is_empty() {
+                let name =
+                    names.get(j).filter(|n| !n.is_empty()).cloned().unwrap_or_else(|| format!("column_{}", j + 1));
+                vars.insert(name, Value::String(cell.to_owned()));
+            }
+        }
+        contact.insert("call_variables".into(), Value::Object(vars));
+        rows.push(Value::Object(contact));
+    }
+    Ok(rows)
+}

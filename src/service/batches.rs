@@ -1,0 +1,215 @@
+//! Batch use-cases: create (with its contacts, in one transaction), read, list, lifecycle actions,
+//! contacts listing and the `/debug` diagnosis.
+
+use crate::domain::batch::{Batch, BatchAction, BatchSettings, BatchStatus, BatchTransition, NewContact};
+use crate::domain::campaign::{CampaignAction, CampaignStatus, Transition};
+use crate::domain::contact::{CallRecord, Contact, ContactStatus, StatusCounts};
+use crate::domain::eligibility::{BlockedBy, blocked_by};
+use crate::domain::ids::{BatchId, CampaignId, ContactId, OrgId};
+use crate::error::{Error, Loc};
+use crate::store::{BatchFilter, Page, StatusBreakdown, Store, Tx};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+
+const NOT_FOUND: Error = Error::NotFound("Batch");
+
+/// Creates a batch and its contacts under the organization's campaign, all or nothing.
+pub async fn create(
+    store: &Store,
+    org: OrgId,
+    campaign_id: CampaignId,
+    settings: BatchSettings,
+    contacts: &[NewContact],
+    now: DateTime<Utc>,
+) -> Result<Batch, Error> {
+    let mut tx = store.begin().await?;
+    let campaign = tx.lock_campaign(org, campaign_id).await?.ok_or(Error::NotFound("Campaign"))?;
+    let transition = campaign.status.apply(CampaignAction::AddBatch).map_err(|f| Error::Conflict(f.0))?;
+    let scheduled_start = settings.scheduled_start.map_or(now, |s| s.resolve(campaign.settings.timezone.tz()));
+    if let Some(expires_at) = settings.expires_at {
+        let problem = if expires_at <= now {
+            Some("Value error, expires_at must be in the future")
+        } else if expires_at <= scheduled_start {
+            Some("Value error, expires_at must be later than scheduled_start")
+        } else {
+            None
+        };
+        if let Some(msg) = problem {
+            return Err(Error::invalid(vec![Loc::from("body"), Loc::from("expires_at")], "value_error", msg));
+        }
+    }
+    let status = if campaign.status == CampaignStatus::Paused {
+        BatchStatus::Paused
+    } else if scheduled_start > now {
+        BatchStatus::Pending
+    } else {
+        BatchStatus::InProgress
+    };
+    let mut counters = StatusCounts::default();
+    counters.0[ContactStatus::Pending.index()] = contacts.len() as i64;
+    let batch = Batch {
+        id: BatchId::generate(),
+        campaign_id,
+        organization_id: org,
+        status,
+        total_contacts: contacts.len() as i64,
+        concurrency_limit: settings.concurrency_limit,
+        max_retries_override: settings.max_retries_override,
+        scheduled_start,
+        expires_at: settings.expires_at,
+        call_context: settings.call_context,
+        metadata: settings.metadata,
+        counters,
+        in_flight: 0,
+        created_at: now,
+        updated_at: now,
+        completed_at: None,
+    };
+    if let Transition::To(next) = transition {
+        tx.set_campaign_status(campaign_id, campaign.status, next, now).await?;
+    }
+    tx.insert_batch(&batch).await?;
+    tx.insert_contacts(batch.id, campaign_id, contacts, now).await?;
+    tx.commit().await?;
+    Ok(batch)
+}
+
+/// The organization's batch, or `404`.
+pub async fn get(store: &Store, org: OrgId, id: BatchId) -> Result<Batch, Error> {
+    store.get_batch(org, id).await?.ok_or(NOT_FOUND)
+}
+
+/// A page of batches, newest first, with the total count.
+pub async fn list(store: &Store, org: OrgId, filter: &BatchFilter, page: &Page) -> Result<(Vec<Batch>, i64), Error> {
+    store.list_batches(org, filter, page).await
+}
+
+/// A page of the campaign's batches; `404` when the campaign is not the organization's.
+pub async fn list_of_campaign(
+    store: &Store,
+    org: OrgId,
+    campaign: CampaignId,
+    filter: BatchFilter,
+    page: &Page,
+) -> Result<(Vec<Batch>, i64), Error> {
+    store.get_campaign(org, campaign).await?.ok_or(Error::NotFound("Campaign"))?;
+    store.list_batches(org, &BatchFilter { campaign_id: Some(campaign), ..filter }, page).await
+}
+
+/// Pauses, resumes or cancels a batch; repeating the action that led to its status is a no-op.
+pub async fn act(
+    store: &Store,
+    org: OrgId,
+    id: BatchId,
+    action: BatchAction,
+    now: DateTime<Utc>,
+) -> Result<Batch, Error> {
+    let campaign_id = get(store, org, id).await?.campaign_id;
+    let mut tx = store.begin().await?;
+    // Campaign first, then batch: the order every writer takes, so no two transactions deadlock.
+    let campaign = tx.lock_campaign(org, campaign_id).await?.ok_or(NOT_FOUND)?;
+    let mut batch = tx.lock_batch(org, id).await?.ok_or(NOT_FOUND)?;
+    let paused = campaign.status == CampaignStatus::Paused;
+    let transition =
+        batch.status.apply(action, paused, batch.scheduled_start > now).map_err(|f| Error::Conflict(f.0))?;
+    if let BatchTransition::To(next) = transition {
+        if !tx.set_batch_status(id, batch.status, next, now).await? {
+            return Err(Error::internal("batch changed under its row lock"));
+        }
+        if next == BatchStatus::Cancelled {
+            tx.skip_open_contacts(id, now).await?;
+            complete_campaign_if_done(&mut tx, campaign.id, campaign.status, now).await?;
+        }
+        batch.status = next;
+        batch.updated_at = now;
+        tx.commit().await?;
+    }
+    Ok(batch)
+}
+
+/// Marks a campaign `completed` when every batch is terminal and at least one completed.
+pub async fn complete_campaign_if_done(
+    tx: &mut Tx,
+    campaign: CampaignId,
+    status: CampaignStatus,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    if matches!(status, CampaignStatus::Active | CampaignStatus::Paused) && tx.campaign_batches_done(campaign).await? {
+        tx.set_campaign_status(campaign, status, CampaignStatus::Completed, now).await?;
+    }
+    Ok(())
+}
+
+/// `POST /batches/{id}/dispatch`: checks the batch can still dispatch and says how many contacts wait.
+pub async fn dispatch(store: &Store, org: OrgId, id: BatchId) -> Result<Batch, Error> {
+    let batch = get(store, org, id).await?;
+    batch.status.apply(BatchAction::Dispatch, false, false).map_err(|f| Error::Conflict(f.0))?;
+    Ok(batch)
+}
+
+/// One contact as listed, with its latest call and, when asked, every call.
+pub struct ContactWithCalls {
+    pub contact: Contact,
+    pub current_call: Option<CallRecord>,
+    pub call_records: Option<Vec<CallRecord>>,
+}
+
+/// A page of the batch's contacts in upload order, with the total matching.
+pub async fn contacts(
+    store: &Store,
+    org: OrgId,
+    id: BatchId,
+    status: Option<ContactStatus>,
+    include_calls: bool,
+    page: &Page,
+) -> Result<(Vec<ContactWithCalls>, i64), Error> {
+    let batch = get(store, org, id).await?;
+    let total = status.map_or(batch.total_contacts, |s| batch.counters.get(s));
+    let contacts = store.list_contacts(id, status, page).await?;
+    let ids: Vec<ContactId> = contacts.iter().map(|c| c.id).collect();
+    let mut calls: HashMap<ContactId, Vec<CallRecord>> = HashMap::new();
+    for call in store.calls_of(&ids, !include_calls).await? {
+        calls.entry(call.contact_id).or_default().push(call);
+    }
+    let items = contacts
+        .into_iter()
+        .map(|contact| {
+            let mine = calls.remove(&contact.id).unwrap_or_default();
+            let current_call = mine.last().cloned();
+            ContactWithCalls { contact, current_call, call_records: include_calls.then_some(mine) }
+        })
+        .collect();
+    Ok((items, total))
+}
+
+/// What `/debug` reports about a batch.
+pub struct BatchDebug {
+    pub batch: Batch,
+    pub breakdown: Vec<StatusBreakdown>,
+    pub pending_sample: Vec<ContactId>,
+    pub stuck_pending: i64,
+    pub blocked_by: Vec<BlockedBy>,
+}
+
+/// Pending contacts untouched this long while calls could start are reported as stuck.
+const STUCK_AFTER_MINUTES: i64 = 30;
+
+/// Diagnoses why a batch is or is not dispatching.
+pub async fn debug(store: &Store, org: OrgId, id: BatchId, now: DateTime<Utc>) -> Result<BatchDebug, Error> {
+    let batch = get(store, org, id).await?;
+    let campaign = store.get_campaign(org, batch.campaign_id).await?.ok_or(NOT_FOUND)?;
+    let next_due = store.next_due_retry(id).await?;
+    let blocked_by = blocked_by(&campaign, &batch, next_due, now);
+    let stuck_pending = if blocked_by.is_empty() {
+        store.pending_untouched_since(id, now - Duration::minutes(STUCK_AFTER_MINUTES)).await?
+    } else {
+        0
+    };
+    Ok(BatchDebug {
+        breakdown: store.status_breakdown(id).await?,
+        pending_sample: store.pending_sample(id, 3).await?,
+        stuck_pending,
+        blocked_by,
+        batch,
+    })
+}

@@ -1,0 +1,297 @@
+//! Batch rows: insert, read, list, lock, status changes, and the campaign-wide propagations.
+
+use super::{Store, Tx};
+use crate::domain::batch::{Batch, BatchStatus, SKIPPABLE};
+use crate::domain::contact::{ContactStatus, StatusCounts};
+use crate::domain::ids::{BatchId, CampaignId, OrgId};
+use crate::error::Error;
+use crate::store::{BatchFilter, Page};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+/// The counter column of each contact status, in the order of `ContactStatus::ALL`.
+pub(super) const COUNTER_COLUMNS: [&str; 11] = [
+    "n_pending",
+    "n_dispatched",
+    "n_in_progress",
+    "n_retrying",
+    "n_followup_scheduled",
+    "n_completed",
+    "n_failed",
+    "n_busy",
+    "n_no_answer",
+    "n_skipped",
+    "n_max_retries_reached",
+];
+
+const COLUMNS: &str = "id, campaign_id, organization_id, status, total_contacts, concurrency_limit, \
+    max_retries_override, scheduled_start, expires_at, call_context, metadata, n_pending, n_dispatched, \
+    n_in_progress, n_retrying, n_followup_scheduled, n_completed, n_failed, n_busy, n_no_answer, n_skipped, \
+    n_max_retries_reached, in_flight, created_at, updated_at, completed_at";
+
+fn corrupt(what: &str) -> Error {
+    Error::internal(format!("stored batch has an invalid {what}"))
+}
+
+fn object(value: Value, what: &str) -> Result<Map<String, Value>, Error> {
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(corrupt(what)),
+    }
+}
+
+pub(super) fn counts_from_row(row: &PgRow) -> Result<StatusCounts, Error> {
+    let mut counts = StatusCounts::default();
+    for (slot, column) in counts.0.iter_mut().zip(COUNTER_COLUMNS) {
+        *slot = i64::from(row.try_get::<i32, _>(column)?);
+    }
+    Ok(counts)
+}
+
+fn batch_from_row(row: &PgRow) -> Result<Batch, Error> {
+    let status: String = row.try_get("status")?;
+    let limit: Option<i32> = row.try_get("concurrency_limit")?;
+    let retries: Option<i16> = row.try_get("max_retries_override")?;
+    Ok(Batch {
+        id: BatchId::from_uuid(row.try_get("id")?),
+        campaign_id: CampaignId::from_uuid(row.try_get("campaign_id")?),
+        organization_id: OrgId::from_uuid(row.try_get("organization_id")?),
+        status: BatchStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+        total_contacts: i64::from(row.try_get::<i32, _>("total_contacts")?),
+        concurrency_limit: limit.map(|l| l as u32),
+        max_retries_override: retries.map(|r| r as u8),
+        scheduled_start: row.try_get("scheduled_start")?,
+        expires_at: row.try_get("expires_at")?,
+        call_context: object(row.try_get("call_context")?, "call_context")?,
+        metadata: object(row.try_get("metadata")?, "metadata")?,
+        counters: counts_from_row(row)?,
+        in_flight: i64::from(row.try_get::<i32, _>("in_flight")?),
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        completed_at: row.try_get("completed_at")?,
+    })
+}
+
+impl Store {
+    /// The organization's batch with this id.
+    pub async fn get_batch(&self, org: OrgId, id: BatchId) -> Result<Option<Batch>, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM batches WHERE id = $1 AND organization_id = $2");
+        let row = sqlx::query(&sql).bind(id.uuid()).bind(org.uuid()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(batch_from_row).transpose()
+    }
+
+    /// A page of the organization's batches, newest first, and the number matching in all.
+    pub async fn list_batches(
+        &self,
+        org: OrgId,
+        filter: &BatchFilter,
+        page: &Page,
+    ) -> Result<(Vec<Batch>, i64), Error> {
+        let filter_sql =
+            "organization_id = $1 AND ($2::uuid IS NULL OR campaign_id = $2) AND ($3::text IS NULL OR status = $3)";
+        let sql = format!(
+            "SELECT {COLUMNS} FROM batches WHERE {filter_sql} ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
+        );
+        let campaign = filter.campaign_id.map(|c| c.uuid());
+        let status = filter.status.map(BatchStatus::as_str);
+        let rows = sqlx::query(&sql)
+            .bind(org.uuid())
+            .bind(campaign)
+            .bind(status)
+            .bind(page.limit)
+            .bind(page.skip)
+            .fetch_all(&self.pool)
+            .await?;
+        let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM batches WHERE {filter_sql}"))
+            .bind(org.uuid())
+            .bind(campaign)
+            .bind(status)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((rows.iter().map(batch_from_row).collect::<Result<_, _>>()?, total))
+    }
+
+    /// The campaign's batches that are not terminal, oldest first.
+    pub async fn open_batches(&self, campaign: CampaignId) -> Result<Vec<Batch>, Error> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM batches WHERE campaign_id = $1 AND status IN ('pending', 'in_progress', 'paused')
+             ORDER BY created_at, id"
+        );
+        let rows = sqlx::query(&sql).bind(campaign.uuid()).fetch_all(&self.pool).await?;
+        rows.iter().map(batch_from_row).collect()
+    }
+
+    /// Contact counts summed over the campaign's batches, and its batches by status.
+    pub async fn campaign_batch_totals(
+        &self,
+        campaign: CampaignId,
+    ) -> Result<(StatusCounts, Vec<(BatchStatus, i64)>), Error> {
+        let sums: Vec<String> = COUNTER_COLUMNS.iter().map(|c| format!("sum({c})::int AS {c}")).collect();
+        let sql = format!(
+            "SELECT status, count(*) AS batches, {} FROM batches WHERE campaign_id = $1 GROUP BY status",
+            sums.join(", ")
+        );
+        let rows = sqlx::query(&sql).bind(campaign.uuid()).fetch_all(&self.pool).await?;
+        let mut contacts = StatusCounts::default();
+        let mut batches = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let status: String = row.try_get("status")?;
+            batches.push((BatchStatus::parse(&status).ok_or_else(|| corrupt("status"))?, row.try_get("batches")?));
+            contacts.add(&counts_from_row(row)?);
+        }
+        Ok((contacts, batches))
+    }
+}
+
+impl Tx {
+    /// Inserts a batch row (its counters say every contact is pending).
+    pub async fn insert_batch(&mut self, b: &Batch) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO batches (id, campaign_id, organization_id, status, total_contacts, concurrency_limit,
+                max_retries_override, scheduled_start, expires_at, call_context, metadata, n_pending,
+                created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $5, $12, $12)",
+        )
+        .bind(b.id.uuid())
+        .bind(b.campaign_id.uuid())
+        .bind(b.organization_id.uuid())
+        .bind(b.status.as_str())
+        .bind(b.total_contacts as i32)
+        .bind(b.concurrency_limit.map(|l| l as i32))
+        .bind(b.max_retries_override.map(i16::from))
+        .bind(b.scheduled_start)
+        .bind(b.expires_at)
+        .bind(Value::Object(b.call_context.clone()))
+        .bind(Value::Object(b.metadata.clone()))
+        .bind(b.created_at)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    /// Reads and locks the organization's batch until the transaction ends.
+    pub async fn lock_batch(&mut self, org: OrgId, id: BatchId) -> Result<Option<Batch>, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM batches WHERE id = $1 AND organization_id = $2 FOR UPDATE");
+        let row = sqlx::query(&sql).bind(id.uuid()).bind(org.uuid()).fetch_optional(&mut *self.0).await?;
+        row.as_ref().map(batch_from_row).transpose()
+    }
+
+    /// Moves a batch from `from` to `to` (compare-and-set); `false` when its status was not `from`.
+    pub async fn set_batch_status(
+        &mut self,
+        id: BatchId,
+        from: BatchStatus,
+        to: BatchStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let done = sqlx::query(
+            "UPDATE batches SET status = $3, updated_at = $4,
+                completed_at = CASE WHEN $3 IN ('completed', 'cancelled', 'expired') THEN $4 ELSE completed_at END
+             WHERE id = $1 AND status = $2",
+        )
+        .bind(id.uuid())
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(now)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Turns the batch's pending, dispatched, retrying and follow-up contacts into `skipped`, keeping
+    /// the counters exact; returns how many were skipped.
+    pub async fn skip_open_contacts(&mut self, id: BatchId, now: DateTime<Utc>) -> Result<i64, Error> {
+        let from: Vec<&str> = SKIPPABLE.iter().map(|s| s.as_str()).collect();
+        let rows = sqlx::query(
+            "WITH old AS (
+                SELECT id, status FROM contacts WHERE batch_id = $1 AND status = ANY($2) FOR UPDATE
+             ), changed AS (
+                UPDATE contacts c SET status = 'skipped', next_retry_at = NULL, updated_at = $3
+                FROM old WHERE c.id = old.id RETURNING old.status AS old_status
+             )
+             SELECT old_status, count(*) AS n FROM changed GROUP BY old_status",
+        )
+        .bind(id.uuid())
+        .bind(&from)
+        .bind(now)
+        .fetch_all(&mut *self.0)
+        .await?;
+        let mut moved = StatusCounts::default();
+        for row in &rows {
+            let status: String = row.try_get("old_status")?;
+            let status = ContactStatus::parse(&status).ok_or_else(|| corrupt("contact status"))?;
+            moved.0[status.index()] = row.try_get("n")?;
+        }
+        let skipped = moved.total();
+        if skipped > 0 {
+            let sets: Vec<String> = SKIPPABLE
+                .iter()
+                .map(|s| format!("{0} = {0} - {1}", COUNTER_COLUMNS[s.index()], moved.get(*s)))
+                .collect();
+            let sql =
+                format!("UPDATE batches SET {}, n_skipped = n_skipped + {skipped} WHERE id = $1", sets.join(", "));
+            sqlx::query(&sql).bind(id.uuid()).execute(&mut *self.0).await?;
+        }
+        Ok(skipped)
+    }
+
+    /// Pauses the campaign's running batches.
+    pub async fn pause_campaign_batches(&mut self, campaign: CampaignId, now: DateTime<Utc>) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE batches SET status = 'paused', updated_at = $2 WHERE campaign_id = $1 AND status = 'in_progress'",
+        )
+        .bind(campaign.uuid())
+        .bind(now)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    /// Resumes the campaign's paused batches (to `pending` when their start is still ahead).
+    pub async fn resume_campaign_batches(&mut self, campaign: CampaignId, now: DateTime<Utc>) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE batches SET updated_at = $2,
+                status = CASE WHEN scheduled_start > $2 THEN 'pending' ELSE 'in_progress' END
+             WHERE campaign_id = $1 AND status = 'paused'",
+        )
+        .bind(campaign.uuid())
+        .bind(now)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    /// The ids of the campaign's batches that are not terminal, locked.
+    pub async fn lock_open_batches(&mut self, campaign: CampaignId) -> Result<Vec<(BatchId, BatchStatus)>, Error> {
+        let rows = sqlx::query(
+            "SELECT id, status FROM batches WHERE campaign_id = $1
+                AND status IN ('pending', 'in_progress', 'paused') ORDER BY created_at, id FOR UPDATE",
+        )
+        .bind(campaign.uuid())
+        .fetch_all(&mut *self.0)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let status: String = r.try_get("status")?;
+                Ok((
+                    BatchId::from_uuid(r.try_get("id")?),
+                    BatchStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Whether every batch of the campaign is terminal and at least one completed.
+    pub async fn campaign_batches_done(&mut self, campaign: CampaignId) -> Result<bool, Error> {
+        let done: Option<bool> = sqlx::query_scalar(
+            "SELECT bool_and(status IN ('completed', 'cancelled', 'expired')) AND bool_or(status = 'completed')
+             FROM batches WHERE campaign_id = $1",
+        )
+        .bind(campaign.uuid())
+        .fetch_one(&mut *self.0)
+        .await?;
+        Ok(done.unwrap_or(false))
+    }
+}
