@@ -3,5 +3,6 @@
 #[allow(dead_code)] // a shared harness: not every test file uses every helper
 mod common;
 
+mod batches;
 mod campaigns;
 mod conventions;

@@ -1,0 +1,528 @@
+//! Batches, contacts and live stats (API.md §4, §5, §3.4 `/stats` and `/campaigns/{id}/batches`).
+
+use crate::common::{TestApp, campaign_body};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn contacts(n: usize) -> Value {
+    Value::Array(
+        (0..n)
+            .map(|i| json!({"phone_number": format!("+1415555{:04}", 1000 + i), "call_variables": {"callee_name": format!("C{i}")}}))
+            .collect(),
+    )
+}
+
+async fn campaign(app: &TestApp, extra: Value) -> String {
+    let mut body = campaign_body("Batch tests");
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    app.create_campaign(body).await["campaign_id"].as_str().unwrap().to_owned()
+}
+
+async fn batch(app: &TestApp, campaign_id: &str, extra: Value) -> Value {
+    let mut body = json!({"campaign_id": campaign_id, "contacts": contacts(3)});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let r = app.post("/api/v1/batches/", body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body
+}
+
+fn id(v: &Value, key: &str) -> String {
+    v[key].as_str().unwrap().to_owned()
+}
+
+const COUNTER_KEYS: [&str; 11] = [
+    "pending",
+    "dispatched",
+    "in_flight",
+    "retrying",
+    "completed",
+    "failed",
+    "busy",
+    "no_answer",
+    "skipped",
+    "followup_scheduled",
+    "max_retries_reached",
+];
+
+fn assert_counters_sum(batch: &Value) {
+    let c = batch["counters"].as_object().unwrap();
+    assert_eq!(c.len(), 11, "{c:?}");
+    let sum: i64 = COUNTER_KEYS.iter().map(|k| c[*k].as_i64().unwrap()).sum();
+    assert_eq!(sum, batch["total_contacts"].as_i64().unwrap());
+}
+
+#[tokio::test]
+async fn create_returns_the_batch_with_warnings_and_duplicates_and_activates_the_campaign() {
+    let app = TestApp::start().await;
+    let c = campaign(&app, json!({})).await;
+    let body = json!({
+        "campaign_id": c,
+        "contacts": [
+            {"phone_number": "+14155551001", "call_variables": {"callee_name": "Ann", "plan": "gold"}},
+            {"phone_number": "+14155551002"},
+            {"phone_number": "+14155551001", "call_variables": {"callee_name": "Dup"}},
+            {"phone_number": "+14155551003", "call_variables": {}},
+        ],
+        "concurrency_limit": 2,
+        "max_retries_override": 1,
+        "call_context": {"campaign": "renewals"},
+        "metadata": {"source": "crm"},
+    });
+    let r = app.post("/api/v1/batches/", body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let b = &r.body;
+    assert!(b["batch_id"].as_str().unwrap().starts_with("btc_"));
+    assert_eq!(b["campaign_id"], c.as_str());
+    assert_eq!(b["status"], "in_progress");
+    assert_eq!(b["total_contacts"], 3);
+    assert_eq!(b["duplicates_removed"], 1);
+    assert_eq!(b["concurrency_limit"], 2);
+    assert_eq!(b["max_retries_override"], 1);
+    assert_eq!(b["call_context"], json!({"campaign": "renewals"}));
+    assert_eq!(b["metadata"], json!({"source": "crm"}));
+    assert_eq!(b["counters"]["pending"], 3);
+    assert_counters_sum(b);
+    let warned: Vec<(i64, &str)> = b["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| (w["index"].as_i64().unwrap(), w["phone_number"].as_str().unwrap()))
+        .collect();
+    assert_eq!(warned, [(1, "+14155551002"), (3, "+14155551003")]);
+    let camp = app.get(&format!("/api/v1/campaigns/{c}")).await;
+    assert_eq!(camp.body["status"], "active");
+    let fetched = app.get(&format!("/api/v1/batches/{}", id(b, "batch_id"))).await;
+    assert_eq!(fetched.status, 200);
+    assert_eq!(fetched.body["counters"], b["counters"]);
+    assert!(fetched.body.get("warnings").is_none());
+    // the alias behaves the same
+    let r = app.post("/api/v1/batches/upload", json!({"campaign_id": c, "contacts": contacts(1)})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["warnings"], json!([]));
+}
+
+#[tokio::test]
+async fn invalid_contacts_are_all_named_and_nothing_is_stored() {
+    let app = TestApp::start().await;
+    let c = campaign(&app, json!({})).await;
+    let body = json!({
+        "campaign_id": c,
+        "contacts": [
+            {"phone_number": "+14155551001"},
+            {"phone_number": "0412345678"},
+            {"call_variables": {}},
+            {"phone_number": "+11234567890", "call_variables": "x"},
+            {"phone_number": 5, "extra": true},
+            "not an object",
+        ],
+        "concurrency_limit": 0,
+    });
+    let r = app.post("/api/v1/batches/", body).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let locs = r.error_locs();
+    for expected in [
+        "body.contacts.1.phone_number",
+        "body.contacts.2.phone_number",
+        "body.contacts.3.phone_number",
+        "body.contacts.3.call_variables",
+        "body.contacts.4.phone_number",
+        "body.contacts.4.extra",
+        "body.contacts.5",
+        "body.concurrency_limit",
+    ] {
+        assert!(locs.contains(&expected.to_owned()), "{expected} missing from {locs:?}");
+    }
+    assert!(!locs.iter().any(|l| l.starts_with("body.contacts.0")), "{locs:?}");
+    let list = app.get(&format!("/api/v1/batches/?campaign_id={c}")).await;
+    assert_eq!(list.header("x-total-count"), Some("0"));
+    assert_eq!(app.get(&format!("/api/v1/campaigns/{c}")).await.body["status"], "draft");
+}
+
+#[tokio::test]
+async fn body_level_rules() {
+    let app = TestApp::start().await;
+    let c = campaign(&app, json!({})).await;
+    let r = app.post("/api/v1/batches/", json!({"contacts": contacts(1)})).await;
+    assert_eq!((r.status, r.error_locs()), (422, vec!["body.campaign_id".to_owned()]));
+    let r = app.post("/api/v1/batches/", json!({"campaign_id": c, "contacts": []})).await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.body["detail"][0]["type"], "too_short");
+    let r = app.post("/api/v1/batches/", json!({"campaign_id": c})).await;
+    assert_eq!(r.body["detail"][0]["type"], "missing");
+    let r = app.post("/api/v1/batches/", json!({"campaign_id": c, "contacts": contacts(1), "bogus": 1})).await;
+    assert_eq!(r.error_locs(), vec!["body.bogus".to_owned()]);
+    let r = app.post("/api/v1/batches/", json!({"campaign_id": "cmp_nope", "contacts": contacts(1)})).await;
+    assert_eq!((r.status, r.detail()), (404, "Campaign not found"));
+    let r = app
+        .post("/api/v1/batches/", json!({"campaign_id": c, "contacts": contacts(1), "scheduled_start": "soon"}))
+        .await;
+    assert_eq!(r.error_locs(), vec!["body.scheduled_start".to_owned()]);
+    let r = app
+        .post(
+            "/api/v1/batches/",
+            json!({"campaign_id": c, "contacts": contacts(1), "scheduled_start": "2031-01-02T00:00:00Z", "expires_at": "2031-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!((r.status, r.error_locs()), (422, vec!["body.expires_at".to_owned()]));
+    let r = app
+        .post(
+            "/api/v1/batches/",
+            json!({"campaign_id": c, "contacts": contacts(1), "expires_at": "2001-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!((r.status, r.error_locs()), (422, vec!["body.expires_at".to_owned()]));
+}
+
+#[tokio::test]
+async fn more_than_100000_contacts_are_refused() {
+    let app = TestApp::start().await;
+    let c = campaign(&app, json!({})).await;
+    let many: Vec<Value> = (0..100_001).map(|_| json!({"phone_number": "+14155551001"})).collect();
+    let r = app.post("/api/v1/batches/", json!({"campaign_id": c, "contacts": many})).await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.body["detail"][0]["type"], "too_long");
+}
+
+#[tokio::test]
+async fn a_100000_contact_batch_is_accepted_in_one_request() {
+    let app = TestApp::start().await;
+    let c = campaign(&app, json!({})).await;
+    let r = app.post("/api/v1/batches/", json!({"campaign_id": c, "contacts": contacts_unique(100_000)})).await;
+    assert_eq!(r.status, 201, "{}", &r.text[..r.text.len().min(500)]);
+    assert_eq!(r.body["total_contacts"], 100_000);
+    assert_eq!(r.body["counters"]["pending"], 100_000);
+    let b = id(&r.body, "batch_id");
+    let page = app.get(&format!("/api/v1/batches/{b}/contacts?skip=99990&limit=1000")).await;
+    assert_eq!(page.body.as_array().unwrap().len(), 10);
+    assert_eq!(page.header("x-total-count"), Some("100000"));
+    let stats = app.get(&format!("/api/v1/campaigns/{c}/stats")).await;
+    assert_eq!(stats.body["contact_counts"]["pending"], 100_000);
+}
+
+fn contacts_unique(n: usize) -> Value {
+    // distinct valid US numbers: area 415, exchanges 200–999
+    Value::Array(
+        (0..n)
+            .map(|i| json!({"phone_number": format!("+1415{:03}{:04}", 200 + i / 10_000, i % 10_000), "call_variables": {"callee_name": "X"}}))
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn scheduled_start_naive_is_campaign_local_and_offsets_are_kept() {
+    let app = TestApp::start().await;
+    let c = campaign(&app, json!({"timezone": "Asia/Kolkata"})).await;
+    let b = batch(&app, &c, json!({"scheduled_start": "2031-03-01T09:00:00"})).await;
+    assert_eq!(b["scheduled_start"], "2031-03-01T03:30:00Z");
+    assert_eq!(b["status"], "pending");
+    let b = batch(&app, &c, json!({"scheduled_start": "2031-03-01T09:00:00-05:00"})).await;
+    assert_eq!(b["scheduled_start"], "2031-03-01T14:00:00Z");
+    let b =
+        batch(&app, &c, json!({"scheduled_start": "2020-01-01T00:00:00Z", "expires_at": "2031-01-01T00:00:00Z"})).await;
+    assert_eq!(b["status"], "in_progress");
+    assert_eq!(b["expires_at"], "2031-01-01T00:00:00Z");
+    let b = batch(&app, &c, json!({"scheduled_start": null})).await;
+    assert_eq!(b["status"], "in_progress");
+}
+
+#[tokio::test]
+async fn campaign_status_decides_the_new_batch() {
+    let app = TestApp::start().await;
+    let c = campaign(&app, json!({})).await;
+    let first = batch(&app, &c, json!({})).await;
+    assert_eq!(app.post(&format!("/api/v1/campaigns/{c}/pause"), json!({})).await.status, 200);
+    assert_eq!(app.get(&format!("/api/v1/batches/{}", id(&first, "batch_id"))).await.body["status"], "paused");
+    let second = batch(&app, &c, json!({})).await;
+    assert_eq!(second["status"], "paused");
+    let r = app.post(&format!("/api/v1/batches/{}/resume", id(&second, "batch_id")), json!({})).await;
+    assert_eq!((r.status, r.detail()), (409, "Cannot resume a batch while its campaign is paused"));
+    let r = app.post(&format!("/api/v1/campaigns/{c}/resume"), json!({})).await;
+    assert_eq!(r.body, json!({"campaign_id": c, "status": "active", "message": "Campaign resumed successfully"}));
+    for b in [&first, &second] {
+        assert_eq!(app.get(&format!("/api/v1/batches/{}", id(b, "batch_id"))).await.body["status"], "in_progress");
+    }
+    assert_eq!(app.post(&format!("/api/v1/campaigns/{c}/cancel"), json!({})).await.status, 200);
+    let r = app.post("/api/v1/batches/", json!({"campaign_id": c, "contacts": contacts(1)})).await;
+    assert_eq!((r.status, r.detail()), (409, "Cannot add a batch to a campaign that is cancelled"));
+    for b in [&first, &second] {
+        let got = app.get(&format!("/api/v1/batches/{}", id(b, "batch_id"))).await.body;
+        assert_eq!(got["status"], "cancelled");
+        assert_eq!(got["counters"]["skipped"], 3);
+        assert_eq!(got["counters"]["pending"], 0);
+        assert!(got["completed_at"].is_string());
+        assert_counters_sum(&got);
+    }
+    let stats = app.get(&format!("/api/v1/campaigns/{c}/stats")).await.body;
+    assert_eq!(stats["contact_counts"]["skipped"], 6);
+    assert_eq!(stats["batch_counts"]["cancelled"], 2);
+}
+
+#[tokio::test]
+async fn batch_lifecycle_follows_the_table() {
+    let app = TestApp::start().await;
+    let c = campaign(&app, json!({})).await;
+    let b = id(&batch(&app, &c, json!({})).await, "batch_id");
+    let act = |action: &'static str| {
+        let path = format!("/api/v1/batches/{b}/{action}");
+        let app = &app;
+        async move { app.post(&path, json!({})).await }
+    };
+    let r = act("resume").await;
+    assert_eq!(r.body, json!({"batch_id": b, "status": "in_progress", "message": "Batch resumed successfully"}));
+    let r = act("pause").await;
+    assert_eq!(r.body, json!({"batch_id": b, "status": "paused", "message": "Batch paused successfully"}));
+    assert_eq!(act("pause").await.body["status"], "paused");
+    let r = act("dispatch").await;
+    assert_eq!(
+        r.body,
+        json!({"batch_id": b, "status": "paused", "dispatched_count": 3, "message": "Batch dispatch re-triggered successfully"})
+    );
+    assert_eq!(act("resume").await.body["status"], "in_progress");
+    let r = act("cancel").await;
+    assert_eq!(r.body, json!({"batch_id": b, "status": "cancelled", "message": "Batch cancelled successfully"}));
+    assert_eq!(act("cancel").await.status, 200);
+    for action in ["pause", "resume", "dispatch"] {
+        let r = act(action).await;
+        assert_eq!((r.status, r.detail().to_owned()), (409, format!("Cannot {action} a batch that is cancelled")));
+    }
+    // the only batch ended without completing: the campaign stays active
+    assert_eq!(app.get(&format!("/api/v1/campaigns/{c}")).await.body["status"], "active");
+    let r = app.post("/api/v1/batches/btc_00000000000000000000000000/pause", json!({})).await;
+    assert_eq!((r.status, r.detail()), (404, "Batch not found"));
+}
+
+#[tokio::test]
+async fn paused_batch_with_a_future_start_resumes_to_pending() {
+    let app = TestApp::start().await;
+    let c = campaign(&app, json!({})).await;
+    let b = id(&batch(&app, &c, json!({"scheduled_start": "2035-01-01T00:00:00Z"})).await, "batch_id");
+    assert_eq!(app.post(&format!("/api/v1/batches/{b}/pause"), json!({})).await.body["status"], "paused");
+    assert_eq!(app.post(&format!("/api/v1/batches/{b}/resume"), json!({})).await.body["status"], "pending");
+}
+
+#[tokio::test]
+async fn listing_batches_filters_pages_and_counts() {
+    let app = TestApp::start().await;
+    let c1 = campaign(&app, json!({})).await;
+    let c2 = campaign(&app, json!({})).await;
+    let a = batch(&app, &c1, json!({})).await;
+    let b = batch(&app, &c1, json!({"scheduled_start": "2035-01-01T00:00:00Z"})).await;
+    let c = batch(&app, &c2, json!({})).await;
+    let r = app.get("/api/v1/batches").await;
+    assert_eq!(r.header("x-total-count"), Some("3"));
+    let ids: Vec<&str> = r.body.as_array().unwrap().iter().map(|x| x["batch_id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [c["batch_id"].as_str().unwrap(), b["batch_id"].as_str().unwrap(), a["batch_id"].as_str().unwrap()]
+    );
+    let item = &r.body[0];
+    assert!(item.get("call_context").is_none() && item.get("metadata").is_none(), "{item}");
+    assert_eq!(item["counters"].as_object().unwrap().len(), 11);
+    let r = app.get(&format!("/api/v1/batches/?campaign_id={c1}&status=pending")).await;
+    assert_eq!(r.header("x-total-count"), Some("1"));
+    assert_eq!(r.body[0]["batch_id"], b["batch_id"]);
+    let r = app.get(&format!("/api/v1/campaigns/{c1}/batches?limit=1&skip=1")).await;
+    assert_eq!(r.header("x-total-count"), Some("2"));
+    assert_eq!(r.body.as_array().unwrap().len(), 1);
+    assert_eq!(r.body[0]["batch_id"], a["batch_id"]);
+    let r = app.get("/api/v1/batches/?status=done").await;
+    assert_eq!((r.status, r.error_locs()), (422, vec!["query.status".to_owned()]));
+    let r = app.get("/api/v1/campaigns/cmp_00000000000000000000000000/batches").await;
+    assert_eq!((r.status, r.detail()), (404, "Campaign not found"));
+    assert_eq!(app.get("/api/v1/batches/?campaign_id=junk").await.header("x-total-count"), Some("0"));
+}
+
+#[tokio::test]
+async fn contacts_list_in_upload_order_with_filters_and_call_fields() {
+    let app = TestApp::start().await;
+    let c = campaign(&app, json!({})).await;
+    let b = id(&batch(&app, &c, json!({"contacts": contacts(5)})).await, "batch_id");
+    let r = app.get(&format!("/api/v1/batches/{b}/contacts")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-total-count"), Some("5"));
+    let items = r.body.as_array().unwrap();
+    let phones: Vec<&str> = items.iter().map(|x| x["phone_number"].as_str().unwrap()).collect();
+    assert_eq!(phones, ["+14155551000", "+14155551001", "+14155551002", "+14155551003", "+14155551004"]);
+    let first = &items[0];
+    for key in [
+        "contact_id",
+        "batch_id",
+        "campaign_id",
+        "phone_number",
+        "call_variables",
+        "status",
+        "retry_count",
+        "follow_up_count",
+        "last_attempted_at",
+        "next_retry_at",
+        "latest_retry_count",
+        "current_call",
+    ] {
+        assert!(first.get(key).is_some(), "{key} missing from {first}");
+    }
+    assert!(first["contact_id"].as_str().unwrap().starts_with("con_"));
+    assert_eq!(first["status"], "pending");
+    assert_eq!(first["current_call"], Value::Null);
+    assert!(first.get("call_records").is_none());
+    assert_eq!(first["call_variables"], json!({"callee_name": "C0"}));
+    let r = app.get(&format!("/api/v1/batches/{b}/contacts?include_calls=true&skip=3&limit=1")).await;
+    assert_eq!(r.body.as_array().unwrap().len(), 1);
+    assert_eq!(r.body[0]["phone_number"], "+14155551003");
+    assert_eq!(r.body[0]["call_records"], json!([]));
+    let r = app.get(&format!("/api/v1/batches/{b}/contacts?status=completed")).await;
+    assert_eq!((r.body.clone(), r.header("x-total-count")), (json!([]), Some("0")));
+    for bad in ["status=done", "include_calls=maybe", "limit=1001", "skip=-1"] {
+        let r = app.get(&format!("/api/v1/batches/{b}/contacts?{bad}")).await;
+        assert_eq!(r.status, 422, "{bad}");
+    }
+    let r = app.get("/api/v1/batches/btc_00000000000000000000000000/contacts").await;
+    assert_eq!((r.status, r.detail()), (404, "Batch not found"));
+}
+
+#[tokio::test]
+async fn debug_explains_why_nothing_is_dispatched() {
+    let app = TestApp::start().await;
+    let closed = json!({"start": "09:00", "end": "18:00", "enabled": false});
+    let hours: serde_json::Map<String, Value> =
+        ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+            .iter()
+            .map(|d| (d.to_string(), closed.clone()))
+            .collect();
+    let c = campaign(&app, json!({"working_hours_enforced": true, "working_hours": hours})).await;
+    let b = id(&batch(&app, &c, json!({"scheduled_start": "2035-01-01T00:00:00Z"})).await, "batch_id");
+    app.post(&format!("/api/v1/batches/{b}/pause"), json!({})).await;
+    app.post(&format!("/api/v1/campaigns/{c}/pause"), json!({})).await;
+    let r = app.get(&format!("/api/v1/batches/{b}/debug")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let d = &r.body;
+    assert_eq!(d["batch_id"], b.as_str());
+    assert_eq!(d["status"], "paused");
+    assert_eq!(d["status_breakdown"]["pending"]["count"], 3);
+    assert!(d["status_breakdown"]["pending"]["oldest_updated_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(d["pending_sample"].as_array().unwrap().len(), 3);
+    assert_eq!(d["diagnostics"]["stuck_pending"], 0);
+    assert!(d["diagnostics"]["tip"].is_string());
+    assert_eq!(
+        d["diagnostics"]["blocked_by"],
+        json!(["campaign_paused", "batch_paused", "scheduled_start", "outside_working_hours"])
+    );
+    let open = campaign(&app, json!({})).await;
+    let b2 = id(&batch(&app, &open, json!({})).await, "batch_id");
+    let r = app.get(&format!("/api/v1/batches/{b2}/debug")).await;
+    assert_eq!(r.body["diagnostics"]["blocked_by"], json!([]));
+    app.post(&format!("/api/v1/batches/{b2}/cancel"), json!({})).await;
+    let r = app.get(&format!("/api/v1/batches/{b2}/debug")).await;
+    assert_eq!(r.body["diagnostics"]["blocked_by"], json!(["nothing_due"]));
+    assert_eq!(r.body["pending_sample"], json!([]));
+}
+
+#[tokio::test]
+async fn stats_report_every_key_consistent_with_batch_counters() {
+    let app = TestApp::start().await;
+    let c = campaign(&app, json!({})).await;
+    let b1 = batch(&app, &c, json!({"contacts": contacts(4)})).await;
+    batch(&app, &c, json!({"contacts": contacts(2), "scheduled_start": "2035-01-01T00:00:00Z"})).await;
+    app.post(&format!("/api/v1/batches/{}/cancel", id(&b1, "batch_id")), json!({})).await;
+    let s = app.get(&format!("/api/v1/campaigns/{c}/stats")).await.body;
+    assert_eq!(s["campaign_id"], c.as_str());
+    assert_eq!(s["contact_counts"].as_object().unwrap().len(), 11);
+    assert_eq!(s["contact_counts"]["skipped"], 4);
+    assert_eq!(s["contact_counts"]["pending"], 2);
+    assert_eq!(
+        s["batch_counts"],
+        json!({"pending": 1, "in_progress": 0, "paused": 0, "completed": 0, "cancelled": 1, "expired": 0})
+    );
+    assert_eq!(s["in_flight_contacts"], 0);
+    assert_eq!(s["retry_breakdown"], json!({}));
+    assert_eq!(s["next_dispatch_at"], "2035-01-01T00:00:00Z");
+    let sum: i64 = s["contact_counts"].as_object().unwrap().values().map(|v| v.as_i64().unwrap()).sum();
+    assert_eq!(sum, 6);
+}
+
+#[tokio::test]
+async fn csv_upload_maps_columns_and_validates_like_json() {
+    let app = TestApp::start().await;
+    let c = campaign(&app, json!({})).await;
+    let csv =
+        "Phone,callee_name,plan\n+14155551001,Ann,gold\n\"+14155551002\",,\"silver, annual\"\n+14155551001,Dup,x\n";
+    let form = reqwest::multipart::Form::new()
+        .text("campaign_id", c.clone())
+        .text("concurrency_limit", "2")
+        .text("call_context", r#"{"source":"csv"}"#)
+        .part("file", reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("contacts.csv"));
+    let r = app.send(app.request(Method::POST, "/api/v1/batches/upload").multipart(form)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["total_contacts"], 2);
+    assert_eq!(r.body["duplicates_removed"], 1);
+    assert_eq!(r.body["concurrency_limit"], 2);
+    assert_eq!(r.body["call_context"], json!({"source": "csv"}));
+    assert_eq!(r.body["warnings"][0]["index"], 1);
+    let list = app.get(&format!("/api/v1/batches/{}/contacts", id(&r.body, "batch_id"))).await;
+    assert_eq!(list.body[0]["call_variables"], json!({"callee_name": "Ann", "plan": "gold"}));
+    assert_eq!(list.body[1]["call_variables"], json!({"plan": "silver, annual"}));
+
+    let bad = "contact_number,name\n+14155551001,A\nnot-a-number,B\n,C\n";
+    let form = reqwest::multipart::Form::new()
+        .text("campaign_id", c.clone())
+        .part("file", reqwest::multipart::Part::bytes(bad.as_bytes().to_vec()).file_name("c.csv"));
+    let r = app.send(app.request(Method::POST, "/api/v1/batches/").multipart(form)).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.error_locs(), ["body.contacts.1.phone_number", "body.contacts.2.phone_number"]);
+
+    let form = reqwest::multipart::Form::new()
+        .text("campaign_id", c.clone())
+        .part("file", reqwest::multipart::Part::bytes(b"name\nAnn\n".to_vec()).file_name("c.csv"));
+    let r = app.send(app.request(Method::POST, "/api/v1/batches/").multipart(form)).await;
+    assert_eq!((r.status, r.error_locs()), (422, vec!["body.file".to_owned()]));
+    let form = reqwest::multipart::Form::new().text("campaign_id", c.clone());
+    let r = app.send(app.request(Method::POST, "/api/v1/batches/").multipart(form)).await;
+    assert_eq!((r.status, r.error_locs()), (422, vec!["body.file".to_owned()]));
+}
+
+#[tokio::test]
+async fn deleting_a_campaign_removes_its_batches_and_contacts() {
+    let app = TestApp::start().await;
+    let c = campaign(&app, json!({})).await;
+    let b = id(&batch(&app, &c, json!({})).await, "batch_id");
+    let r = app.delete(&format!("/api/v1/campaigns/{c}")).await;
+    assert_eq!((r.status, r.detail()), (409, "Cancel the campaign before deleting it"));
+    app.post(&format!("/api/v1/campaigns/{c}/cancel"), json!({})).await;
+    assert_eq!(app.delete(&format!("/api/v1/campaigns/{c}")).await.status, 200);
+    assert_eq!(app.get(&format!("/api/v1/batches/{b}")).await.status, 404);
+    assert_eq!(app.get(&format!("/api/v1/batches/{b}/contacts")).await.status, 404);
+    assert_eq!(app.get("/api/v1/batches/").await.header("x-total-count"), Some("0"));
+}
+
+#[tokio::test]
+async fn batches_are_scoped_to_their_organization() {
+    let app = TestApp::start().await;
+    let c = campaign(&app, json!({})).await;
+    let b = id(&batch(&app, &c, json!({})).await, "batch_id");
+    let (other_org, other) = app.other_org();
+    for (method, path) in [
+        (Method::GET, format!("/api/v1/batches/{b}")),
+        (Method::GET, format!("/api/v1/batches/{b}/contacts")),
+        (Method::GET, format!("/api/v1/batches/{b}/debug")),
+        (Method::POST, format!("/api/v1/batches/{b}/pause")),
+        (Method::POST, format!("/api/v1/batches/{b}/cancel")),
+        (Method::POST, format!("/api/v1/batches/{b}/dispatch")),
+    ] {
+        let r = app.call_as(&other, method, &path, None).await;
+        assert_eq!((r.status, r.detail()), (404, "Batch not found"), "{path}");
+    }
+    let r = app
+        .call_as(&other, Method::POST, "/api/v1/batches/", Some(json!({"campaign_id": c, "contacts": contacts(1)})))
+        .await;
+    assert_eq!((r.status, r.detail()), (404, "Campaign not found"));
+    let r = app.call_as(&other, Method::GET, "/api/v1/batches/", None).await;
+    assert_eq!(r.header("x-total-count"), Some("0"));
+    let r = app.get(&format!("/api/v1/batches/?organization_id={other_org}")).await;
+    assert_eq!(
+        (r.status, r.detail().to_owned()),
+        (403, format!("Token is not authorized for organization {other_org}"))
+    );
+}
