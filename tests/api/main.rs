@@ -5,3 +5,6 @@ mod common;
 
 mod campaigns;
 mod conventions;
+mod idempotency;
+mod ops;
+mod orgs;
