@@ -101,6 +101,7 @@ async fn run(command: Command) -> Result<(), String> {
     let fail = |e: Error| format!("{e}: {}", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default());
     match command {
         Command::Serve(config) => {
+            config.validate()?;
             init_logging(config.log_format);
             let shutdown = CancellationToken::new();
             let running = startup::start(*config, shutdown.clone()).await.map_err(fail)?;

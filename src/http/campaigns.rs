@@ -3,7 +3,7 @@
 use super::AppState;
 use super::auth::Auth;
 use super::campaign_body::{parse_create, parse_patch};
-use super::extract::{JsonObject, Query, check};
+use super::extract::{JsonObject, PathId, Query, check};
 use super::json::{Timestamp, created, ok};
 use crate::domain::campaign::{
     CallCounters, Campaign, CampaignAction, CampaignStatus, PhoneNumberStrategy, RetryPolicy,
@@ -13,7 +13,7 @@ use crate::domain::phone::PhoneNumber;
 use crate::domain::working_hours::WorkingHours;
 use crate::error::Error;
 use crate::service::campaigns as service;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::Response;
 use serde::Serialize;
@@ -96,7 +96,7 @@ pub async fn list(State(st): State<AppState>, auth: Auth, query: Query) -> Resul
 }
 
 /// `GET /campaigns/{campaign_id}`.
-pub async fn get(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, Error> {
+pub async fn get(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
     let campaign = service::get(&st.store, auth.0, campaign_id(&id)?).await?;
     ok(&CampaignView::from(&campaign))
 }
@@ -105,7 +105,7 @@ pub async fn get(State(st): State<AppState>, auth: Auth, Path(id): Path<String>)
 pub async fn update(
     State(st): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     JsonObject(body): JsonObject,
 ) -> Result<Response, Error> {
     let id = campaign_id(&id)?;
@@ -115,7 +115,7 @@ pub async fn update(
 }
 
 /// `DELETE /campaigns/{campaign_id}`.
-pub async fn delete(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, Error> {
+pub async fn delete(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
     let id = campaign_id(&id)?;
     service::delete(&st.store, auth.0, id).await?;
     ok(&json!({ "campaign_id": id, "deleted": true, "message": "Campaign deleted successfully" }))
@@ -127,16 +127,16 @@ async fn act(st: AppState, auth: Auth, id: &str, action: CampaignAction, message
 }
 
 /// `POST /campaigns/{campaign_id}/pause`.
-pub async fn pause(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, Error> {
+pub async fn pause(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
     act(st, auth, &id, CampaignAction::Pause, "Campaign paused successfully").await
 }
 
 /// `POST /campaigns/{campaign_id}/resume`.
-pub async fn resume(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, Error> {
+pub async fn resume(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
     act(st, auth, &id, CampaignAction::Resume, "Campaign resumed successfully").await
 }
 
 /// `POST /campaigns/{campaign_id}/cancel`.
-pub async fn cancel(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, Error> {
+pub async fn cancel(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
     act(st, auth, &id, CampaignAction::Cancel, "Campaign cancelled successfully").await
 }

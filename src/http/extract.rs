@@ -136,3 +136,16 @@ impl Query {
 pub fn check(errors: Vec<FieldError>) -> Result<(), Error> {
     if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
 }
+
+/// A single path parameter; one that does not decode (e.g. invalid UTF-8) names nothing and comes
+/// out empty, so the handler answers the resource's `404`.
+pub struct PathId(pub String);
+
+impl FromRequestParts<AppState> for PathId {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let id = axum::extract::Path::<String>::from_request_parts(parts, state).await.map(|p| p.0).unwrap_or_default();
+        Ok(PathId(id))
+    }
+}

@@ -2,16 +2,17 @@
 
 use super::AppState;
 use super::auth::Auth;
+use super::extract::PathId;
 use super::json::{Timestamp, ok};
 use crate::domain::ids::CampaignId;
 use crate::error::Error;
 use crate::service::stats::campaign_stats;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 /// `GET /campaigns/{campaign_id}/stats`.
-pub async fn get(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, Error> {
+pub async fn get(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
     let id = CampaignId::parse(&id).ok_or(Error::NotFound("Campaign"))?;
     let s = campaign_stats(&st.store, auth.0, id, st.clock.now()).await?;
     let contact_counts: Map<String, Value> =

@@ -3,6 +3,19 @@
 use crate::error::{FieldError, Loc};
 use serde_json::{Map, Value};
 
+/// Text may not contain U+0000: no database stores it in text, and no client means it.
+const NUL_MESSAGE: &str = "Value error, text must not contain the NUL character (U+0000)";
+
+/// Whether any key or string inside `value` contains U+0000.
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
 /// Collects the problems found in one body.
 #[derive(Default)]
 pub struct Problems(pub Vec<FieldError>);
@@ -58,7 +71,10 @@ impl Problems {
             return None;
         };
         let len = s.chars().count();
-        if len < min {
+        if s.contains('\0') {
+            self.push(loc, "string_pattern_mismatch", NUL_MESSAGE);
+            None
+        } else if len < min {
             let unit = if min == 1 { "character" } else { "characters" };
             self.push(loc, "string_too_short", format!("String should have at least {min} {unit}"));
             None
@@ -73,6 +89,8 @@ impl Problems {
     /// An integer (an integral float is accepted) within `min..=max`.
     pub fn int(&mut self, value: &Value, loc: Vec<Loc>, min: i64, max: i64) -> Option<i64> {
         let n = match value {
+            // integers beyond i64 are simply too large
+            Value::Number(n) if n.is_u64() && n.as_i64().is_none() => Some(i64::MAX),
             Value::Number(n) => {
                 n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9e15).map(|f| f as i64))
             }
@@ -121,6 +139,10 @@ impl Problems {
     pub fn bounded_object(&mut self, value: &Value, loc: Vec<Loc>, max_bytes: usize) -> Option<Map<String, Value>> {
         let obj = self.object(value, loc.clone())?;
         let size = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX);
+        if has_nul(value) {
+            self.push(loc, "string_pattern_mismatch", NUL_MESSAGE);
+            return None;
+        }
         if size > max_bytes {
             self.push(
                 loc,

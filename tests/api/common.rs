@@ -211,3 +211,115 @@ pub fn campaign_body(name: &str) -> Value {
         "phone_numbers": ["+919876543210", "+919876543211"],
     })
 }
+
+// ---- Helpers added for the campaign, conventions, idempotency, orgs and ops suites ----
+
+impl Resp {
+    /// The `X-Total-Count` header as a number.
+    pub fn total_count(&self) -> i64 {
+        self.header("x-total-count")
+            .unwrap_or_else(|| panic!("no X-Total-Count header: {:?}", self.headers))
+            .parse()
+            .expect("X-Total-Count is an integer")
+    }
+
+    /// The 422 items as `(loc joined with dots, type)`, sorted.
+    pub fn error_items(&self) -> Vec<(String, String)> {
+        let types = self.body["detail"]
+            .as_array()
+            .map(|items| items.iter().map(|e| e["type"].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let mut items: Vec<_> = self.error_locs().into_iter().zip(types).collect();
+        items.sort();
+        items
+    }
+
+    /// Asserts a `422` whose items are located exactly at `locs` (dot-joined, any order), each with
+    /// a non-empty `msg` and `type`.
+    pub fn assert_invalid_at(&self, locs: &[&str]) {
+        assert_eq!(self.status, 422, "expected 422, got {}: {}", self.status, self.text);
+        let items = self.body["detail"].as_array().unwrap_or_else(|| panic!("detail is not a list: {}", self.text));
+        for item in items {
+            assert!(item["msg"].as_str().is_some_and(|m| !m.is_empty()), "item without msg: {item}");
+            assert!(item["type"].as_str().is_some_and(|t| !t.is_empty()), "item without type: {item}");
+            assert!(item["loc"].is_array(), "item without loc: {item}");
+        }
+        let mut got = self.error_locs();
+        got.sort();
+        let mut want: Vec<String> = locs.iter().map(|s| (*s).to_owned()).collect();
+        want.sort();
+        assert_eq!(got, want, "{}", self.text);
+    }
+
+    /// The `msg` of the 422 item at `loc` (dot-joined).
+    pub fn error_msg(&self, loc: &str) -> String {
+        let locs = self.error_locs();
+        let i = locs.iter().position(|l| l == loc).unwrap_or_else(|| panic!("no error at {loc}: {}", self.text));
+        self.body["detail"][i]["msg"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// The `campaign_id` of a campaign object.
+pub fn id_of(campaign: &Value) -> String {
+    campaign["campaign_id"].as_str().unwrap_or_else(|| panic!("no campaign_id in {campaign}")).to_owned()
+}
+
+/// The path of one campaign, with an optional suffix (`""`, `"/pause"`, …).
+pub fn campaign_path(id: &str, suffix: &str) -> String {
+    format!("/api/v1/campaigns/{id}{suffix}")
+}
+
+impl TestApp {
+    /// Creates a campaign with `token` and returns it (asserting `201`).
+    pub async fn create_campaign_as(&self, token: &str, body: Value) -> Value {
+        let r = self.call_as(token, Method::POST, "/api/v1/campaigns/", Some(body)).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body
+    }
+
+    /// Lists campaigns with `query` (e.g. `"?status=draft"`) as `token`: the items and `X-Total-Count`.
+    pub async fn list_campaigns_as(&self, token: &str, query: &str) -> (Vec<Value>, i64) {
+        let r = self.call_as(token, Method::GET, &format!("/api/v1/campaigns/{query}"), None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let items = r.body.as_array().unwrap_or_else(|| panic!("not a list: {}", r.text)).clone();
+        (items, r.total_count())
+    }
+
+    /// Lists campaigns with the bootstrap token.
+    pub async fn list_campaigns(&self, query: &str) -> (Vec<Value>, i64) {
+        self.list_campaigns_as(TOKEN, query).await
+    }
+
+    /// How many campaigns the bootstrap token's organization has.
+    pub async fn campaign_count(&self) -> i64 {
+        self.list_campaigns("").await.1
+    }
+
+    /// Sends raw bytes as a JSON body with the bootstrap token.
+    pub async fn send_raw(&self, method: Method, path: &str, body: impl Into<reqwest::Body>) -> Resp {
+        let req = self.request(method, path).header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
+        self.send(req).await
+    }
+
+    /// A request builder on a client that never follows redirects (so a `3xx` shows as itself).
+    pub fn request_no_redirect(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        client.request(method, format!("{}{path}", self.base)).bearer_auth(TOKEN)
+    }
+
+    /// The `tok_` ids of the tokens of `org`, from `graine token list`.
+    pub fn token_ids_of(&self, org: &str) -> Vec<String> {
+        self.cli(&["token", "list", "--org", org])
+            .lines()
+            .filter_map(|line| line.split('\t').next())
+            .filter(|id| id.starts_with("tok_"))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// A timestamp field parsed as RFC 3339 (panics with the value when it is not one).
+pub fn instant(v: &Value) -> chrono::DateTime<chrono::FixedOffset> {
+    let text = v.as_str().unwrap_or_else(|| panic!("not a timestamp string: {v}"));
+    chrono::DateTime::parse_from_rfc3339(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+}

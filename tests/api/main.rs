@@ -6,3 +6,6 @@ mod common;
 mod batches;
 mod campaigns;
 mod conventions;
+mod idempotency;
+mod ops;
+mod orgs;

@@ -1,0 +1,51 @@
+# The graine server image: `docker build -t graine .`, or `docker compose up` with docker-compose.yml.
+
+# ---- build ---------------------------------------------------------------------------------------------
+FROM rust:1-bookworm AS builder
+WORKDIR /build
+
+# Dependencies first, against placeholder sources, so that this layer is reused until Cargo.toml or
+# Cargo.lock change. Cargo.toml declares a [[bench]] at bench/load.rs, so that file must exist too.
+COPY Cargo.toml Cargo.lock ./
+RUN mkdir -p src bench \
+    && echo 'fn main() {}' > src/main.rs \
+    && echo 'fn main() {}' > bench/load.rs \
+    && cargo build --release --locked \
+    && rm -rf src bench
+
+# The real sources. migrations/ and openapi.yaml are compiled into the binary.
+COPY src ./src
+COPY migrations ./migrations
+COPY openapi.yaml ./
+COPY bench ./bench
+# COPY keeps the files' modification times, which may be older than the placeholder build above;
+# touching the crate roots makes cargo rebuild them instead of keeping the placeholder binary.
+RUN touch src/main.rs src/lib.rs \
+    && cargo build --release --locked \
+    && install -D -m 0755 target/release/graine /out/graine
+
+# ---- run -----------------------------------------------------------------------------------------------
+FROM debian:bookworm-slim
+
+# curl serves the HEALTHCHECK below (and compose's); ca-certificates for outbound HTTPS.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 graine \
+    && useradd --system --uid 10001 --gid graine --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin graine
+
+COPY --from=builder /out/graine /usr/local/bin/graine
+
+USER 10001:10001
+ENV GRAINE_BIND=0.0.0.0:8080
+EXPOSE 8080
+
+# Ready = the database answers and migrations are applied. Assumes the port of GRAINE_BIND above.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+    CMD curl -fsS -o /dev/null http://127.0.0.1:8080/readyz || exit 1
+
+# graine runs as PID 1 and handles SIGTERM itself: it stops taking requests and lets running ones finish.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["graine"]
+CMD ["serve"]
