@@ -3,7 +3,7 @@
 use super::AppState;
 use super::auth::Auth;
 use super::batch_body::{self, BatchRequest};
-use super::extract::{JsonObject, Query, check};
+use super::extract::{JsonObject, PathId, Query, check};
 use super::json::{Timestamp, created, ok};
 use crate::domain::batch::{Batch, BatchAction, BatchStatus};
 use crate::domain::contact::StatusCounts;
@@ -11,7 +11,7 @@ use crate::domain::ids::{BatchId, CampaignId};
 use crate::error::{Error, Loc};
 use crate::service::batches as service;
 use crate::store::{BatchFilter, Page};
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use serde::Serialize;
@@ -175,7 +175,7 @@ pub async fn list(State(st): State<AppState>, auth: Auth, query: Query) -> Resul
 pub async fn list_of_campaign(
     State(st): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     query: Query,
 ) -> Result<Response, Error> {
     let campaign = CampaignId::parse(&id).ok_or(Error::NotFound("Campaign"))?;
@@ -186,7 +186,7 @@ pub async fn list_of_campaign(
 }
 
 /// `GET /batches/{batch_id}`.
-pub async fn get(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, Error> {
+pub async fn get(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
     let batch = service::get(&st.store, auth.0, batch_id(&id)?).await?;
     ok(&BatchView::new(&batch, true))
 }
@@ -200,22 +200,22 @@ async fn act(st: AppState, auth: Auth, id: &str, action: BatchAction, message: &
 }
 
 /// `POST /batches/{batch_id}/pause`.
-pub async fn pause(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, Error> {
+pub async fn pause(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
     act(st, auth, &id, BatchAction::Pause, "Batch paused successfully").await
 }
 
 /// `POST /batches/{batch_id}/resume`.
-pub async fn resume(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, Error> {
+pub async fn resume(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
     act(st, auth, &id, BatchAction::Resume, "Batch resumed successfully").await
 }
 
 /// `POST /batches/{batch_id}/cancel`.
-pub async fn cancel(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, Error> {
+pub async fn cancel(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
     act(st, auth, &id, BatchAction::Cancel, "Batch cancelled successfully").await
 }
 
 /// `POST /batches/{batch_id}/dispatch`.
-pub async fn dispatch(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, Error> {
+pub async fn dispatch(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
     let batch = service::dispatch(&st.store, auth.0, batch_id(&id)?).await?;
     st.dispatch_wakeup.notify_one();
     ok(&json!({
@@ -227,7 +227,7 @@ pub async fn dispatch(State(st): State<AppState>, auth: Auth, Path(id): Path<Str
 }
 
 /// `GET /batches/{batch_id}/debug`.
-pub async fn debug(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Response, Error> {
+pub async fn debug(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
     let d = service::debug(&st.store, auth.0, batch_id(&id)?, st.clock.now()).await?;
     let breakdown: Map<String, Value> = d
         .breakdown

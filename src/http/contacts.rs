@@ -2,13 +2,13 @@
 
 use super::AppState;
 use super::auth::Auth;
-use super::extract::{Query, check};
+use super::extract::{PathId, Query, check};
 use super::json::{Timestamp, ok};
 use crate::domain::contact::{CallKind, CallRecord, CallStatus, ContactStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId};
 use crate::error::{Error, FieldError, Loc};
 use crate::service::batches::{self as service, ContactWithCalls};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::Response;
 use serde::Serialize;
@@ -119,7 +119,7 @@ fn flag(query: &Query, name: &str, errors: &mut Vec<FieldError>) -> bool {
 pub async fn list(
     State(st): State<AppState>,
     auth: Auth,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     query: Query,
 ) -> Result<Response, Error> {
     let id = BatchId::parse(&id).ok_or(Error::NotFound("Batch"))?;
