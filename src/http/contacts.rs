@@ -116,12 +116,7 @@ fn flag(query: &Query, name: &str, errors: &mut Vec<FieldError>) -> bool {
 }
 
 /// `GET /batches/{batch_id}/contacts`.
-pub async fn list(
-    State(st): State<AppState>,
-    auth: Auth,
-    PathId(id): PathId,
-    query: Query,
-) -> Result<Response, Error> {
+pub async fn list(State(st): State<AppState>, auth: Auth, PathId(id): PathId, query: Query) -> Result<Response, Error> {
     let id = BatchId::parse(&id).ok_or(Error::NotFound("Batch"))?;
     let mut errors = Vec::new();
     let page = query.page(100, &mut errors);
