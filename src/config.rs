@@ -71,6 +71,9 @@ pub struct ServeConfig {
     /// Make the first token a known value (`gat_…`), idempotently.
     #[arg(long, env = "GRAINE_BOOTSTRAP_TOKEN")]
     pub bootstrap_token: Option<String>,
+    /// Run the dispatcher in this process (`false`: serve the API only; calls are placed by other replicas).
+    #[arg(long, env = "GRAINE_DISPATCH", default_value_t = true, action = clap::ArgAction::Set)]
+    pub dispatch: bool,
     /// Log line format.
     #[arg(long, env = "GRAINE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -106,6 +109,7 @@ impl ServeConfig {
             test_clock: false,
             clock_start: None,
             bootstrap_token: None,
+            dispatch: true,
             log_format: LogFormat::Text,
         }
     }

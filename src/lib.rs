@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod dispatch;
 pub mod domain;
 pub mod error;
 pub mod http;

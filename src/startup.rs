@@ -1,7 +1,10 @@
 //! Builds and runs the server: database, migrations, bootstrap, listener, background tasks, graceful stop.
 
 use crate::clock::Clock;
-use crate::config::ServeConfig;
+use crate::config::{ServeConfig, Telephony};
+use crate::dispatch::Dispatcher;
+use crate::dispatch::placer::Placer;
+use crate::dispatch::simulated::SimulatedPlacer;
 use crate::error::Error;
 use crate::http::{AppState, Shared, app};
 use crate::metrics::Metrics;
@@ -11,6 +14,7 @@ use crate::store::Store;
 use axum::ServiceExt;
 use axum::extract::Request;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -38,15 +42,24 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
     let bootstrap = tokens::bootstrap(&store, config.bootstrap_token.as_deref(), clock.now()).await?;
     let listener = tokio::net::TcpListener::bind(config.bind).await.map_err(Error::internal)?;
     let addr = listener.local_addr().map_err(Error::internal)?;
+    let placer: Arc<dyn Placer> = match config.telephony {
+        Telephony::Simulated => Arc::new(SimulatedPlacer { call_seconds: config.simulated_call_seconds }),
+        Telephony::Http => {
+            return Err(Error::internal("the http placer is not available yet; use --telephony simulated"));
+        }
+    };
+    let call_timeout = chrono::Duration::seconds(i64::from(config.call_timeout));
+    let dispatcher = Arc::new(Dispatcher::new(store.clone(), clock.clone(), placer, call_timeout, config.dispatch));
     let state = AppState::new(Shared {
         store: store.clone(),
         clock: clock.clone(),
         tokens: TokenCache::default(),
         metrics: Metrics::default(),
         max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
-        dispatch_wakeup: tokio::sync::Notify::new(),
+        dispatcher: dispatcher.clone(),
     });
     tokio::spawn(forget_revoked_tokens(state.clone(), shutdown.clone()));
+    let dispatch_loop = tokio::spawn(dispatcher.run(shutdown.clone()));
     tokio::spawn(purge_idempotency_keys(store.clone(), clock, shutdown.clone()));
     let service = app(state);
     let join = tokio::spawn(async move {
@@ -54,6 +67,8 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
             .map_err(Error::internal)?;
+        // Stop claiming before the pool closes; calls already placed end by their own rules.
+        let _ = dispatch_loop.await;
         store.close().await;
         Ok(())
     });

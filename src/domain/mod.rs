@@ -1,11 +1,14 @@
 //! Pure domain types and rules: ids, phone numbers, working hours, campaigns; no I/O, no clock.
 
 pub mod batch;
+pub mod caller_id;
 pub mod campaign;
 pub mod contact;
 pub mod eligibility;
 pub mod ids;
+pub mod outcome;
 pub mod phone;
+pub mod simulate;
 pub mod time;
 pub mod timezone;
 pub mod working_hours;

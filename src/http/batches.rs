@@ -134,7 +134,7 @@ pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Res
     let campaign_id = request.campaign_id.ok_or(Error::NotFound("Campaign"))?;
     let batch =
         service::create(&st.store, org, campaign_id, request.settings, &request.contacts, st.clock.now()).await?;
-    st.dispatch_wakeup.notify_one();
+    st.dispatcher.wakeup.notify_one();
     let mut body = serde_json::to_value(BatchView::new(&batch, true)).map_err(Error::internal)?;
     body["warnings"] = serde_json::to_value(&request.warnings).map_err(Error::internal)?;
     body["duplicates_removed"] = request.duplicates_removed.into();
@@ -194,7 +194,7 @@ pub async fn get(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> 
 async fn act(st: AppState, auth: Auth, id: &str, action: BatchAction, message: &str) -> Result<Response, Error> {
     let batch = service::act(&st.store, auth.0, batch_id(id)?, action, st.clock.now()).await?;
     if action == BatchAction::Resume {
-        st.dispatch_wakeup.notify_one();
+        st.dispatcher.wakeup.notify_one();
     }
     ok(&json!({ "batch_id": batch.id, "status": batch.status, "message": message }))
 }
@@ -217,7 +217,7 @@ pub async fn cancel(State(st): State<AppState>, auth: Auth, PathId(id): PathId) 
 /// `POST /batches/{batch_id}/dispatch`.
 pub async fn dispatch(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
     let batch = service::dispatch(&st.store, auth.0, batch_id(&id)?).await?;
-    st.dispatch_wakeup.notify_one();
+    st.dispatcher.wakeup.notify_one();
     ok(&json!({
         "batch_id": batch.id,
         "status": batch.status,

@@ -111,6 +111,7 @@ pub async fn update(
     let id = campaign_id(&id)?;
     let patch = parse_patch(&body)?;
     let campaign = service::update(&st.store, auth.0, id, patch, st.clock.now()).await?;
+    st.dispatcher.wakeup.notify_one();
     ok(&CampaignView::from(&campaign))
 }
 
@@ -123,6 +124,7 @@ pub async fn delete(State(st): State<AppState>, auth: Auth, PathId(id): PathId) 
 
 async fn act(st: AppState, auth: Auth, id: &str, action: CampaignAction, message: &str) -> Result<Response, Error> {
     let campaign = service::act(&st.store, auth.0, campaign_id(id)?, action, st.clock.now()).await?;
+    st.dispatcher.wakeup.notify_one();
     ok(&json!({ "campaign_id": campaign.id, "status": campaign.status, "message": message }))
 }
 

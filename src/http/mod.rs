@@ -12,9 +12,11 @@ mod idempotency;
 mod json;
 mod ops;
 mod stats;
+mod test_clock;
 mod validate;
 
 use crate::clock::Clock;
+use crate::dispatch::Dispatcher;
 use crate::metrics::Metrics;
 use crate::service::tokens::TokenCache;
 use crate::store::Store;
@@ -45,8 +47,8 @@ pub struct Shared {
     pub tokens: TokenCache,
     pub metrics: Metrics,
     pub max_body_bytes: usize,
-    /// Wakes the dispatcher when work is added or resumed.
-    pub dispatch_wakeup: tokio::sync::Notify,
+    /// The dispatcher, woken when work is added or resumed, and driven by the test clock.
+    pub dispatcher: Arc<Dispatcher>,
 }
 
 impl std::ops::Deref for AppState {
@@ -83,6 +85,8 @@ fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::POST, "/api/v1/campaigns/{campaign_id}/cancel", post(campaigns::cancel)),
         (Method::GET, "/api/v1/campaigns/{campaign_id}/stats", get(stats::get)),
         (Method::GET, "/api/v1/campaigns/{campaign_id}/batches", get(batches::list_of_campaign)),
+        (Method::GET, "/api/v1/test/clock", get(test_clock::get)),
+        (Method::POST, "/api/v1/test/clock", post(test_clock::set)),
         (Method::POST, "/api/v1/batches/", post(batches::create)),
         (Method::GET, "/api/v1/batches/", get(batches::list)),
         (Method::POST, "/api/v1/batches/upload", post(batches::create)),
@@ -123,6 +127,7 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
     let router = router
         .fallback(ops::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(state.clone(), test_clock::settle_after_changes))
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(CatchPanicLayer::custom(|_| crate::error::Error::internal("handler panicked").into_response()))
         .layer(middleware::from_fn_with_state(state.clone(), request_context))

@@ -60,3 +60,48 @@ pub struct Page {
     pub skip: i64,
     pub limit: i64,
 }
+
+/// A contact the dispatcher may call now, as claimed.
+#[derive(Clone, Debug)]
+pub struct ClaimedContact {
+    pub id: crate::domain::ids::ContactId,
+    pub batch_id: crate::domain::ids::BatchId,
+    pub phone_number: String,
+    pub call_variables: serde_json::Map<String, serde_json::Value>,
+    pub status: crate::domain::contact::ContactStatus,
+    pub retry_count: i64,
+    pub follow_up_count: i64,
+}
+
+/// A call about to be placed: its record is written in the claim transaction.
+#[derive(Clone, Debug)]
+pub struct NewCall {
+    pub execution_id: crate::domain::ids::ExecutionId,
+    pub contact_id: crate::domain::ids::ContactId,
+    pub batch_id: crate::domain::ids::BatchId,
+    pub campaign_id: crate::domain::ids::CampaignId,
+    /// The contact's status before the claim (`pending`, `retrying` or `followup_scheduled`).
+    pub from_status: crate::domain::contact::ContactStatus,
+    pub retry_count: i64,
+    pub attempt: i64,
+    pub kind: crate::domain::contact::CallKind,
+    pub from_number: String,
+    pub to_number: String,
+    pub dispatched_at: DateTime<Utc>,
+    pub deadline_at: DateTime<Utc>,
+}
+
+/// A call's final result to record, and when the call ended.
+#[derive(Clone, Debug)]
+pub struct FinishedCall {
+    pub execution_id: crate::domain::ids::ExecutionId,
+    pub outcome: crate::domain::outcome::Outcome,
+    pub ended_at: DateTime<Utc>,
+}
+
+/// A call accepted by telephony; simulated calls come with their script.
+#[derive(Clone, Debug)]
+pub struct AcceptedCall {
+    pub execution_id: crate::domain::ids::ExecutionId,
+    pub script: Option<crate::domain::simulate::Script>,
+}

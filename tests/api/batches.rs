@@ -4,6 +4,11 @@ use crate::common::{TestApp, campaign_body};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+/// A server that does not dispatch, so contacts stay as the batch API left them.
+async fn api_only() -> TestApp {
+    TestApp::start_with(|c| c.dispatch = false).await
+}
+
 fn contacts(n: usize) -> Value {
     Value::Array(
         (0..n)
@@ -57,7 +62,7 @@ fn assert_counters_sum(batch: &Value) {
 
 #[tokio::test]
 async fn create_returns_the_batch_with_warnings_and_duplicates_and_activates_the_campaign() {
-    let app = TestApp::start().await;
+    let app = api_only().await;
     let c = campaign(&app, json!({})).await;
     let body = json!({
         "campaign_id": c,
@@ -107,7 +112,7 @@ async fn create_returns_the_batch_with_warnings_and_duplicates_and_activates_the
 
 #[tokio::test]
 async fn invalid_contacts_are_all_named_and_nothing_is_stored() {
-    let app = TestApp::start().await;
+    let app = api_only().await;
     let c = campaign(&app, json!({})).await;
     let body = json!({
         "campaign_id": c,
@@ -144,7 +149,7 @@ async fn invalid_contacts_are_all_named_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn body_level_rules() {
-    let app = TestApp::start().await;
+    let app = api_only().await;
     let c = campaign(&app, json!({})).await;
     let r = app.post("/api/v1/batches/", json!({"contacts": contacts(1)})).await;
     assert_eq!((r.status, r.error_locs()), (422, vec!["body.campaign_id".to_owned()]));
@@ -179,7 +184,7 @@ async fn body_level_rules() {
 
 #[tokio::test]
 async fn more_than_100000_contacts_are_refused() {
-    let app = TestApp::start().await;
+    let app = api_only().await;
     let c = campaign(&app, json!({})).await;
     let many: Vec<Value> = (0..100_001).map(|_| json!({"phone_number": "+14155551001"})).collect();
     let r = app.post("/api/v1/batches/", json!({"campaign_id": c, "contacts": many})).await;
@@ -189,7 +194,7 @@ async fn more_than_100000_contacts_are_refused() {
 
 #[tokio::test]
 async fn a_100000_contact_batch_is_accepted_in_one_request() {
-    let app = TestApp::start().await;
+    let app = api_only().await;
     let c = campaign(&app, json!({})).await;
     let r = app.post("/api/v1/batches/", json!({"campaign_id": c, "contacts": contacts_unique(100_000)})).await;
     assert_eq!(r.status, 201, "{}", &r.text[..r.text.len().min(500)]);
@@ -214,7 +219,7 @@ fn contacts_unique(n: usize) -> Value {
 
 #[tokio::test]
 async fn scheduled_start_naive_is_campaign_local_and_offsets_are_kept() {
-    let app = TestApp::start().await;
+    let app = api_only().await;
     let c = campaign(&app, json!({"timezone": "Asia/Kolkata"})).await;
     let b = batch(&app, &c, json!({"scheduled_start": "2031-03-01T09:00:00"})).await;
     assert_eq!(b["scheduled_start"], "2031-03-01T03:30:00Z");
@@ -231,7 +236,7 @@ async fn scheduled_start_naive_is_campaign_local_and_offsets_are_kept() {
 
 #[tokio::test]
 async fn campaign_status_decides_the_new_batch() {
-    let app = TestApp::start().await;
+    let app = api_only().await;
     let c = campaign(&app, json!({})).await;
     let first = batch(&app, &c, json!({})).await;
     assert_eq!(app.post(&format!("/api/v1/campaigns/{c}/pause"), json!({})).await.status, 200);
@@ -263,7 +268,7 @@ async fn campaign_status_decides_the_new_batch() {
 
 #[tokio::test]
 async fn batch_lifecycle_follows_the_table() {
-    let app = TestApp::start().await;
+    let app = api_only().await;
     let c = campaign(&app, json!({})).await;
     let b = id(&batch(&app, &c, json!({})).await, "batch_id");
     let act = |action: &'static str| {
@@ -297,7 +302,7 @@ async fn batch_lifecycle_follows_the_table() {
 
 #[tokio::test]
 async fn paused_batch_with_a_future_start_resumes_to_pending() {
-    let app = TestApp::start().await;
+    let app = api_only().await;
     let c = campaign(&app, json!({})).await;
     let b = id(&batch(&app, &c, json!({"scheduled_start": "2035-01-01T00:00:00Z"})).await, "batch_id");
     assert_eq!(app.post(&format!("/api/v1/batches/{b}/pause"), json!({})).await.body["status"], "paused");
@@ -306,7 +311,7 @@ async fn paused_batch_with_a_future_start_resumes_to_pending() {
 
 #[tokio::test]
 async fn listing_batches_filters_pages_and_counts() {
-    let app = TestApp::start().await;
+    let app = api_only().await;
     let c1 = campaign(&app, json!({})).await;
     let c2 = campaign(&app, json!({})).await;
     let a = batch(&app, &c1, json!({})).await;
@@ -338,7 +343,7 @@ async fn listing_batches_filters_pages_and_counts() {
 
 #[tokio::test]
 async fn contacts_list_in_upload_order_with_filters_and_call_fields() {
-    let app = TestApp::start().await;
+    let app = api_only().await;
     let c = campaign(&app, json!({})).await;
     let b = id(&batch(&app, &c, json!({"contacts": contacts(5)})).await, "batch_id");
     let r = app.get(&format!("/api/v1/batches/{b}/contacts")).await;
@@ -385,7 +390,7 @@ async fn contacts_list_in_upload_order_with_filters_and_call_fields() {
 
 #[tokio::test]
 async fn debug_explains_why_nothing_is_dispatched() {
-    let app = TestApp::start().await;
+    let app = api_only().await;
     let closed = json!({"start": "09:00", "end": "18:00", "enabled": false});
     let hours: serde_json::Map<String, Value> =
         ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -422,7 +427,7 @@ async fn debug_explains_why_nothing_is_dispatched() {
 
 #[tokio::test]
 async fn stats_report_every_key_consistent_with_batch_counters() {
-    let app = TestApp::start().await;
+    let app = api_only().await;
     let c = campaign(&app, json!({})).await;
     let b1 = batch(&app, &c, json!({"contacts": contacts(4)})).await;
     batch(&app, &c, json!({"contacts": contacts(2), "scheduled_start": "2035-01-01T00:00:00Z"})).await;
@@ -445,7 +450,7 @@ async fn stats_report_every_key_consistent_with_batch_counters() {
 
 #[tokio::test]
 async fn csv_upload_maps_columns_and_validates_like_json() {
-    let app = TestApp::start().await;
+    let app = api_only().await;
     let c = campaign(&app, json!({})).await;
     let csv =
         "Phone,callee_name,plan\n+14155551001,Ann,gold\n\"+14155551002\",,\"silver, annual\"\n+14155551001,Dup,x\n";
@@ -485,7 +490,7 @@ async fn csv_upload_maps_columns_and_validates_like_json() {
 
 #[tokio::test]
 async fn deleting_a_campaign_removes_its_batches_and_contacts() {
-    let app = TestApp::start().await;
+    let app = api_only().await;
     let c = campaign(&app, json!({})).await;
     let b = id(&batch(&app, &c, json!({})).await, "batch_id");
     let r = app.delete(&format!("/api/v1/campaigns/{c}")).await;
@@ -499,7 +504,7 @@ async fn deleting_a_campaign_removes_its_batches_and_contacts() {
 
 #[tokio::test]
 async fn batches_are_scoped_to_their_organization() {
-    let app = TestApp::start().await;
+    let app = api_only().await;
     let c = campaign(&app, json!({})).await;
     let b = id(&batch(&app, &c, json!({})).await, "batch_id");
     let (other_org, other) = app.other_org();

@@ -117,7 +117,12 @@ impl TestApp {
         });
         drop_stale_databases().await;
         let name = format!("graine_t_{}", uuid::Uuid::now_v7().simple());
-        let database_url = format!("{}/{name}", server_url());
+        Self::start_on(&format!("{}/{name}", server_url()), adjust).await
+    }
+
+    /// Starts a server on an existing test database (a second replica of another `TestApp`).
+    pub async fn start_on(database_url: &str, adjust: impl FnOnce(&mut ServeConfig)) -> Self {
+        let database_url = database_url.to_owned();
         let mut config = ServeConfig::for_database(&database_url, "127.0.0.1:0".parse().unwrap());
         config.bootstrap_token = Some(TOKEN.into());
         adjust(&mut config);
@@ -200,6 +205,43 @@ impl TestApp {
         let r = self.post("/api/v1/campaigns/", body).await;
         assert_eq!(r.status, 201, "{}", r.text);
         r.body
+    }
+}
+
+/// The instant an RFC 3339 text denotes.
+pub fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+}
+
+impl TestApp {
+    /// A server whose test clock starts at `start` (RFC 3339).
+    pub async fn with_clock(start: &str, adjust: impl FnOnce(&mut ServeConfig)) -> Self {
+        Self::start_with(|c| {
+            c.test_clock = true;
+            c.clock_start = Some(at(start));
+            adjust(c);
+        })
+        .await
+    }
+
+    /// Advances the test clock and returns the new time as the server wrote it.
+    pub async fn advance(&self, seconds: i64) -> String {
+        let r = self.post("/api/v1/test/clock", serde_json::json!({ "advance_seconds": seconds })).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body["now"].as_str().unwrap().to_owned()
+    }
+
+    /// Moves the test clock to `to` (RFC 3339).
+    pub async fn set_clock(&self, to: &str) {
+        let r = self.post("/api/v1/test/clock", serde_json::json!({ "set": to })).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+
+    /// Every contact of a batch with its call records.
+    pub async fn contacts_with_calls(&self, batch_id: &str) -> Vec<Value> {
+        let r = self.get(&format!("/api/v1/batches/{batch_id}/contacts?include_calls=true&limit=1000")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body.as_array().unwrap().clone()
     }
 }
 

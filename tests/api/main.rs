@@ -6,6 +6,7 @@ mod common;
 mod batches;
 mod campaigns;
 mod conventions;
+mod dispatch;
 mod idempotency;
 mod ops;
 mod orgs;

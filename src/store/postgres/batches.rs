@@ -26,7 +26,7 @@ pub(super) const COUNTER_COLUMNS: [&str; 11] = [
     "n_max_retries_reached",
 ];
 
-const COLUMNS: &str = "id, campaign_id, organization_id, status, total_contacts, concurrency_limit, \
+pub(super) const COLUMNS: &str = "id, campaign_id, organization_id, status, total_contacts, concurrency_limit, \
     max_retries_override, scheduled_start, expires_at, call_context, metadata, n_pending, n_dispatched, \
     n_in_progress, n_retrying, n_followup_scheduled, n_completed, n_failed, n_busy, n_no_answer, n_skipped, \
     n_max_retries_reached, in_flight, created_at, updated_at, completed_at";
@@ -50,7 +50,7 @@ pub(super) fn counts_from_row(row: &PgRow) -> Result<StatusCounts, Error> {
     Ok(counts)
 }
 
-fn batch_from_row(row: &PgRow) -> Result<Batch, Error> {
+pub(super) fn batch_from_row(row: &PgRow) -> Result<Batch, Error> {
     let status: String = row.try_get("status")?;
     let limit: Option<i32> = row.try_get("concurrency_limit")?;
     let retries: Option<i16> = row.try_get("max_retries_override")?;

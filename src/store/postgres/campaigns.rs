@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-const COLUMNS: &str = "id, organization_id, name, agent_id, status, phone_numbers, phone_number_strategy, \
+pub(super) const COLUMNS: &str = "id, organization_id, name, agent_id, status, phone_numbers, phone_number_strategy, \
     working_hours_enforced, timezone, working_hours, max_retries, retry_strategy, cooldown_minutes, \
     default_call_variables, metadata, concurrency_limit, completed_calls, failed_calls, busy_calls, \
     no_answer_calls, follow_up_calls, in_flight, call_attempts, answered_calls, answered_seconds, created_at, \
@@ -46,7 +46,7 @@ fn object(value: Value, what: &str) -> Result<Map<String, Value>, Error> {
     }
 }
 
-fn campaign_from_row(row: &PgRow) -> Result<Campaign, Error> {
+pub(super) fn campaign_from_row(row: &PgRow) -> Result<Campaign, Error> {
     let status: String = row.try_get("status")?;
     let strategy: String = row.try_get("phone_number_strategy")?;
     let retry_strategy: String = row.try_get("retry_strategy")?;

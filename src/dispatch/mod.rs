@@ -1,0 +1,286 @@
+//! The in-process dispatcher: claims due contacts in short transactions, hands them to a placer,
+//! records outcomes, starts and expires batches, and knows when it next has something to do.
+
+pub mod placer;
+pub mod simulated;
+
+use crate::clock::Clock;
+use crate::domain::caller_id;
+use crate::domain::campaign::PhoneNumberStrategy;
+use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
+use crate::domain::ids::{CampaignId, ExecutionId};
+use crate::domain::outcome::Outcome;
+use crate::error::Error;
+use crate::store::{AcceptedCall, FinishedCall, NewCall, Store};
+use chrono::{DateTime, Duration, Utc};
+use placer::{CallRequest, Placement, Placer};
+use std::sync::Arc;
+use tokio::sync::{Mutex, Notify};
+use tokio_util::sync::CancellationToken;
+
+/// Rows settled per query while catching up.
+const SETTLE_CHUNK: i64 = 2000;
+/// The longest the real-time loop sleeps without looking (a fallback for changes made by other replicas).
+const POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The dispatcher of one server process. Several processes may run against one database.
+pub struct Dispatcher {
+    store: Store,
+    clock: Clock,
+    placer: Arc<dyn Placer>,
+    call_timeout: Duration,
+    /// Whether this process dispatches at all (an API-only replica does not).
+    enabled: bool,
+    /// One drive at a time in this process (loop, settle, advance).
+    drive: Mutex<()>,
+    /// Rung when work is added or resumed.
+    pub wakeup: Arc<Notify>,
+}
+
+impl Dispatcher {
+    pub fn new(store: Store, clock: Clock, placer: Arc<dyn Placer>, call_timeout: Duration, enabled: bool) -> Self {
+        Self { store, clock, placer, call_timeout, enabled, drive: Mutex::new(()), wakeup: Arc::new(Notify::new()) }
+    }
+
+    /// Does everything due at `now` until nothing more is.
+    pub async fn settle(&self, now: DateTime<Utc>) -> Result<(), Error> {
+        let _drive = self.drive.lock().await;
+        while self.step(now).await? {}
+        Ok(())
+    }
+
+    /// Moves the manual clock to `to`, stopping at every instant where something happens, so that
+    /// each call starts, ends and is retried at the time it would have in real time.
+    pub async fn advance_to(&self, to: DateTime<Utc>) -> Result<DateTime<Utc>, Error> {
+        let _drive = self.drive.lock().await;
+        let mut t = self.clock.now();
+        if !self.enabled {
+            return self
+                .clock
+                .set(to.max(t))
+                .map_err(|e| Error::internal(format!("test clock refused to move: {e:?}")));
+        }
+        loop {
+            while self.step(t).await? {}
+            if t >= to {
+                return Ok(t);
+            }
+            let next = self.next_wakeup(t).await?.filter(|n| *n <= to).unwrap_or(to);
+            t = self.clock.set(next).map_err(|e| Error::internal(format!("test clock refused to move: {e:?}")))?;
+        }
+    }
+
+    /// The real-time loop: runs until `shutdown`, waking on notifications, at the next timed event,
+    /// and at least every half second. With a manual clock it does nothing: the clock's routes drive.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        if self.clock.is_manual() || !self.enabled {
+            return;
+        }
+        loop {
+            let now = self.clock.now();
+            if let Err(e) = self.settle_live().await {
+                tracing::warn!(error = %e, "dispatch pass failed");
+            }
+            let next = self.next_wakeup(now).await.unwrap_or(None);
+            let wait = next.and_then(|t| (t - self.clock.now()).to_std().ok()).map_or(POLL, |w| w.min(POLL));
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = self.wakeup.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Steps with a fresh `now` each time until a pass changes nothing.
+    async fn settle_live(&self) -> Result<(), Error> {
+        let _drive = self.drive.lock().await;
+        while self.step(self.clock.now()).await? {}
+        Ok(())
+    }
+
+    /// One pass at `now`; says whether anything changed.
+    async fn step(&self, now: DateTime<Utc>) -> Result<bool, Error> {
+        if !self.enabled {
+            return Ok(false);
+        }
+        let mut changed = false;
+        loop {
+            let ends = self.store.simulated_ends(now, SETTLE_CHUNK).await?;
+            if ends.is_empty() {
+                break;
+            }
+            self.store.record_outcomes(&ends, now).await?;
+            changed = true;
+        }
+        loop {
+            let overdue = self.store.overdue_calls(now, SETTLE_CHUNK).await?;
+            if overdue.is_empty() {
+                break;
+            }
+            let closed: Vec<FinishedCall> = overdue
+                .into_iter()
+                .map(|(execution_id, deadline)| FinishedCall {
+                    execution_id,
+                    outcome: Outcome::bare(CallStatus::Failed, "system", "status_timeout"),
+                    ended_at: deadline,
+                })
+                .collect();
+            self.store.record_outcomes(&closed, now).await?;
+            changed = true;
+        }
+        changed |= self.store.start_due_batches(now).await? > 0;
+        for (org, campaign, batch) in self.store.expired_batches(now).await? {
+            let mut tx = self.store.begin().await?;
+            if tx.expire_batch(org, campaign, batch, now).await? {
+                tx.commit().await?;
+                changed = true;
+            }
+        }
+        for campaign in self.store.dispatch_candidates(now).await? {
+            let calls = self.claim(campaign, now).await?;
+            if !calls.is_empty() {
+                self.place(calls).await?;
+                changed = true;
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Claims what the campaign may call now, in one short transaction, and returns the calls to place.
+    async fn claim(&self, id: CampaignId, now: DateTime<Utc>) -> Result<Vec<CallRequest>, Error> {
+        let mut tx = self.store.begin().await?;
+        let Some((campaign, cursor)) = tx.lock_campaign_for_dispatch(id).await? else { return Ok(Vec::new()) };
+        let s = &campaign.settings;
+        if s.working_hours_enforced && !s.working_hours.is_open(s.timezone.tz(), now) {
+            return Ok(Vec::new());
+        }
+        let mut capacity = i64::from(s.concurrency_limit) - campaign.in_flight;
+        let mut claimed = Vec::new();
+        for batch in tx.running_batches(id, now).await? {
+            if capacity <= 0 {
+                break;
+            }
+            if batch.scheduled_start > now {
+                continue;
+            }
+            let room = batch.concurrency_limit.map_or(capacity, |l| capacity.min(i64::from(l) - batch.in_flight));
+            if room <= 0 {
+                continue;
+            }
+            let contacts = tx.claim_contacts(batch.id, now, room).await?;
+            capacity -= contacts.len() as i64;
+            claimed.extend(contacts.into_iter().map(|c| (batch.clone(), c)));
+        }
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let live = if s.phone_number_strategy == PhoneNumberStrategy::LeastLoaded {
+            let by_number = tx.live_calls_by_number(id).await?;
+            s.phone_numbers.iter().map(|n| by_number.get(n.as_str()).copied().unwrap_or(0)).collect()
+        } else {
+            Vec::new()
+        };
+        let mut seed = [0u8; 8];
+        getrandom::fill(&mut seed).map_err(|e| Error::internal(e.to_string()))?;
+        let mut state = u64::from_le_bytes(seed) | 1;
+        let picks =
+            caller_id::pick(s.phone_number_strategy, s.phone_numbers.len(), cursor, &live, claimed.len(), || {
+                // xorshift64*: uniform enough to spread calls over caller IDs
+                state ^= state >> 12;
+                state ^= state << 25;
+                state ^= state >> 27;
+                state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+            });
+        let mut calls = Vec::with_capacity(claimed.len());
+        let mut requests = Vec::with_capacity(claimed.len());
+        for ((batch, contact), pick) in claimed.into_iter().zip(picks) {
+            let kind = match contact.status {
+                ContactStatus::Retrying => CallKind::Retry,
+                ContactStatus::FollowupScheduled => CallKind::FollowUp,
+                _ => CallKind::Initial,
+            };
+            let execution_id = ExecutionId::generate();
+            let from_number = s.phone_numbers[pick].to_string();
+            let attempt = contact.retry_count + contact.follow_up_count;
+            let mut call_variables = s.default_call_variables.clone();
+            call_variables.extend(contact.call_variables);
+            calls.push(NewCall {
+                execution_id,
+                contact_id: contact.id,
+                batch_id: batch.id,
+                campaign_id: id,
+                from_status: contact.status,
+                retry_count: contact.retry_count,
+                attempt,
+                kind,
+                from_number: from_number.clone(),
+                to_number: contact.phone_number.clone(),
+                dispatched_at: now,
+                deadline_at: now + self.call_timeout,
+            });
+            requests.push(CallRequest {
+                execution_id,
+                campaign_id: id,
+                batch_id: batch.id,
+                contact_id: contact.id,
+                agent_id: s.agent_id.clone(),
+                from_number,
+                to_number: contact.phone_number,
+                call_variables,
+                call_context: batch.call_context,
+                attempt,
+                kind,
+                dispatched_at: now,
+            });
+        }
+        let advance = if s.phone_number_strategy == PhoneNumberStrategy::RoundRobin { calls.len() as i64 } else { 0 };
+        tx.insert_calls(id, &calls, advance).await?;
+        tx.commit().await?;
+        Ok(requests)
+    }
+
+    /// Hands claimed calls to the placer and records what it said.
+    async fn place(&self, requests: Vec<CallRequest>) -> Result<(), Error> {
+        let placements = futures_util::future::join_all(requests.iter().map(|r| self.placer.place(r))).await;
+        let now = self.clock.now();
+        let mut accepted = Vec::new();
+        let mut rejected = Vec::new();
+        for (request, placement) in requests.iter().zip(placements) {
+            match placement {
+                Placement::Accepted(script) => {
+                    accepted.push(AcceptedCall { execution_id: request.execution_id, script })
+                }
+                Placement::Rejected(reason) => {
+                    tracing::warn!(execution_id = %request.execution_id, %reason, "telephony refused a call");
+                    rejected.push(FinishedCall {
+                        execution_id: request.execution_id,
+                        outcome: Outcome::bare(CallStatus::Failed, "system", "placement_rejected"),
+                        ended_at: now,
+                    });
+                }
+            }
+        }
+        self.store.mark_accepted(&accepted, now).await?;
+        self.store.record_outcomes(&rejected, now).await?;
+        Ok(())
+    }
+
+    /// The next future instant at which something will be due: a timed event, or the moment a
+    /// campaign's waiting work may start (due time, then working hours).
+    pub async fn next_wakeup(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Error> {
+        let mut next = self.store.next_timed_event(now).await?;
+        for (campaign, next_due, has_pending) in self.store.campaigns_with_work().await? {
+            let Some(work) = (if has_pending { Some(now) } else { next_due }) else { continue };
+            let mut at = work.max(now);
+            let s = &campaign.settings;
+            if s.working_hours_enforced {
+                let Some(open) = s.working_hours.next_open(s.timezone.tz(), at) else { continue };
+                at = open;
+            }
+            if at > now {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        }
+        Ok(next)
+    }
+}

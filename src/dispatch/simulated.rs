@@ -1,0 +1,20 @@
+//! The simulated placer: no network; each call follows the script of its number (API.md §7).
+
+use super::placer::{CallRequest, PlaceFuture, Placement, Placer};
+use crate::domain::contact::CallKind;
+use crate::domain::simulate::script;
+
+/// Places calls on the server's own clock.
+pub struct SimulatedPlacer {
+    /// Length of an answered conversation.
+    pub call_seconds: u32,
+}
+
+impl Placer for SimulatedPlacer {
+    fn place<'a>(&'a self, call: &'a CallRequest) -> PlaceFuture<'a> {
+        let first_call = call.kind == CallKind::Initial;
+        let name = call.call_variables.get("callee_name").and_then(|v| v.as_str());
+        let plan = script(&call.to_number, first_call, self.call_seconds, name, call.dispatched_at);
+        Box::pin(async move { Placement::Accepted(Some(plan)) })
+    }
+}

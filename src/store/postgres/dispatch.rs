@@ -1,0 +1,654 @@
+//! The dispatcher's queries: claiming due contacts, recording placements and outcomes with exact
+//! counters, batch starts and expiries, and when there is next something to do.
+//!
+//! Every transaction that changes a campaign's contacts, batches or calls first locks the campaign
+//! row (several in id order), so writers never deadlock and limits hold across replicas.
+
+use super::batches::{COLUMNS as BATCH_COLUMNS, COUNTER_COLUMNS, batch_from_row};
+use super::campaigns::{COLUMNS as CAMPAIGN_COLUMNS, campaign_from_row};
+use super::{Store, Tx};
+use crate::domain::batch::{Batch, BatchStatus};
+use crate::domain::campaign::{Campaign, CampaignStatus};
+use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
+use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId};
+use crate::domain::outcome::{Attempts, Outcome, next_contact};
+use crate::error::Error;
+use crate::store::{AcceptedCall, ClaimedContact, FinishedCall, NewCall};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::Row;
+use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
+
+const LIVE: &str = "('dispatched', 'ringing', 'in_progress')";
+
+fn corrupt(what: &str) -> Error {
+    Error::internal(format!("stored dispatch state has an invalid {what}"))
+}
+
+/// Counter changes of one batch: per-status deltas and the change of calls in flight.
+#[derive(Default)]
+struct BatchDelta {
+    counts: [i64; 11],
+    in_flight: i64,
+}
+
+impl BatchDelta {
+    fn moved(&mut self, from: ContactStatus, to: ContactStatus) {
+        self.counts[from.index()] -= 1;
+        self.counts[to.index()] += 1;
+    }
+}
+
+/// Applies counter deltas to batches (the numbers are computed here, never client text).
+async fn apply_batch_deltas(
+    conn: &mut sqlx::PgConnection,
+    deltas: &BTreeMap<Uuid, BatchDelta>,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    for (batch, d) in deltas {
+        let mut sets: Vec<String> = COUNTER_COLUMNS
+            .iter()
+            .zip(d.counts)
+            .filter(|(_, n)| *n != 0)
+            .map(|(column, n)| format!("{column} = {column} + ({n})"))
+            .collect();
+        if d.in_flight != 0 {
+            sets.push(format!("in_flight = in_flight + ({})", d.in_flight));
+        }
+        if sets.is_empty() {
+            continue;
+        }
+        let sql = format!("UPDATE batches SET {}, updated_at = $2 WHERE id = $1", sets.join(", "));
+        sqlx::query(&sql).bind(batch).bind(now).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Locks campaigns in id order and returns them.
+async fn lock_campaigns(conn: &mut sqlx::PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Campaign>, Error> {
+    let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ANY($1) ORDER BY id FOR UPDATE");
+    let rows = sqlx::query(&sql).bind(ids).fetch_all(&mut *conn).await?;
+    rows.iter().map(|r| campaign_from_row(r).map(|c| (c.id.uuid(), c))).collect()
+}
+
+/// Completes the batches among `batches` whose contacts are all terminal, then their campaigns when
+/// every batch is terminal and one completed.
+async fn complete_finished(conn: &mut sqlx::PgConnection, batches: &[Uuid], now: DateTime<Utc>) -> Result<(), Error> {
+    let campaigns: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE batches SET status = 'completed', completed_at = $2, updated_at = $2
+         WHERE id = ANY($1) AND status IN ('in_progress', 'paused')
+           AND n_pending + n_dispatched + n_in_progress + n_retrying + n_followup_scheduled = 0
+         RETURNING campaign_id",
+    )
+    .bind(batches)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    if campaigns.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE campaigns c SET status = 'completed', updated_at = $2
+         WHERE c.id = ANY($1) AND c.status IN ('active', 'paused')
+           AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.campaign_id = c.id
+                           AND b.status IN ('pending', 'in_progress', 'paused'))",
+    )
+    .bind(&campaigns)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+impl Tx {
+    /// Locks an active campaign for a claim, skipping it when another transaction holds it.
+    /// Returns it with its round-robin cursor.
+    pub async fn lock_campaign_for_dispatch(&mut self, id: CampaignId) -> Result<Option<(Campaign, i64)>, Error> {
+        let sql = format!(
+            "SELECT {CAMPAIGN_COLUMNS}, round_robin_cursor FROM campaigns
+             WHERE id = $1 AND status = 'active' FOR UPDATE SKIP LOCKED"
+        );
+        let row = sqlx::query(&sql).bind(id.uuid()).fetch_optional(&mut *self.0).await?;
+        row.map(|r| Ok((campaign_from_row(&r)?, r.try_get("round_robin_cursor")?))).transpose()
+    }
+
+    /// The campaign's running, unexpired batches, oldest first, locked.
+    pub async fn running_batches(&mut self, campaign: CampaignId, now: DateTime<Utc>) -> Result<Vec<Batch>, Error> {
+        let sql = format!(
+            "SELECT {BATCH_COLUMNS} FROM batches WHERE campaign_id = $1 AND status = 'in_progress'
+                AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at, id FOR UPDATE"
+        );
+        let rows = sqlx::query(&sql).bind(campaign.uuid()).bind(now).fetch_all(&mut *self.0).await?;
+        rows.iter().map(batch_from_row).collect()
+    }
+
+    /// Up to `limit` contacts of the batch callable now: due retries and follow-ups first (soonest
+    /// due first), then pending contacts in upload order.
+    pub async fn claim_contacts(
+        &mut self,
+        batch: BatchId,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ClaimedContact>, Error> {
+        let columns = "id, batch_id, phone_number, call_variables, status, retry_count, follow_up_count";
+        let due = format!(
+            "SELECT {columns} FROM contacts WHERE batch_id = $1 AND status IN ('retrying', 'followup_scheduled')
+                AND next_retry_at <= $2 ORDER BY next_retry_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED"
+        );
+        let mut rows = sqlx::query(&due).bind(batch.uuid()).bind(now).bind(limit).fetch_all(&mut *self.0).await?;
+        let rest = limit - rows.len() as i64;
+        if rest > 0 {
+            let pending = format!(
+                "SELECT {columns} FROM contacts WHERE batch_id = $1 AND status = 'pending'
+                 ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED"
+            );
+            rows.extend(sqlx::query(&pending).bind(batch.uuid()).bind(rest).fetch_all(&mut *self.0).await?);
+        }
+        rows.iter()
+            .map(|r| {
+                let status: String = r.try_get("status")?;
+                Ok(ClaimedContact {
+                    id: ContactId::from_uuid(r.try_get("id")?),
+                    batch_id: BatchId::from_uuid(r.try_get("batch_id")?),
+                    phone_number: r.try_get("phone_number")?,
+                    call_variables: match r.try_get("call_variables")? {
+                        Value::Object(m) => m,
+                        _ => return Err(corrupt("call_variables")),
+                    },
+                    status: ContactStatus::parse(&status).ok_or_else(|| corrupt("contact status"))?,
+                    retry_count: i64::from(r.try_get::<i16, _>("retry_count")?),
+                    follow_up_count: i64::from(r.try_get::<i16, _>("follow_up_count")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Calls in flight per caller-ID number of the campaign.
+    pub async fn live_calls_by_number(&mut self, campaign: CampaignId) -> Result<HashMap<String, i64>, Error> {
+        let sql = format!(
+            "SELECT from_number, count(*) AS n FROM call_records WHERE campaign_id = $1 AND call_status IN {LIVE}
+             GROUP BY from_number"
+        );
+        let rows = sqlx::query(&sql).bind(campaign.uuid()).fetch_all(&mut *self.0).await?;
+        rows.iter().map(|r| Ok((r.try_get("from_number")?, r.try_get("n")?))).collect()
+    }
+
+    /// Writes the claimed calls (`dispatched`), marks their contacts, and moves every counter: the
+    /// batches', and the campaign's calls in flight, attempts, follow-ups and round-robin cursor.
+    pub async fn insert_calls(
+        &mut self,
+        campaign: CampaignId,
+        calls: &[NewCall],
+        cursor_advance: i64,
+    ) -> Result<(), Error> {
+        if calls.is_empty() {
+            return Ok(());
+        }
+        let now = calls[0].dispatched_at;
+        let ids: Vec<Uuid> = calls.iter().map(|c| c.execution_id.uuid()).collect();
+        let contacts: Vec<Uuid> = calls.iter().map(|c| c.contact_id.uuid()).collect();
+        let batches: Vec<Uuid> = calls.iter().map(|c| c.batch_id.uuid()).collect();
+        let attempts: Vec<i16> = calls.iter().map(|c| c.attempt as i16).collect();
+        let kinds: Vec<&str> = calls.iter().map(|c| c.kind.as_str()).collect();
+        let from: Vec<&str> = calls.iter().map(|c| c.from_number.as_str()).collect();
+        let to: Vec<&str> = calls.iter().map(|c| c.to_number.as_str()).collect();
+        let deadlines: Vec<DateTime<Utc>> = calls.iter().map(|c| c.deadline_at).collect();
+        sqlx::query(
+            "INSERT INTO call_records (id, contact_id, batch_id, campaign_id, attempt, kind, call_status,
+                from_number, to_number, dispatched_at, deadline_at)
+             SELECT t.id, t.contact_id, t.batch_id, $4, t.attempt, t.kind, 'dispatched', t.from_number,
+                t.to_number, $9, t.deadline_at
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $5::int2[], $6::text[], $7::text[], $8::text[],
+                $10::timestamptz[]) AS t(id, contact_id, batch_id, attempt, kind, from_number, to_number, deadline_at)",
+        )
+        .bind(&ids)
+        .bind(&contacts)
+        .bind(&batches)
+        .bind(campaign.uuid())
+        .bind(&attempts)
+        .bind(&kinds)
+        .bind(&from)
+        .bind(&to)
+        .bind(now)
+        .bind(&deadlines)
+        .execute(&mut *self.0)
+        .await?;
+        sqlx::query(
+            "UPDATE contacts SET status = 'dispatched', last_attempted_at = $2, latest_retry_count = retry_count,
+                next_retry_at = NULL, updated_at = $2
+             WHERE id = ANY($1)",
+        )
+        .bind(&contacts)
+        .bind(now)
+        .execute(&mut *self.0)
+        .await?;
+        let mut deltas: BTreeMap<Uuid, BatchDelta> = BTreeMap::new();
+        for c in calls {
+            let d = deltas.entry(c.batch_id.uuid()).or_default();
+            d.moved(c.from_status, ContactStatus::Dispatched);
+            d.in_flight += 1;
+        }
+        apply_batch_deltas(&mut self.0, &deltas, now).await?;
+        let follow_ups = calls.iter().filter(|c| c.kind == CallKind::FollowUp).count() as i64;
+        sqlx::query(
+            "UPDATE campaigns SET in_flight = in_flight + $2, call_attempts = call_attempts + $2,
+                follow_up_calls = follow_up_calls + $3, round_robin_cursor = round_robin_cursor + $4
+             WHERE id = $1",
+        )
+        .bind(campaign.uuid())
+        .bind(calls.len() as i32)
+        .bind(follow_ups)
+        .bind(cursor_advance)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Active campaigns with a running batch that has room and work due now (working hours are
+    /// judged by the caller).
+    pub async fn dispatch_candidates(&self, now: DateTime<Utc>) -> Result<Vec<CampaignId>, Error> {
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT DISTINCT c.id FROM campaigns c JOIN batches b ON b.campaign_id = c.id AND b.status = 'in_progress'
+             WHERE c.status = 'active' AND c.in_flight < c.concurrency_limit
+               AND (b.concurrency_limit IS NULL OR b.in_flight < b.concurrency_limit)
+               AND (b.expires_at IS NULL OR b.expires_at > $1)
+               AND (b.n_pending > 0 OR ((b.n_retrying > 0 OR b.n_followup_scheduled > 0) AND EXISTS (
+                    SELECT 1 FROM contacts x WHERE x.batch_id = b.id
+                      AND x.status IN ('retrying', 'followup_scheduled') AND x.next_retry_at <= $1)))",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.into_iter().map(CampaignId::from_uuid).collect())
+    }
+
+    /// Records that telephony accepted these calls: they ring, their contacts are in progress, and a
+    /// simulated call's script is kept so that it ends on the server's clock.
+    pub async fn mark_accepted(&self, calls: &[AcceptedCall], now: DateTime<Utc>) -> Result<(), Error> {
+        if calls.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = calls.iter().map(|c| c.execution_id.uuid()).collect();
+        let ends: Vec<Option<DateTime<Utc>>> = calls.iter().map(|c| c.script.as_ref().map(|s| s.ends_at)).collect();
+        let plans: Vec<Option<Value>> = calls
+            .iter()
+            .map(|c| c.script.as_ref().map(|s| serde_json::to_value(&s.outcome)).transpose())
+            .collect::<Result<_, _>>()
+            .map_err(Error::internal)?;
+        let mut tx = self.pool.begin().await?;
+        let campaigns: Vec<Uuid> =
+            sqlx::query_scalar("SELECT DISTINCT campaign_id FROM call_records WHERE id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&mut *tx)
+                .await?;
+        lock_campaigns(&mut tx, &campaigns).await?;
+        let contacts: Vec<Uuid> = sqlx::query_scalar(
+            "UPDATE call_records cr SET call_status = 'ringing', planned_end_at = t.ends, planned_outcome = t.plan
+             FROM UNNEST($1::uuid[], $2::timestamptz[], $3::jsonb[]) AS t(id, ends, plan)
+             WHERE cr.id = t.id AND cr.call_status = 'dispatched'
+             RETURNING cr.contact_id",
+        )
+        .bind(&ids)
+        .bind(&ends)
+        .bind(&plans)
+        .fetch_all(&mut *tx)
+        .await?;
+        let moved: Vec<Uuid> = sqlx::query_scalar(
+            "UPDATE contacts SET status = 'in_progress', updated_at = $2 WHERE id = ANY($1) AND status = 'dispatched'
+             RETURNING batch_id",
+        )
+        .bind(&contacts)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut deltas: BTreeMap<Uuid, BatchDelta> = BTreeMap::new();
+        for batch in moved {
+            deltas.entry(batch).or_default().moved(ContactStatus::Dispatched, ContactStatus::InProgress);
+        }
+        apply_batch_deltas(&mut tx, &deltas, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records final outcomes. A call that is no longer live (already recorded, timed out, or a
+    /// duplicate callback) is left as it is. Returns how many calls were closed.
+    pub async fn record_outcomes(&self, finished: &[FinishedCall], now: DateTime<Utc>) -> Result<usize, Error> {
+        if finished.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<Uuid> = finished.iter().map(|f| f.execution_id.uuid()).collect();
+        let mut tx = self.pool.begin().await?;
+        let campaign_ids: Vec<Uuid> =
+            sqlx::query_scalar("SELECT DISTINCT campaign_id FROM call_records WHERE id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&mut *tx)
+                .await?;
+        let campaigns = lock_campaigns(&mut tx, &campaign_ids).await?;
+        let live_sql = format!(
+            "SELECT id, contact_id, batch_id, campaign_id, kind FROM call_records
+             WHERE id = ANY($1) AND call_status IN {LIVE} FOR UPDATE"
+        );
+        let live = sqlx::query(&live_sql).bind(&ids).fetch_all(&mut *tx).await?;
+        if live.is_empty() {
+            return Ok(0);
+        }
+        struct Live {
+            contact: Uuid,
+            batch: Uuid,
+            campaign: Uuid,
+            kind: CallKind,
+        }
+        let mut calls: HashMap<Uuid, Live> = HashMap::with_capacity(live.len());
+        for r in &live {
+            let kind: String = r.try_get("kind")?;
+            calls.insert(
+                r.try_get("id")?,
+                Live {
+                    contact: r.try_get("contact_id")?,
+                    batch: r.try_get("batch_id")?,
+                    campaign: r.try_get("campaign_id")?,
+                    kind: CallKind::parse(&kind).ok_or_else(|| corrupt("call kind"))?,
+                },
+            );
+        }
+        let contact_ids: Vec<Uuid> = calls.values().map(|c| c.contact).collect();
+        let batch_ids: Vec<Uuid> = calls.values().map(|c| c.batch).collect();
+        let contact_rows = sqlx::query(
+            "SELECT id, status, retry_count, follow_up_count FROM contacts WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        )
+        .bind(&contact_ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut contacts: HashMap<Uuid, (ContactStatus, Attempts)> = HashMap::new();
+        for r in &contact_rows {
+            let status: String = r.try_get("status")?;
+            contacts.insert(
+                r.try_get("id")?,
+                (
+                    ContactStatus::parse(&status).ok_or_else(|| corrupt("contact status"))?,
+                    Attempts {
+                        retry_count: i64::from(r.try_get::<i16, _>("retry_count")?),
+                        follow_up_count: i64::from(r.try_get::<i16, _>("follow_up_count")?),
+                    },
+                ),
+            );
+        }
+        let batch_rows = sqlx::query(
+            "SELECT id, status, max_retries_override FROM batches WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        )
+        .bind(&batch_ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut batches: HashMap<Uuid, (BatchStatus, Option<i16>)> = HashMap::new();
+        for r in &batch_rows {
+            let status: String = r.try_get("status")?;
+            batches.insert(
+                r.try_get("id")?,
+                (
+                    BatchStatus::parse(&status).ok_or_else(|| corrupt("batch status"))?,
+                    r.try_get("max_retries_override")?,
+                ),
+            );
+        }
+
+        // Decide, in memory.
+        #[derive(Default)]
+        struct CampaignDelta {
+            in_flight: i64,
+            completed: i64,
+            failed: i64,
+            busy: i64,
+            no_answer: i64,
+            answered: i64,
+            answered_seconds: f64,
+        }
+        let mut call_updates = Vec::with_capacity(calls.len());
+        let mut contact_updates = Vec::with_capacity(calls.len());
+        let mut batch_deltas: BTreeMap<Uuid, BatchDelta> = BTreeMap::new();
+        let mut campaign_deltas: BTreeMap<Uuid, CampaignDelta> = BTreeMap::new();
+        for f in finished {
+            let Some(call) = calls.remove(&f.execution_id.uuid()) else { continue };
+            let o = &f.outcome;
+            call_updates.push((f.execution_id.uuid(), o, f.ended_at));
+            let cd = campaign_deltas.entry(call.campaign).or_default();
+            cd.in_flight -= 1;
+            match o.status {
+                CallStatus::Completed => cd.completed += 1,
+                CallStatus::Busy => cd.busy += 1,
+                CallStatus::NoAnswer => cd.no_answer += 1,
+                _ => cd.failed += 1,
+            }
+            if o.answered_at.is_some() {
+                cd.answered += 1;
+                cd.answered_seconds += o.duration_seconds.unwrap_or(0.0);
+            }
+            let bd = batch_deltas.entry(call.batch).or_default();
+            bd.in_flight -= 1;
+            let (Some((status, attempts)), Some((batch_status, override_retries)), Some(campaign)) = (
+                contacts.get(&call.contact).copied(),
+                batches.get(&call.batch).copied(),
+                campaigns.get(&call.campaign),
+            ) else {
+                continue;
+            };
+            // A contact skipped while its call was placed keeps its status; the outcome stays on the call.
+            if !matches!(status, ContactStatus::Dispatched | ContactStatus::InProgress) {
+                continue;
+            }
+            let policy = &campaign.settings.retry_policy;
+            let max_retries = override_retries.map_or(policy.max_retries, |r| r as u8);
+            let may_continue = !batch_status.is_terminal();
+            let next = next_contact(o, call.kind, attempts, max_retries, policy, f.ended_at, may_continue);
+            bd.moved(status, next.status);
+            contact_updates.push((call.contact, next));
+        }
+
+        // Write.
+        let ids: Vec<Uuid> = call_updates.iter().map(|c| c.0).collect();
+        let statuses: Vec<&str> = call_updates.iter().map(|c| c.1.status.as_str()).collect();
+        let durations: Vec<Option<f64>> = call_updates.iter().map(|c| c.1.duration_seconds).collect();
+        let text = |f: fn(&Outcome) -> &Option<String>| -> Vec<Option<String>> {
+            call_updates.iter().map(|c| f(c.1).clone()).collect()
+        };
+        let costs: Vec<Option<f64>> = call_updates.iter().map(|c| c.1.total_cost).collect();
+        let answered: Vec<Option<DateTime<Utc>>> = call_updates.iter().map(|c| c.1.answered_at).collect();
+        let ended: Vec<DateTime<Utc>> = call_updates.iter().map(|c| c.2).collect();
+        sqlx::query(
+            "UPDATE call_records cr SET call_status = t.status, duration_seconds = t.duration,
+                recording_url = t.recording_url, transcript = t.transcript, summary = t.summary,
+                sentiment = t.sentiment, hangup_by = t.hangup_by, hangup_reason = t.hangup_reason,
+                total_cost = t.cost, answered_at = COALESCE(t.answered_at, cr.answered_at), ended_at = t.ended_at,
+                planned_end_at = NULL, planned_outcome = NULL, closed_seq = nextval('call_events')
+             FROM UNNEST($1::uuid[], $2::text[], $3::float8[], $4::text[], $5::text[], $6::text[], $7::text[],
+                $8::text[], $9::text[], $10::float8[], $11::timestamptz[], $12::timestamptz[])
+                AS t(id, status, duration, recording_url, transcript, summary, sentiment, hangup_by, hangup_reason,
+                     cost, answered_at, ended_at)
+             WHERE cr.id = t.id",
+        )
+        .bind(&ids)
+        .bind(&statuses)
+        .bind(&durations)
+        .bind(text(|o| &o.recording_url))
+        .bind(text(|o| &o.transcript))
+        .bind(text(|o| &o.summary))
+        .bind(text(|o| &o.sentiment))
+        .bind(text(|o| &o.hangup_by))
+        .bind(text(|o| &o.hangup_reason))
+        .bind(&costs)
+        .bind(&answered)
+        .bind(&ended)
+        .execute(&mut *tx)
+        .await?;
+        if !contact_updates.is_empty() {
+            let ids: Vec<Uuid> = contact_updates.iter().map(|c| c.0).collect();
+            let statuses: Vec<&str> = contact_updates.iter().map(|c| c.1.status.as_str()).collect();
+            let retries: Vec<i16> = contact_updates.iter().map(|c| c.1.attempts.retry_count as i16).collect();
+            let follow_ups: Vec<i16> = contact_updates.iter().map(|c| c.1.attempts.follow_up_count as i16).collect();
+            let due: Vec<Option<DateTime<Utc>>> = contact_updates.iter().map(|c| c.1.next_retry_at).collect();
+            sqlx::query(
+                "UPDATE contacts c SET status = t.status, retry_count = t.retry_count, follow_up_count = t.follow_ups,
+                    next_retry_at = t.due, updated_at = $6
+                 FROM UNNEST($1::uuid[], $2::text[], $3::int2[], $4::int2[], $5::timestamptz[])
+                    AS t(id, status, retry_count, follow_ups, due)
+                 WHERE c.id = t.id",
+            )
+            .bind(&ids)
+            .bind(&statuses)
+            .bind(&retries)
+            .bind(&follow_ups)
+            .bind(&due)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        apply_batch_deltas(&mut tx, &batch_deltas, now).await?;
+        for (campaign, d) in &campaign_deltas {
+            sqlx::query(
+                "UPDATE campaigns SET in_flight = in_flight + $2, completed_calls = completed_calls + $3,
+                    failed_calls = failed_calls + $4, busy_calls = busy_calls + $5,
+                    no_answer_calls = no_answer_calls + $6, answered_calls = answered_calls + $7,
+                    answered_seconds = answered_seconds + $8
+                 WHERE id = $1",
+            )
+            .bind(campaign)
+            .bind(d.in_flight as i32)
+            .bind(d.completed)
+            .bind(d.failed)
+            .bind(d.busy)
+            .bind(d.no_answer)
+            .bind(d.answered)
+            .bind(d.answered_seconds)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let touched: Vec<Uuid> = batch_deltas.keys().copied().collect();
+        complete_finished(&mut tx, &touched, now).await?;
+        tx.commit().await?;
+        Ok(ids.len())
+    }
+
+    /// Live simulated calls whose scripted end is at or before `now`, soonest first.
+    pub async fn simulated_ends(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<FinishedCall>, Error> {
+        let sql = format!(
+            "SELECT id, planned_end_at, planned_outcome FROM call_records
+             WHERE call_status IN {LIVE} AND planned_end_at IS NOT NULL AND planned_end_at <= $1
+             ORDER BY planned_end_at, id LIMIT $2"
+        );
+        let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let plan: Value = r.try_get("planned_outcome")?;
+                Ok(FinishedCall {
+                    execution_id: ExecutionId::from_uuid(r.try_get("id")?),
+                    outcome: serde_json::from_value(plan).map_err(|_| corrupt("planned outcome"))?,
+                    ended_at: r.try_get("planned_end_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Live calls whose deadline passed with no outcome.
+    pub async fn overdue_calls(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<(ExecutionId, DateTime<Utc>)>, Error> {
+        let sql = format!(
+            "SELECT id, deadline_at FROM call_records WHERE call_status IN {LIVE} AND deadline_at <= $1
+             ORDER BY deadline_at, id LIMIT $2"
+        );
+        let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((ExecutionId::from_uuid(r.try_get("id")?), r.try_get("deadline_at")?))).collect()
+    }
+
+    /// Moves pending batches whose start has come to `in_progress`; returns how many.
+    pub async fn start_due_batches(&self, now: DateTime<Utc>) -> Result<u64, Error> {
+        let done = sqlx::query(
+            "UPDATE batches SET status = 'in_progress', updated_at = $1
+             WHERE id IN (SELECT id FROM batches WHERE status = 'pending' AND scheduled_start <= $1
+                          ORDER BY id FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Open batches whose expiry has passed: `(org, campaign, batch)`.
+    pub async fn expired_batches(&self, now: DateTime<Utc>) -> Result<Vec<(OrgId, CampaignId, BatchId)>, Error> {
+        let rows = sqlx::query(
+            "SELECT organization_id, campaign_id, id FROM batches
+             WHERE status IN ('pending', 'in_progress', 'paused') AND expires_at <= $1 ORDER BY expires_at, id LIMIT 100",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    OrgId::from_uuid(r.try_get("organization_id")?),
+                    CampaignId::from_uuid(r.try_get("campaign_id")?),
+                    BatchId::from_uuid(r.try_get("id")?),
+                ))
+            })
+            .collect()
+    }
+
+    /// The earliest future instant of a timed event: a simulated call's end, a call deadline, a batch
+    /// start or a batch expiry.
+    pub async fn next_timed_event(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Error> {
+        let sql = format!(
+            "SELECT LEAST(
+                (SELECT min(planned_end_at) FROM call_records WHERE call_status IN {LIVE} AND planned_end_at > $1),
+                (SELECT min(deadline_at) FROM call_records WHERE call_status IN {LIVE} AND deadline_at > $1),
+                (SELECT min(scheduled_start) FROM batches WHERE status = 'pending' AND scheduled_start > $1),
+                (SELECT min(expires_at) FROM batches WHERE status IN ('pending', 'in_progress', 'paused')
+                    AND expires_at > $1))"
+        );
+        Ok(sqlx::query_scalar(&sql).bind(now).fetch_one(&self.pool).await?)
+    }
+
+    /// Active campaigns with running batches, and when their earliest work is due: now when a
+    /// contact is pending, else the soonest retry or follow-up.
+    pub async fn campaigns_with_work(&self) -> Result<Vec<(Campaign, Option<DateTime<Utc>>, bool)>, Error> {
+        let sql = format!(
+            "SELECT {CAMPAIGN_COLUMNS}, w.has_pending, w.next_due FROM campaigns JOIN (
+                SELECT b.campaign_id, bool_or(b.n_pending > 0) AS has_pending,
+                       min((SELECT min(x.next_retry_at) FROM contacts x WHERE x.batch_id = b.id
+                            AND x.status IN ('retrying', 'followup_scheduled'))) AS next_due
+                FROM batches b WHERE b.status = 'in_progress' GROUP BY b.campaign_id
+             ) w ON w.campaign_id = campaigns.id
+             WHERE campaigns.status = 'active'"
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((campaign_from_row(r)?, r.try_get("next_due")?, r.try_get("has_pending")?))).collect()
+    }
+}
+
+impl Tx {
+    /// Expires a batch: `expired`, its open contacts skipped, and the campaign completed when done.
+    pub async fn expire_batch(
+        &mut self,
+        org: OrgId,
+        campaign: CampaignId,
+        batch: BatchId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let Some(c) = self.lock_campaign(org, campaign).await? else { return Ok(false) };
+        let Some(b) = self.lock_batch(org, batch).await? else { return Ok(false) };
+        if b.status.is_terminal() || b.expires_at.is_none_or(|e| e > now) {
+            return Ok(false);
+        }
+        self.set_batch_status(batch, b.status, BatchStatus::Expired, now).await?;
+        self.skip_open_contacts(batch, now).await?;
+        if matches!(c.status, CampaignStatus::Active | CampaignStatus::Paused)
+            && self.campaign_batches_done(campaign).await?
+        {
+            self.set_campaign_status(campaign, c.status, CampaignStatus::Completed, now).await?;
+        }
+        Ok(true)
+    }
+}
