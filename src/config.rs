@@ -85,6 +85,16 @@ impl ServeConfig {
         if self.telephony == Telephony::Http && self.telephony_url.is_none() {
             return Err("--telephony http needs --telephony-url".into());
         }
+        if self.telephony == Telephony::Http && self.webhook_secret.is_none() {
+            return Err(
+                "--telephony http needs --webhook-secret (whsec_<base64>) to sign calls and verify callbacks".into()
+            );
+        }
+        if let Some(secret) = &self.webhook_secret {
+            if crate::domain::signing::Secret::parse(secret).is_none() {
+                return Err("--webhook-secret must be whsec_ followed by the base64 of at least 16 bytes".into());
+            }
+        }
         if let Some(token) = &self.bootstrap_token {
             if !crate::service::tokens::is_well_formed(token) {
                 return Err(

@@ -53,6 +53,9 @@ pub enum Error {
     NotAuthenticated,
     #[error("Invalid API token")]
     InvalidToken,
+    /// A telephony callback whose signature does not verify.
+    #[error("Invalid webhook signature")]
+    BadSignature,
     #[error("{0}")]
     Forbidden(String),
     /// A resource that does not exist or belongs to another organization; the name is `Campaign`, `Batch`, …

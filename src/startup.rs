@@ -3,8 +3,10 @@
 use crate::clock::Clock;
 use crate::config::{ServeConfig, Telephony};
 use crate::dispatch::Dispatcher;
+use crate::dispatch::http_placer::HttpPlacer;
 use crate::dispatch::placer::Placer;
 use crate::dispatch::simulated::SimulatedPlacer;
+use crate::domain::signing::Secret;
 use crate::error::Error;
 use crate::http::{AppState, Shared, app};
 use crate::metrics::Metrics;
@@ -42,10 +44,14 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
     let bootstrap = tokens::bootstrap(&store, config.bootstrap_token.as_deref(), clock.now()).await?;
     let listener = tokio::net::TcpListener::bind(config.bind).await.map_err(Error::internal)?;
     let addr = listener.local_addr().map_err(Error::internal)?;
+    let webhook_secret = config.webhook_secret.as_deref().and_then(Secret::parse);
     let placer: Arc<dyn Placer> = match config.telephony {
         Telephony::Simulated => Arc::new(SimulatedPlacer { call_seconds: config.simulated_call_seconds }),
         Telephony::Http => {
-            return Err(Error::internal("the http placer is not available yet; use --telephony simulated"));
+            let url = config.telephony_url.clone().unwrap_or_default();
+            let secret =
+                webhook_secret.clone().ok_or_else(|| Error::internal("http telephony needs a webhook secret"))?;
+            Arc::new(HttpPlacer::new(url, secret).map_err(Error::internal)?)
         }
     };
     let call_timeout = chrono::Duration::seconds(i64::from(config.call_timeout));
@@ -57,6 +63,7 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
         metrics: Metrics::default(),
         max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
         dispatcher: dispatcher.clone(),
+        webhook_secret,
     });
     tokio::spawn(forget_revoked_tokens(state.clone(), shutdown.clone()));
     let dispatch_loop = tokio::spawn(dispatcher.run(shutdown.clone()));

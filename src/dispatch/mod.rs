@@ -1,6 +1,7 @@
 //! The in-process dispatcher: claims due contacts in short transactions, hands them to a placer,
 //! records outcomes, starts and expires batches, and knows when it next has something to do.
 
+pub mod http_placer;
 pub mod placer;
 pub mod simulated;
 
@@ -22,6 +23,14 @@ use tokio_util::sync::CancellationToken;
 const SETTLE_CHUNK: i64 = 2000;
 /// The longest the real-time loop sleeps without looking (a fallback for changes made by other replicas).
 const POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// What telephony reports about a call.
+#[derive(Clone, Debug)]
+pub enum Report {
+    Ringing,
+    Answered,
+    Finished(Box<Outcome>),
+}
 
 /// The dispatcher of one server process. Several processes may run against one database.
 pub struct Dispatcher {
@@ -258,11 +267,32 @@ impl Dispatcher {
                         ended_at: now,
                     });
                 }
+                Placement::Unknown(reason) => {
+                    tracing::warn!(execution_id = %request.execution_id, %reason, "call placement unconfirmed");
+                }
             }
         }
         self.store.mark_accepted(&accepted, now).await?;
         self.store.record_outcomes(&rejected, now).await?;
         Ok(())
+    }
+
+    /// Applies a telephony callback: progress (`ringing`, `in_progress`) or a final outcome.
+    /// Duplicates and late or out-of-order callbacks change nothing. Returns whether it applied.
+    pub async fn report(&self, execution_id: ExecutionId, report: Report) -> Result<bool, Error> {
+        let now = self.clock.now();
+        let applied = match report {
+            Report::Ringing => self.store.mark_accepted(&[AcceptedCall { execution_id, script: None }], now).await? > 0,
+            Report::Answered => self.store.mark_answered(execution_id, now).await?,
+            Report::Finished(outcome) => {
+                let finished = FinishedCall { execution_id, outcome: *outcome, ended_at: now };
+                self.store.record_outcomes(&[finished], now).await? > 0
+            }
+        };
+        if applied {
+            self.wakeup.notify_one();
+        }
+        Ok(applied)
     }
 
     /// The next future instant at which something will be due: a timed event, or the moment a

@@ -35,6 +35,9 @@ pub enum Placement {
     Accepted(Option<Script>),
     /// Telephony refused or could not be reached; the reason is kept on the call record.
     Rejected(String),
+    /// It is not known whether telephony took the call: it stays live until an outcome arrives or
+    /// the call timeout closes it, and is never placed again meanwhile.
+    Unknown(String),
 }
 
 /// A future returned by a placer.

@@ -8,7 +8,10 @@ pub mod eligibility;
 pub mod ids;
 pub mod outcome;
 pub mod phone;
+pub mod signing;
 pub mod simulate;
 pub mod time;
 pub mod timezone;
 pub mod working_hours;
+#[cfg(test)]
+mod working_hours_props;

@@ -10,7 +10,7 @@ impl Error {
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::NotAuthenticated | Error::InvalidToken => StatusCode::UNAUTHORIZED,
+            Error::NotAuthenticated | Error::InvalidToken | Error::BadSignature => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) | Error::NoRoute => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

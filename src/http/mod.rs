@@ -14,6 +14,7 @@ mod ops;
 mod stats;
 mod test_clock;
 mod validate;
+mod webhooks;
 
 use crate::clock::Clock;
 use crate::dispatch::Dispatcher;
@@ -49,6 +50,8 @@ pub struct Shared {
     pub max_body_bytes: usize,
     /// The dispatcher, woken when work is added or resumed, and driven by the test clock.
     pub dispatcher: Arc<Dispatcher>,
+    /// Verifies telephony callbacks; without it every callback is refused.
+    pub webhook_secret: Option<crate::domain::signing::Secret>,
 }
 
 impl std::ops::Deref for AppState {
@@ -85,6 +88,7 @@ fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::POST, "/api/v1/campaigns/{campaign_id}/cancel", post(campaigns::cancel)),
         (Method::GET, "/api/v1/campaigns/{campaign_id}/stats", get(stats::get)),
         (Method::GET, "/api/v1/campaigns/{campaign_id}/batches", get(batches::list_of_campaign)),
+        (Method::POST, "/api/v1/webhooks/call-status", post(webhooks::call_status)),
         (Method::GET, "/api/v1/test/clock", get(test_clock::get)),
         (Method::POST, "/api/v1/test/clock", post(test_clock::set)),
         (Method::POST, "/api/v1/batches/", post(batches::create)),

@@ -10,3 +10,4 @@ mod dispatch;
 mod idempotency;
 mod ops;
 mod orgs;
+mod telephony;

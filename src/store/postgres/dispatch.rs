@@ -267,9 +267,9 @@ impl Store {
 
     /// Records that telephony accepted these calls: they ring, their contacts are in progress, and a
     /// simulated call's script is kept so that it ends on the server's clock.
-    pub async fn mark_accepted(&self, calls: &[AcceptedCall], now: DateTime<Utc>) -> Result<(), Error> {
+    pub async fn mark_accepted(&self, calls: &[AcceptedCall], now: DateTime<Utc>) -> Result<usize, Error> {
         if calls.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let ids: Vec<Uuid> = calls.iter().map(|c| c.execution_id.uuid()).collect();
         let ends: Vec<Option<DateTime<Utc>>> = calls.iter().map(|c| c.script.as_ref().map(|s| s.ends_at)).collect();
@@ -310,7 +310,21 @@ impl Store {
         }
         apply_batch_deltas(&mut tx, &deltas, now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(contacts.len())
+    }
+
+    /// Records that a live call was answered; `false` when it is not ringing or dispatched any more.
+    pub async fn mark_answered(&self, call: ExecutionId, now: DateTime<Utc>) -> Result<bool, Error> {
+        self.mark_accepted(&[AcceptedCall { execution_id: call, script: None }], now).await?;
+        let done = sqlx::query(
+            "UPDATE call_records SET call_status = 'in_progress', answered_at = COALESCE(answered_at, $2)
+             WHERE id = $1 AND call_status IN ('dispatched', 'ringing')",
+        )
+        .bind(call.uuid())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Records final outcomes. A call that is no longer live (already recorded, timed out, or a
@@ -421,7 +435,7 @@ impl Store {
                 CallStatus::NoAnswer => cd.no_answer += 1,
                 _ => cd.failed += 1,
             }
-            if o.answered_at.is_some() {
+            if o.status == CallStatus::Completed {
                 cd.answered += 1;
                 cd.answered_seconds += o.duration_seconds.unwrap_or(0.0);
             }
@@ -460,7 +474,9 @@ impl Store {
             "UPDATE call_records cr SET call_status = t.status, duration_seconds = t.duration,
                 recording_url = t.recording_url, transcript = t.transcript, summary = t.summary,
                 sentiment = t.sentiment, hangup_by = t.hangup_by, hangup_reason = t.hangup_reason,
-                total_cost = t.cost, answered_at = COALESCE(t.answered_at, cr.answered_at), ended_at = t.ended_at,
+                total_cost = t.cost, answered_at = COALESCE(t.answered_at, cr.answered_at, CASE WHEN t.status = 'completed'
+                    THEN t.ended_at - make_interval(secs => COALESCE(t.duration, 0)) END),
+                ended_at = t.ended_at,
                 planned_end_at = NULL, planned_outcome = NULL, closed_seq = nextval('call_events')
              FROM UNNEST($1::uuid[], $2::text[], $3::float8[], $4::text[], $5::text[], $6::text[], $7::text[],
                 $8::text[], $9::text[], $10::float8[], $11::timestamptz[], $12::timestamptz[])
