@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Upper bounds of the latency buckets, in seconds.
@@ -15,10 +16,25 @@ struct Series {
     buckets: [u64; BUCKETS.len()],
 }
 
-/// The server's metrics registry, shared by every request.
+impl Series {
+    fn observe(&mut self, secs: f64) {
+        self.count += 1;
+        self.sum += secs;
+        for (bound, slot) in BUCKETS.iter().zip(self.buckets.iter_mut()) {
+            if secs <= *bound {
+                *slot += 1;
+            }
+        }
+    }
+}
+
+/// The server's metrics registry, shared by every request and the dispatcher.
 #[derive(Default)]
 pub struct Metrics {
     http: Mutex<HashMap<(&'static str, String, u16), Series>>,
+    dispatch_passes: Mutex<Series>,
+    calls_placed: AtomicU64,
+    outcomes: Mutex<HashMap<&'static str, u64>>,
 }
 
 impl Metrics {
@@ -30,13 +46,52 @@ impl Metrics {
             Some(s) => s,
             None => map.entry((method, route.to_owned(), status)).or_default(),
         };
-        series.count += 1;
-        series.sum += secs;
-        for (bound, slot) in BUCKETS.iter().zip(series.buckets.iter_mut()) {
-            if secs <= *bound {
-                *slot += 1;
-            }
+        series.observe(secs);
+    }
+
+    /// Records one dispatcher pass (claims, placements and outcomes due at one instant).
+    pub fn observe_dispatch_pass(&self, elapsed: Duration) {
+        let mut s = self.dispatch_passes.lock().unwrap_or_else(|e| e.into_inner());
+        s.observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts calls handed to telephony.
+    pub fn add_calls_placed(&self, n: u64) {
+        self.calls_placed.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts recorded outcomes by final call status.
+    pub fn add_outcome(&self, status: &'static str, n: u64) {
+        *self.outcomes.lock().unwrap_or_else(|e| e.into_inner()).entry(status).or_default() += n;
+    }
+
+    /// The dispatcher's series, with the calls in flight now (read from the database by the caller).
+    pub fn render_dispatch(&self, calls_in_flight: i64) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP graine_calls_in_flight Calls placed and not yet finished, across every replica.\n");
+        out.push_str("# TYPE graine_calls_in_flight gauge\n");
+        let _ = writeln!(out, "graine_calls_in_flight {calls_in_flight}");
+        out.push_str("# HELP graine_calls_placed_total Calls this process handed to telephony.\n");
+        out.push_str("# TYPE graine_calls_placed_total counter\n");
+        let _ = writeln!(out, "graine_calls_placed_total {}", self.calls_placed.load(Ordering::Relaxed));
+        out.push_str("# HELP graine_call_outcomes_total Final call outcomes this process recorded, by status.\n");
+        out.push_str("# TYPE graine_call_outcomes_total counter\n");
+        let mut outcomes: Vec<_> =
+            self.outcomes.lock().unwrap_or_else(|e| e.into_inner()).clone().into_iter().collect();
+        outcomes.sort();
+        for (status, n) in outcomes {
+            let _ = writeln!(out, "graine_call_outcomes_total{{status=\"{status}\"}} {n}");
         }
+        out.push_str("# HELP graine_dispatch_pass_seconds Time one dispatcher pass takes: how far dispatch lags behind due work.\n");
+        out.push_str("# TYPE graine_dispatch_pass_seconds histogram\n");
+        let s = self.dispatch_passes.lock().unwrap_or_else(|e| e.into_inner());
+        for (bound, n) in BUCKETS.iter().zip(s.buckets) {
+            let _ = writeln!(out, "graine_dispatch_pass_seconds_bucket{{le=\"{bound}\"}} {n}");
+        }
+        let _ = writeln!(out, "graine_dispatch_pass_seconds_bucket{{le=\"+Inf\"}} {}", s.count);
+        let _ = writeln!(out, "graine_dispatch_pass_seconds_sum {}", s.sum);
+        let _ = writeln!(out, "graine_dispatch_pass_seconds_count {}", s.count);
+        out
     }
 
     /// The Prometheus text exposition (version 0.0.4).

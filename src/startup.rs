@@ -54,13 +54,15 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
             Arc::new(HttpPlacer::new(url, secret).map_err(Error::internal)?)
         }
     };
+    let metrics = Arc::new(Metrics::default());
     let call_timeout = chrono::Duration::seconds(i64::from(config.call_timeout));
-    let dispatcher = Arc::new(Dispatcher::new(store.clone(), clock.clone(), placer, call_timeout, config.dispatch));
+    let dispatcher =
+        Arc::new(Dispatcher::new(store.clone(), clock.clone(), placer, call_timeout, config.dispatch, metrics.clone()));
     let state = AppState::new(Shared {
         store: store.clone(),
         clock: clock.clone(),
         tokens: TokenCache::default(),
-        metrics: Metrics::default(),
+        metrics: metrics.clone(),
         max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
         dispatcher: dispatcher.clone(),
         webhook_secret,

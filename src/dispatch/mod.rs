@@ -12,6 +12,7 @@ use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
 use crate::domain::ids::{CampaignId, ExecutionId};
 use crate::domain::outcome::Outcome;
 use crate::error::Error;
+use crate::metrics::Metrics;
 use crate::store::{AcceptedCall, FinishedCall, NewCall, Store};
 use chrono::{DateTime, Duration, Utc};
 use placer::{CallRequest, Placement, Placer};
@@ -38,6 +39,7 @@ pub struct Dispatcher {
     clock: Clock,
     placer: Arc<dyn Placer>,
     call_timeout: Duration,
+    metrics: Arc<Metrics>,
     /// Whether this process dispatches at all (an API-only replica does not).
     enabled: bool,
     /// One drive at a time in this process (loop, settle, advance).
@@ -47,8 +49,16 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(store: Store, clock: Clock, placer: Arc<dyn Placer>, call_timeout: Duration, enabled: bool) -> Self {
-        Self { store, clock, placer, call_timeout, enabled, drive: Mutex::new(()), wakeup: Arc::new(Notify::new()) }
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        placer: Arc<dyn Placer>,
+        call_timeout: Duration,
+        enabled: bool,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let wakeup = Arc::new(Notify::new());
+        Self { store, clock, placer, call_timeout, enabled, metrics, drive: Mutex::new(()), wakeup }
     }
 
     /// Does everything due at `now` until nothing more is.
@@ -112,13 +122,20 @@ impl Dispatcher {
         if !self.enabled {
             return Ok(false);
         }
+        let started = std::time::Instant::now();
+        let changed = self.pass(now).await;
+        self.metrics.observe_dispatch_pass(started.elapsed());
+        changed
+    }
+
+    async fn pass(&self, now: DateTime<Utc>) -> Result<bool, Error> {
         let mut changed = false;
         loop {
             let ends = self.store.simulated_ends(now, SETTLE_CHUNK).await?;
             if ends.is_empty() {
                 break;
             }
-            self.store.record_outcomes(&ends, now).await?;
+            self.record(&ends, now).await?;
             changed = true;
         }
         loop {
@@ -134,7 +151,7 @@ impl Dispatcher {
                     ended_at: deadline,
                 })
                 .collect();
-            self.store.record_outcomes(&closed, now).await?;
+            self.record(&closed, now).await?;
             changed = true;
         }
         changed |= self.store.start_due_batches(now).await? > 0;
@@ -272,9 +289,19 @@ impl Dispatcher {
                 }
             }
         }
+        self.metrics.add_calls_placed(requests.len() as u64);
         self.store.mark_accepted(&accepted, now).await?;
-        self.store.record_outcomes(&rejected, now).await?;
+        self.record(&rejected, now).await?;
         Ok(())
+    }
+
+    /// Records outcomes and counts them.
+    async fn record(&self, finished: &[FinishedCall], now: DateTime<Utc>) -> Result<usize, Error> {
+        let closed = self.store.record_outcomes(finished, now).await?;
+        for status in &closed {
+            self.metrics.add_outcome(status.as_str(), 1);
+        }
+        Ok(closed.len())
     }
 
     /// Applies a telephony callback: progress (`ringing`, `in_progress`) or a final outcome.
@@ -286,7 +313,7 @@ impl Dispatcher {
             Report::Answered => self.store.mark_answered(execution_id, now).await?,
             Report::Finished(outcome) => {
                 let finished = FinishedCall { execution_id, outcome: *outcome, ended_at: now };
-                self.store.record_outcomes(&[finished], now).await? > 0
+                self.record(&[finished], now).await? > 0
             }
         };
         if applied {

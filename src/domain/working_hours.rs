@@ -1,7 +1,7 @@
 //! Per-weekday calling windows (`[start, end)` in local wall time) and their parsing rules.
 
 use super::time::resolve_local;
-use chrono::{DateTime, Datelike, LocalResult, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, LocalResult, Offset, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -121,21 +121,54 @@ impl WorkingHours {
         }
         let today = at.with_timezone(&tz).date_naive();
         // Eight days cover every weekday once more; a 30-hour day cannot skip one.
-        (0..=8).filter_map(|offset| today.checked_add_days(chrono::Days::new(offset))).find_map(|date| {
-            let day = &self.days[date.weekday().num_days_from_monday() as usize];
-            if !day.enabled {
-                return None;
-            }
-            let start = date.and_hms_opt(u32::from(day.start.0) / 60, u32::from(day.start.0) % 60, 0)?;
-            // In a repeated hour the window opens in both copies; in a gap, right after it.
-            let candidates = match tz.from_local_datetime(&start) {
-                LocalResult::Ambiguous(first, second) => [Some(first.to_utc()), Some(second.to_utc())],
-                _ => [Some(resolve_local(tz, start)), None],
-            };
-            // A start may resolve past the end when a gap swallows the whole window.
-            candidates.into_iter().flatten().find(|opens| *opens > at && self.is_open(tz, *opens))
-        })
+        let by_start =
+            (0..=8).filter_map(|offset| today.checked_add_days(chrono::Days::new(offset))).find_map(|date| {
+                let day = &self.days[date.weekday().num_days_from_monday() as usize];
+                if !day.enabled {
+                    return None;
+                }
+                let start = date.and_hms_opt(u32::from(day.start.0) / 60, u32::from(day.start.0) % 60, 0)?;
+                // In a repeated hour the window opens in both copies; in a gap, right after it.
+                let candidates = match tz.from_local_datetime(&start) {
+                    LocalResult::Ambiguous(first, second) => [Some(first.to_utc()), Some(second.to_utc())],
+                    _ => [Some(resolve_local(tz, start)), None],
+                };
+                // A start may resolve past the end when a gap swallows the whole window.
+                candidates.into_iter().flatten().find(|opens| *opens > at && self.is_open(tz, *opens))
+            });
+        // A clock turned back can also re-enter a window mid-way (its wall time jumps back inside):
+        // the window then opens at the transition itself.
+        let horizon = by_start.unwrap_or(at + chrono::Duration::days(9));
+        let by_transition = offset_changes(tz, at, horizon).into_iter().find(|t| self.is_open(tz, *t));
+        match (by_start, by_transition) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
+}
+
+/// The instants in `(from, to]` at which the zone's UTC offset changes, in order (whole seconds, as
+/// every transition in the tz database is).
+fn offset_changes(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    let offset =
+        |secs: i64| DateTime::from_timestamp(secs, 0).map(|t| t.with_timezone(&tz).offset().fix().local_minus_utc());
+    let (from, to) = (from.timestamp(), to.timestamp());
+    let mut changes = Vec::new();
+    let mut t = from;
+    while t < to {
+        let next = (t + 3600).min(to);
+        if offset(next) != offset(t) {
+            // bisect to the first second with the new offset
+            let (mut lo, mut hi) = (t, next);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if offset(mid) == offset(lo) { lo = mid } else { hi = mid }
+            }
+            changes.extend(DateTime::from_timestamp(hi, 0));
+        }
+        t = next;
+    }
+    changes
 }
 
 impl Serialize for WorkingHours {

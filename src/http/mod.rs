@@ -46,7 +46,7 @@ pub struct Shared {
     pub store: Store,
     pub clock: Clock,
     pub tokens: TokenCache,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     pub max_body_bytes: usize,
     /// The dispatcher, woken when work is added or resumed, and driven by the test clock.
     pub dispatcher: Arc<Dispatcher>,

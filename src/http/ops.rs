@@ -30,7 +30,13 @@ pub async fn readyz(State(st): State<AppState>) -> Response {
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(st): State<AppState>) -> Response {
-    let mut response = st.metrics.render().into_response();
+    let in_flight = match st.store.calls_in_flight().await {
+        Ok(n) => n,
+        Err(e) => return e.into_response(),
+    };
+    let mut text = st.metrics.render();
+    text.push_str(&st.metrics.render_dispatch(in_flight));
+    let mut response = text.into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));

@@ -423,3 +423,43 @@ async fn two_replicas_racing_never_double_dial_or_exceed_limits() {
 fn batch_uuid(id: &str) -> uuid::Uuid {
     graine::domain::ids::BatchId::parse(id).unwrap().uuid()
 }
+
+#[tokio::test]
+async fn a_restarted_server_resumes_where_the_last_one_stopped() {
+    let first = TestApp::with_clock(MONDAY_10, |_| {}).await;
+    let c = campaign(&first, json!({"metadata": {"concurrency_limit": 1}})).await;
+    let b = batch(&first, &c, &["+14155551111", "+14155552222"], json!({})).await;
+    let db = first.database_url.clone();
+    drop(first); // stops with one call in flight
+    let second = TestApp::start_on(&db, |c| {
+        c.test_clock = true;
+        c.clock_start = Some(at("2026-11-30T10:01:00Z"));
+    })
+    .await;
+    second.advance(3600).await;
+    let contacts = second.contacts_with_calls(&b).await;
+    assert!(contacts.iter().all(|c| c["status"] == "completed"), "{contacts:?}");
+    assert_eq!(
+        calls(&contacts[0])[0]["ended_at"],
+        "2026-11-30T10:02:03Z",
+        "the call placed before the stop ended on time"
+    );
+    assert_eq!(calls(&contacts[1])[0]["dispatched_at"], "2026-11-30T10:02:03Z");
+    assert_eq!(contacts.iter().map(|c| calls(c).len()).sum::<usize>(), 2, "nothing was dialed twice");
+}
+
+#[tokio::test]
+async fn metrics_report_calls_and_dispatch_passes() {
+    let app = TestApp::with_clock(MONDAY_10, |_| {}).await;
+    let c = campaign(&app, json!({})).await;
+    batch(&app, &c, &["+14155551111", "+14155550001"], json!({"max_retries_override": 0})).await;
+    let text = app.get("/metrics").await.text;
+    assert!(text.contains("graine_calls_in_flight 2"), "{text}");
+    assert!(text.contains("graine_calls_placed_total 2"));
+    app.advance(600).await;
+    let text = app.get("/metrics").await.text;
+    assert!(text.contains("graine_calls_in_flight 0"));
+    assert!(text.contains("graine_call_outcomes_total{status=\"busy\"} 1"));
+    assert!(text.contains("graine_call_outcomes_total{status=\"completed\"} 1"));
+    assert!(text.contains("graine_dispatch_pass_seconds_count"));
+}

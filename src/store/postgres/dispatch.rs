@@ -328,10 +328,14 @@ impl Store {
     }
 
     /// Records final outcomes. A call that is no longer live (already recorded, timed out, or a
-    /// duplicate callback) is left as it is. Returns how many calls were closed.
-    pub async fn record_outcomes(&self, finished: &[FinishedCall], now: DateTime<Utc>) -> Result<usize, Error> {
+    /// duplicate callback) is left as it is. Returns the statuses of the calls it closed.
+    pub async fn record_outcomes(
+        &self,
+        finished: &[FinishedCall],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CallStatus>, Error> {
         if finished.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let ids: Vec<Uuid> = finished.iter().map(|f| f.execution_id.uuid()).collect();
         let mut tx = self.pool.begin().await?;
@@ -347,7 +351,7 @@ impl Store {
         );
         let live = sqlx::query(&live_sql).bind(&ids).fetch_all(&mut *tx).await?;
         if live.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         struct Live {
             contact: Uuid,
@@ -543,7 +547,14 @@ impl Store {
         let touched: Vec<Uuid> = batch_deltas.keys().copied().collect();
         complete_finished(&mut tx, &touched, now).await?;
         tx.commit().await?;
-        Ok(ids.len())
+        Ok(call_updates.iter().map(|c| c.1.status).collect())
+    }
+
+    /// Calls in flight across every campaign.
+    pub async fn calls_in_flight(&self) -> Result<i64, Error> {
+        Ok(sqlx::query_scalar("SELECT COALESCE(sum(in_flight), 0)::bigint FROM campaigns")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// Live simulated calls whose scripted end is at or before `now`, soonest first.
