@@ -33,6 +33,7 @@ impl Series {
 pub struct Metrics {
     http: Mutex<HashMap<(&'static str, String, u16), Series>>,
     dispatch_passes: Mutex<Series>,
+    claims: Mutex<Series>,
     calls_placed: AtomicU64,
     outcomes: Mutex<HashMap<&'static str, u64>>,
 }
@@ -53,6 +54,11 @@ impl Metrics {
     pub fn observe_dispatch_pass(&self, elapsed: Duration) {
         let mut s = self.dispatch_passes.lock().unwrap_or_else(|e| e.into_inner());
         s.observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one claim transaction (lock a campaign, claim its due contacts, write their calls).
+    pub fn observe_claim(&self, elapsed: Duration) {
+        self.claims.lock().unwrap_or_else(|e| e.into_inner()).observe(elapsed.as_secs_f64());
     }
 
     /// Counts calls handed to telephony.
@@ -82,15 +88,15 @@ impl Metrics {
         for (status, n) in outcomes {
             let _ = writeln!(out, "graine_call_outcomes_total{{status=\"{status}\"}} {n}");
         }
-        out.push_str("# HELP graine_dispatch_pass_seconds Time one dispatcher pass takes: how far dispatch lags behind due work.\n");
-        out.push_str("# TYPE graine_dispatch_pass_seconds histogram\n");
-        let s = self.dispatch_passes.lock().unwrap_or_else(|e| e.into_inner());
-        for (bound, n) in BUCKETS.iter().zip(s.buckets) {
-            let _ = writeln!(out, "graine_dispatch_pass_seconds_bucket{{le=\"{bound}\"}} {n}");
-        }
-        let _ = writeln!(out, "graine_dispatch_pass_seconds_bucket{{le=\"+Inf\"}} {}", s.count);
-        let _ = writeln!(out, "graine_dispatch_pass_seconds_sum {}", s.sum);
-        let _ = writeln!(out, "graine_dispatch_pass_seconds_count {}", s.count);
+        let passes = self.dispatch_passes.lock().unwrap_or_else(|e| e.into_inner());
+        histogram(
+            &mut out,
+            "graine_dispatch_pass_seconds",
+            "Time one dispatcher pass takes: how far dispatch lags behind due work.",
+            &passes,
+        );
+        let claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        histogram(&mut out, "graine_dispatch_claim_seconds", "Time one claim transaction takes.", &claims);
         out
     }
 
@@ -124,6 +130,18 @@ impl Metrics {
         }
         out
     }
+}
+
+/// Writes an unlabelled histogram.
+fn histogram(out: &mut String, name: &str, help: &str, s: &Series) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    for (bound, n) in BUCKETS.iter().zip(s.buckets) {
+        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {n}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", s.count);
+    let _ = writeln!(out, "{name}_sum {}", s.sum);
+    let _ = writeln!(out, "{name}_count {}", s.count);
 }
 
 #[cfg(test)]

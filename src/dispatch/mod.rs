@@ -163,7 +163,9 @@ impl Dispatcher {
             }
         }
         for campaign in self.store.dispatch_candidates(now).await? {
+            let started = std::time::Instant::now();
             let calls = self.claim(campaign, now).await?;
+            self.metrics.observe_claim(started.elapsed());
             if !calls.is_empty() {
                 self.place(calls).await?;
                 changed = true;

@@ -1,0 +1,265 @@
+//! Dispatch benchmark: burn-down throughput (1 and 2 replicas), utilisation under limits, and
+//! idle-to-first-call latency, against release `graine serve` processes on the local Postgres.
+//!
+//! Run with `scripts/bench-dispatch` (builds the release binary first). Prints a markdown report.
+
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "gat_bench_token_000000000000000000";
+const SERVER: &str = "postgres://localhost:5432";
+
+/// A child server process, killed on drop.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn binary() -> String {
+    let root = env!("CARGO_MANIFEST_DIR");
+    format!("{root}/target/release/graine")
+}
+
+async fn spawn(db: &str, port: u16, args: &[&str]) -> Server {
+    let child = Command::new(binary())
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--database-url", &format!("{SERVER}/{db}")])
+        .args(["--bootstrap-token", TOKEN])
+        .args(args)
+        .env("GRAINE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("target/release/graine runs (cargo build --release)");
+    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(r) = client.get(format!("{}/readyz", server.base)).send().await {
+            if r.status().is_success() {
+                return server;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("server on port {port} did not become ready");
+}
+
+async fn fresh_db(name: &str) -> PgConnection {
+    let mut admin = PgConnection::connect(&format!("{SERVER}/postgres")).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    PgConnection::connect(&format!("{SERVER}/{name}")).await.unwrap()
+}
+
+async fn post(client: &reqwest::Client, url: String, body: Value) -> Value {
+    let r = client.post(url).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json().await.unwrap()
+}
+
+/// Creates `campaigns` campaigns with the given limits and a batch each, through an API-only server.
+async fn load(db: &str, limits: &[i64], contacts: impl Fn(usize, i64) -> Vec<Value>) {
+    let api = spawn(db, 18901, &["--dispatch", "false"]).await;
+    let client = reqwest::Client::new();
+    for (i, limit) in limits.iter().enumerate() {
+        let c = post(
+            &client,
+            format!("{}/api/v1/campaigns/", api.base),
+            json!({"name": format!("bench {i}"), "agent_id": "agent", "phone_numbers": ["+919876543210", "+919876543211"],
+                   "metadata": {"concurrency_limit": limit}, "retry_policy": {"max_retries": 0}}),
+        )
+        .await;
+        post(
+            &client,
+            format!("{}/api/v1/batches/", api.base),
+            json!({"campaign_id": c["campaign_id"], "contacts": contacts(i, *limit)}),
+        )
+        .await;
+    }
+}
+
+fn contact(number: String) -> Value {
+    json!({"phone_number": number, "call_variables": {"callee_name": "Bench"}})
+}
+
+/// The p99 upper bound from a Prometheus histogram's cumulative buckets.
+fn p99_from_metrics(texts: &[String], name: &str) -> String {
+    let mut buckets: Vec<(f64, f64)> = Vec::new();
+    for text in texts {
+        for line in text.lines().filter(|l| l.starts_with(&format!("{name}_bucket{{le=\""))) {
+            let le = line.split('"').nth(1).unwrap_or("+Inf");
+            let bound = le.parse::<f64>().unwrap_or(f64::INFINITY);
+            let n: f64 = line.rsplit(' ').next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+            match buckets.iter_mut().find(|(b, _)| *b == bound) {
+                Some(slot) => slot.1 += n,
+                None => buckets.push((bound, n)),
+            }
+        }
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = buckets.last().map_or(0.0, |b| b.1);
+    let bound = buckets.iter().find(|(_, n)| *n >= 0.99 * total).map_or(f64::NAN, |b| b.0);
+    format!("≤ {} ms ({} claims)", bound * 1000.0, total)
+}
+
+async fn burn_down(replicas: usize) -> String {
+    let db = format!("graine_bench_burn_{replicas}");
+    let mut conn = fresh_db(&db).await;
+    let limits = vec![10_000; 100];
+    load(&db, &limits, |i, _| (0..1000).map(|j| contact(format!("+1415{:03}{:04}", 200 + i, 1000 + j))).collect())
+        .await;
+    let started = Instant::now();
+    let mut servers = Vec::new();
+    for r in 0..replicas {
+        servers.push(spawn(&db, 18910 + r as u16, &["--simulated-call-seconds", "0"]).await);
+    }
+    let mut first_call = None;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let (done, placed): (Option<i64>, i64) = sqlx::query_as(
+            "SELECT (SELECT sum(n_completed)::bigint FROM batches), (SELECT count(*) FROM call_records)",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if placed > 0 && first_call.is_none() {
+            first_call = Some(started.elapsed());
+        }
+        if done == Some(100_000) || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed();
+    let client = reqwest::Client::new();
+    let mut texts = Vec::new();
+    for s in &servers {
+        texts.push(client.get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap());
+    }
+    let from_first = elapsed - first_call.unwrap_or_default();
+    format!(
+        "| {replicas} | 100,000 | {:.1} s | {:.0} | {} |",
+        from_first.as_secs_f64(),
+        100_000.0 / from_first.as_secs_f64(),
+        p99_from_metrics(&texts, "graine_dispatch_claim_seconds")
+    )
+}
+
+async fn limit_bound() -> String {
+    let db = "graine_bench_limits";
+    let mut conn = fresh_db(db).await;
+    let limits: Vec<i64> = (1..=50).collect();
+    // calls of 1 s (…0005), 3 s (…0003), 4 s (answered, 1 s talk after 3 s ringing) and 5 s (…0001)
+    let ends = ["0005", "0003", "1234", "0001"];
+    load(db, &limits, |_, limit| {
+        (0..(limit as usize * 8)).map(|j| contact(format!("+1415{:03}{}", 200 + j, ends[j % 4]))).collect()
+    })
+    .await;
+    let _server = spawn(db, 18920, &["--simulated-call-seconds", "1"]).await;
+    let (mut used, mut capacity, mut samples) = (0i64, 0i64, 0u64);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let rows: Vec<(i32, i32, i64)> = sqlx::query_as(
+            "SELECT c.concurrency_limit, c.in_flight, (SELECT sum(b.n_pending)::bigint FROM batches b WHERE b.campaign_id = c.id)
+             FROM campaigns c",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        let waiting: Vec<_> = rows.iter().filter(|r| r.2 > 0).collect();
+        if waiting.is_empty() || Instant::now() > deadline {
+            break;
+        }
+        for (limit, in_flight, _) in waiting {
+            used += i64::from(*in_flight);
+            capacity += i64::from(*limit);
+        }
+        samples += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let over: i64 = sqlx::query_scalar("SELECT count(*) FROM campaigns WHERE in_flight > concurrency_limit")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    format!(
+        "| 50 campaigns, limits 1–50, {} contacts, calls of 1–5 s | {:.1}% | {samples} | {over} |",
+        8 * 1275,
+        100.0 * used as f64 / capacity.max(1) as f64
+    )
+}
+
+async fn first_call_latency() -> String {
+    let db = "graine_bench_latency";
+    let mut conn = fresh_db(db).await;
+    let server = spawn(db, 18930, &[]).await;
+    let client = reqwest::Client::new();
+    let c = post(
+        &client,
+        format!("{}/api/v1/campaigns/", server.base),
+        json!({"name": "latency", "agent_id": "agent", "phone_numbers": ["+919876543210"], "metadata": {"concurrency_limit": 1000}}),
+    )
+    .await;
+    let mut latencies = Vec::new();
+    for i in 0..30 {
+        // idle: give the loop time to go to sleep between samples
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let before: i64 = sqlx::query_scalar("SELECT count(*) FROM call_records").fetch_one(&mut conn).await.unwrap();
+        post(
+            &client,
+            format!("{}/api/v1/batches/", server.base),
+            json!({"campaign_id": c["campaign_id"], "contacts": [contact(format!("+1415{:03}1234", 200 + i))]}),
+        )
+        .await;
+        let accepted = Instant::now();
+        loop {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM call_records").fetch_one(&mut conn).await.unwrap();
+            if n > before || accepted.elapsed() > Duration::from_secs(5) {
+                break;
+            }
+        }
+        latencies.push(accepted.elapsed());
+    }
+    latencies.sort();
+    format!(
+        "| batch accepted → call placed, 30 samples | {:.1} ms | {:.1} ms |",
+        latencies[latencies.len() / 2].as_secs_f64() * 1000.0,
+        latencies[latencies.len() - 1].as_secs_f64() * 1000.0
+    )
+}
+
+fn main() {
+    let which = std::env::args().nth(1).filter(|a| !a.starts_with('-')).unwrap_or_else(|| "all".into());
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        if which == "all" || which == "burn" {
+            println!("### Burn-down: 100,000 due contacts over 100 campaigns, zero-length simulated calls\n");
+            println!("| replicas | contacts | time (first call → last completed) | calls/s | claim transaction p99 |");
+            println!("|---|---|---|---|---|");
+            for replicas in [1, 2] {
+                println!("{}", burn_down(replicas).await);
+            }
+            println!();
+        }
+        if which == "all" || which == "limits" {
+            println!("### Limit-bound: in-flight against the limit while work waits\n");
+            println!("| run | utilisation (Σ in-flight / Σ limit, campaigns with waiting contacts) | samples | campaigns over their limit at the end |");
+            println!("|---|---|---|---|");
+            println!("{}\n", limit_bound().await);
+        }
+        if which == "all" || which == "latency" {
+            println!("### Idle to first call\n");
+            println!("| measure | p50 | max |");
+            println!("|---|---|---|");
+            println!("{}\n", first_call_latency().await);
+        }
+    });
+}
