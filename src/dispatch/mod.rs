@@ -97,7 +97,7 @@ impl Dispatcher {
         }
         loop {
             let now = self.clock.now();
-            if let Err(e) = self.settle_live().await {
+            if let Err(e) = self.settle_live(&shutdown).await {
                 tracing::warn!(error = %e, "dispatch pass failed");
             }
             let next = self.next_wakeup(now).await.unwrap_or(None);
@@ -110,10 +110,11 @@ impl Dispatcher {
         }
     }
 
-    /// Steps with a fresh `now` each time until a pass changes nothing.
-    async fn settle_live(&self) -> Result<(), Error> {
+    /// Steps with a fresh `now` each time until a pass changes nothing, or shutdown begins (then
+    /// no new claim starts; calls already placed end by their own rules, here or on another replica).
+    async fn settle_live(&self, shutdown: &CancellationToken) -> Result<(), Error> {
         let _drive = self.drive.lock().await;
-        while self.step(self.clock.now()).await? {}
+        while !shutdown.is_cancelled() && self.step(self.clock.now()).await? {}
         Ok(())
     }
 
