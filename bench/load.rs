@@ -51,6 +51,14 @@ struct Opts {
     /// Batches in the one campaign of part B.2.
     #[arg(long, default_value_t = 10)]
     scale_batches: usize,
+    /// Rounds of part A; the scenarios of ours and of the bare server alternate within each round, and
+    /// the summary takes the median over rounds.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Also measure a bare server whose pool does not ping each connection it hands out (sqlx's
+    /// `test_before_acquire(false)`), to size that round trip.
+    #[arg(long)]
+    bare_no_ping: bool,
     /// Existing campaigns the GET scenarios read.
     #[arg(long, default_value_t = 1000)]
     get_ids: usize,
@@ -60,9 +68,10 @@ struct Opts {
     /// The graine binary (default: `release/graine` next to this benchmark's binary).
     #[arg(long, env = "GRAINE_BENCH_BIN")]
     graine_bin: Option<PathBuf>,
-    /// Pause this many seconds before each ingest request of B.1 (to attach a profiler to the fresh server).
-    #[arg(long, default_value_t = 0.0)]
-    ingest_pause: f64,
+    /// Record a CPU profile of the server (`perf record`) during each measured window and ingest request,
+    /// into the log directory as `<scenario>.perf.data` (read with `perf report -i FILE`).
+    #[arg(long)]
+    perf: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,6 +163,15 @@ fn cpu_ticks(pid: u32) -> u64 {
     n(11) + n(12)
 }
 
+/// Busy CPU time of the whole machine (all cores), in clock ticks, from `/proc/stat`.
+fn machine_busy_ticks() -> u64 {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let line = text.lines().next().unwrap_or_default();
+    let f: Vec<u64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal: everything but idle and iowait
+    [0, 1, 2, 5, 6, 7].iter().map(|&i| f.get(i).copied().unwrap_or(0)).sum()
+}
+
 fn clock_ticks_per_second() -> f64 {
     Command::new("getconf")
         .arg("CLK_TCK")
@@ -166,6 +184,48 @@ fn clock_ticks_per_second() -> f64 {
 
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
+}
+
+/// `perf record` of a server while it lives (with `--perf`); stopped with SIGINT when dropped.
+struct Profile(Option<Child>);
+
+impl Profile {
+    fn start(ctx: &Ctx, server: &Server, label: &str) -> Self {
+        if !ctx.opts.perf {
+            return Self(None);
+        }
+        let slug: String = label.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let file = ctx.logs.join(format!("{}-{slug}.perf.data", server.name));
+        let child = Command::new("perf")
+            .args(["record", "-q", "-F", "999", "-p", &server.pid().to_string(), "-o"])
+            .arg(&file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        if let Err(e) = &child {
+            eprintln!("    perf record could not start: {e}");
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        Self(child.ok())
+    }
+}
+
+impl Drop for Profile {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = Command::new("kill").arg("-INT").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -222,20 +282,20 @@ impl Ctx {
     }
 
     /// Starts the bare axum + sqlx server (this binary, `bare-server`).
-    async fn start_bare(&self, db: &str) -> Server {
+    async fn start_bare(&self, name: &str, db: &str, ping: bool) -> Server {
         let port = free_port();
-        let log = self.logs.join("bare.log");
+        let log = self.logs.join(format!("{name}.log"));
         let out = std::fs::File::create(&log).expect("create server log");
         let exe = std::env::current_exe().expect("own executable");
         let child = Command::new(exe)
             .args(["bare-server", "--bind", &format!("127.0.0.1:{port}"), "--database-url", &self.db_url(db)])
+            .args(if ping { &[][..] } else { &["--no-ping"][..] })
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("log file"))
             .stderr(out)
             .spawn()
             .expect("start the bare server");
-        let server =
-            Server { name: "bare".into(), child, base: format!("http://127.0.0.1:{port}"), db: db.into(), log };
+        let server = Server { name: name.into(), child, base: format!("http://127.0.0.1:{port}"), db: db.into(), log };
         self.wait_ready(&server, "/healthz").await;
         server
     }
@@ -271,6 +331,18 @@ struct CpuMark {
     postgres: u64,
     backends: Vec<u32>,
     client: u64,
+    machine: u64,
+}
+
+/// CPU use over a window, in % of one core (200% = both cores of this machine).
+#[derive(Clone, Copy, Debug, Default)]
+struct CpuUse {
+    server: f64,
+    postgres: f64,
+    client: f64,
+    /// Everything else on the machine: other processes, Postgres's background workers, the kernel.
+    other: f64,
+    secs: f64,
 }
 
 impl CpuMark {
@@ -282,20 +354,20 @@ impl CpuMark {
             postgres: backends.iter().map(|p| cpu_ticks(*p)).sum(),
             backends,
             client: cpu_ticks(std::process::id()),
+            machine: machine_busy_ticks(),
         }
     }
 
-    /// (server, postgres, client) CPU use since `self` in % of one core, and the seconds elapsed.
-    fn since(&self, ctx: &Ctx, server: &Server) -> (f64, f64, f64, f64) {
+    /// CPU use since `self`.
+    fn since(&self, ctx: &Ctx, server: &Server) -> CpuUse {
         let secs = self.at.elapsed().as_secs_f64();
         let pct = |ticks: u64| ticks as f64 / ctx.ticks / secs * 100.0;
         let pg_now: u64 = self.backends.iter().map(|p| cpu_ticks(*p)).sum();
-        (
-            pct(cpu_ticks(server.pid()).saturating_sub(self.server)),
-            pct(pg_now.saturating_sub(self.postgres)),
-            pct(cpu_ticks(std::process::id()).saturating_sub(self.client)),
-            secs,
-        )
+        let server = pct(cpu_ticks(server.pid()).saturating_sub(self.server));
+        let postgres = pct(pg_now.saturating_sub(self.postgres));
+        let client = pct(cpu_ticks(std::process::id()).saturating_sub(self.client));
+        let machine = pct(machine_busy_ticks().saturating_sub(self.machine));
+        CpuUse { server, postgres, client, other: (machine - server - postgres - client).max(0.0), secs }
     }
 }
 
@@ -308,6 +380,7 @@ type MakeRequest = Arc<dyn Fn(&reqwest::Client, usize, u64) -> reqwest::RequestB
 #[derive(Clone, Debug)]
 struct LoadResult {
     label: String,
+    round: usize,
     ok: usize,
     errors: usize,
     first_error: Option<String>,
@@ -317,9 +390,7 @@ struct LoadResult {
     max_ms: f64,
     rss_mib: f64,
     hwm_mib: f64,
-    server_cpu: f64,
-    pg_cpu: f64,
-    client_cpu: f64,
+    cpu: CpuUse,
 }
 
 /// Percentile of sorted microsecond latencies, in milliseconds.
@@ -378,9 +449,11 @@ async fn load(ctx: &Ctx, server: &Server, label: &str, expected: u16, make: Make
     }
     tokio::time::sleep_until(measure_from.into()).await;
     let peak_reset = reset_peak(server.pid());
+    let profile = Profile::start(ctx, server, label);
     let mark = CpuMark::take(ctx, server).await;
     tokio::time::sleep_until(until.into()).await;
-    let (server_cpu, pg_cpu, client_cpu, _) = mark.since(ctx, server);
+    let cpu = mark.since(ctx, server);
+    drop(profile);
     let (rss, hwm) = memory_kib(server.pid());
     let mut all = Vec::new();
     let (mut errors, mut first_error) = (0, None);
@@ -395,6 +468,7 @@ async fn load(ctx: &Ctx, server: &Server, label: &str, expected: u16, make: Make
     all.sort_unstable();
     let r = LoadResult {
         label: label.into(),
+        round: 0,
         ok: all.len(),
         errors,
         first_error,
@@ -404,9 +478,7 @@ async fn load(ctx: &Ctx, server: &Server, label: &str, expected: u16, make: Make
         max_ms: all.last().map_or(f64::NAN, |m| f64::from(*m) / 1000.0),
         rss_mib: mib(rss),
         hwm_mib: if peak_reset { mib(hwm) } else { f64::NAN },
-        server_cpu,
-        pg_cpu,
-        client_cpu,
+        cpu,
     };
     eprintln!(
         "    {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors{}",
@@ -428,13 +500,13 @@ fn truncate(s: &str, n: usize) -> &str {
 
 fn load_table(rows: &[LoadResult]) -> String {
     let mut out = String::from(
-        "| scenario | requests | req/s | p50 ms | p99 ms | max ms | errors | server RSS end MiB | server peak MiB | server CPU | Postgres CPU | client CPU |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| scenario | requests | req/s | p50 ms | p99 ms | max ms | errors | server RSS end MiB | server peak MiB | server CPU | Postgres CPU | client CPU | other CPU |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {:.1} | {:.1} | {:.0}% | {:.0}% | {:.0}% |",
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {:.1} | {:.1} | {:.0}% | {:.0}% | {:.0}% | {:.0}% |",
             r.label,
             r.ok,
             r.rps,
@@ -444,9 +516,10 @@ fn load_table(rows: &[LoadResult]) -> String {
             r.errors,
             r.rss_mib,
             r.hwm_mib,
-            r.server_cpu,
-            r.pg_cpu,
-            r.client_cpu
+            r.cpu.server,
+            r.cpu.postgres,
+            r.cpu.client,
+            r.cpu.other
         );
     }
     out
@@ -508,60 +581,111 @@ fn get_rotating(urls: Vec<String>) -> MakeRequest {
 }
 
 struct PartA {
-    ours: Vec<LoadResult>,
-    info: Vec<LoadResult>,
-    bare: Vec<LoadResult>,
+    /// Every measured window, round by round.
+    rounds: Vec<LoadResult>,
+    /// Per scenario, the median over rounds.
+    summary: Vec<LoadResult>,
     idle_rss: Vec<(String, f64)>,
     server_side: Vec<(String, usize, f64, f64, f64)>,
 }
 
+/// The median of each scenario's rounds (by requests/s, with that round's latencies; the worst memory).
+fn medians(rows: &[LoadResult], labels: &[String]) -> Vec<LoadResult> {
+    labels
+        .iter()
+        .filter_map(|label| {
+            let mut mine: Vec<&LoadResult> = rows.iter().filter(|r| &r.label == label).collect();
+            mine.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+            let mid = (*mine.get(mine.len() / 2)?).clone();
+            let rss_mib = mine.iter().map(|r| r.rss_mib).fold(0.0, f64::max);
+            let hwm_mib = mine.iter().map(|r| r.hwm_mib).fold(0.0, f64::max);
+            let errors = mine.iter().map(|r| r.errors).sum();
+            Some(LoadResult { rss_mib, hwm_mib, errors, ..mid })
+        })
+        .collect()
+}
+
 async fn part_a(ctx: &Ctx) -> PartA {
-    let mut idle_rss = Vec::new();
     let n_ids = ctx.opts.get_ids;
-
-    eprintln!("A. graine, GRAINE_LOG=warn");
-    ctx.fresh_db("graine_bench_a_ours").await;
+    eprintln!("A. starting graine (GRAINE_LOG=warn), graine (default info logging) and the bare server");
+    for db in ["graine_bench_a_ours", "graine_bench_a_info", "graine_bench_a_bare"] {
+        ctx.fresh_db(db).await;
+    }
     let ours = ctx.start_graine("graine-warn", "graine_bench_a_ours", Some("warn")).await;
-    idle_rss.push(("graine (warn), idle after start".to_owned(), mib(memory_kib(ours.pid()).0)));
-    let api = format!("{}/api/v1/campaigns/", ours.base);
-    let ids = seed_campaigns(ctx, api.clone(), "campaign_id", n_ids).await;
-    let gets: Vec<String> = ids.iter().map(|id| format!("{}/api/v1/campaigns/{id}", ours.base)).collect();
-    let ours_rows = vec![
-        load(ctx, &ours, "graine GET /campaigns/{id}", 200, get_rotating(gets)).await,
-        load(ctx, &ours, "graine POST /campaigns/", 201, post_campaign(api.clone(), None)).await,
-        load(ctx, &ours, "graine POST /campaigns/ + Idempotency-Key", 201, post_campaign(api, Some(ctx.nonce))).await,
-    ];
-    drop(ours);
-
-    eprintln!("A. graine, default logging (info)");
-    ctx.fresh_db("graine_bench_a_info").await;
     let info = ctx.start_graine("graine-info", "graine_bench_a_info", None).await;
+    let bare = ctx.start_bare("bare", "graine_bench_a_bare", true).await;
+    let no_ping = if ctx.opts.bare_no_ping {
+        ctx.fresh_db("graine_bench_a_bare_np").await;
+        Some(ctx.start_bare("bare-no-ping", "graine_bench_a_bare_np", false).await)
+    } else {
+        None
+    };
+    let idle_rss = vec![
+        ("graine (warn), idle after start".to_owned(), mib(memory_kib(ours.pid()).0)),
+        ("graine (info), idle after start".to_owned(), mib(memory_kib(info.pid()).0)),
+        ("bare, idle after start".to_owned(), mib(memory_kib(bare.pid()).0)),
+    ];
+    eprintln!("A. seeding {n_ids} campaigns in each");
+    let mut gets = Vec::new();
+    for (server, api, field, path) in [
+        (&ours, "/api/v1/campaigns/", "campaign_id", "/api/v1/campaigns/"),
+        (&info, "/api/v1/campaigns/", "campaign_id", "/api/v1/campaigns/"),
+        (&bare, "/campaigns", "id", "/campaigns/"),
+    ] {
+        let ids = seed_campaigns(ctx, format!("{}{api}", server.base), field, n_ids).await;
+        gets.push(ids.iter().map(|id| format!("{}{path}{id}", server.base)).collect::<Vec<_>>());
+    }
+    let np_gets = match &no_ping {
+        Some(np) => {
+            let ids = seed_campaigns(ctx, format!("{}/campaigns", np.base), "id", n_ids).await;
+            ids.iter().map(|id| format!("{}/campaigns/{id}", np.base)).collect()
+        }
+        None => Vec::new(),
+    };
+    let [ours_gets, info_gets, bare_gets] = <[Vec<String>; 3]>::try_from(gets).expect("three servers");
+    let mut scenarios: Vec<(&str, &Server, u16, MakeRequest)> = vec![
+        ("graine GET /campaigns/{id}", &ours, 200, get_rotating(ours_gets)),
+        ("bare GET /campaigns/{id}", &bare, 200, get_rotating(bare_gets)),
+        ("graine POST /campaigns/", &ours, 201, post_campaign(format!("{}/api/v1/campaigns/", ours.base), None)),
+        ("bare POST /campaigns", &bare, 201, post_campaign(format!("{}/campaigns", bare.base), None)),
+        ("graine GET /campaigns/{id}, info logs", &info, 200, get_rotating(info_gets)),
+        (
+            "graine POST /campaigns/, info logs",
+            &info,
+            201,
+            post_campaign(format!("{}/api/v1/campaigns/", info.base), None),
+        ),
+        (
+            "graine POST /campaigns/ + Idempotency-Key",
+            &ours,
+            201,
+            post_campaign(format!("{}/api/v1/campaigns/", ours.base), Some(ctx.nonce)),
+        ),
+    ];
+    if let Some(np) = &no_ping {
+        scenarios.push(("bare GET /campaigns/{id}, no ping", np, 200, get_rotating(np_gets)));
+        scenarios.push((
+            "bare POST /campaigns, no ping",
+            np,
+            201,
+            post_campaign(format!("{}/campaigns", np.base), None),
+        ));
+    }
+    let mut rounds = Vec::new();
+    for round in 1..=ctx.opts.rounds.max(1) {
+        eprintln!("A. round {round} of {}", ctx.opts.rounds.max(1));
+        for (label, server, expected, make) in &scenarios {
+            let mut r = load(ctx, server, label, *expected, make.clone()).await;
+            r.round = round;
+            rounds.push(r);
+        }
+    }
+    let labels: Vec<String> = scenarios.iter().map(|(l, ..)| (*l).to_owned()).collect();
+    let summary = medians(&rounds, &labels);
     let info_log = info.log.clone();
-    idle_rss.push(("graine (info), idle after start".to_owned(), mib(memory_kib(info.pid()).0)));
-    let api = format!("{}/api/v1/campaigns/", info.base);
-    let ids = seed_campaigns(ctx, api.clone(), "campaign_id", n_ids).await;
-    let gets: Vec<String> = ids.iter().map(|id| format!("{}/api/v1/campaigns/{id}", info.base)).collect();
-    let info_rows = vec![
-        load(ctx, &info, "graine GET /campaigns/{id}, info logs", 200, get_rotating(gets)).await,
-        load(ctx, &info, "graine POST /campaigns/, info logs", 201, post_campaign(api, None)).await,
-    ];
-    drop(info);
+    drop((ours, info, bare, no_ping));
     let server_side = server_side_latencies(&std::fs::read_to_string(&info_log).unwrap_or_default());
-
-    eprintln!("A. bare axum + sqlx");
-    ctx.fresh_db("graine_bench_a_bare").await;
-    let bare = ctx.start_bare("graine_bench_a_bare").await;
-    idle_rss.push(("bare, idle after start".to_owned(), mib(memory_kib(bare.pid()).0)));
-    let api = format!("{}/campaigns", bare.base);
-    let ids = seed_campaigns(ctx, api.clone(), "id", n_ids).await;
-    let gets: Vec<String> = ids.iter().map(|id| format!("{}/campaigns/{id}", bare.base)).collect();
-    let bare_rows = vec![
-        load(ctx, &bare, "bare GET /campaigns/{id}", 200, get_rotating(gets)).await,
-        load(ctx, &bare, "bare POST /campaigns", 201, post_campaign(api, None)).await,
-    ];
-    drop(bare);
-
-    PartA { ours: ours_rows, info: info_rows, bare: bare_rows, idle_rss, server_side }
+    PartA { rounds, summary, idle_rss, server_side }
 }
 
 /// Server-side latencies by method, read from the `served` lines of an info-level request log:
@@ -610,20 +734,90 @@ fn strip_ansi(line: &str) -> String {
     out
 }
 
-fn report_a(a: &PartA) -> String {
+fn report_a(ctx: &Ctx, a: &PartA) -> String {
     let mut out = String::from("## A. API throughput\n\n");
     let _ = writeln!(
         out,
-        "Connections: keep-alive, concurrency as configured; each row is the measured window after the warm-up. \
-         CPU columns are % of one core over the window (200% = both cores); Postgres CPU is the sum over the \
-         backends of the server's database; client is this benchmark process. `server peak` is VmHWM since the \
-         start of the window.\n"
+        "{} keep-alive connections; {} rounds, each running every scenario in turn for {:.0} s after a {:.0} s \
+         warm-up; graine and the bare server alternate within a round. CPU columns are % of one core over the \
+         window (200% = both cores): Postgres is the sum over the backends of the server's database, client is \
+         this benchmark process, other is the rest of the machine (other processes, Postgres background \
+         workers, kernel). `server peak` is VmHWM since the start of the window.\n",
+        ctx.opts.connections,
+        ctx.opts.rounds.max(1),
+        ctx.opts.duration,
+        ctx.opts.warmup
     );
-    let mut rows = a.ours.clone();
-    rows.extend(a.info.iter().cloned());
-    rows.extend(a.bare.iter().cloned());
-    out.push_str(&load_table(&rows));
+    out.push_str("### Median of the rounds\n\n");
+    out.push_str(&load_table(&a.summary));
     out.push('\n');
+    let find = |prefix: &str| a.summary.iter().find(|r| r.label == prefix).cloned();
+    if let (Some(og), Some(op), Some(bg), Some(bp)) = (
+        find("graine GET /campaigns/{id}"),
+        find("graine POST /campaigns/"),
+        find("bare GET /campaigns/{id}"),
+        find("bare POST /campaigns"),
+    ) {
+        let get_ratio = og.rps / bg.rps;
+        let post_ratio = op.rps / bp.rps;
+        let ours: Vec<&LoadResult> = a.summary.iter().filter(|r| r.label.starts_with("graine")).collect();
+        let worst_p99 = ours.iter().map(|r| r.p99_ms).fold(0.0, f64::max);
+        let plain_p99 = og.p99_ms.max(op.p99_ms);
+        let worst_rss = ours.iter().map(|r| r.hwm_mib.max(r.rss_mib)).fold(0.0, f64::max);
+        out.push_str("| check | measured | target | verdict |\n|---|---:|---:|---|\n");
+        let _ = writeln!(
+            out,
+            "| GET ours/bare (req/s) | {:.0}% ({:.0} / {:.0}) | ≥ 70% | {} |",
+            get_ratio * 100.0,
+            og.rps,
+            bg.rps,
+            verdict(get_ratio >= 0.7)
+        );
+        let _ = writeln!(
+            out,
+            "| POST ours/bare (req/s) | {:.0}% ({:.0} / {:.0}) | ≥ 50% | {} |",
+            post_ratio * 100.0,
+            op.rps,
+            bp.rps,
+            verdict(post_ratio >= 0.5)
+        );
+        let _ = writeln!(
+            out,
+            "| p99, graine GET and POST (warn) | {plain_p99:.2} ms | < 20 ms | {} |",
+            verdict(plain_p99 < 20.0)
+        );
+        let _ = writeln!(
+            out,
+            "| p99, worst graine scenario | {worst_p99:.2} ms | < 20 ms | {} |",
+            verdict(worst_p99 < 20.0)
+        );
+        let _ = writeln!(out, "| bare p99, GET / POST (for reference) | {:.2} / {:.2} ms | | |", bg.p99_ms, bp.p99_ms);
+        let _ = writeln!(
+            out,
+            "| graine RSS (worst peak) | {worst_rss:.1} MiB | < 50 MB | {} |",
+            verdict(worst_rss < 50.0 * 1e6 / 1048576.0)
+        );
+        out.push('\n');
+        let per_request = |r: &LoadResult| {
+            let us = |pct: f64| pct / 100.0 / r.rps * 1e6;
+            format!(
+                "| {} | {:.0} | {:.0} | {:.0} | {:.0} |",
+                r.label,
+                us(r.cpu.server),
+                us(r.cpu.postgres),
+                us(r.cpu.client),
+                us(r.cpu.server + r.cpu.postgres + r.cpu.client)
+            )
+        };
+        out.push_str(
+            "CPU per request (µs, from the medians above):\n\n\
+             | scenario | server | Postgres backends | client | total |\n|---|---:|---:|---:|---:|\n",
+        );
+        for r in &a.summary {
+            let _ = writeln!(out, "{}", per_request(r));
+        }
+        out.push('\n');
+    }
     for (what, rss) in &a.idle_rss {
         let _ = writeln!(out, "- RSS of {what}: {rss:.1} MiB");
     }
@@ -635,36 +829,19 @@ fn report_a(a: &PartA) -> String {
         );
     }
     out.push('\n');
-    let find = |rows: &[LoadResult], prefix: &str| rows.iter().find(|r| r.label.starts_with(prefix)).cloned();
-    let (Some(og), Some(op), Some(bg), Some(bp)) = (
-        find(&a.ours, "graine GET"),
-        find(&a.ours, "graine POST /campaigns/"),
-        find(&a.bare, "bare GET"),
-        find(&a.bare, "bare POST"),
-    ) else {
-        return out;
-    };
-    let get_ratio = og.rps / bg.rps;
-    let post_ratio = op.rps / bp.rps;
-    let worst_p99 = a.ours.iter().chain(&a.info).map(|r| r.p99_ms).fold(0.0, f64::max);
-    let worst_rss = a.ours.iter().chain(&a.info).map(|r| r.hwm_mib.max(r.rss_mib)).fold(0.0, f64::max);
-    out.push_str("| check | measured | target | verdict |\n|---|---:|---:|---|\n");
-    let _ =
-        writeln!(out, "| GET ours/bare (req/s) | {:.0}% | ≥ 70% | {} |", get_ratio * 100.0, verdict(get_ratio >= 0.7));
-    let _ = writeln!(
-        out,
-        "| POST ours/bare (req/s) | {:.0}% | ≥ 50% | {} |",
-        post_ratio * 100.0,
-        verdict(post_ratio >= 0.5)
-    );
-    let _ = writeln!(out, "| worst graine p99 | {worst_p99:.2} ms | < 20 ms | {} |", verdict(worst_p99 < 20.0));
-    let _ = writeln!(out, "| worst graine RSS (peak) | {worst_rss:.1} MiB | < 50 MB | {} |", verdict(worst_rss < 50.0));
-    out.push('\n');
-    for r in a.ours.iter().chain(&a.info).chain(&a.bare) {
+    for r in &a.rounds {
         if let Some(e) = &r.first_error {
-            let _ = writeln!(out, "- first error in `{}`: `{}`\n", r.label, truncate(e, 300));
+            let _ = writeln!(out, "- first error in `{}`, round {}: `{}`\n", r.label, r.round, truncate(e, 300));
         }
     }
+    out.push_str("### Every round\n\n");
+    let rows: Vec<LoadResult> = a
+        .rounds
+        .iter()
+        .map(|r| LoadResult { label: format!("{} (round {})", r.label, r.round), ..r.clone() })
+        .collect();
+    out.push_str(&load_table(&rows));
+    out.push('\n');
     out
 }
 
@@ -725,6 +902,7 @@ struct Ingest {
     rss_after_mib: f64,
     server_cpu_s: f64,
     pg_cpu_s: f64,
+    other_cpu_s: f64,
     answer: String,
 }
 
@@ -753,13 +931,15 @@ async fn ingest(ctx: &Ctx, server: &Server, label: &str, req: reqwest::RequestBu
         .unwrap_or(0);
     let (rss_before, _) = memory_kib(server.pid());
     reset_peak(server.pid());
+    let profile = Profile::start(ctx, server, label);
     let mark = CpuMark::take(ctx, server).await;
     let started = Instant::now();
     let r = req.timeout(INGEST_TIMEOUT).send().await.expect("ingest request");
     let status = r.status().as_u16();
     let body = r.bytes().await.expect("ingest response");
     let secs = started.elapsed().as_secs_f64();
-    let (server_pct, pg_pct, _, window) = mark.since(ctx, server);
+    let cpu = mark.since(ctx, server);
+    drop(profile);
     let (rss_after, hwm) = memory_kib(server.pid());
     let answer = String::from_utf8_lossy(&body[..body.len().min(400)]).into_owned();
     let r = Ingest {
@@ -771,8 +951,9 @@ async fn ingest(ctx: &Ctx, server: &Server, label: &str, req: reqwest::RequestBu
         rss_before_mib: mib(rss_before),
         peak_mib: mib(hwm),
         rss_after_mib: mib(rss_after),
-        server_cpu_s: server_pct / 100.0 * window,
-        pg_cpu_s: pg_pct / 100.0 * window,
+        server_cpu_s: cpu.server / 100.0 * cpu.secs,
+        pg_cpu_s: cpu.postgres / 100.0 * cpu.secs,
+        other_cpu_s: cpu.other / 100.0 * cpu.secs,
         answer,
     };
     eprintln!(
@@ -860,6 +1041,78 @@ struct PartB {
     walk: Walk,
     local_json_parse_s: f64,
     local_phone_parse_s: f64,
+    /// (countries, numbers parsed, seconds) for numbers of several countries in turn.
+    mixed: Vec<(usize, usize, f64)>,
+    /// The ingest of a small batch whose numbers come from several countries in turn.
+    mixed_ingest: Ingest,
+}
+
+/// Valid numbers of several countries: `per_country` variants (last three digits changed) of one valid
+/// example per country, interleaved country by country, as a list of mixed customers would be.
+fn mixed_numbers(per_country: usize) -> Vec<Vec<String>> {
+    use graine::domain::phone::PhoneNumber;
+    [
+        "+14155552671",
+        "+919876543210",
+        "+447911123456",
+        "+33612345678",
+        "+4915123456789",
+        "+61412345678",
+        "+5511987654321",
+        "+34612345678",
+        "+393123456789",
+        "+31612345678",
+        "+819012345678",
+        "+525512345678",
+        "+27821234567",
+        "+6591234567",
+        "+8613812345678",
+        "+2348031234567",
+    ]
+    .into_iter()
+    .map(|example| {
+        // Validated one country at a time, which keeps the validator's regex cache warm.
+        let stem = &example[..example.len() - 3];
+        (0..1000).map(|j| format!("{stem}{j:03}")).filter(|n| PhoneNumber::parse(n).is_ok()).take(per_country).collect()
+    })
+    .filter(|v: &Vec<String>| v.len() == per_country)
+    .collect()
+}
+
+/// Interleaves the first `k` countries' numbers: one of each in turn.
+fn interleave(countries: &[Vec<String>], k: usize) -> Vec<String> {
+    let k = k.min(countries.len());
+    let per = countries.first().map_or(0, Vec::len);
+    (0..per).flat_map(|i| countries[..k].iter().map(move |c| c[i].clone())).collect()
+}
+
+/// Times `PhoneNumber::parse` over numbers of 1, 2, 4, 8 and all countries in turn: (countries, numbers, s).
+fn mixed_country_parse(countries: &[Vec<String>]) -> Vec<(usize, usize, f64)> {
+    use graine::domain::phone::PhoneNumber;
+    let mut out: Vec<(usize, usize, f64)> = Vec::new();
+    for k in [1, 2, 4, 8, countries.len()] {
+        if k > countries.len() || out.iter().any(|(c, ..)| *c == k) {
+            continue;
+        }
+        let numbers = interleave(countries, k);
+        let numbers = &numbers[..numbers.len().min(1000)];
+        let t = Instant::now();
+        for n in numbers {
+            let _ = PhoneNumber::parse(n);
+        }
+        out.push((k, numbers.len(), t.elapsed().as_secs_f64()));
+    }
+    out
+}
+
+/// A batch body with these numbers, each with a `callee_name`.
+fn batch_json_of(campaign_id: &str, numbers: &[String]) -> Vec<u8> {
+    let contacts: Vec<serde_json::Value> = numbers
+        .iter()
+        .enumerate()
+        .map(|(i, n)| serde_json::json!({"phone_number": n, "call_variables": {"callee_name": format!("Callee {i}")}}))
+        .collect();
+    serde_json::to_vec(&serde_json::json!({"campaign_id": campaign_id, "contacts": contacts})).expect("JSON")
 }
 
 async fn part_b(ctx: &Ctx) -> PartB {
@@ -883,10 +1136,8 @@ async fn part_b(ctx: &Ctx) -> PartB {
         graine::domain::phone::PhoneNumber::parse(&phone(&exchanges, g)).expect("valid bench number");
     }
     let local_phone_parse_s = t.elapsed().as_secs_f64();
-    if ctx.opts.ingest_pause > 0.0 {
-        eprintln!("    server pid {}; pausing {:.0} s", server.pid(), ctx.opts.ingest_pause);
-        tokio::time::sleep(Duration::from_secs_f64(ctx.opts.ingest_pause)).await;
-    }
+    let countries = mixed_numbers(63);
+    let mixed = mixed_country_parse(&countries);
     let json = ingest(ctx, &server, "POST /batches/ (JSON)", batch_request(ctx, &server, body), n).await;
     drop(server);
 
@@ -900,10 +1151,6 @@ async fn part_b(ctx: &Ctx) -> PartB {
             .mime_str("text/csv")
             .expect("mime"),
     );
-    if ctx.opts.ingest_pause > 0.0 {
-        eprintln!("    server pid {}; pausing {:.0} s", server.pid(), ctx.opts.ingest_pause);
-        tokio::time::sleep(Duration::from_secs_f64(ctx.opts.ingest_pause)).await;
-    }
     let upload = ctx.client.post(format!("{}/api/v1/batches/upload", server.base)).bearer_auth(TOKEN).multipart(form);
     let mut csv = ingest(ctx, &server, "POST /batches/upload (CSV, multipart)", upload, n).await;
     csv.body_bytes = batch_csv(&exchanges, n, n).len();
@@ -913,6 +1160,11 @@ async fn part_b(ctx: &Ctx) -> PartB {
     let over_len = over_body.len();
     let label = format!("POST /batches/ with {} contacts", MAX_CONTACTS + 1);
     let over = ingest(ctx, &server, &label, batch_request(ctx, &server, over_body), MAX_CONTACTS + 1).await;
+    eprintln!("B.1 a small batch of numbers from several countries");
+    let numbers = interleave(&countries, countries.len());
+    let label = format!("POST /batches/, {} numbers of {} countries in turn", numbers.len(), countries.len());
+    let body = batch_json_of(&campaign, &numbers);
+    let mixed_ingest = ingest(ctx, &server, &label, batch_request(ctx, &server, body), numbers.len()).await;
     drop(server);
 
     eprintln!("B.2 {} batches of {n} in one campaign", ctx.opts.scale_batches);
@@ -963,6 +1215,8 @@ async fn part_b(ctx: &Ctx) -> PartB {
         walk,
         local_json_parse_s,
         local_phone_parse_s,
+        mixed,
+        mixed_ingest,
     }
 }
 
@@ -970,13 +1224,13 @@ fn report_b(ctx: &Ctx, b: &PartB) -> String {
     let n = ctx.opts.batch_size;
     let mut out = String::from("## B. Batches at scale\n\n### B.1 Ingest (fresh server process for each)\n\n");
     out.push_str(
-        "| request | contacts | body | status | seconds | contacts/s | RSS before MiB | peak RSS MiB | RSS after MiB | server CPU s | Postgres CPU s |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| request | contacts | body | status | seconds | contacts/s | RSS before MiB | peak RSS MiB | RSS after MiB | server CPU s | Postgres CPU s | other CPU s |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    for r in [&b.json, &b.csv, &b.over] {
+    for r in [&b.json, &b.csv, &b.over, &b.mixed_ingest] {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.1} MiB | {} | {:.2} | {:.0} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} |",
+            "| {} | {} | {:.1} MiB | {} | {:.2} | {:.0} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.2} |",
             r.label,
             r.contacts,
             r.body_bytes as f64 / 1048576.0,
@@ -987,7 +1241,8 @@ fn report_b(ctx: &Ctx, b: &PartB) -> String {
             r.peak_mib,
             r.rss_after_mib,
             r.server_cpu_s,
-            r.pg_cpu_s
+            r.pg_cpu_s,
+            r.other_cpu_s
         );
     }
     out.push('\n');
@@ -1030,20 +1285,33 @@ fn report_b(ctx: &Ctx, b: &PartB) -> String {
         b.local_phone_parse_s,
         b.local_phone_parse_s / n as f64 * 1e6
     );
+    for (countries, count, secs) in &b.mixed {
+        let _ = writeln!(
+            out,
+            "- `PhoneNumber::parse` in this process of {count} numbers, {countries} countries in turn: {secs:.3} s \
+             ({:.1} µs each).",
+            secs / (*count).max(1) as f64 * 1e6
+        );
+    }
     let _ = writeln!(out, "- Valid `+1415XXX` exchanges in 200–999: {} of 800.\n", b.exchanges);
 
     let _ = writeln!(out, "### B.2 {} batches of {n} in one campaign\n", b.scale.len());
-    out.push_str("| batch | seconds | contacts/s | server peak RSS MiB | server CPU s | Postgres CPU s |\n|---|---:|---:|---:|---:|---:|\n");
+    out.push_str(
+        "| batch | seconds | contacts/s | server peak RSS MiB | server RSS after MiB | server CPU s | Postgres CPU s | other CPU s |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
     for r in &b.scale {
         let _ = writeln!(
             out,
-            "| {} | {:.2} | {:.0} | {:.1} | {:.2} | {:.2} |",
+            "| {} | {:.2} | {:.0} | {:.1} | {:.1} | {:.2} | {:.2} | {:.2} |",
             r.label,
             r.secs,
             rate(r),
             r.peak_mib,
+            r.rss_after_mib,
             r.server_cpu_s,
-            r.pg_cpu_s
+            r.pg_cpu_s,
+            r.other_cpu_s
         );
     }
     let _ = writeln!(out, "\nStats after ingest: `contact_counts` = `{}`\n", b.stats_counts);
@@ -1132,7 +1400,7 @@ async fn run(opts: Opts) {
     println!("{report}");
     if ctx.opts.only != Part::B {
         let a = part_a(&ctx).await;
-        let section = report_a(&a);
+        let section = report_a(&ctx, &a);
         println!("{section}");
     }
     if ctx.opts.only != Part::A {
@@ -1191,6 +1459,7 @@ mod bare {
                 .unwrap_or_else(|| panic!("bare-server needs {name}"))
         };
         let (bind, url) = (flag("--bind"), flag("--database-url"));
+        let ping = !args.iter().any(|a| a == "--no-ping");
         // The same runtime as `#[tokio::main]` in the product.
         let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
         rt.block_on(async move {
@@ -1198,6 +1467,7 @@ mod bare {
                 .max_connections(16)
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(5))
+                .test_before_acquire(ping)
                 .connect(&url)
                 .await
                 .expect("connect");
