@@ -68,6 +68,10 @@ struct Opts {
     /// The graine binary (default: `release/graine` next to this benchmark's binary).
     #[arg(long, env = "GRAINE_BENCH_BIN")]
     graine_bin: Option<PathBuf>,
+    /// Before each measurement, wait (at most this many seconds) until the rest of the machine uses less
+    /// than 30% of a core, so that other processes' bursts (builds, checkpoints) do not skew it; 0: never wait.
+    #[arg(long, default_value_t = 90.0)]
+    quiet_wait: f64,
     /// Record a CPU profile of the server (`perf record`) during each measured window and ingest request,
     /// into the log directory as `<scenario>.perf.data` (read with `perf report -i FILE`).
     #[arg(long)]
@@ -170,6 +174,26 @@ fn machine_busy_ticks() -> u64 {
     let f: Vec<u64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
     // user nice system idle iowait irq softirq steal: everything but idle and iowait
     [0, 1, 2, 5, 6, 7].iter().map(|&i| f.get(i).copied().unwrap_or(0)).sum()
+}
+
+/// Waits until the machine is quiet (busy < 30% of one core over a second), at most `max` seconds.
+async fn wait_quiet(ticks: f64, max: f64) {
+    let started = Instant::now();
+    let mut busy = 0.0;
+    while started.elapsed().as_secs_f64() < max {
+        let before = machine_busy_ticks();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        busy = machine_busy_ticks().saturating_sub(before) as f64 / ticks * 100.0;
+        if busy < 30.0 {
+            if started.elapsed().as_secs_f64() > 1.5 {
+                eprintln!("    waited {:.0} s for the machine to be quiet", started.elapsed().as_secs_f64());
+            }
+            return;
+        }
+    }
+    if max > 0.0 {
+        eprintln!("    the machine is still busy ({busy:.0}% of a core) after {max:.0} s; measuring anyway");
+    }
 }
 
 fn clock_ticks_per_second() -> f64 {
@@ -405,6 +429,7 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 /// Drives `server` with `connections` workers: warm-up, then the measured window; every request must
 /// answer `expected`.
 async fn load(ctx: &Ctx, server: &Server, label: &str, expected: u16, make: MakeRequest) -> LoadResult {
+    wait_quiet(ctx.ticks, ctx.opts.quiet_wait).await;
     eprintln!("  {label}: {:.0} s warm-up + {:.0} s", ctx.opts.warmup, ctx.opts.duration);
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(ctx.opts.warmup);
@@ -929,6 +954,7 @@ async fn ingest(ctx: &Ctx, server: &Server, label: &str, req: reqwest::RequestBu
         .and_then(|r| r.build().ok())
         .and_then(|r| r.body().and_then(|b| b.as_bytes()).map(<[u8]>::len))
         .unwrap_or(0);
+    wait_quiet(ctx.ticks, ctx.opts.quiet_wait).await;
     let (rss_before, _) = memory_kib(server.pid());
     reset_peak(server.pid());
     let profile = Profile::start(ctx, server, label);
