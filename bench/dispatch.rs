@@ -165,6 +165,15 @@ async fn limit_bound() -> String {
     })
     .await;
     let _server = spawn(db, 18920, &["--simulated-call-seconds", "1"]).await;
+    // measure from the first call on (before it the process is still starting)
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let placed: i64 = sqlx::query_scalar("SELECT count(*) FROM call_records").fetch_one(&mut conn).await.unwrap();
+        if placed > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let (mut used, mut capacity, mut samples) = (0i64, 0i64, 0u64);
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
@@ -229,10 +238,12 @@ async fn first_call_latency() -> String {
         latencies.push(accepted.elapsed());
     }
     latencies.sort();
+    let ms = |i: usize| latencies[i].as_secs_f64() * 1000.0;
     format!(
-        "| batch accepted → call placed, 30 samples | {:.1} ms | {:.1} ms |",
-        latencies[latencies.len() / 2].as_secs_f64() * 1000.0,
-        latencies[latencies.len() - 1].as_secs_f64() * 1000.0
+        "| batch accepted → call placed, 30 samples | {:.1} ms | {:.1} ms | {:.1} ms |",
+        ms(latencies.len() / 2),
+        ms(latencies.len() * 9 / 10),
+        ms(latencies.len() - 1)
     )
 }
 
@@ -257,8 +268,8 @@ fn main() {
         }
         if which == "all" || which == "latency" {
             println!("### Idle to first call\n");
-            println!("| measure | p50 | max |");
-            println!("|---|---|---|");
+            println!("| measure | p50 | p90 | max |");
+            println!("|---|---|---|---|");
             println!("{}\n", first_call_latency().await);
         }
     });
