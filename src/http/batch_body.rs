@@ -5,7 +5,7 @@ use super::validate::{Problems, at};
 use crate::domain::batch::{BatchSettings, NewContact};
 use crate::domain::campaign::{CONCURRENCY_LIMIT_RANGE, RetryPolicy};
 use crate::domain::ids::CampaignId;
-use crate::domain::phone::PhoneNumber;
+use crate::domain::phone::{PhoneError, PhoneNumber};
 use crate::domain::time::{parse_instant, parse_start};
 use crate::error::{Error, Loc};
 use serde::Serialize;
@@ -142,6 +142,7 @@ fn contacts(value: Value, p: &mut Problems) -> Option<Contacts> {
         p.push(loc, kind, msg);
         return None;
     }
+    let mut parsed = validate_numbers(&items);
     let before = p.0.len();
     let mut kept = Vec::with_capacity(items.len());
     let mut warnings = Vec::new();
@@ -163,7 +164,7 @@ fn contacts(value: Value, p: &mut Problems) -> Option<Contacts> {
                 p.push(at(&item_loc, "phone_number"), "missing", "Field required");
                 None
             }
-            Some(Value::String(text)) => match PhoneNumber::parse(&text) {
+            Some(Value::String(_)) => match parsed[i].take().unwrap_or(Err(PhoneError::Format)) {
                 Ok(n) => Some(n),
                 Err(e) => {
                     p.push(at(&item_loc, "phone_number"), "value_error", e.message());
@@ -195,6 +196,20 @@ fn contacts(value: Value, p: &mut Problems) -> Option<Contacts> {
         kept.push(NewContact { phone_number, call_variables });
     }
     (p.0.len() == before).then_some((kept, warnings, duplicates))
+}
+
+/// Checks every string `phone_number` of the list, by index. The numbers are checked in sorted order
+/// so that those of one country come together: the numbering-plan library keeps a small cache of
+/// compiled patterns, which numbers of many countries in turn would make it recompile every time.
+fn validate_numbers(items: &[Value]) -> Vec<Option<Result<PhoneNumber, PhoneError>>> {
+    let mut order: Vec<(usize, &str)> =
+        items.iter().enumerate().filter_map(|(i, item)| item.get("phone_number")?.as_str().map(|t| (i, t))).collect();
+    order.sort_unstable_by(|a, b| a.1.cmp(b.1));
+    let mut parsed: Vec<Option<Result<PhoneNumber, PhoneError>>> = vec![None; items.len()];
+    for (i, text) in order {
+        parsed[i] = Some(PhoneNumber::parse(text));
+    }
+    parsed
 }
 
 /// Builds the body object of a multipart upload: form fields as the JSON fields, the CSV file's rows as

@@ -93,7 +93,7 @@ async fn read_request(st: &AppState, req: Request) -> Result<BatchRequest, Error
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
     if !multipart {
         let JsonObject(obj) = JsonObject::from_request(req, st).await?;
-        return batch_body::parse(obj);
+        return validate_off_the_runtime(obj).await;
     }
     let limit = st.max_body_bytes;
     let bad_form = |msg: String| Error::invalid(vec![Loc::from("body")], "multipart_invalid", msg);
@@ -116,7 +116,13 @@ async fn read_request(st: &AppState, req: Request) -> Result<BatchRequest, Error
             fields.push((name, text));
         }
     }
-    batch_body::parse(batch_body::from_form(fields, csv)?)
+    validate_off_the_runtime(batch_body::from_form(fields, csv)?).await
+}
+
+/// Validating 100,000 contacts takes a second of CPU: do it on a blocking thread, so that the
+/// async workers keep serving other requests meanwhile.
+async fn validate_off_the_runtime(obj: Map<String, Value>) -> Result<BatchRequest, Error> {
+    tokio::task::spawn_blocking(move || batch_body::parse(obj)).await.map_err(Error::internal)?
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError, limit: usize) -> Error {

@@ -132,15 +132,23 @@ impl Store {
         status: Option<ContactStatus>,
         page: &Page,
     ) -> Result<Vec<Contact>, Error> {
-        let sql = format!(
-            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE batch_id = $1 AND ($2::text IS NULL OR status = $2)
-             ORDER BY seq LIMIT $3 OFFSET $4"
-        );
+        // Positions are 0..n-1 within a batch and contacts are never removed one by one, so a page
+        // of the whole batch is a range of positions: no rows read only to be skipped.
+        let sql = match status {
+            None => format!(
+                "SELECT {CONTACT_COLUMNS} FROM contacts WHERE batch_id = $1 AND seq >= $3 AND $4::text IS NULL
+                 ORDER BY seq LIMIT $2"
+            ),
+            Some(_) => format!(
+                "SELECT {CONTACT_COLUMNS} FROM contacts WHERE batch_id = $1 AND status = $4
+                 ORDER BY seq LIMIT $2 OFFSET $3"
+            ),
+        };
         let rows = sqlx::query(&sql)
             .bind(batch.uuid())
-            .bind(status.map(ContactStatus::as_str))
             .bind(page.limit)
             .bind(page.skip)
+            .bind(status.map(ContactStatus::as_str))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(contact_from_row).collect()

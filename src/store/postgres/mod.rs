@@ -50,6 +50,9 @@ impl Store {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .min_connections(1)
+            // No ping before each use: a broken connection still surfaces as an error, and the
+            // round trip cost a fifth of a simple request's throughput.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
