@@ -6,7 +6,7 @@ use crate::domain::batch::{BatchSettings, NewContact};
 use crate::domain::campaign::{CONCURRENCY_LIMIT_RANGE, RetryPolicy};
 use crate::domain::ids::CampaignId;
 use crate::domain::phone::{PhoneError, PhoneNumber};
-use crate::domain::time::{parse_instant, parse_start};
+use crate::domain::time::parse_start;
 use crate::error::{Error, Loc};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -74,17 +74,7 @@ pub fn parse(mut obj: Map<String, Value>) -> Result<BatchRequest, Error> {
         }
         parsed
     });
-    let expires_at = p.field(&obj, "expires_at", &b, false).and_then(|v| {
-        let parsed = v.as_str().and_then(parse_instant);
-        if parsed.is_none() {
-            p.push(
-                at(&b, "expires_at"),
-                "datetime_parsing",
-                "Input should be an RFC 3339 datetime with Z or an offset",
-            );
-        }
-        parsed
-    });
+    let expires_at = p.field(&obj, "expires_at", &b, false).and_then(|v| p.instant(v, at(&b, "expires_at")));
     let range = CONCURRENCY_LIMIT_RANGE;
     let concurrency_limit = p
         .field(&obj, "concurrency_limit", &b, false)

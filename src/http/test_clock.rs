@@ -6,7 +6,6 @@ use super::auth::Auth;
 use super::extract::JsonObject;
 use super::json::{Timestamp, ok};
 use super::validate::{Problems, at};
-use crate::domain::time::parse_instant;
 use crate::error::{Error, Loc};
 use axum::extract::{Request, State};
 use axum::http::Method;
@@ -38,13 +37,7 @@ pub async fn set(State(st): State<AppState>, _auth: Auth, JsonObject(body): Json
     let advance = p
         .field(&body, "advance_seconds", &b, false)
         .and_then(|v| p.int(v, at(&b, "advance_seconds"), 0, MAX_ADVANCE_SECONDS));
-    let set_to = p.field(&body, "set", &b, false).and_then(|v| {
-        let parsed = v.as_str().and_then(parse_instant);
-        if parsed.is_none() {
-            p.push(at(&b, "set"), "datetime_parsing", "Input should be an RFC 3339 datetime with Z or an offset");
-        }
-        parsed
-    });
+    let set_to = p.field(&body, "set", &b, false).and_then(|v| p.instant(v, at(&b, "set")));
     let given = |key: &str| body.get(key).is_some_and(|v| !v.is_null());
     match (given("advance_seconds"), given("set")) {
         (true, true) => p.push(b.clone(), "value_error", "Value error, give either advance_seconds or set, not both"),

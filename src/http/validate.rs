@@ -154,6 +154,15 @@ impl Problems {
         Some(obj.clone())
     }
 
+    /// An RFC 3339 instant that carries `Z` or an offset.
+    pub fn instant(&mut self, value: &Value, loc: Vec<Loc>) -> Option<chrono::DateTime<chrono::Utc>> {
+        let parsed = value.as_str().and_then(crate::domain::time::parse_instant);
+        if parsed.is_none() {
+            self.push(loc, "datetime_parsing", "Input should be an RFC 3339 datetime with Z or an offset");
+        }
+        parsed
+    }
+
     /// A value from a fixed set of spellings.
     pub fn one_of<T>(
         &mut self,

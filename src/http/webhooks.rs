@@ -10,7 +10,6 @@ use crate::dispatch::Report;
 use crate::domain::contact::CallStatus;
 use crate::domain::ids::ExecutionId;
 use crate::domain::outcome::Outcome;
-use crate::domain::time::parse_instant;
 use crate::error::{Error, Loc};
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -77,17 +76,7 @@ fn parse(obj: &Map<String, Value>) -> Result<(Option<ExecutionId>, Report), Erro
         text("hangup_by"),
         text("hangup_reason"),
     );
-    let follow_up_at = p.field(obj, "follow_up_at", &b, false).and_then(|v| {
-        let t = v.as_str().and_then(parse_instant);
-        if t.is_none() {
-            p.push(
-                at(&b, "follow_up_at"),
-                "datetime_parsing",
-                "Input should be an RFC 3339 datetime with Z or an offset",
-            );
-        }
-        t
-    });
+    let follow_up_at = p.field(obj, "follow_up_at", &b, false).and_then(|v| p.instant(v, at(&b, "follow_up_at")));
     let permanent =
         p.field(obj, "permanent", &b, false).and_then(|v| p.boolean(v, at(&b, "permanent"))).unwrap_or(false);
     if !p.is_empty() {
