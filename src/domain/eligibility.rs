@@ -50,12 +50,36 @@ pub fn blocked_by(
     reasons
 }
 
+/// What decides when a batch may next dispatch.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct BatchState {
+    pub status: BatchStatus,
+    pub scheduled_start: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub concurrency_limit: Option<u32>,
+    pub in_flight: i64,
+    pub pending: i64,
+}
+
+impl From<&Batch> for BatchState {
+    fn from(b: &Batch) -> Self {
+        Self {
+            status: b.status,
+            scheduled_start: b.scheduled_start,
+            expires_at: b.expires_at,
+            concurrency_limit: b.concurrency_limit,
+            in_flight: b.in_flight,
+            pending: b.counters.get(ContactStatus::Pending),
+        }
+    }
+}
+
 /// The earliest instant at or after `now` when a call of `batch` may start, as far as its status,
 /// start, expiry, due work, working hours and limits tell; `None` when nothing is waiting, the batch
 /// cannot dispatch, or a full concurrency limit must first free a slot.
 pub fn earliest_start(
     campaign: &Campaign,
-    batch: &Batch,
+    batch: &BatchState,
     next_due_retry: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
@@ -67,7 +91,7 @@ pub fn earliest_start(
     if !startable || full {
         return None;
     }
-    let work = if batch.counters.get(ContactStatus::Pending) > 0 { Some(now) } else { next_due_retry }?;
+    let work = if batch.pending > 0 { Some(now) } else { next_due_retry }?;
     let mut t = work.max(batch.scheduled_start).max(now);
     if s.working_hours_enforced {
         t = s.working_hours.next_open(s.timezone.tz(), t)?;

@@ -55,22 +55,24 @@ pub async fn campaign_stats(
     now: DateTime<Utc>,
 ) -> Result<CampaignStats, Error> {
     let campaign = store.get_campaign(org, id).await?.ok_or(Error::NotFound("Campaign"))?;
-    let (contact_counts, by_status) = store.campaign_batch_totals(id).await?;
-    let batch_counts =
-        BatchStatus::ALL.iter().map(|s| (*s, by_status.iter().find(|(b, _)| b == s).map_or(0, |(_, n)| *n))).collect();
+    let batches = store.campaign_batch_states(id).await?;
+    let mut contact_counts = StatusCounts::default();
+    let mut next_dispatch_at: Option<DateTime<Utc>> = None;
+    for (state, counts, next_due) in &batches {
+        contact_counts.add(counts);
+        if let Some(t) = earliest_start(&campaign, state, *next_due, now) {
+            next_dispatch_at = Some(next_dispatch_at.map_or(t, |n| n.min(t)));
+        }
+    }
+    let batch_counts = BatchStatus::ALL
+        .iter()
+        .map(|s| (*s, batches.iter().filter(|(b, _, _)| b.status == *s).count() as i64))
+        .collect();
     let retry_breakdown = if contact_counts.get(ContactStatus::Retrying) > 0 {
         store.retry_breakdown(id).await?
     } else {
         BTreeMap::new()
     };
-    let mut next_dispatch_at: Option<DateTime<Utc>> = None;
-    for batch in store.open_batches(id).await? {
-        let next_due =
-            if batch.counters.get(ContactStatus::Pending) > 0 { None } else { store.next_due_retry(batch.id).await? };
-        if let Some(t) = earliest_start(&campaign, &batch, next_due, now) {
-            next_dispatch_at = Some(next_dispatch_at.map_or(t, |n| n.min(t)));
-        }
-    }
     Ok(CampaignStats {
         campaign_id: campaign.id,
         contact_counts,

@@ -3,6 +3,7 @@
 use super::{Store, Tx};
 use crate::domain::batch::{Batch, BatchStatus, SKIPPABLE};
 use crate::domain::contact::{ContactStatus, StatusCounts};
+use crate::domain::eligibility::BatchState;
 use crate::domain::ids::{BatchId, CampaignId, OrgId};
 use crate::error::Error;
 use crate::store::{BatchFilter, Page};
@@ -113,35 +114,38 @@ impl Store {
         Ok((rows.iter().map(batch_from_row).collect::<Result<_, _>>()?, total))
     }
 
-    /// The campaign's batches that are not terminal, oldest first.
-    pub async fn open_batches(&self, campaign: CampaignId) -> Result<Vec<Batch>, Error> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM batches WHERE campaign_id = $1 AND status IN ('pending', 'in_progress', 'paused')
-             ORDER BY created_at, id"
-        );
-        let rows = sqlx::query(&sql).bind(campaign.uuid()).fetch_all(&self.pool).await?;
-        rows.iter().map(batch_from_row).collect()
-    }
-
-    /// Contact counts summed over the campaign's batches, and its batches by status.
-    pub async fn campaign_batch_totals(
+    /// Every batch of the campaign in one read: what decides its next dispatch, its contacts by
+    /// status, and (for open batches without pending contacts) when its next retry is due.
+    pub async fn campaign_batch_states(
         &self,
         campaign: CampaignId,
-    ) -> Result<(StatusCounts, Vec<(BatchStatus, i64)>), Error> {
-        let sums: Vec<String> = COUNTER_COLUMNS.iter().map(|c| format!("sum({c})::int AS {c}")).collect();
+    ) -> Result<Vec<(BatchState, StatusCounts, Option<DateTime<Utc>>)>, Error> {
         let sql = format!(
-            "SELECT status, count(*) AS batches, {} FROM batches WHERE campaign_id = $1 GROUP BY status",
-            sums.join(", ")
+            "SELECT status, scheduled_start, expires_at, concurrency_limit, in_flight, {},
+                CASE WHEN status IN ('pending', 'in_progress', 'paused') AND n_pending = 0
+                          AND n_retrying + n_followup_scheduled > 0
+                     THEN (SELECT min(x.next_retry_at) FROM contacts x WHERE x.batch_id = batches.id
+                           AND x.status IN ('retrying', 'followup_scheduled')) END AS next_due
+             FROM batches WHERE campaign_id = $1",
+            COUNTER_COLUMNS.join(", ")
         );
         let rows = sqlx::query(&sql).bind(campaign.uuid()).fetch_all(&self.pool).await?;
-        let mut contacts = StatusCounts::default();
-        let mut batches = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let status: String = row.try_get("status")?;
-            batches.push((BatchStatus::parse(&status).ok_or_else(|| corrupt("status"))?, row.try_get("batches")?));
-            contacts.add(&counts_from_row(row)?);
-        }
-        Ok((contacts, batches))
+        rows.iter()
+            .map(|r| {
+                let status: String = r.try_get("status")?;
+                let counts = counts_from_row(r)?;
+                let limit: Option<i32> = r.try_get("concurrency_limit")?;
+                let state = BatchState {
+                    status: BatchStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+                    scheduled_start: r.try_get("scheduled_start")?,
+                    expires_at: r.try_get("expires_at")?,
+                    concurrency_limit: limit.map(|l| l as u32),
+                    in_flight: i64::from(r.try_get::<i32, _>("in_flight")?),
+                    pending: counts.get(ContactStatus::Pending),
+                };
+                Ok((state, counts, r.try_get("next_due")?))
+            })
+            .collect()
     }
 }
 
