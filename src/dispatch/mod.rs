@@ -239,7 +239,6 @@ impl Dispatcher {
                 batch_id: batch.id,
                 campaign_id: id,
                 from_status: contact.status,
-                retry_count: contact.retry_count,
                 attempt,
                 kind,
                 from_number: from_number.clone(),

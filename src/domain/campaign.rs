@@ -145,11 +145,6 @@ impl CampaignStatus {
         };
         Ok(t)
     }
-
-    /// Whether no further dispatch can ever happen.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, CampaignStatus::Cancelled)
-    }
 }
 
 /// How failed calls are retried.

@@ -54,7 +54,7 @@ pub struct StatusBreakdown {
     pub oldest_updated_at: Option<DateTime<Utc>>,
 }
 
-/// Filters and page of a campaign listing.
+/// A page of a listing: `skip` rows, then at most `limit`.
 #[derive(Clone, Debug)]
 pub struct Page {
     pub skip: i64,
@@ -82,7 +82,6 @@ pub struct NewCall {
     pub campaign_id: crate::domain::ids::CampaignId,
     /// The contact's status before the claim (`pending`, `retrying` or `followup_scheduled`).
     pub from_status: crate::domain::contact::ContactStatus,
-    pub retry_count: i64,
     pub attempt: i64,
     pub kind: crate::domain::contact::CallKind,
     pub from_number: String,

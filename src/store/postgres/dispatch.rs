@@ -268,6 +268,18 @@ impl Store {
     /// Records that telephony accepted these calls: they ring, their contacts are in progress, and a
     /// simulated call's script is kept so that it ends on the server's clock.
     pub async fn mark_accepted(&self, calls: &[AcceptedCall], now: DateTime<Utc>) -> Result<usize, Error> {
+        self.mark_live(calls, false, now).await
+    }
+
+    /// Records that a live call was answered; `false` when it is not ringing or dispatched any more.
+    pub async fn mark_answered(&self, call: ExecutionId, now: DateTime<Utc>) -> Result<bool, Error> {
+        Ok(self.mark_live(&[AcceptedCall { execution_id: call, script: None }], true, now).await? > 0)
+    }
+
+    /// Moves calls forward while they are live: to `ringing` (accepted), or to `in_progress`
+    /// (`answered`), under their campaigns' locks; their contacts become `in_progress`. Returns how
+    /// many calls moved.
+    async fn mark_live(&self, calls: &[AcceptedCall], answered: bool, now: DateTime<Utc>) -> Result<usize, Error> {
         if calls.is_empty() {
             return Ok(0);
         }
@@ -286,14 +298,18 @@ impl Store {
                 .await?;
         lock_campaigns(&mut tx, &campaigns).await?;
         let contacts: Vec<Uuid> = sqlx::query_scalar(
-            "UPDATE call_records cr SET call_status = 'ringing', planned_end_at = t.ends, planned_outcome = t.plan
+            "UPDATE call_records cr SET call_status = CASE WHEN $4 THEN 'in_progress' ELSE 'ringing' END,
+                answered_at = CASE WHEN $4 THEN COALESCE(cr.answered_at, $5) ELSE cr.answered_at END,
+                planned_end_at = COALESCE(t.ends, cr.planned_end_at), planned_outcome = COALESCE(t.plan, cr.planned_outcome)
              FROM UNNEST($1::uuid[], $2::timestamptz[], $3::jsonb[]) AS t(id, ends, plan)
-             WHERE cr.id = t.id AND cr.call_status = 'dispatched'
+             WHERE cr.id = t.id AND (cr.call_status = 'dispatched' OR ($4 AND cr.call_status = 'ringing'))
              RETURNING cr.contact_id",
         )
         .bind(&ids)
         .bind(&ends)
         .bind(&plans)
+        .bind(answered)
+        .bind(now)
         .fetch_all(&mut *tx)
         .await?;
         let moved: Vec<Uuid> = sqlx::query_scalar(
@@ -311,20 +327,6 @@ impl Store {
         apply_batch_deltas(&mut tx, &deltas, now).await?;
         tx.commit().await?;
         Ok(contacts.len())
-    }
-
-    /// Records that a live call was answered; `false` when it is not ringing or dispatched any more.
-    pub async fn mark_answered(&self, call: ExecutionId, now: DateTime<Utc>) -> Result<bool, Error> {
-        self.mark_accepted(&[AcceptedCall { execution_id: call, script: None }], now).await?;
-        let done = sqlx::query(
-            "UPDATE call_records SET call_status = 'in_progress', answered_at = COALESCE(answered_at, $2)
-             WHERE id = $1 AND call_status IN ('dispatched', 'ringing')",
-        )
-        .bind(call.uuid())
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
     }
 
     /// Records final outcomes. A call that is no longer live (already recorded, timed out, or a
