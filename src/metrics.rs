@@ -28,10 +28,14 @@ impl Series {
     }
 }
 
+/// One route's series, by method and status.
+type RouteSeries = HashMap<(&'static str, u16), Series>;
+
 /// The server's metrics registry, shared by every request and the dispatcher.
 #[derive(Default)]
 pub struct Metrics {
-    http: Mutex<HashMap<(&'static str, String, u16), Series>>,
+    /// By route, then method and status: looked up by `&str`, so a request allocates nothing here.
+    http: Mutex<HashMap<String, RouteSeries>>,
     dispatch_passes: Mutex<Series>,
     claims: Mutex<Series>,
     calls_placed: AtomicU64,
@@ -43,11 +47,11 @@ impl Metrics {
     pub fn observe_request(&self, method: &'static str, route: &str, status: u16, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
         let mut map = self.http.lock().unwrap_or_else(|e| e.into_inner());
-        let series = match map.get_mut(&(method, route.to_owned(), status)) {
-            Some(s) => s,
-            None => map.entry((method, route.to_owned(), status)).or_default(),
+        let by_route = match map.get_mut(route) {
+            Some(m) => m,
+            None => map.entry(route.to_owned()).or_default(),
         };
-        series.observe(secs);
+        by_route.entry((method, status)).or_default().observe(secs);
     }
 
     /// Records one dispatcher pass (claims, placements and outcomes due at one instant).
@@ -103,8 +107,11 @@ impl Metrics {
     /// The Prometheus text exposition (version 0.0.4).
     pub fn render(&self) -> String {
         let map = self.http.lock().unwrap_or_else(|e| e.into_inner());
-        let mut rows: Vec<_> = map.iter().collect();
-        rows.sort_by(|a, b| a.0.cmp(b.0));
+        let mut rows: Vec<((&str, &str, u16), &Series)> = map
+            .iter()
+            .flat_map(|(route, m)| m.iter().map(move |((method, status), s)| ((*method, route.as_str(), *status), s)))
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
         let mut out = String::with_capacity(256 + rows.len() * 1024);
         out.push_str("# HELP graine_http_requests_total HTTP requests served, by method, route and status.\n");
         out.push_str("# TYPE graine_http_requests_total counter\n");
