@@ -6,6 +6,7 @@ pub mod campaign;
 pub mod contact;
 pub mod eligibility;
 pub mod ids;
+pub mod numbering;
 pub mod outcome;
 pub mod phone;
 pub mod signing;

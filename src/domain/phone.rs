@@ -1,5 +1,6 @@
 //! E.164 phone numbers, checked against real numbering plans (libphonenumber metadata).
 
+use super::numbering;
 use std::fmt;
 
 /// A valid E.164 number, stored in its canonical `+<digits>` form.
@@ -34,16 +35,10 @@ impl PhoneNumber {
         if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
             return Err(PhoneError::Format);
         }
-        let parsed = phonenumber::parse(None, text).map_err(|_| PhoneError::Invalid)?;
-        if !phonenumber::is_valid(&parsed) {
+        if !numbering::is_valid_e164(digits) {
             return Err(PhoneError::Invalid);
         }
-        let canonical = parsed.format().mode(phonenumber::Mode::E164).to_string();
-        if canonical != text {
-            // e.g. a national trunk prefix written after the country code
-            return Err(PhoneError::Invalid);
-        }
-        Ok(Self(canonical))
+        Ok(Self(text.to_owned()))
     }
 
     /// Rebuilds a number read back from storage, where it was stored already validated.

@@ -5,12 +5,13 @@ use super::validate::{Problems, at};
 use crate::domain::batch::{BatchSettings, NewContact};
 use crate::domain::campaign::{CONCURRENCY_LIMIT_RANGE, RetryPolicy};
 use crate::domain::ids::CampaignId;
-use crate::domain::phone::{PhoneError, PhoneNumber};
+use crate::domain::phone::PhoneNumber;
 use crate::domain::time::parse_start;
 use crate::error::{Error, Loc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
+use tokio::sync::mpsc;
 
 /// Most contacts in one batch.
 pub const MAX_CONTACTS: usize = 100_000;
@@ -39,23 +40,22 @@ pub struct Warning {
     pub message: &'static str,
 }
 
-/// A validated batch request.
-pub struct BatchRequest {
+/// A batch body whose fields are valid; its contacts are checked apart, by a [`ContactChecker`], so
+/// that they can be checked chunk by chunk while earlier chunks are being stored.
+pub struct BatchEnvelope {
     /// `None` when the id is malformed: the campaign is then simply not found.
     pub campaign_id: Option<CampaignId>,
     pub organization_id: Option<String>,
     pub settings: BatchSettings,
-    pub contacts: Vec<NewContact>,
-    pub warnings: Vec<Warning>,
-    pub duplicates_removed: usize,
 }
 
 fn body() -> Vec<Loc> {
     vec![Loc::from("body")]
 }
 
-/// Validates a batch body (from JSON, or assembled from a multipart form).
-pub fn parse(mut obj: Map<String, Value>) -> Result<BatchRequest, Error> {
+/// Checks a batch body's fields (from JSON, or assembled from a multipart form) and the shape of its
+/// contact list. Returns the fields when they are all valid, the contacts to check, and the problems.
+pub fn envelope(mut obj: Map<String, Value>) -> (Option<BatchEnvelope>, Vec<Value>, Problems) {
     let mut p = Problems::default();
     let b = body();
     p.unknown_keys(&obj, &FIELDS, &b);
@@ -87,18 +87,14 @@ pub fn parse(mut obj: Map<String, Value>) -> Result<BatchRequest, Error> {
         .and_then(|v| p.bounded_object(v, at(&b, "call_context"), MAX_OBJECT_BYTES));
     let metadata =
         p.field(&obj, "metadata", &b, false).and_then(|v| p.bounded_object(v, at(&b, "metadata"), MAX_OBJECT_BYTES));
-    let contacts = match obj.remove("contacts") {
+    let items = match obj.remove("contacts") {
         None | Some(Value::Null) => {
             p.push(at(&b, "contacts"), "missing", "Field required");
-            None
+            Vec::new()
         }
-        Some(v) => contacts(v, &mut p),
+        Some(v) => contact_list(v, &mut p),
     };
-    if !p.is_empty() {
-        return Err(Error::Validation(p.0));
-    }
-    let (contacts, warnings, duplicates_removed) = contacts.unwrap_or_default();
-    Ok(BatchRequest {
+    let envelope = p.is_empty().then(|| BatchEnvelope {
         campaign_id: campaign_id.as_deref().and_then(CampaignId::parse),
         organization_id,
         settings: BatchSettings {
@@ -109,19 +105,16 @@ pub fn parse(mut obj: Map<String, Value>) -> Result<BatchRequest, Error> {
             call_context: call_context.unwrap_or_default(),
             metadata: metadata.unwrap_or_default(),
         },
-        contacts,
-        warnings,
-        duplicates_removed,
-    })
+    });
+    (envelope, items, p)
 }
 
-type Contacts = (Vec<NewContact>, Vec<Warning>, usize);
-
-fn contacts(value: Value, p: &mut Problems) -> Option<Contacts> {
+/// The contacts list, when it is a list of an accepted length.
+fn contact_list(value: Value, p: &mut Problems) -> Vec<Value> {
     let loc = at(&body(), "contacts");
     let Value::Array(items) = value else {
         p.push(loc, "list_type", "Input should be a valid list");
-        return None;
+        return Vec::new();
     };
     if items.is_empty() || items.len() > MAX_CONTACTS {
         let (kind, msg) = if items.is_empty() {
@@ -130,23 +123,51 @@ fn contacts(value: Value, p: &mut Problems) -> Option<Contacts> {
             ("too_long", format!("List should have at most {MAX_CONTACTS} items after validation, not {}", items.len()))
         };
         p.push(loc, kind, msg);
-        return None;
+        return Vec::new();
     }
-    let mut parsed = validate_numbers(&items);
-    let before = p.0.len();
-    let mut kept = Vec::with_capacity(items.len());
-    let mut warnings = Vec::new();
-    let mut seen = HashSet::with_capacity(items.len());
-    let mut duplicates = 0;
-    for (i, item) in items.into_iter().enumerate() {
-        let item_loc = at(&loc, i);
+    items
+}
+
+/// Checks contacts one by one, in list order: every problem is named by index; duplicates (after the
+/// first) are dropped and counted; a contact without `callee_name` is kept with a warning. Once any
+/// problem is found (in the body's fields too) nothing more is kept, only checked.
+pub struct ContactChecker {
+    problems: Problems,
+    seen: HashSet<PhoneNumber>,
+    warnings: Vec<Warning>,
+    duplicates: usize,
+    loc: Vec<Loc>,
+}
+
+/// What checking every contact found.
+pub struct Checked {
+    pub warnings: Vec<Warning>,
+    pub duplicates_removed: usize,
+}
+
+impl ContactChecker {
+    /// A checker that also reports `problems` already found in the body's fields.
+    pub fn new(problems: Problems, expected: usize) -> Self {
+        Self {
+            problems,
+            seen: HashSet::with_capacity(expected),
+            warnings: Vec::new(),
+            duplicates: 0,
+            loc: at(&body(), "contacts"),
+        }
+    }
+
+    /// Checks the contact at `index`; returns it when it is to be stored.
+    pub fn check(&mut self, index: usize, item: Value) -> Option<NewContact> {
+        let p = &mut self.problems;
+        let item_loc = at(&self.loc, index);
         let Value::Object(mut obj) = item else {
             p.push(
                 item_loc,
                 "model_attributes_type",
                 "Input should be a valid dictionary or object to extract fields from",
             );
-            continue;
+            return None;
         };
         p.unknown_keys(&obj, &["phone_number", "call_variables"], &item_loc);
         let phone = match obj.remove("phone_number") {
@@ -154,7 +175,7 @@ fn contacts(value: Value, p: &mut Problems) -> Option<Contacts> {
                 p.push(at(&item_loc, "phone_number"), "missing", "Field required");
                 None
             }
-            Some(Value::String(_)) => match parsed[i].take().unwrap_or(Err(PhoneError::Format)) {
+            Some(Value::String(text)) => match PhoneNumber::parse(&text) {
                 Ok(n) => Some(n),
                 Err(e) => {
                     p.push(at(&item_loc, "phone_number"), "value_error", e.message());
@@ -168,38 +189,61 @@ fn contacts(value: Value, p: &mut Problems) -> Option<Contacts> {
         };
         let vars = match obj.remove("call_variables") {
             None | Some(Value::Null) => Some(Map::new()),
-            Some(v) => p.bounded_object(&v, at(&item_loc, "call_variables"), MAX_OBJECT_BYTES),
+            Some(v) => p.bounded_object_owned(v, at(&item_loc, "call_variables"), MAX_OBJECT_BYTES),
         };
-        let (Some(phone_number), Some(call_variables)) = (phone, vars) else { continue };
-        if p.0.len() > before || !seen.insert(phone_number.clone()) {
-            // Once anything is wrong nothing is stored: only keep validating.
-            duplicates += usize::from(p.0.len() == before);
-            continue;
+        let (Some(phone_number), Some(call_variables)) = (phone, vars) else { return None };
+        if !p.is_empty() {
+            // Once anything is wrong nothing is stored: only keep checking.
+            return None;
         }
+        if self.seen.contains(&phone_number) {
+            self.duplicates += 1;
+            return None;
+        }
+        self.seen.insert(phone_number.clone());
         if !call_variables.contains_key("callee_name") {
-            warnings.push(Warning {
-                index: i,
+            self.warnings.push(Warning {
+                index,
                 phone_number: phone_number.to_string(),
                 message: "call_variables has no callee_name; the agent will not know whom it is calling",
             });
         }
-        kept.push(NewContact { phone_number, call_variables });
+        Some(NewContact { phone_number, call_variables })
     }
-    (p.0.len() == before).then_some((kept, warnings, duplicates))
+
+    /// Every problem found, or the warnings and the number of duplicates dropped.
+    pub fn finish(self) -> Result<Checked, Error> {
+        if !self.problems.is_empty() {
+            return Err(Error::Validation(self.problems.0));
+        }
+        Ok(Checked { warnings: self.warnings, duplicates_removed: self.duplicates })
+    }
 }
 
-/// Checks every string `phone_number` of the list, by index. The numbers are checked in sorted order
-/// so that those of one country come together: the numbering-plan library keeps a small cache of
-/// compiled patterns, which numbers of many countries in turn would make it recompile every time.
-fn validate_numbers(items: &[Value]) -> Vec<Option<Result<PhoneNumber, PhoneError>>> {
-    let mut order: Vec<(usize, &str)> =
-        items.iter().enumerate().filter_map(|(i, item)| item.get("phone_number")?.as_str().map(|t| (i, t))).collect();
-    order.sort_unstable_by(|a, b| a.1.cmp(b.1));
-    let mut parsed: Vec<Option<Result<PhoneNumber, PhoneError>>> = vec![None; items.len()];
-    for (i, text) in order {
-        parsed[i] = Some(PhoneNumber::parse(text));
+/// Contacts handed to storage at a time while the rest are being checked.
+const CHUNK: usize = 4096;
+
+/// Checks every contact, sending those to store in chunks as it goes; once a problem is found, or
+/// the receiver is gone, it only checks. Blocking: run it off the async workers.
+pub fn check_contacts(
+    items: Vec<Value>,
+    problems: Problems,
+    out: mpsc::Sender<Vec<NewContact>>,
+) -> Result<Checked, Error> {
+    let mut checker = ContactChecker::new(problems, items.len());
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut sending = true;
+    for (index, item) in items.into_iter().enumerate() {
+        chunk.extend(checker.check(index, item));
+        if chunk.len() == CHUNK {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+            sending = sending && out.blocking_send(full).is_ok();
+        }
     }
-    parsed
+    if sending && !chunk.is_empty() {
+        let _ = out.blocking_send(chunk);
+    }
+    checker.finish()
 }
 
 /// Builds the body object of a multipart upload: form fields as the JSON fields, the CSV file's rows as

@@ -2,7 +2,7 @@
 
 use super::AppState;
 use super::auth::Auth;
-use super::batch_body::{self, BatchRequest};
+use super::batch_body;
 use super::extract::{JsonObject, PathId, Query, check};
 use super::json::{Timestamp, created, ok};
 use crate::domain::batch::{Batch, BatchAction, BatchStatus};
@@ -16,6 +16,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
 
 /// The eleven counters of API.md §4.1 (`in_flight` is the contacts `in_progress`).
 struct Counters<'a>(&'a StatusCounts);
@@ -84,8 +85,8 @@ fn batch_id(text: &str) -> Result<BatchId, Error> {
     BatchId::parse(text).ok_or(Error::NotFound("Batch"))
 }
 
-/// Reads a create body: JSON, or `multipart/form-data` with a CSV `file`.
-async fn read_request(st: &AppState, req: Request) -> Result<BatchRequest, Error> {
+/// Reads a create body: JSON, or `multipart/form-data` with a CSV `file` (as the equivalent JSON object).
+async fn read_body(st: &AppState, req: Request) -> Result<Map<String, Value>, Error> {
     let multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -93,7 +94,7 @@ async fn read_request(st: &AppState, req: Request) -> Result<BatchRequest, Error
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
     if !multipart {
         let JsonObject(obj) = JsonObject::from_request(req, st).await?;
-        return validate_off_the_runtime(obj).await;
+        return Ok(obj);
     }
     let limit = st.max_body_bytes;
     let bad_form = |msg: String| Error::invalid(vec![Loc::from("body")], "multipart_invalid", msg);
@@ -116,13 +117,7 @@ async fn read_request(st: &AppState, req: Request) -> Result<BatchRequest, Error
             fields.push((name, text));
         }
     }
-    validate_off_the_runtime(batch_body::from_form(fields, csv)?).await
-}
-
-/// Validating 100,000 contacts takes a second of CPU: do it on a blocking thread, so that the
-/// async workers keep serving other requests meanwhile.
-async fn validate_off_the_runtime(obj: Map<String, Value>) -> Result<BatchRequest, Error> {
-    tokio::task::spawn_blocking(move || batch_body::parse(obj)).await.map_err(Error::internal)?
+    tokio::task::spawn_blocking(move || batch_body::from_form(fields, csv)).await.map_err(Error::internal)?
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError, limit: usize) -> Error {
@@ -133,17 +128,33 @@ fn multipart_error(e: axum::extract::multipart::MultipartError, limit: usize) ->
     }
 }
 
-/// `POST /batches/` and its alias `POST /batches/upload`.
+/// `POST /batches/` and its alias `POST /batches/upload`. Contacts are checked on a blocking thread
+/// and stored chunk by chunk meanwhile, in one transaction that commits only when every one passed.
 pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Result<Response, Error> {
-    let request = read_request(&st, req).await?;
-    let org = auth.scope(request.organization_id.as_deref())?;
-    let campaign_id = request.campaign_id.ok_or(Error::NotFound("Campaign"))?;
-    let batch =
-        service::create(&st.store, org, campaign_id, request.settings, &request.contacts, st.clock.now()).await?;
+    let obj = read_body(&st, req).await?;
+    let (envelope, items, problems) = batch_body::envelope(obj);
+    let (sender, contacts) = mpsc::channel(4);
+    let checker = tokio::task::spawn_blocking(move || batch_body::check_contacts(items, problems, sender));
+    let checked = async { checker.await.map_err(Error::internal)? };
+    // Every problem of the body comes before any other answer.
+    let target = envelope.ok_or_else(|| Error::internal("batch body without fields")).and_then(|e| {
+        let org = auth.scope(e.organization_id.as_deref())?;
+        Ok((org, e.campaign_id.ok_or(Error::NotFound("Campaign"))?, e.settings))
+    });
+    let (org, campaign_id, settings) = match target {
+        Ok(target) => target,
+        Err(e) => {
+            drop(contacts);
+            checked.await?;
+            return Err(e);
+        }
+    };
+    let (batch, checked) =
+        service::create(&st.store, org, campaign_id, settings, contacts, checked, st.clock.now()).await?;
     st.dispatcher.wakeup.notify_one();
     let mut body = serde_json::to_value(BatchView::new(&batch, true)).map_err(Error::internal)?;
-    body["warnings"] = serde_json::to_value(&request.warnings).map_err(Error::internal)?;
-    body["duplicates_removed"] = request.duplicates_removed.into();
+    body["warnings"] = serde_json::to_value(&checked.warnings).map_err(Error::internal)?;
+    body["duplicates_removed"] = checked.duplicates_removed.into();
     created(&body)
 }
 

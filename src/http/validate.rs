@@ -16,6 +16,22 @@ fn has_nul(value: &Value) -> bool {
     }
 }
 
+/// The length of an object's compact JSON text, measured without building the text.
+fn json_size(obj: &Map<String, Value>) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, obj).map_or(usize::MAX, |()| count.0)
+}
+
 /// Collects the problems found in one body.
 #[derive(Default)]
 pub struct Problems(pub Vec<FieldError>);
@@ -137,12 +153,26 @@ impl Problems {
 
     /// An object whose JSON text is at most `max_bytes` long.
     pub fn bounded_object(&mut self, value: &Value, loc: Vec<Loc>, max_bytes: usize) -> Option<Map<String, Value>> {
-        let obj = self.object(value, loc.clone())?;
-        let size = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX);
-        if has_nul(value) {
+        self.object(value, loc.clone())?;
+        self.bounded_object_owned(value.clone(), loc, max_bytes)
+    }
+
+    /// [`Problems::bounded_object`], taking the value.
+    pub fn bounded_object_owned(
+        &mut self,
+        value: Value,
+        loc: Vec<Loc>,
+        max_bytes: usize,
+    ) -> Option<Map<String, Value>> {
+        let Value::Object(obj) = value else {
+            self.push(loc, "dict_type", "Input should be a valid dictionary");
+            return None;
+        };
+        if obj.values().any(has_nul) || obj.keys().any(|k| k.contains('\0')) {
             self.push(loc, "string_pattern_mismatch", NUL_MESSAGE);
             return None;
         }
+        let size = json_size(&obj);
         if size > max_bytes {
             self.push(
                 loc,
@@ -151,7 +181,7 @@ impl Problems {
             );
             return None;
         }
-        Some(obj.clone())
+        Some(obj)
     }
 
     /// An RFC 3339 instant that carries `Z` or an offset.

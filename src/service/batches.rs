@@ -10,18 +10,40 @@ use crate::error::{Error, Loc};
 use crate::store::{BatchFilter, Page, StatusBreakdown, Store, Tx};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
+use tokio::sync::mpsc;
 
 const NOT_FOUND: Error = Error::NotFound("Batch");
 
-/// Creates a batch and its contacts under the organization's campaign, all or nothing.
-pub async fn create(
+/// Creates a batch under the organization's campaign with the contacts arriving on `contacts`, all or
+/// nothing. `checked` resolves once every contact has been checked (while the first ones are already
+/// being stored); when it fails, nothing is stored and its error is the answer, whatever else went wrong.
+pub async fn create<T>(
     store: &Store,
     org: OrgId,
     campaign_id: CampaignId,
     settings: BatchSettings,
-    contacts: &[NewContact],
+    mut contacts: mpsc::Receiver<Vec<NewContact>>,
+    checked: impl Future<Output = Result<T, Error>>,
     now: DateTime<Utc>,
-) -> Result<Batch, Error> {
+) -> Result<(Batch, T), Error> {
+    let stored = store_batch(store, org, campaign_id, settings, &mut contacts, now).await;
+    // A checker still sending learns that nothing more will be read.
+    drop(contacts);
+    let checked = checked.await?;
+    let (tx, batch) = stored?;
+    tx.commit().await?;
+    Ok((batch, checked))
+}
+
+/// Writes the batch and its contacts in a transaction left open for the caller to commit.
+async fn store_batch(
+    store: &Store,
+    org: OrgId,
+    campaign_id: CampaignId,
+    settings: BatchSettings,
+    contacts: &mut mpsc::Receiver<Vec<NewContact>>,
+    now: DateTime<Utc>,
+) -> Result<(Tx, Batch), Error> {
     let mut tx = store.begin().await?;
     let campaign = tx.lock_campaign(org, campaign_id).await?.ok_or(Error::NotFound("Campaign"))?;
     let transition = campaign.status.apply(CampaignAction::AddBatch).map_err(|f| Error::Conflict(f.0))?;
@@ -45,14 +67,17 @@ pub async fn create(
     } else {
         BatchStatus::InProgress
     };
+    let id = BatchId::generate();
+    // Contacts first: the batch row's counters must sum to the number stored.
+    let total = tx.insert_contacts(id, campaign_id, contacts, now).await? as i64;
     let mut counters = StatusCounts::default();
-    counters.0[ContactStatus::Pending.index()] = contacts.len() as i64;
+    counters.0[ContactStatus::Pending.index()] = total;
     let batch = Batch {
-        id: BatchId::generate(),
+        id,
         campaign_id,
         organization_id: org,
         status,
-        total_contacts: contacts.len() as i64,
+        total_contacts: total,
         concurrency_limit: settings.concurrency_limit,
         max_retries_override: settings.max_retries_override,
         scheduled_start,
@@ -69,9 +94,7 @@ pub async fn create(
         tx.set_campaign_status(campaign_id, campaign.status, next, now).await?;
     }
     tx.insert_batch(&batch).await?;
-    tx.insert_contacts(batch.id, campaign_id, contacts, now).await?;
-    tx.commit().await?;
-    Ok(batch)
+    Ok((tx, batch))
 }
 
 /// The organization's batch, or `404`.

@@ -6,7 +6,7 @@ use crate::domain::contact::{ContactStatus, StatusCounts};
 use crate::domain::eligibility::earliest_start;
 use crate::domain::ids::{CampaignId, OrgId};
 use crate::error::Error;
-use crate::store::Store;
+use crate::store::{StatsSnapshot, Store};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
@@ -54,8 +54,8 @@ pub async fn campaign_stats(
     id: CampaignId,
     now: DateTime<Utc>,
 ) -> Result<CampaignStats, Error> {
-    let campaign = store.get_campaign(org, id).await?.ok_or(Error::NotFound("Campaign"))?;
-    let batches = store.campaign_batch_states(id).await?;
+    let StatsSnapshot { campaign, batches, retry_breakdown } =
+        store.campaign_stats_snapshot(org, id).await?.ok_or(Error::NotFound("Campaign"))?;
     let mut contact_counts = StatusCounts::default();
     let mut next_dispatch_at: Option<DateTime<Utc>> = None;
     for (state, counts, next_due) in &batches {
@@ -68,11 +68,6 @@ pub async fn campaign_stats(
         .iter()
         .map(|s| (*s, batches.iter().filter(|(b, _, _)| b.status == *s).count() as i64))
         .collect();
-    let retry_breakdown = if contact_counts.get(ContactStatus::Retrying) > 0 {
-        store.retry_breakdown(id).await?
-    } else {
-        BTreeMap::new()
-    };
     Ok(CampaignStats {
         campaign_id: campaign.id,
         contact_counts,

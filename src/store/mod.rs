@@ -104,3 +104,14 @@ pub struct AcceptedCall {
     pub execution_id: crate::domain::ids::ExecutionId,
     pub script: Option<crate::domain::simulate::Script>,
 }
+
+/// What `/stats` reads about a campaign, at one instant.
+#[derive(Clone, Debug)]
+pub struct StatsSnapshot {
+    pub campaign: crate::domain::campaign::Campaign,
+    /// Each batch: what decides its next dispatch, its contacts by status, and its next due retry.
+    pub batches:
+        Vec<(crate::domain::eligibility::BatchState, crate::domain::contact::StatusCounts, Option<DateTime<Utc>>)>,
+    /// Contacts now `retrying`, by their `retry_count`.
+    pub retry_breakdown: std::collections::BTreeMap<i64, i64>,
+}

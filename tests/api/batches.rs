@@ -147,6 +147,49 @@ async fn invalid_contacts_are_all_named_and_nothing_is_stored() {
     assert_eq!(app.get(&format!("/api/v1/campaigns/{c}")).await.body["status"], "draft");
 }
 
+/// Contacts are stored chunk by chunk while later ones are still being checked: a bad contact far
+/// down the list must still leave nothing behind, and body problems come before any other answer.
+#[tokio::test]
+async fn a_late_bad_contact_leaves_nothing_stored_and_body_problems_come_first() {
+    let app = api_only().await;
+    let c = campaign(&app, json!({})).await;
+    let mut list = contacts_unique(10_000);
+    list[9_999]["phone_number"] = json!("+11234567890");
+    list[5_432]["call_variables"] = json!([1]);
+    let r = app.post("/api/v1/batches/", json!({"campaign_id": c, "contacts": list.clone()})).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.error_locs(), ["body.contacts.5432.call_variables", "body.contacts.9999.phone_number"]);
+    assert_eq!(app.get("/api/v1/batches/").await.header("x-total-count"), Some("0"));
+    assert_eq!(app.get(&format!("/api/v1/campaigns/{c}")).await.body["status"], "draft");
+    use sqlx::Connection;
+    let mut db = sqlx::PgConnection::connect(&app.database_url).await.unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts").fetch_one(&mut db).await.unwrap();
+    assert_eq!(stored, 0);
+
+    // An unknown campaign, a campaign that takes no batch, an expiry in the past: the body's own
+    // problems are still the answer.
+    let mut list = contacts_unique(6);
+    list[1]["phone_number"] = json!("+11234567890");
+    list[4]["call_variables"] = json!([1]);
+    let r = app.post("/api/v1/batches/", json!({"campaign_id": "cmp_nope", "contacts": list.clone()})).await;
+    assert_eq!((r.status, r.error_locs().len()), (422, 2));
+    let cancelled = campaign(&app, json!({})).await;
+    app.post(&format!("/api/v1/campaigns/{cancelled}/cancel"), json!({})).await;
+    let r = app.post("/api/v1/batches/", json!({"campaign_id": cancelled, "contacts": list.clone()})).await;
+    assert_eq!((r.status, r.error_locs().len()), (422, 2));
+    let r = app
+        .post("/api/v1/batches/", json!({"campaign_id": c, "contacts": list, "expires_at": "2001-01-01T00:00:00Z"}))
+        .await;
+    assert_eq!((r.status, r.error_locs().len()), (422, 2));
+
+    // Without the bad contacts the same list is stored whole, in order.
+    let r = app.post("/api/v1/batches/", json!({"campaign_id": c, "contacts": contacts_unique(10_000)})).await;
+    assert_eq!((r.status, r.body["total_contacts"].as_i64()), (201, Some(10_000)));
+    let b = id(&r.body, "batch_id");
+    let page = app.get(&format!("/api/v1/batches/{b}/contacts?skip=9999&limit=1")).await;
+    assert_eq!(page.body[0]["phone_number"], contacts_unique(10_000)[9_999]["phone_number"]);
+}
+
 #[tokio::test]
 async fn body_level_rules() {
     let app = api_only().await;
@@ -500,6 +543,14 @@ async fn deleting_a_campaign_removes_its_batches_and_contacts() {
     assert_eq!(app.get(&format!("/api/v1/batches/{b}")).await.status, 404);
     assert_eq!(app.get(&format!("/api/v1/batches/{b}/contacts")).await.status, 404);
     assert_eq!(app.get("/api/v1/batches/").await.header("x-total-count"), Some("0"));
+    // Nothing of the campaign stays behind in the database either.
+    use sqlx::Connection;
+    let mut db = sqlx::PgConnection::connect(&app.database_url).await.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT (SELECT count(*) FROM contacts) + (SELECT count(*) FROM call_records)")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
 }
 
 #[tokio::test]

@@ -1,12 +1,13 @@
 //! Batch rows: insert, read, list, lock, status changes, and the campaign-wide propagations.
 
+use super::campaigns::{COLUMNS as CAMPAIGN_COLUMNS, campaign_from_row};
 use super::{Store, Tx};
 use crate::domain::batch::{Batch, BatchStatus, SKIPPABLE};
 use crate::domain::contact::{ContactStatus, StatusCounts};
 use crate::domain::eligibility::BatchState;
 use crate::domain::ids::{BatchId, CampaignId, OrgId};
 use crate::error::Error;
-use crate::store::{BatchFilter, Page};
+use crate::store::{BatchFilter, Page, StatsSnapshot};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sqlx::Row;
@@ -114,38 +115,70 @@ impl Store {
         Ok((rows.iter().map(batch_from_row).collect::<Result<_, _>>()?, total))
     }
 
-    /// Every batch of the campaign in one read: what decides its next dispatch, its contacts by
-    /// status, and (for open batches without pending contacts) when its next retry is due.
-    pub async fn campaign_batch_states(
+    /// Everything `/stats` reads, in one statement and one row: the organization's campaign; for each
+    /// of its batches what decides its next dispatch, its contacts by status and (for open batches
+    /// without pending contacts) when its next retry is due; and its retrying contacts by retry count.
+    pub async fn campaign_stats_snapshot(
         &self,
+        org: OrgId,
         campaign: CampaignId,
-    ) -> Result<Vec<(BatchState, StatusCounts, Option<DateTime<Utc>>)>, Error> {
+    ) -> Result<Option<StatsSnapshot>, Error> {
+        let counters: Vec<String> = COUNTER_COLUMNS.iter().map(|c| format!("array_agg({c}) AS {c}")).collect();
         let sql = format!(
-            "SELECT status, scheduled_start, expires_at, concurrency_limit, in_flight, {},
-                CASE WHEN status IN ('pending', 'in_progress', 'paused') AND n_pending = 0
-                          AND n_retrying + n_followup_scheduled > 0
-                     THEN (SELECT min(x.next_retry_at) FROM contacts x WHERE x.batch_id = batches.id
-                           AND x.status IN ('retrying', 'followup_scheduled')) END AS next_due
-             FROM batches WHERE campaign_id = $1",
-            COUNTER_COLUMNS.join(", ")
+            "SELECT c.*, b.*, r.* FROM (SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1 AND organization_id = $2) c
+             CROSS JOIN LATERAL (
+                SELECT array_agg(status) AS b_status, array_agg(scheduled_start) AS b_scheduled_start,
+                    array_agg(expires_at) AS b_expires_at, array_agg(concurrency_limit) AS b_concurrency_limit,
+                    array_agg(in_flight) AS b_in_flight, {},
+                    array_agg(CASE WHEN status IN ('pending', 'in_progress', 'paused') AND n_pending = 0
+                                   AND n_retrying + n_followup_scheduled > 0
+                              THEN (SELECT min(x.next_retry_at) FROM contacts x WHERE x.batch_id = batches.id
+                                    AND x.status IN ('retrying', 'followup_scheduled')) END) AS b_next_due
+                FROM batches WHERE campaign_id = c.id) b
+             CROSS JOIN LATERAL (
+                SELECT array_agg(retry_count) AS r_retry_count, array_agg(n) AS r_n FROM (
+                    SELECT retry_count, count(*) AS n FROM contacts WHERE campaign_id = c.id AND status = 'retrying'
+                    GROUP BY retry_count) g) r",
+            counters.join(", ")
         );
-        let rows = sqlx::query(&sql).bind(campaign.uuid()).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                let status: String = r.try_get("status")?;
-                let counts = counts_from_row(r)?;
-                let limit: Option<i32> = r.try_get("concurrency_limit")?;
-                let state = BatchState {
-                    status: BatchStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
-                    scheduled_start: r.try_get("scheduled_start")?,
-                    expires_at: r.try_get("expires_at")?,
-                    concurrency_limit: limit.map(|l| l as u32),
-                    in_flight: i64::from(r.try_get::<i32, _>("in_flight")?),
-                    pending: counts.get(ContactStatus::Pending),
-                };
-                Ok((state, counts, r.try_get("next_due")?))
-            })
-            .collect()
+        let Some(row) = sqlx::query(&sql).bind(campaign.uuid()).bind(org.uuid()).fetch_optional(&self.pool).await?
+        else {
+            return Ok(None);
+        };
+        let campaign = campaign_from_row(&row)?;
+        let column = |name: &str| row.try_get::<Option<Vec<i32>>, _>(name).map(Option::unwrap_or_default);
+        let statuses: Vec<String> = row.try_get::<Option<Vec<String>>, _>("b_status")?.unwrap_or_default();
+        let n = statuses.len();
+        let starts: Vec<DateTime<Utc>> = row.try_get::<Option<_>, _>("b_scheduled_start")?.unwrap_or_default();
+        let expiries: Vec<Option<DateTime<Utc>>> = row.try_get::<Option<_>, _>("b_expires_at")?.unwrap_or_default();
+        let limits: Vec<Option<i32>> = row.try_get::<Option<_>, _>("b_concurrency_limit")?.unwrap_or_default();
+        let in_flight = column("b_in_flight")?;
+        let next_due: Vec<Option<DateTime<Utc>>> = row.try_get::<Option<_>, _>("b_next_due")?.unwrap_or_default();
+        let counter_columns: Vec<Vec<i32>> = COUNTER_COLUMNS.iter().map(|c| column(c)).collect::<Result<_, _>>()?;
+        let lengths = [starts.len(), expiries.len(), limits.len(), in_flight.len(), next_due.len()];
+        if !(lengths.iter().all(|l| *l == n) && counter_columns.iter().all(|c| c.len() == n)) {
+            return Err(corrupt("aggregate"));
+        }
+        let mut batches = Vec::with_capacity(n);
+        for i in 0..n {
+            let mut counts = StatusCounts::default();
+            for (slot, values) in counts.0.iter_mut().zip(&counter_columns) {
+                *slot = i64::from(values[i]);
+            }
+            let state = BatchState {
+                status: BatchStatus::parse(&statuses[i]).ok_or_else(|| corrupt("status"))?,
+                scheduled_start: starts[i],
+                expires_at: expiries[i],
+                concurrency_limit: limits[i].map(|l| l as u32),
+                in_flight: i64::from(in_flight[i]),
+                pending: counts.get(ContactStatus::Pending),
+            };
+            batches.push((state, counts, next_due[i]));
+        }
+        let retry_counts: Vec<i16> = row.try_get::<Option<_>, _>("r_retry_count")?.unwrap_or_default();
+        let retrying: Vec<i64> = row.try_get::<Option<_>, _>("r_n")?.unwrap_or_default();
+        let retry_breakdown = retry_counts.into_iter().map(i64::from).zip(retrying).collect();
+        Ok(Some(StatsSnapshot { campaign, batches, retry_breakdown }))
     }
 }
 

@@ -10,11 +10,11 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
-use std::collections::BTreeMap;
 use std::fmt::Write;
+use tokio::sync::mpsc;
 
 /// Bytes sent to the server per COPY message.
-const COPY_CHUNK: usize = 1 << 20;
+const COPY_CHUNK: usize = 256 << 10;
 
 fn corrupt(what: &str) -> Error {
     Error::internal(format!("stored contact has an invalid {what}"))
@@ -86,14 +86,15 @@ fn call_from_row(row: &PgRow) -> Result<CallRecord, Error> {
 }
 
 impl Tx {
-    /// Inserts a batch's contacts, all `pending`, in one COPY (positions follow the slice order).
+    /// Inserts a batch's contacts, all `pending`, in one COPY, chunk by chunk as they arrive until the
+    /// sender closes (positions follow arrival order). Returns how many were inserted.
     pub async fn insert_contacts(
         &mut self,
         batch: BatchId,
         campaign: CampaignId,
-        contacts: &[NewContact],
+        chunks: &mut mpsc::Receiver<Vec<NewContact>>,
         now: DateTime<Utc>,
-    ) -> Result<(), Error> {
+    ) -> Result<usize, Error> {
         let mut copy = self
             .0
             .copy_in_raw(
@@ -105,22 +106,29 @@ impl Tx {
         let campaign = campaign.uuid().hyphenated().to_string();
         let now = now.to_rfc3339_opts(SecondsFormat::Micros, true);
         let mut buf = String::with_capacity(COPY_CHUNK + 4096);
-        for (seq, contact) in contacts.iter().enumerate() {
-            let id = ContactId::generate().uuid();
-            let vars = serde_json::to_string(&contact.call_variables).map_err(Error::internal)?;
-            let _ = write!(buf, "{}\t{batch}\t{campaign}\t{seq}\t{}\t", id.hyphenated(), contact.phone_number);
-            copy_escape(&mut buf, &vars);
-            let _ = writeln!(buf, "\tpending\t{now}");
-            if buf.len() >= COPY_CHUNK {
-                copy.send(buf.as_bytes()).await?;
-                buf.clear();
+        let mut vars = Vec::with_capacity(256);
+        let mut seq = 0usize;
+        while let Some(chunk) = chunks.recv().await {
+            for contact in chunk {
+                let id = ContactId::generate().uuid();
+                vars.clear();
+                serde_json::to_writer(&mut vars, &contact.call_variables).map_err(Error::internal)?;
+                let text = std::str::from_utf8(&vars).map_err(Error::internal)?;
+                let _ = write!(buf, "{}\t{batch}\t{campaign}\t{seq}\t{}\t", id.hyphenated(), contact.phone_number);
+                copy_escape(&mut buf, text);
+                let _ = writeln!(buf, "\tpending\t{now}");
+                seq += 1;
+                if buf.len() >= COPY_CHUNK {
+                    copy.send(buf.as_bytes()).await?;
+                    buf.clear();
+                }
             }
         }
         if !buf.is_empty() {
             copy.send(buf.as_bytes()).await?;
         }
         copy.finish().await?;
-        Ok(())
+        Ok(seq)
     }
 }
 
@@ -226,17 +234,5 @@ impl Store {
         .bind(batch.uuid())
         .fetch_one(&self.pool)
         .await?)
-    }
-
-    /// Contacts of the campaign now `retrying`, by `retry_count`.
-    pub async fn retry_breakdown(&self, campaign: CampaignId) -> Result<BTreeMap<i64, i64>, Error> {
-        let rows = sqlx::query(
-            "SELECT retry_count, count(*) AS n FROM contacts WHERE campaign_id = $1 AND status = 'retrying'
-             GROUP BY retry_count",
-        )
-        .bind(campaign.uuid())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|r| Ok((i64::from(r.try_get::<i16, _>("retry_count")?), r.try_get("n")?))).collect()
     }
 }
