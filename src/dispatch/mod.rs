@@ -165,23 +165,24 @@ impl Dispatcher {
         }
         for campaign in self.store.dispatch_candidates(now).await? {
             let started = std::time::Instant::now();
-            let calls = self.claim(campaign, now).await?;
+            let (claimed, to_place) = self.claim(campaign, now).await?;
             self.metrics.observe_claim(started.elapsed());
-            if !calls.is_empty() {
-                self.place(calls).await?;
-                changed = true;
+            if !to_place.is_empty() {
+                self.place(to_place).await?;
             }
+            changed |= claimed > 0;
         }
         Ok(changed)
     }
 
-    /// Claims what the campaign may call now, in one short transaction, and returns the calls to place.
-    async fn claim(&self, id: CampaignId, now: DateTime<Utc>) -> Result<Vec<CallRequest>, Error> {
+    /// Claims what the campaign may call now, in one short transaction. Returns how many calls it
+    /// claimed and those still to hand to the placer.
+    async fn claim(&self, id: CampaignId, now: DateTime<Utc>) -> Result<(usize, Vec<CallRequest>), Error> {
         let mut tx = self.store.begin().await?;
-        let Some((campaign, cursor)) = tx.lock_campaign_for_dispatch(id).await? else { return Ok(Vec::new()) };
+        let Some((campaign, cursor)) = tx.lock_campaign_for_dispatch(id).await? else { return Ok((0, Vec::new())) };
         let s = &campaign.settings;
         if s.working_hours_enforced && !s.working_hours.is_open(s.timezone.tz(), now) {
-            return Ok(Vec::new());
+            return Ok((0, Vec::new()));
         }
         let mut capacity = i64::from(s.concurrency_limit) - campaign.in_flight;
         let mut claimed = Vec::new();
@@ -201,7 +202,7 @@ impl Dispatcher {
             claimed.extend(contacts.into_iter().map(|c| (batch.clone(), c)));
         }
         if claimed.is_empty() {
-            return Ok(Vec::new());
+            return Ok((0, Vec::new()));
         }
         let live = if s.phone_number_strategy == PhoneNumberStrategy::LeastLoaded {
             let by_number = tx.live_calls_by_number(id).await?;
@@ -233,7 +234,22 @@ impl Dispatcher {
             let attempt = contact.retry_count + contact.follow_up_count;
             let mut call_variables = s.default_call_variables.clone();
             call_variables.extend(contact.call_variables);
+            let request = CallRequest {
+                execution_id,
+                campaign_id: id,
+                batch_id: batch.id,
+                contact_id: contact.id,
+                agent_id: s.agent_id.clone(),
+                from_number: from_number.clone(),
+                to_number: contact.phone_number.clone(),
+                call_variables,
+                call_context: batch.call_context,
+                attempt,
+                kind,
+                dispatched_at: now,
+            };
             calls.push(NewCall {
+                accepted: self.placer.accept_at_once(&request),
                 execution_id,
                 contact_id: contact.id,
                 batch_id: batch.id,
@@ -246,25 +262,16 @@ impl Dispatcher {
                 dispatched_at: now,
                 deadline_at: now + self.call_timeout,
             });
-            requests.push(CallRequest {
-                execution_id,
-                campaign_id: id,
-                batch_id: batch.id,
-                contact_id: contact.id,
-                agent_id: s.agent_id.clone(),
-                from_number,
-                to_number: contact.phone_number,
-                call_variables,
-                call_context: batch.call_context,
-                attempt,
-                kind,
-                dispatched_at: now,
-            });
+            requests.push(request);
         }
         let advance = if s.phone_number_strategy == PhoneNumberStrategy::RoundRobin { calls.len() as i64 } else { 0 };
         tx.insert_calls(id, &calls, advance).await?;
         tx.commit().await?;
-        Ok(requests)
+        let calls_len = calls.len();
+        self.metrics.add_calls_placed(requests.len() as u64);
+        // Calls telephony accepted at once were recorded by the claim itself.
+        let to_place = requests.into_iter().zip(calls).filter(|(_, c)| c.accepted.is_none()).map(|(r, _)| r).collect();
+        Ok((calls_len, to_place))
     }
 
     /// Hands claimed calls to the placer and records what it said.
@@ -291,7 +298,6 @@ impl Dispatcher {
                 }
             }
         }
-        self.metrics.add_calls_placed(requests.len() as u64);
         self.store.mark_accepted(&accepted, now).await?;
         self.record(&rejected, now).await?;
         Ok(())

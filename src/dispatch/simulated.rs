@@ -2,7 +2,7 @@
 
 use super::placer::{CallRequest, PlaceFuture, Placement, Placer};
 use crate::domain::contact::CallKind;
-use crate::domain::simulate::script;
+use crate::domain::simulate::{Script, script};
 
 /// Places calls on the server's own clock.
 pub struct SimulatedPlacer {
@@ -10,11 +10,21 @@ pub struct SimulatedPlacer {
     pub call_seconds: u32,
 }
 
-impl Placer for SimulatedPlacer {
-    fn place<'a>(&'a self, call: &'a CallRequest) -> PlaceFuture<'a> {
+impl SimulatedPlacer {
+    fn script(&self, call: &CallRequest) -> Script {
         let first_call = call.kind == CallKind::Initial;
         let name = call.call_variables.get("callee_name").and_then(|v| v.as_str());
-        let plan = script(&call.to_number, first_call, self.call_seconds, name, call.dispatched_at);
+        script(&call.to_number, first_call, self.call_seconds, name, call.dispatched_at)
+    }
+}
+
+impl Placer for SimulatedPlacer {
+    fn place<'a>(&'a self, call: &'a CallRequest) -> PlaceFuture<'a> {
+        let plan = self.script(call);
         Box::pin(async move { Placement::Accepted(Some(plan)) })
+    }
+
+    fn accept_at_once(&self, call: &CallRequest) -> Option<Option<Script>> {
+        Some(Some(self.script(call)))
     }
 }

@@ -88,6 +88,9 @@ pub struct NewCall {
     pub to_number: String,
     pub dispatched_at: DateTime<Utc>,
     pub deadline_at: DateTime<Utc>,
+    /// Set when telephony already accepted the call (a placer that decides at once, without I/O):
+    /// it is written ringing, its contact in progress, with the simulated script when there is one.
+    pub accepted: Option<Option<crate::domain::simulate::Script>>,
 }
 
 /// A call's final result to record, and when the call ended.

@@ -194,13 +194,25 @@ impl Tx {
         let from: Vec<&str> = calls.iter().map(|c| c.from_number.as_str()).collect();
         let to: Vec<&str> = calls.iter().map(|c| c.to_number.as_str()).collect();
         let deadlines: Vec<DateTime<Utc>> = calls.iter().map(|c| c.deadline_at).collect();
+        let statuses: Vec<&str> =
+            calls.iter().map(|c| if c.accepted.is_some() { "ringing" } else { "dispatched" }).collect();
+        fn script(c: &NewCall) -> Option<&crate::domain::simulate::Script> {
+            c.accepted.as_ref().and_then(Option::as_ref)
+        }
+        let ends: Vec<Option<DateTime<Utc>>> = calls.iter().map(|c| script(c).map(|s| s.ends_at)).collect();
+        let plans: Vec<Option<Value>> = calls
+            .iter()
+            .map(|c| script(c).map(|s| serde_json::to_value(&s.outcome)).transpose())
+            .collect::<Result<_, _>>()
+            .map_err(Error::internal)?;
         sqlx::query(
             "INSERT INTO call_records (id, contact_id, batch_id, campaign_id, attempt, kind, call_status,
-                from_number, to_number, dispatched_at, deadline_at)
-             SELECT t.id, t.contact_id, t.batch_id, $4, t.attempt, t.kind, 'dispatched', t.from_number,
-                t.to_number, $9, t.deadline_at
+                from_number, to_number, dispatched_at, deadline_at, planned_end_at, planned_outcome)
+             SELECT t.id, t.contact_id, t.batch_id, $4, t.attempt, t.kind, t.status, t.from_number,
+                t.to_number, $9, t.deadline_at, t.ends, t.plan
              FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $5::int2[], $6::text[], $7::text[], $8::text[],
-                $10::timestamptz[]) AS t(id, contact_id, batch_id, attempt, kind, from_number, to_number, deadline_at)",
+                $10::timestamptz[], $11::text[], $12::timestamptz[], $13::jsonb[])
+                AS t(id, contact_id, batch_id, attempt, kind, from_number, to_number, deadline_at, status, ends, plan)",
         )
         .bind(&ids)
         .bind(&contacts)
@@ -212,21 +224,28 @@ impl Tx {
         .bind(&to)
         .bind(now)
         .bind(&deadlines)
+        .bind(&statuses)
+        .bind(&ends)
+        .bind(&plans)
         .execute(&mut *self.0)
         .await?;
+        let contact_statuses: Vec<&str> =
+            calls.iter().map(|c| if c.accepted.is_some() { "in_progress" } else { "dispatched" }).collect();
         sqlx::query(
-            "UPDATE contacts SET status = 'dispatched', last_attempted_at = $2, latest_retry_count = retry_count,
-                next_retry_at = NULL, updated_at = $2
-             WHERE id = ANY($1)",
+            "UPDATE contacts SET status = t.status, last_attempted_at = $3, latest_retry_count = retry_count,
+                next_retry_at = NULL, updated_at = $3
+             FROM UNNEST($1::uuid[], $2::text[]) AS t(id, status) WHERE contacts.id = t.id",
         )
         .bind(&contacts)
+        .bind(&contact_statuses)
         .bind(now)
         .execute(&mut *self.0)
         .await?;
         let mut deltas: BTreeMap<Uuid, BatchDelta> = BTreeMap::new();
         for c in calls {
             let d = deltas.entry(c.batch_id.uuid()).or_default();
-            d.moved(c.from_status, ContactStatus::Dispatched);
+            let to = if c.accepted.is_some() { ContactStatus::InProgress } else { ContactStatus::Dispatched };
+            d.moved(c.from_status, to);
             d.in_flight += 1;
         }
         apply_batch_deltas(&mut self.0, &deltas, now).await?;
