@@ -65,9 +65,14 @@ async fn apply_batch_deltas(
     Ok(())
 }
 
-/// Locks campaigns in id order and returns them.
-async fn lock_campaigns(conn: &mut sqlx::PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Campaign>, Error> {
-    let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ANY($1) ORDER BY id FOR UPDATE");
+/// Locks campaigns in id order and returns them; with `skip_busy`, only those no other transaction holds.
+async fn lock_campaigns(
+    conn: &mut sqlx::PgConnection,
+    ids: &[Uuid],
+    skip_busy: bool,
+) -> Result<HashMap<Uuid, Campaign>, Error> {
+    let skip = if skip_busy { " SKIP LOCKED" } else { "" };
+    let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ANY($1) ORDER BY id FOR UPDATE{skip}");
     let rows = sqlx::query(&sql).bind(ids).fetch_all(&mut *conn).await?;
     rows.iter().map(|r| campaign_from_row(r).map(|c| (c.id.uuid(), c))).collect()
 }
@@ -315,7 +320,7 @@ impl Store {
                 .bind(&ids)
                 .fetch_all(&mut *tx)
                 .await?;
-        lock_campaigns(&mut tx, &campaigns).await?;
+        lock_campaigns(&mut tx, &campaigns, false).await?;
         let contacts: Vec<Uuid> = sqlx::query_scalar(
             "UPDATE call_records cr SET call_status = CASE WHEN $4 THEN 'in_progress' ELSE 'ringing' END,
                 answered_at = CASE WHEN $4 THEN COALESCE(cr.answered_at, $5) ELSE cr.answered_at END,
@@ -349,11 +354,14 @@ impl Store {
     }
 
     /// Records final outcomes. A call that is no longer live (already recorded, timed out, or a
-    /// duplicate callback) is left as it is. Returns the statuses of the calls it closed.
+    /// duplicate callback) is left as it is. With `skip_busy`, calls of campaigns another transaction
+    /// holds are left for later (another replica is likely recording them). Returns the statuses of
+    /// the calls it closed.
     pub async fn record_outcomes(
         &self,
         finished: &[FinishedCall],
         now: DateTime<Utc>,
+        skip_busy: bool,
     ) -> Result<Vec<CallStatus>, Error> {
         if finished.is_empty() {
             return Ok(Vec::new());
@@ -365,12 +373,13 @@ impl Store {
                 .bind(&ids)
                 .fetch_all(&mut *tx)
                 .await?;
-        let campaigns = lock_campaigns(&mut tx, &campaign_ids).await?;
+        let campaigns = lock_campaigns(&mut tx, &campaign_ids, skip_busy).await?;
+        let locked: Vec<Uuid> = campaigns.keys().copied().collect();
         let live_sql = format!(
             "SELECT id, contact_id, batch_id, campaign_id, kind FROM call_records
-             WHERE id = ANY($1) AND call_status IN {LIVE} FOR UPDATE"
+             WHERE id = ANY($1) AND campaign_id = ANY($2) AND call_status IN {LIVE} FOR UPDATE"
         );
-        let live = sqlx::query(&live_sql).bind(&ids).fetch_all(&mut *tx).await?;
+        let live = sqlx::query(&live_sql).bind(&ids).bind(&locked).fetch_all(&mut *tx).await?;
         if live.is_empty() {
             return Ok(Vec::new());
         }
@@ -579,9 +588,13 @@ impl Store {
     }
 
     /// Live simulated calls whose scripted end is at or before `now`, soonest first.
-    pub async fn simulated_ends(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<FinishedCall>, Error> {
+    pub async fn simulated_ends(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<(CampaignId, FinishedCall)>, Error> {
         let sql = format!(
-            "SELECT id, planned_end_at, planned_outcome FROM call_records
+            "SELECT id, campaign_id, planned_end_at, planned_outcome FROM call_records
              WHERE call_status IN {LIVE} AND planned_end_at IS NOT NULL AND planned_end_at <= $1
              ORDER BY planned_end_at, id LIMIT $2"
         );
@@ -589,11 +602,12 @@ impl Store {
         rows.iter()
             .map(|r| {
                 let plan: Value = r.try_get("planned_outcome")?;
-                Ok(FinishedCall {
+                let call = FinishedCall {
                     execution_id: ExecutionId::from_uuid(r.try_get("id")?),
                     outcome: serde_json::from_value(plan).map_err(|_| corrupt("planned outcome"))?,
                     ended_at: r.try_get("planned_end_at")?,
-                })
+                };
+                Ok((CampaignId::from_uuid(r.try_get("campaign_id")?), call))
             })
             .collect()
     }
