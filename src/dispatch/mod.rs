@@ -26,7 +26,7 @@ const SETTLE_CHUNK: i64 = 5000;
 /// Groups of simulated calls whose ends are recorded concurrently.
 const RECORDS_AT_ONCE: usize = 2;
 /// Campaigns claimed concurrently in one pass.
-const CLAIMS_AT_ONCE: usize = 4;
+const CLAIMS_AT_ONCE: usize = 2;
 /// The longest the real-time loop sleeps without looking (a fallback for changes made by other replicas).
 const POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
