@@ -12,7 +12,6 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
-use std::collections::BTreeMap;
 
 /// The counter column of each contact status, in the order of `ContactStatus::ALL`.
 pub(super) const COUNTER_COLUMNS: [&str; 11] = [
@@ -116,61 +115,70 @@ impl Store {
         Ok((rows.iter().map(batch_from_row).collect::<Result<_, _>>()?, total))
     }
 
-    /// Everything `/stats` reads: the organization's campaign and, in the same statement, one row per
-    /// batch with what decides its next dispatch, its contacts by status and (for open batches
-    /// without pending contacts) when its next retry is due; then, only when contacts are retrying,
-    /// those by retry count. (One row per batch costs the database less than aggregating them.)
+    /// Everything `/stats` reads, in one statement and one row: the organization's campaign; for each
+    /// of its batches what decides its next dispatch, its contacts by status and (for open batches
+    /// without pending contacts) when its next retry is due; and its retrying contacts by retry count.
     pub async fn campaign_stats_snapshot(
         &self,
         org: OrgId,
         campaign: CampaignId,
     ) -> Result<Option<StatsSnapshot>, Error> {
-        let counters: Vec<String> = COUNTER_COLUMNS.iter().map(|c| format!("b.{c}")).collect();
+        let counters: Vec<String> = COUNTER_COLUMNS.iter().map(|c| format!("array_agg({c}) AS {c}")).collect();
         let sql = format!(
-            "SELECT c.*, b.status AS b_status, b.scheduled_start AS b_scheduled_start, b.expires_at AS b_expires_at,
-                b.concurrency_limit AS b_concurrency_limit, b.in_flight AS b_in_flight, {},
-                CASE WHEN b.status IN ('pending', 'in_progress', 'paused') AND b.n_pending = 0
-                          AND b.n_retrying + b.n_followup_scheduled > 0
-                     THEN (SELECT min(x.next_retry_at) FROM contacts x WHERE x.batch_id = b.id
-                           AND x.status IN ('retrying', 'followup_scheduled')) END AS b_next_due
-             FROM (SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1 AND organization_id = $2) c
-             LEFT JOIN batches b ON b.campaign_id = c.id",
+            "SELECT c.*, b.*, r.* FROM (SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1 AND organization_id = $2) c
+             CROSS JOIN LATERAL (
+                SELECT array_agg(status) AS b_status, array_agg(scheduled_start) AS b_scheduled_start,
+                    array_agg(expires_at) AS b_expires_at, array_agg(concurrency_limit) AS b_concurrency_limit,
+                    array_agg(in_flight) AS b_in_flight, {},
+                    array_agg(CASE WHEN status IN ('pending', 'in_progress', 'paused') AND n_pending = 0
+                                   AND n_retrying + n_followup_scheduled > 0
+                              THEN (SELECT min(x.next_retry_at) FROM contacts x WHERE x.batch_id = batches.id
+                                    AND x.status IN ('retrying', 'followup_scheduled')) END) AS b_next_due
+                FROM batches WHERE campaign_id = c.id) b
+             CROSS JOIN LATERAL (
+                SELECT array_agg(retry_count) AS r_retry_count, array_agg(n) AS r_n FROM (
+                    SELECT retry_count, count(*) AS n FROM contacts WHERE campaign_id = c.id AND status = 'retrying'
+                    GROUP BY retry_count) g) r",
             counters.join(", ")
         );
-        let rows = sqlx::query(&sql).bind(campaign.uuid()).bind(org.uuid()).fetch_all(&self.pool).await?;
-        let Some(first) = rows.first() else { return Ok(None) };
-        let campaign = campaign_from_row(first)?;
-        let mut batches = Vec::with_capacity(rows.len());
-        let mut retrying = 0;
-        for r in &rows {
-            let Some(status) = r.try_get::<Option<String>, _>("b_status")? else { continue };
-            let counts = counts_from_row(r)?;
-            retrying += counts.get(ContactStatus::Retrying);
-            let limit: Option<i32> = r.try_get("b_concurrency_limit")?;
+        let Some(row) = sqlx::query(&sql).bind(campaign.uuid()).bind(org.uuid()).fetch_optional(&self.pool).await?
+        else {
+            return Ok(None);
+        };
+        let campaign = campaign_from_row(&row)?;
+        let column = |name: &str| row.try_get::<Option<Vec<i32>>, _>(name).map(Option::unwrap_or_default);
+        let statuses: Vec<String> = row.try_get::<Option<Vec<String>>, _>("b_status")?.unwrap_or_default();
+        let n = statuses.len();
+        let starts: Vec<DateTime<Utc>> = row.try_get::<Option<_>, _>("b_scheduled_start")?.unwrap_or_default();
+        let expiries: Vec<Option<DateTime<Utc>>> = row.try_get::<Option<_>, _>("b_expires_at")?.unwrap_or_default();
+        let limits: Vec<Option<i32>> = row.try_get::<Option<_>, _>("b_concurrency_limit")?.unwrap_or_default();
+        let in_flight = column("b_in_flight")?;
+        let next_due: Vec<Option<DateTime<Utc>>> = row.try_get::<Option<_>, _>("b_next_due")?.unwrap_or_default();
+        let counter_columns: Vec<Vec<i32>> = COUNTER_COLUMNS.iter().map(|c| column(c)).collect::<Result<_, _>>()?;
+        let lengths = [starts.len(), expiries.len(), limits.len(), in_flight.len(), next_due.len()];
+        if !(lengths.iter().all(|l| *l == n) && counter_columns.iter().all(|c| c.len() == n)) {
+            return Err(corrupt("aggregate"));
+        }
+        let mut batches = Vec::with_capacity(n);
+        for i in 0..n {
+            let mut counts = StatusCounts::default();
+            for (slot, values) in counts.0.iter_mut().zip(&counter_columns) {
+                *slot = i64::from(values[i]);
+            }
             let state = BatchState {
-                status: BatchStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
-                scheduled_start: r.try_get("b_scheduled_start")?,
-                expires_at: r.try_get("b_expires_at")?,
-                concurrency_limit: limit.map(|l| l as u32),
-                in_flight: i64::from(r.try_get::<i32, _>("b_in_flight")?),
+                status: BatchStatus::parse(&statuses[i]).ok_or_else(|| corrupt("status"))?,
+                scheduled_start: starts[i],
+                expires_at: expiries[i],
+                concurrency_limit: limits[i].map(|l| l as u32),
+                in_flight: i64::from(in_flight[i]),
                 pending: counts.get(ContactStatus::Pending),
             };
-            batches.push((state, counts, r.try_get("b_next_due")?));
+            batches.push((state, counts, next_due[i]));
         }
-        let retry_breakdown = if retrying > 0 { self.retry_breakdown(campaign.id).await? } else { BTreeMap::new() };
+        let retry_counts: Vec<i16> = row.try_get::<Option<_>, _>("r_retry_count")?.unwrap_or_default();
+        let retrying: Vec<i64> = row.try_get::<Option<_>, _>("r_n")?.unwrap_or_default();
+        let retry_breakdown = retry_counts.into_iter().map(i64::from).zip(retrying).collect();
         Ok(Some(StatsSnapshot { campaign, batches, retry_breakdown }))
-    }
-
-    /// Contacts of the campaign now `retrying`, by `retry_count`.
-    async fn retry_breakdown(&self, campaign: CampaignId) -> Result<BTreeMap<i64, i64>, Error> {
-        let rows = sqlx::query(
-            "SELECT retry_count, count(*) AS n FROM contacts WHERE campaign_id = $1 AND status = 'retrying'
-             GROUP BY retry_count",
-        )
-        .bind(campaign.uuid())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|r| Ok((i64::from(r.try_get::<i16, _>("retry_count")?), r.try_get("n")?))).collect()
     }
 }
 
