@@ -23,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Rows settled per query while catching up.
 const SETTLE_CHUNK: i64 = 5000;
-/// Groups of simulated calls whose ends are recorded concurrently.
-const RECORDS_AT_ONCE: usize = 2;
+/// Transactions settling simulated calls side by side in real time.
+const SETTLES_AT_ONCE: usize = 2;
 /// Campaigns claimed concurrently in one pass.
 const CLAIMS_AT_ONCE: usize = 2;
 /// The longest the real-time loop sleeps without looking (a fallback for changes made by other replicas).
@@ -136,32 +136,35 @@ impl Dispatcher {
 
     async fn pass(&self, now: DateTime<Utc>) -> Result<bool, Error> {
         let mut changed = false;
-        loop {
-            let ends = self.store.simulated_ends(now, SETTLE_CHUNK).await?;
-            if ends.is_empty() {
-                break;
+        if self.clock.is_manual() {
+            // On the manual clock every call that ended is recorded before the clock moves on.
+            loop {
+                let ends = self.store.simulated_ends(now, SETTLE_CHUNK).await?;
+                if ends.is_empty() {
+                    break;
+                }
+                self.record(&ends, now).await?;
+                changed = true;
             }
-            // Calls of disjoint sets of campaigns are recorded side by side: each recording locks
-            // its calls' campaigns, so the groups never wait on each other.
-            let mut groups: Vec<Vec<FinishedCall>> = (0..RECORDS_AT_ONCE).map(|_| Vec::new()).collect();
-            for (campaign, call) in ends {
-                let group = campaign.uuid().as_u128() as usize % RECORDS_AT_ONCE;
-                groups[group].push(call);
+        } else {
+            // In real time a few transactions settle side by side, each taking calls only of
+            // campaigns no other transaction holds, so they (and other replicas) split the work.
+            loop {
+                let settled = futures_util::future::join_all(
+                    (0..SETTLES_AT_ONCE).map(|_| self.store.settle_simulated_ends(now, SETTLE_CHUNK)),
+                )
+                .await;
+                let mut closed = 0;
+                for statuses in settled {
+                    let statuses = statuses?;
+                    self.count_outcomes(&statuses);
+                    closed += statuses.len();
+                }
+                if closed == 0 {
+                    break;
+                }
+                changed = true;
             }
-            // In real time, calls of a campaign another replica holds are left to it; on the manual
-            // clock every call is recorded before the clock moves on.
-            let skip_busy = !self.clock.is_manual();
-            let recorded =
-                futures_util::future::join_all(groups.iter().map(|g| self.record_with(g, now, skip_busy))).await;
-            let mut closed = 0;
-            for r in recorded {
-                closed += r?;
-            }
-            if closed == 0 && skip_busy {
-                // Everything left is held elsewhere: do not spin on it.
-                break;
-            }
-            changed = true;
         }
         loop {
             let overdue = self.store.overdue_calls(now, SETTLE_CHUNK).await?;
@@ -340,21 +343,15 @@ impl Dispatcher {
 
     /// Records outcomes and counts them.
     async fn record(&self, finished: &[FinishedCall], now: DateTime<Utc>) -> Result<usize, Error> {
-        self.record_with(finished, now, false).await
+        let closed = self.store.record_outcomes(finished, now).await?;
+        self.count_outcomes(&closed);
+        Ok(closed.len())
     }
 
-    /// Records outcomes (leaving those of busy campaigns with `skip_busy`) and counts them.
-    async fn record_with(
-        &self,
-        finished: &[FinishedCall],
-        now: DateTime<Utc>,
-        skip_busy: bool,
-    ) -> Result<usize, Error> {
-        let closed = self.store.record_outcomes(finished, now, skip_busy).await?;
-        for status in &closed {
+    fn count_outcomes(&self, closed: &[CallStatus]) {
+        for status in closed {
             self.metrics.add_outcome(status.as_str(), 1);
         }
-        Ok(closed.len())
     }
 
     /// Applies a telephony callback: progress (`ringing`, `in_progress`) or a final outcome.

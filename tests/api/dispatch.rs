@@ -463,3 +463,45 @@ async fn metrics_report_calls_and_dispatch_passes() {
     assert!(text.contains("graine_call_outcomes_total{status=\"completed\"} 1"));
     assert!(text.contains("graine_dispatch_pass_seconds_count"));
 }
+
+/// The real-time loop (no test clock): two replicas settle zero-length calls side by side, each
+/// taking only campaigns the other does not hold. Every contact is called once and completes.
+#[tokio::test]
+async fn two_real_time_replicas_settle_every_call_once() {
+    let one = TestApp::start_with(|c| c.simulated_call_seconds = 0).await;
+    let two = TestApp::start_on(&one.database_url, |c| c.simulated_call_seconds = 0).await;
+    let mut batches = Vec::new();
+    for i in 0..4 {
+        let c = campaign(&one, json!({"metadata": {"concurrency_limit": 40}})).await;
+        let phones: Vec<String> = (0..150).map(|j| format!("+1415{:03}{:04}", 300 + i, 2000 + j)).collect();
+        let phones: Vec<&str> = phones.iter().map(String::as_str).collect();
+        batches.push(batch(if i % 2 == 0 { &one } else { &two }, &c, &phones, json!({})).await);
+    }
+    // Real time: wait (bounded) for the replicas to finish on their own.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    for b in &batches {
+        loop {
+            let now = one.get(&format!("/api/v1/batches/{b}")).await.body;
+            if now["status"] == "completed" {
+                assert_eq!(now["counters"]["completed"], 150, "{now}");
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "batch not completed in time: {now}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    use sqlx::Connection;
+    let mut db = sqlx::PgConnection::connect(&one.database_url).await.unwrap();
+    let (calls, contacts, live): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT contact_id),
+                count(*) FILTER (WHERE call_status IN ('dispatched', 'ringing', 'in_progress'))
+         FROM call_records",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!((calls, contacts, live), (600, 600, 0), "one call per contact, none left live");
+    let in_flight: i64 =
+        sqlx::query_scalar("SELECT sum(in_flight)::bigint FROM campaigns").fetch_one(&mut db).await.unwrap();
+    assert_eq!(in_flight, 0);
+}

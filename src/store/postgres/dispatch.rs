@@ -65,14 +65,9 @@ async fn apply_batch_deltas(
     Ok(())
 }
 
-/// Locks campaigns in id order and returns them; with `skip_busy`, only those no other transaction holds.
-async fn lock_campaigns(
-    conn: &mut sqlx::PgConnection,
-    ids: &[Uuid],
-    skip_busy: bool,
-) -> Result<HashMap<Uuid, Campaign>, Error> {
-    let skip = if skip_busy { " SKIP LOCKED" } else { "" };
-    let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ANY($1) ORDER BY id FOR UPDATE{skip}");
+/// Locks campaigns in id order and returns them.
+async fn lock_campaigns(conn: &mut sqlx::PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Campaign>, Error> {
+    let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ANY($1) ORDER BY id FOR UPDATE");
     let rows = sqlx::query(&sql).bind(ids).fetch_all(&mut *conn).await?;
     rows.iter().map(|r| campaign_from_row(r).map(|c| (c.id.uuid(), c))).collect()
 }
@@ -320,7 +315,7 @@ impl Store {
                 .bind(&ids)
                 .fetch_all(&mut *tx)
                 .await?;
-        lock_campaigns(&mut tx, &campaigns, false).await?;
+        lock_campaigns(&mut tx, &campaigns).await?;
         let contacts: Vec<Uuid> = sqlx::query_scalar(
             "UPDATE call_records cr SET call_status = CASE WHEN $4 THEN 'in_progress' ELSE 'ringing' END,
                 answered_at = CASE WHEN $4 THEN COALESCE(cr.answered_at, $5) ELSE cr.answered_at END,
@@ -354,14 +349,11 @@ impl Store {
     }
 
     /// Records final outcomes. A call that is no longer live (already recorded, timed out, or a
-    /// duplicate callback) is left as it is. With `skip_busy`, calls of campaigns another transaction
-    /// holds are left for later (another replica is likely recording them). Returns the statuses of
-    /// the calls it closed.
+    /// duplicate callback) is left as it is. Returns the statuses of the calls it closed.
     pub async fn record_outcomes(
         &self,
         finished: &[FinishedCall],
         now: DateTime<Utc>,
-        skip_busy: bool,
     ) -> Result<Vec<CallStatus>, Error> {
         if finished.is_empty() {
             return Ok(Vec::new());
@@ -373,138 +365,179 @@ impl Store {
                 .bind(&ids)
                 .fetch_all(&mut *tx)
                 .await?;
-        let campaigns = lock_campaigns(&mut tx, &campaign_ids, skip_busy).await?;
-        let locked: Vec<Uuid> = campaigns.keys().copied().collect();
-        let live_sql = format!(
-            "SELECT id, contact_id, batch_id, campaign_id, kind FROM call_records
-             WHERE id = ANY($1) AND campaign_id = ANY($2) AND call_status IN {LIVE} FOR UPDATE"
+        let campaigns = lock_campaigns(&mut tx, &campaign_ids).await?;
+        record_locked(tx, campaigns, finished, now).await
+    }
+
+    /// Records the outcomes of simulated calls that ended by `now`, up to `limit` of them, taking only
+    /// calls of campaigns no other transaction holds (so that replicas settle disjoint campaigns side
+    /// by side). Returns the statuses of the calls it closed.
+    pub async fn settle_simulated_ends(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<CallStatus>, Error> {
+        let mut tx = self.pool.begin().await?;
+        let sql = format!(
+            "SELECT cr.id, cr.campaign_id, cr.planned_end_at, cr.planned_outcome
+             FROM call_records cr JOIN campaigns c ON c.id = cr.campaign_id
+             WHERE cr.call_status IN {LIVE} AND cr.planned_end_at IS NOT NULL AND cr.planned_end_at <= $1
+             ORDER BY cr.planned_end_at, cr.id LIMIT $2 FOR UPDATE OF c SKIP LOCKED"
         );
-        let live = sqlx::query(&live_sql).bind(&ids).bind(&locked).fetch_all(&mut *tx).await?;
-        if live.is_empty() {
+        let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(&mut *tx).await?;
+        let finished: Vec<FinishedCall> = rows.iter().map(planned_end).collect::<Result<_, _>>()?;
+        let mut campaign_ids: Vec<Uuid> = rows.iter().map(|r| r.try_get("campaign_id")).collect::<Result<_, _>>()?;
+        if finished.is_empty() {
             return Ok(Vec::new());
         }
-        struct Live {
-            contact: Uuid,
-            batch: Uuid,
-            campaign: Uuid,
-            kind: CallKind,
-        }
-        let mut calls: HashMap<Uuid, Live> = HashMap::with_capacity(live.len());
-        for r in &live {
-            let kind: String = r.try_get("kind")?;
-            calls.insert(
-                r.try_get("id")?,
-                Live {
-                    contact: r.try_get("contact_id")?,
-                    batch: r.try_get("batch_id")?,
-                    campaign: r.try_get("campaign_id")?,
-                    kind: CallKind::parse(&kind).ok_or_else(|| corrupt("call kind"))?,
+        campaign_ids.sort_unstable();
+        campaign_ids.dedup();
+        // Already locked by this transaction: this only reads them.
+        let campaigns = lock_campaigns(&mut tx, &campaign_ids).await?;
+        record_locked(tx, campaigns, &finished, now).await
+    }
+}
+
+/// A simulated call's scripted end, from a row with `id`, `planned_end_at` and `planned_outcome`.
+fn planned_end(r: &sqlx::postgres::PgRow) -> Result<FinishedCall, Error> {
+    let plan: Value = r.try_get("planned_outcome")?;
+    Ok(FinishedCall {
+        execution_id: ExecutionId::from_uuid(r.try_get("id")?),
+        outcome: serde_json::from_value(plan).map_err(|_| corrupt("planned outcome"))?,
+        ended_at: r.try_get("planned_end_at")?,
+    })
+}
+
+/// Records final outcomes in `tx`, which holds the locks of `campaigns`; calls of other campaigns
+/// are left as they are. Commits, and returns the statuses of the calls it closed.
+async fn record_locked(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    campaigns: HashMap<Uuid, Campaign>,
+    finished: &[FinishedCall],
+    now: DateTime<Utc>,
+) -> Result<Vec<CallStatus>, Error> {
+    let ids: Vec<Uuid> = finished.iter().map(|f| f.execution_id.uuid()).collect();
+    let locked: Vec<Uuid> = campaigns.keys().copied().collect();
+    let live_sql = format!(
+        "SELECT id, contact_id, batch_id, campaign_id, kind FROM call_records
+             WHERE id = ANY($1) AND campaign_id = ANY($2) AND call_status IN {LIVE} FOR UPDATE"
+    );
+    let live = sqlx::query(&live_sql).bind(&ids).bind(&locked).fetch_all(&mut *tx).await?;
+    if live.is_empty() {
+        return Ok(Vec::new());
+    }
+    struct Live {
+        contact: Uuid,
+        batch: Uuid,
+        campaign: Uuid,
+        kind: CallKind,
+    }
+    let mut calls: HashMap<Uuid, Live> = HashMap::with_capacity(live.len());
+    for r in &live {
+        let kind: String = r.try_get("kind")?;
+        calls.insert(
+            r.try_get("id")?,
+            Live {
+                contact: r.try_get("contact_id")?,
+                batch: r.try_get("batch_id")?,
+                campaign: r.try_get("campaign_id")?,
+                kind: CallKind::parse(&kind).ok_or_else(|| corrupt("call kind"))?,
+            },
+        );
+    }
+    let contact_ids: Vec<Uuid> = calls.values().map(|c| c.contact).collect();
+    let batch_ids: Vec<Uuid> = calls.values().map(|c| c.batch).collect();
+    let contact_rows = sqlx::query(
+        "SELECT id, status, retry_count, follow_up_count FROM contacts WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+    )
+    .bind(&contact_ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut contacts: HashMap<Uuid, (ContactStatus, Attempts)> = HashMap::new();
+    for r in &contact_rows {
+        let status: String = r.try_get("status")?;
+        contacts.insert(
+            r.try_get("id")?,
+            (
+                ContactStatus::parse(&status).ok_or_else(|| corrupt("contact status"))?,
+                Attempts {
+                    retry_count: i64::from(r.try_get::<i16, _>("retry_count")?),
+                    follow_up_count: i64::from(r.try_get::<i16, _>("follow_up_count")?),
                 },
-            );
-        }
-        let contact_ids: Vec<Uuid> = calls.values().map(|c| c.contact).collect();
-        let batch_ids: Vec<Uuid> = calls.values().map(|c| c.batch).collect();
-        let contact_rows = sqlx::query(
-            "SELECT id, status, retry_count, follow_up_count FROM contacts WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-        )
-        .bind(&contact_ids)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut contacts: HashMap<Uuid, (ContactStatus, Attempts)> = HashMap::new();
-        for r in &contact_rows {
-            let status: String = r.try_get("status")?;
-            contacts.insert(
-                r.try_get("id")?,
-                (
-                    ContactStatus::parse(&status).ok_or_else(|| corrupt("contact status"))?,
-                    Attempts {
-                        retry_count: i64::from(r.try_get::<i16, _>("retry_count")?),
-                        follow_up_count: i64::from(r.try_get::<i16, _>("follow_up_count")?),
-                    },
-                ),
-            );
-        }
-        let batch_rows = sqlx::query(
-            "SELECT id, status, max_retries_override FROM batches WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-        )
-        .bind(&batch_ids)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut batches: HashMap<Uuid, (BatchStatus, Option<i16>)> = HashMap::new();
-        for r in &batch_rows {
-            let status: String = r.try_get("status")?;
-            batches.insert(
-                r.try_get("id")?,
-                (
-                    BatchStatus::parse(&status).ok_or_else(|| corrupt("batch status"))?,
-                    r.try_get("max_retries_override")?,
-                ),
-            );
-        }
+            ),
+        );
+    }
+    let batch_rows =
+        sqlx::query("SELECT id, status, max_retries_override FROM batches WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(&batch_ids)
+            .fetch_all(&mut *tx)
+            .await?;
+    let mut batches: HashMap<Uuid, (BatchStatus, Option<i16>)> = HashMap::new();
+    for r in &batch_rows {
+        let status: String = r.try_get("status")?;
+        batches.insert(
+            r.try_get("id")?,
+            (BatchStatus::parse(&status).ok_or_else(|| corrupt("batch status"))?, r.try_get("max_retries_override")?),
+        );
+    }
 
-        // Decide, in memory.
-        #[derive(Default)]
-        struct CampaignDelta {
-            in_flight: i64,
-            completed: i64,
-            failed: i64,
-            busy: i64,
-            no_answer: i64,
-            answered: i64,
-            answered_seconds: f64,
+    // Decide, in memory.
+    #[derive(Default)]
+    struct CampaignDelta {
+        in_flight: i64,
+        completed: i64,
+        failed: i64,
+        busy: i64,
+        no_answer: i64,
+        answered: i64,
+        answered_seconds: f64,
+    }
+    let mut call_updates = Vec::with_capacity(calls.len());
+    let mut contact_updates = Vec::with_capacity(calls.len());
+    let mut batch_deltas: BTreeMap<Uuid, BatchDelta> = BTreeMap::new();
+    let mut campaign_deltas: BTreeMap<Uuid, CampaignDelta> = BTreeMap::new();
+    for f in finished {
+        let Some(call) = calls.remove(&f.execution_id.uuid()) else { continue };
+        let o = &f.outcome;
+        call_updates.push((f.execution_id.uuid(), o, f.ended_at));
+        let cd = campaign_deltas.entry(call.campaign).or_default();
+        cd.in_flight -= 1;
+        match o.status {
+            CallStatus::Completed => cd.completed += 1,
+            CallStatus::Busy => cd.busy += 1,
+            CallStatus::NoAnswer => cd.no_answer += 1,
+            _ => cd.failed += 1,
         }
-        let mut call_updates = Vec::with_capacity(calls.len());
-        let mut contact_updates = Vec::with_capacity(calls.len());
-        let mut batch_deltas: BTreeMap<Uuid, BatchDelta> = BTreeMap::new();
-        let mut campaign_deltas: BTreeMap<Uuid, CampaignDelta> = BTreeMap::new();
-        for f in finished {
-            let Some(call) = calls.remove(&f.execution_id.uuid()) else { continue };
-            let o = &f.outcome;
-            call_updates.push((f.execution_id.uuid(), o, f.ended_at));
-            let cd = campaign_deltas.entry(call.campaign).or_default();
-            cd.in_flight -= 1;
-            match o.status {
-                CallStatus::Completed => cd.completed += 1,
-                CallStatus::Busy => cd.busy += 1,
-                CallStatus::NoAnswer => cd.no_answer += 1,
-                _ => cd.failed += 1,
-            }
-            if o.status == CallStatus::Completed {
-                cd.answered += 1;
-                cd.answered_seconds += o.duration_seconds.unwrap_or(0.0);
-            }
-            let bd = batch_deltas.entry(call.batch).or_default();
-            bd.in_flight -= 1;
-            let (Some((status, attempts)), Some((batch_status, override_retries)), Some(campaign)) = (
-                contacts.get(&call.contact).copied(),
-                batches.get(&call.batch).copied(),
-                campaigns.get(&call.campaign),
-            ) else {
-                continue;
-            };
-            // A contact skipped while its call was placed keeps its status; the outcome stays on the call.
-            if !matches!(status, ContactStatus::Dispatched | ContactStatus::InProgress) {
-                continue;
-            }
-            let policy = &campaign.settings.retry_policy;
-            let max_retries = override_retries.map_or(policy.max_retries, |r| r as u8);
-            let may_continue = !batch_status.is_terminal();
-            let next = next_contact(o, call.kind, attempts, max_retries, policy, f.ended_at, may_continue);
-            bd.moved(status, next.status);
-            contact_updates.push((call.contact, next));
+        if o.status == CallStatus::Completed {
+            cd.answered += 1;
+            cd.answered_seconds += o.duration_seconds.unwrap_or(0.0);
         }
-
-        // Write.
-        let ids: Vec<Uuid> = call_updates.iter().map(|c| c.0).collect();
-        let statuses: Vec<&str> = call_updates.iter().map(|c| c.1.status.as_str()).collect();
-        let durations: Vec<Option<f64>> = call_updates.iter().map(|c| c.1.duration_seconds).collect();
-        let text = |f: fn(&Outcome) -> &Option<String>| -> Vec<Option<String>> {
-            call_updates.iter().map(|c| f(c.1).clone()).collect()
+        let bd = batch_deltas.entry(call.batch).or_default();
+        bd.in_flight -= 1;
+        let (Some((status, attempts)), Some((batch_status, override_retries)), Some(campaign)) =
+            (contacts.get(&call.contact).copied(), batches.get(&call.batch).copied(), campaigns.get(&call.campaign))
+        else {
+            continue;
         };
-        let costs: Vec<Option<f64>> = call_updates.iter().map(|c| c.1.total_cost).collect();
-        let answered: Vec<Option<DateTime<Utc>>> = call_updates.iter().map(|c| c.1.answered_at).collect();
-        let ended: Vec<DateTime<Utc>> = call_updates.iter().map(|c| c.2).collect();
-        sqlx::query(
+        // A contact skipped while its call was placed keeps its status; the outcome stays on the call.
+        if !matches!(status, ContactStatus::Dispatched | ContactStatus::InProgress) {
+            continue;
+        }
+        let policy = &campaign.settings.retry_policy;
+        let max_retries = override_retries.map_or(policy.max_retries, |r| r as u8);
+        let may_continue = !batch_status.is_terminal();
+        let next = next_contact(o, call.kind, attempts, max_retries, policy, f.ended_at, may_continue);
+        bd.moved(status, next.status);
+        contact_updates.push((call.contact, next));
+    }
+
+    // Write.
+    let ids: Vec<Uuid> = call_updates.iter().map(|c| c.0).collect();
+    let statuses: Vec<&str> = call_updates.iter().map(|c| c.1.status.as_str()).collect();
+    let durations: Vec<Option<f64>> = call_updates.iter().map(|c| c.1.duration_seconds).collect();
+    let text = |f: fn(&Outcome) -> &Option<String>| -> Vec<Option<String>> {
+        call_updates.iter().map(|c| f(c.1).clone()).collect()
+    };
+    let costs: Vec<Option<f64>> = call_updates.iter().map(|c| c.1.total_cost).collect();
+    let answered: Vec<Option<DateTime<Utc>>> = call_updates.iter().map(|c| c.1.answered_at).collect();
+    let ended: Vec<DateTime<Utc>> = call_updates.iter().map(|c| c.2).collect();
+    sqlx::query(
             "UPDATE call_records cr SET call_status = t.status, duration_seconds = t.duration,
                 recording_url = t.recording_url, transcript = t.transcript, summary = t.summary,
                 sentiment = t.sentiment, hangup_by = t.hangup_by, hangup_reason = t.hangup_reason,
@@ -532,54 +565,55 @@ impl Store {
         .bind(&ended)
         .execute(&mut *tx)
         .await?;
-        if !contact_updates.is_empty() {
-            let ids: Vec<Uuid> = contact_updates.iter().map(|c| c.0).collect();
-            let statuses: Vec<&str> = contact_updates.iter().map(|c| c.1.status.as_str()).collect();
-            let retries: Vec<i16> = contact_updates.iter().map(|c| c.1.attempts.retry_count as i16).collect();
-            let follow_ups: Vec<i16> = contact_updates.iter().map(|c| c.1.attempts.follow_up_count as i16).collect();
-            let due: Vec<Option<DateTime<Utc>>> = contact_updates.iter().map(|c| c.1.next_retry_at).collect();
-            sqlx::query(
-                "UPDATE contacts c SET status = t.status, retry_count = t.retry_count, follow_up_count = t.follow_ups,
+    if !contact_updates.is_empty() {
+        let ids: Vec<Uuid> = contact_updates.iter().map(|c| c.0).collect();
+        let statuses: Vec<&str> = contact_updates.iter().map(|c| c.1.status.as_str()).collect();
+        let retries: Vec<i16> = contact_updates.iter().map(|c| c.1.attempts.retry_count as i16).collect();
+        let follow_ups: Vec<i16> = contact_updates.iter().map(|c| c.1.attempts.follow_up_count as i16).collect();
+        let due: Vec<Option<DateTime<Utc>>> = contact_updates.iter().map(|c| c.1.next_retry_at).collect();
+        sqlx::query(
+            "UPDATE contacts c SET status = t.status, retry_count = t.retry_count, follow_up_count = t.follow_ups,
                     next_retry_at = t.due, updated_at = $6
                  FROM UNNEST($1::uuid[], $2::text[], $3::int2[], $4::int2[], $5::timestamptz[])
                     AS t(id, status, retry_count, follow_ups, due)
                  WHERE c.id = t.id",
-            )
-            .bind(&ids)
-            .bind(&statuses)
-            .bind(&retries)
-            .bind(&follow_ups)
-            .bind(&due)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        apply_batch_deltas(&mut tx, &batch_deltas, now).await?;
-        for (campaign, d) in &campaign_deltas {
-            sqlx::query(
-                "UPDATE campaigns SET in_flight = in_flight + $2, completed_calls = completed_calls + $3,
+        )
+        .bind(&ids)
+        .bind(&statuses)
+        .bind(&retries)
+        .bind(&follow_ups)
+        .bind(&due)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    apply_batch_deltas(&mut tx, &batch_deltas, now).await?;
+    for (campaign, d) in &campaign_deltas {
+        sqlx::query(
+            "UPDATE campaigns SET in_flight = in_flight + $2, completed_calls = completed_calls + $3,
                     failed_calls = failed_calls + $4, busy_calls = busy_calls + $5,
                     no_answer_calls = no_answer_calls + $6, answered_calls = answered_calls + $7,
                     answered_seconds = answered_seconds + $8
                  WHERE id = $1",
-            )
-            .bind(campaign)
-            .bind(d.in_flight as i32)
-            .bind(d.completed)
-            .bind(d.failed)
-            .bind(d.busy)
-            .bind(d.no_answer)
-            .bind(d.answered)
-            .bind(d.answered_seconds)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let touched: Vec<Uuid> = batch_deltas.keys().copied().collect();
-        complete_finished(&mut tx, &touched, now).await?;
-        tx.commit().await?;
-        Ok(call_updates.iter().map(|c| c.1.status).collect())
+        )
+        .bind(campaign)
+        .bind(d.in_flight as i32)
+        .bind(d.completed)
+        .bind(d.failed)
+        .bind(d.busy)
+        .bind(d.no_answer)
+        .bind(d.answered)
+        .bind(d.answered_seconds)
+        .execute(&mut *tx)
+        .await?;
     }
+    let touched: Vec<Uuid> = batch_deltas.keys().copied().collect();
+    complete_finished(&mut tx, &touched, now).await?;
+    tx.commit().await?;
+    Ok(call_updates.iter().map(|c| c.1.status).collect())
+}
 
+impl Store {
     /// Calls in flight across every campaign.
     pub async fn calls_in_flight(&self) -> Result<i64, Error> {
         Ok(sqlx::query_scalar("SELECT COALESCE(sum(in_flight), 0)::bigint FROM campaigns")
@@ -588,28 +622,14 @@ impl Store {
     }
 
     /// Live simulated calls whose scripted end is at or before `now`, soonest first.
-    pub async fn simulated_ends(
-        &self,
-        now: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<(CampaignId, FinishedCall)>, Error> {
+    pub async fn simulated_ends(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<FinishedCall>, Error> {
         let sql = format!(
-            "SELECT id, campaign_id, planned_end_at, planned_outcome FROM call_records
+            "SELECT id, planned_end_at, planned_outcome FROM call_records
              WHERE call_status IN {LIVE} AND planned_end_at IS NOT NULL AND planned_end_at <= $1
              ORDER BY planned_end_at, id LIMIT $2"
         );
         let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                let plan: Value = r.try_get("planned_outcome")?;
-                let call = FinishedCall {
-                    execution_id: ExecutionId::from_uuid(r.try_get("id")?),
-                    outcome: serde_json::from_value(plan).map_err(|_| corrupt("planned outcome"))?,
-                    ended_at: r.try_get("planned_end_at")?,
-                };
-                Ok((CampaignId::from_uuid(r.try_get("campaign_id")?), call))
-            })
-            .collect()
+        rows.iter().map(planned_end).collect()
     }
 
     /// Live calls whose deadline passed with no outcome.
