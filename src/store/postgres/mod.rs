@@ -23,6 +23,8 @@ pub const TOKENS_CHANNEL: &str = "graine_tokens";
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
+    /// How to open a connection outside the pool (for the long-lived listener).
+    options: PgConnectOptions,
 }
 
 /// A transaction opened by a service; dropped without `commit` it rolls back.
@@ -54,9 +56,9 @@ impl Store {
             // round trip cost a fifth of a simple request's throughput.
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, options })
     }
 
     /// Applies every pending migration (serialised across replicas by an advisory lock).
@@ -86,7 +88,9 @@ impl Store {
 
     /// Subscribes to token revocations announced by any process sharing the database.
     pub async fn token_events(&self) -> Result<TokenEvents, Error> {
-        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        // On a connection of its own, so that it never takes one of the pool's.
+        let own = PgPoolOptions::new().max_connections(1).connect_lazy_with(self.options.clone());
+        let mut listener = sqlx::postgres::PgListener::connect_with(&own).await?;
         listener.listen(TOKENS_CHANNEL).await?;
         Ok(TokenEvents(listener))
     }
