@@ -13,16 +13,10 @@ pub struct DatabaseArgs {
     /// Postgres connection URL; the database is created if it does not exist.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
-    /// Largest number of pooled database connections (default: twice this host's CPUs, at least 4).
-    #[arg(long, env = "GRAINE_DB_MAX_CONNECTIONS", default_value_t = default_pool_size(), value_parser = clap::value_parser!(u32).range(1..=1000))]
+    /// Largest number of pooled database connections for writes and the dispatcher; API reads use a
+    /// smaller pool of their own (twice this host's CPUs, at least 4, at most this).
+    #[arg(long, env = "GRAINE_DB_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_max_connections: u32,
-}
-
-/// Twice the CPUs, at least 4: more connections than the database can run at once only add
-/// switching between them (measured: `/stats` p99 19.3 ms with 4 on two cores, 22.0 ms with 16).
-fn default_pool_size() -> u32 {
-    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
-    (2 * cpus).max(4)
 }
 
 /// How calls are placed.

@@ -80,7 +80,7 @@ impl Store {
     /// The organization's batch with this id.
     pub async fn get_batch(&self, org: OrgId, id: BatchId) -> Result<Option<Batch>, Error> {
         let sql = format!("SELECT {COLUMNS} FROM batches WHERE id = $1 AND organization_id = $2");
-        let row = sqlx::query(&sql).bind(id.uuid()).bind(org.uuid()).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(&sql).bind(id.uuid()).bind(org.uuid()).fetch_optional(&self.reads).await?;
         row.as_ref().map(batch_from_row).transpose()
     }
 
@@ -104,13 +104,13 @@ impl Store {
             .bind(status)
             .bind(page.limit)
             .bind(page.skip)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reads)
             .await?;
         let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM batches WHERE {filter_sql}"))
             .bind(org.uuid())
             .bind(campaign)
             .bind(status)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.reads)
             .await?;
         Ok((rows.iter().map(batch_from_row).collect::<Result<_, _>>()?, total))
     }
@@ -141,7 +141,7 @@ impl Store {
                     GROUP BY retry_count) g) r",
             counters.join(", ")
         );
-        let Some(row) = sqlx::query(&sql).bind(campaign.uuid()).bind(org.uuid()).fetch_optional(&self.pool).await?
+        let Some(row) = sqlx::query(&sql).bind(campaign.uuid()).bind(org.uuid()).fetch_optional(&self.reads).await?
         else {
             return Ok(None);
         };

@@ -134,7 +134,7 @@ impl Store {
     /// The organization's campaign with this id.
     pub async fn get_campaign(&self, org: OrgId, id: CampaignId) -> Result<Option<Campaign>, Error> {
         let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE id = $1 AND organization_id = $2");
-        let row = sqlx::query(&sql).bind(id.uuid()).bind(org.uuid()).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(&sql).bind(id.uuid()).bind(org.uuid()).fetch_optional(&self.reads).await?;
         row.as_ref().map(campaign_from_row).transpose()
     }
 
@@ -155,14 +155,14 @@ impl Store {
             .bind(status)
             .bind(page.limit)
             .bind(page.skip)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reads)
             .await?;
         let total: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM campaigns WHERE organization_id = $1 AND ($2::text IS NULL OR status = $2)",
         )
         .bind(org.uuid())
         .bind(status)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reads)
         .await?;
         let items = rows.iter().map(campaign_from_row).collect::<Result<_, _>>()?;
         Ok((items, total))

@@ -157,7 +157,7 @@ impl Store {
             .bind(page.limit)
             .bind(page.skip)
             .bind(status.map(ContactStatus::as_str))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reads)
             .await?;
         rows.iter().map(contact_from_row).collect()
     }
@@ -179,7 +179,7 @@ impl Store {
                 "SELECT {CALL_COLUMNS} FROM call_records WHERE contact_id = ANY($1) ORDER BY contact_id, dispatched_at, id"
             )
         };
-        let rows = sqlx::query(&sql).bind(&ids).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql).bind(&ids).fetch_all(&self.reads).await?;
         rows.iter().map(call_from_row).collect()
     }
 
@@ -189,7 +189,7 @@ impl Store {
             "SELECT status, count(*) AS n, min(updated_at) AS oldest FROM contacts WHERE batch_id = $1 GROUP BY status",
         )
         .bind(batch.uuid())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         rows.iter()
             .map(|r| {
@@ -210,7 +210,7 @@ impl Store {
         )
         .bind(batch.uuid())
         .bind(n)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         Ok(ids.into_iter().map(ContactId::from_uuid).collect())
     }
@@ -222,7 +222,7 @@ impl Store {
         )
         .bind(batch.uuid())
         .bind(before)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reads)
         .await?)
     }
 
@@ -232,7 +232,7 @@ impl Store {
             "SELECT min(next_retry_at) FROM contacts WHERE batch_id = $1 AND status IN ('retrying', 'followup_scheduled')",
         )
         .bind(batch.uuid())
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reads)
         .await?)
     }
 }

@@ -23,7 +23,10 @@ pub const TOKENS_CHANNEL: &str = "graine_tokens";
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
-    /// How to open a connection outside the pool (for the long-lived listener).
+    /// API reads: a few connections only, so that reads which cost the database CPU queue here
+    /// rather than crowd its cores (writes wait on the log flush instead, and gain from a larger pool).
+    reads: PgPool,
+    /// How to open a connection outside the pools (for the long-lived listener).
     options: PgConnectOptions,
 }
 
@@ -35,6 +38,14 @@ impl Tx {
     pub async fn commit(self) -> Result<(), Error> {
         Ok(self.0.commit().await?)
     }
+}
+
+/// Twice the CPUs, at least 4. Measured on two cores: `/stats` p99 14.4 ms with 4 read connections,
+/// 22.0 ms with 16; while writes (`POST /campaigns/`) had p99 29.6 ms with 4 connections and 20.5 ms
+/// with 16.
+fn read_pool_size() -> u32 {
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
+    (2 * cpus).max(4)
 }
 
 impl Store {
@@ -49,16 +60,18 @@ impl Store {
                 }
             }
         }
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .min_connections(1)
-            // No ping before each use: a broken connection still surfaces as an error, and the
-            // round trip cost a fifth of a simple request's throughput.
-            .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options.clone())
-            .await?;
-        Ok(Self { pool, options })
+        let pool_of = |size: u32| {
+            PgPoolOptions::new()
+                .max_connections(size)
+                .min_connections(1)
+                // No ping before each use: a broken connection still surfaces as an error, and the
+                // round trip cost a fifth of a simple request's throughput.
+                .test_before_acquire(false)
+                .acquire_timeout(Duration::from_secs(5))
+        };
+        let pool = pool_of(max_connections).connect_with(options.clone()).await?;
+        let reads = pool_of(read_pool_size().min(max_connections)).connect_lazy_with(options.clone());
+        Ok(Self { pool, reads, options })
     }
 
     /// Applies every pending migration (serialised across replicas by an advisory lock).
@@ -83,6 +96,7 @@ impl Store {
 
     /// Closes every connection.
     pub async fn close(&self) {
+        self.reads.close().await;
         self.pool.close().await;
     }
 
