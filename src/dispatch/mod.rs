@@ -192,7 +192,15 @@ impl Dispatcher {
         }
         // Campaigns are claimed a few at a time: each claim locks only its own campaign, and while one
         // waits on the database another can run.
-        let candidates = self.store.dispatch_candidates(now).await?;
+        let mut candidates = self.store.dispatch_candidates(now).await?;
+        if !self.clock.is_manual() && candidates.len() > 1 {
+            // Replicas start their round at different campaigns, rather than all contending for
+            // the first ones (the test clock keeps the database's order).
+            let mut seed = [0u8; 8];
+            getrandom::fill(&mut seed).map_err(|e| Error::internal(e.to_string()))?;
+            let start = (u64::from_le_bytes(seed) % candidates.len() as u64) as usize;
+            candidates.rotate_left(start);
+        }
         let claims: Vec<Result<usize, Error>> = futures_util::stream::iter(candidates)
             .map(|campaign| async move {
                 let started = std::time::Instant::now();
