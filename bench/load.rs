@@ -564,18 +564,7 @@ async fn seed_campaigns(ctx: &Ctx, url: String, id_field: &'static str, n: usize
         workers.spawn(async move {
             let mut ids = Vec::new();
             while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
-                let r = client
-                    .post(url.as_str())
-                    .bearer_auth(TOKEN)
-                    .header("content-type", "application/json")
-                    .body(CAMPAIGN_BODY)
-                    .timeout(REQUEST_TIMEOUT)
-                    .send()
-                    .await
-                    .expect("seed request");
-                assert_eq!(r.status().as_u16(), 201, "seeding a campaign");
-                let v: serde_json::Value = r.json().await.expect("seed response");
-                ids.push(v[id_field].as_str().expect("id in the seed response").to_owned());
+                ids.push(create_one(&client, &url, id_field).await);
             }
             ids
         });
@@ -932,9 +921,13 @@ struct Ingest {
 }
 
 async fn create_campaign(ctx: &Ctx, server: &Server) -> String {
-    let r = ctx
-        .client
-        .post(format!("{}/api/v1/campaigns/", server.base))
+    create_one(&ctx.client, &format!("{}/api/v1/campaigns/", server.base), "campaign_id").await
+}
+
+/// POSTs one campaign to `url` (ours or the bare server's) and returns the id the server gave it.
+async fn create_one(client: &reqwest::Client, url: &str, id_field: &str) -> String {
+    let r = client
+        .post(url)
         .bearer_auth(TOKEN)
         .header("content-type", "application/json")
         .body(CAMPAIGN_BODY)
@@ -942,9 +935,9 @@ async fn create_campaign(ctx: &Ctx, server: &Server) -> String {
         .send()
         .await
         .expect("create a campaign");
-    assert_eq!(r.status().as_u16(), 201);
+    assert_eq!(r.status().as_u16(), 201, "creating a campaign");
     let v: serde_json::Value = r.json().await.expect("campaign JSON");
-    v["campaign_id"].as_str().expect("campaign_id").to_owned()
+    v[id_field].as_str().expect("id in the response").to_owned()
 }
 
 /// Sends one ingest request, timing it and watching the server's memory and CPU.

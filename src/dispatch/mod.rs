@@ -135,37 +135,7 @@ impl Dispatcher {
     }
 
     async fn pass(&self, now: DateTime<Utc>) -> Result<bool, Error> {
-        let mut changed = false;
-        if self.clock.is_manual() {
-            // On the manual clock every call that ended is recorded before the clock moves on.
-            loop {
-                let ends = self.store.simulated_ends(now, SETTLE_CHUNK).await?;
-                if ends.is_empty() {
-                    break;
-                }
-                self.record(&ends, now).await?;
-                changed = true;
-            }
-        } else {
-            // In real time a few transactions settle side by side, each taking calls only of
-            // campaigns no other transaction holds, so they (and other replicas) split the work.
-            loop {
-                let settled = futures_util::future::join_all(
-                    (0..SETTLES_AT_ONCE).map(|_| self.store.settle_simulated_ends(now, SETTLE_CHUNK)),
-                )
-                .await;
-                let mut closed = 0;
-                for statuses in settled {
-                    let statuses = statuses?;
-                    self.count_outcomes(&statuses);
-                    closed += statuses.len();
-                }
-                if closed == 0 {
-                    break;
-                }
-                changed = true;
-            }
-        }
+        let mut changed = self.settle_simulated(now).await?;
         loop {
             let overdue = self.store.overdue_calls(now, SETTLE_CHUNK).await?;
             if overdue.is_empty() {
@@ -217,6 +187,42 @@ impl Dispatcher {
             .await;
         for claimed in claims {
             changed |= claimed? > 0;
+        }
+        Ok(changed)
+    }
+
+    /// Records the simulated calls that ended by `now`; says whether any was recorded.
+    async fn settle_simulated(&self, now: DateTime<Utc>) -> Result<bool, Error> {
+        let mut changed = false;
+        if self.clock.is_manual() {
+            // On the manual clock every call that ended is recorded before the clock moves on.
+            loop {
+                let ends = self.store.simulated_ends(now, SETTLE_CHUNK).await?;
+                if ends.is_empty() {
+                    break;
+                }
+                self.record(&ends, now).await?;
+                changed = true;
+            }
+        } else {
+            // In real time a few transactions settle side by side, each taking calls only of
+            // campaigns no other transaction holds, so they (and other replicas) split the work.
+            loop {
+                let settled = futures_util::future::join_all(
+                    (0..SETTLES_AT_ONCE).map(|_| self.store.settle_simulated_ends(now, SETTLE_CHUNK)),
+                )
+                .await;
+                let mut closed = 0;
+                for statuses in settled {
+                    let statuses = statuses?;
+                    self.count_outcomes(&statuses);
+                    closed += statuses.len();
+                }
+                if closed == 0 {
+                    break;
+                }
+                changed = true;
+            }
         }
         Ok(changed)
     }

@@ -416,7 +416,7 @@ async fn record_locked(
     let locked: Vec<Uuid> = campaigns.keys().copied().collect();
     let live_sql = format!(
         "SELECT id, contact_id, batch_id, campaign_id, kind FROM call_records
-             WHERE id = ANY($1) AND campaign_id = ANY($2) AND call_status IN {LIVE} FOR UPDATE"
+         WHERE id = ANY($1) AND campaign_id = ANY($2) AND call_status IN {LIVE} FOR UPDATE"
     );
     let live = sqlx::query(&live_sql).bind(&ids).bind(&locked).fetch_all(&mut *tx).await?;
     if live.is_empty() {

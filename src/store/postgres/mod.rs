@@ -40,9 +40,9 @@ impl Tx {
     }
 }
 
-/// Twice the CPUs, at least 4. Measured on two cores: `/stats` p99 14.4 ms with 4 read connections,
-/// 22.0 ms with 16; while writes (`POST /campaigns/`) had p99 29.6 ms with 4 connections and 20.5 ms
-/// with 16.
+/// Twice the CPUs, at least 4. Measured on two cores (BENCHMARKS.md): `/stats` p99 22.0 ms with one
+/// pool of 16 and 14.4–16.7 ms with reads limited to 4 connections; a single pool of 4 for everything
+/// made writes worse (`POST /campaigns/` p99 29.6 ms against 20.5 ms), hence two pools.
 fn read_pool_size() -> u32 {
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
     (2 * cpus).max(4)
