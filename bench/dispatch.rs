@@ -43,10 +43,10 @@ async fn spawn(db: &str, port: u16, args: &[&str]) -> Server {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if let Ok(r) = client.get(format!("{}/readyz", server.base)).send().await {
-            if r.status().is_success() {
-                return server;
-            }
+        if let Ok(r) = client.get(format!("{}/readyz", server.base)).send().await
+            && r.status().is_success()
+        {
+            return server;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

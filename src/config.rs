@@ -4,13 +4,15 @@ use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
 
-/// The database used when neither `--database-url` nor `DATABASE_URL` is given.
-pub const DEFAULT_DATABASE_URL: &str = "postgres://localhost:5432/graine";
+/// The database used when neither `--database-url` nor `DATABASE_URL` is given: an embedded SQLite
+/// file in the working directory, created on first start.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://graine.db";
 
 /// Where the database lives.
 #[derive(Args, Clone, Debug)]
 pub struct DatabaseArgs {
-    /// Postgres connection URL; the database is created if it does not exist.
+    /// Where data lives: `sqlite://<file>` (embedded, one server per file), `sqlite::memory:` (a
+    /// throwaway database) or `postgres://…` (several replicas); created when it does not exist.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
     /// Largest number of pooled database connections for writes and the dispatcher; API reads use a
@@ -91,17 +93,17 @@ impl ServeConfig {
                 "--telephony http needs --webhook-secret (whsec_<base64>) to sign calls and verify callbacks".into()
             );
         }
-        if let Some(secret) = &self.webhook_secret {
-            if crate::domain::signing::Secret::parse(secret).is_none() {
-                return Err("--webhook-secret must be whsec_ followed by the base64 of at least 16 bytes".into());
-            }
+        if let Some(secret) = &self.webhook_secret
+            && crate::domain::signing::Secret::parse(secret).is_none()
+        {
+            return Err("--webhook-secret must be whsec_ followed by the base64 of at least 16 bytes".into());
         }
-        if let Some(token) = &self.bootstrap_token {
-            if !crate::service::tokens::is_well_formed(token) {
-                return Err(
-                    "--bootstrap-token must look like gat_ followed by 20 to 200 letters, digits, '-' or '_'".into()
-                );
-            }
+        if let Some(token) = &self.bootstrap_token
+            && !crate::service::tokens::is_well_formed(token)
+        {
+            return Err(
+                "--bootstrap-token must look like gat_ followed by 20 to 200 letters, digits, '-' or '_'".into()
+            );
         }
         Ok(())
     }

@@ -88,7 +88,7 @@ fn init_logging(format: LogFormat) {
 }
 
 async fn open(db: &DatabaseArgs) -> Result<Store, Error> {
-    let store = Store::connect(&db.database_url, 2).await?;
+    let store = Store::connect(&db.database_url, 2, false).await?;
     store.migrate().await?;
     Ok(store)
 }
@@ -99,7 +99,11 @@ fn parse_org(text: &str) -> Result<OrgId, String> {
 
 async fn run(command: Command) -> Result<(), String> {
     let now = Clock::System.now();
-    let fail = |e: Error| format!("{e}: {}", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default());
+    let fail = |e: Error| match e {
+        // Outside a request an internal error is the cause itself (a refused start, a bad URL).
+        Error::Internal(cause) => cause.to_string(),
+        e => format!("{e}: {}", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default()),
+    };
     match command {
         Command::Serve(config) => {
             config.validate()?;

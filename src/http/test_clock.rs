@@ -64,10 +64,11 @@ pub async fn set(State(st): State<AppState>, _auth: Auth, JsonObject(body): Json
 pub async fn settle_after_changes(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let settles = st.clock.is_manual() && req.method() != Method::GET && req.uri().path() != "/api/v1/test/clock";
     let response = next.run(req).await;
-    if settles && response.status().is_success() {
-        if let Err(e) = st.dispatcher.settle(st.clock.now()).await {
-            return e.into_response();
-        }
+    if settles
+        && response.status().is_success()
+        && let Err(e) = st.dispatcher.settle(st.clock.now()).await
+    {
+        return e.into_response();
     }
     response
 }

@@ -117,10 +117,10 @@ impl TokenCache {
             return Err(Error::InvalidToken);
         }
         let key = hash(token);
-        if let Some((org, at)) = self.entries.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            if at.elapsed() < CACHE_TTL {
-                return Ok(*org);
-            }
+        if let Some((org, at)) = self.entries.read().unwrap_or_else(|e| e.into_inner()).get(&key)
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(*org);
         }
         let record = store.find_live_token(&key).await?.ok_or(Error::InvalidToken)?;
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());

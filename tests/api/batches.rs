@@ -161,10 +161,7 @@ async fn a_late_bad_contact_leaves_nothing_stored_and_body_problems_come_first()
     assert_eq!(r.error_locs(), ["body.contacts.5432.call_variables", "body.contacts.9999.phone_number"]);
     assert_eq!(app.get("/api/v1/batches/").await.header("x-total-count"), Some("0"));
     assert_eq!(app.get(&format!("/api/v1/campaigns/{c}")).await.body["status"], "draft");
-    use sqlx::Connection;
-    let mut db = sqlx::PgConnection::connect(&app.database_url).await.unwrap();
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts").fetch_one(&mut db).await.unwrap();
-    assert_eq!(stored, 0);
+    assert_eq!(app.db().await.number("SELECT count(*) FROM contacts").await, 0);
 
     // An unknown campaign, a campaign that takes no batch, an expiry in the past: the body's own
     // problems are still the answer.
@@ -544,12 +541,8 @@ async fn deleting_a_campaign_removes_its_batches_and_contacts() {
     assert_eq!(app.get(&format!("/api/v1/batches/{b}/contacts")).await.status, 404);
     assert_eq!(app.get("/api/v1/batches/").await.header("x-total-count"), Some("0"));
     // Nothing of the campaign stays behind in the database either.
-    use sqlx::Connection;
-    let mut db = sqlx::PgConnection::connect(&app.database_url).await.unwrap();
-    let left: i64 = sqlx::query_scalar("SELECT (SELECT count(*) FROM contacts) + (SELECT count(*) FROM call_records)")
-        .fetch_one(&mut db)
-        .await
-        .unwrap();
+    let left =
+        app.db().await.number("SELECT (SELECT count(*) FROM contacts) + (SELECT count(*) FROM call_records)").await;
     assert_eq!(left, 0);
 }
 

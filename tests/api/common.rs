@@ -1,4 +1,5 @@
-//! Test harness: the real server on 127.0.0.1:0 against a fresh Postgres database per test.
+//! Test harness: the real server on 127.0.0.1:0 against a fresh database per test, on the store
+//! `GRAINE_TEST_STORE` names: `postgres` (the default) or `sqlite`. The same tests run on both.
 
 use graine::config::ServeConfig;
 use graine::startup;
@@ -39,6 +40,65 @@ async fn drop_stale_databases() {
             }
         })
         .await;
+}
+
+/// The store this run tests: `GRAINE_TEST_STORE`, `postgres` unless it says `sqlite`.
+pub fn sqlite() -> bool {
+    std::env::var("GRAINE_TEST_STORE").is_ok_and(|s| s == "sqlite")
+}
+
+/// Where this run's SQLite test databases are created.
+fn sqlite_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join("graine-tests")
+}
+
+static CLEANED_FILES: OnceLock<()> = OnceLock::new();
+
+/// A new SQLite database URL, in a directory emptied of earlier runs' files on first use.
+fn fresh_sqlite_url() -> String {
+    CLEANED_FILES.get_or_init(|| {
+        let _ = std::fs::remove_dir_all(sqlite_dir());
+        std::fs::create_dir_all(sqlite_dir()).unwrap();
+    });
+    format!("sqlite://{}", sqlite_dir().join(format!("{}.db", uuid::Uuid::now_v7().simple())).display())
+}
+
+/// A direct connection to a test server's database, for what the API does not show.
+pub enum Db {
+    Postgres(sqlx::PgConnection),
+    Sqlite(sqlx::SqliteConnection),
+}
+
+impl Db {
+    /// Connects to the database of `url` (either store).
+    pub async fn connect(url: &str) -> Self {
+        use sqlx::Connection;
+        if url.starts_with("sqlite:") {
+            Db::Sqlite(sqlx::SqliteConnection::connect(url).await.unwrap())
+        } else {
+            Db::Postgres(sqlx::PgConnection::connect(url).await.unwrap())
+        }
+    }
+
+    /// Every row of `sql`, which must be valid on both stores (ids compared as text literals).
+    pub async fn rows<T>(&mut self, sql: &str) -> Vec<T>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + Send
+            + Unpin,
+    {
+        match self {
+            Db::Postgres(c) => sqlx::query_as(sql).fetch_all(c).await.unwrap(),
+            Db::Sqlite(c) => sqlx::query_as(sql).fetch_all(c).await.unwrap(),
+        }
+    }
+
+    /// The one integer `sql` selects.
+    pub async fn number(&mut self, sql: &str) -> i64 {
+        let rows: Vec<(i64,)> = self.rows(sql).await;
+        rows[0].0
+    }
 }
 
 /// A response read whole: status, headers and the body as JSON (`Value::Null` when empty or not JSON).
@@ -92,6 +152,7 @@ pub struct TestApp {
     pub database_url: String,
     pub client: reqwest::Client,
     shutdown: CancellationToken,
+    join: Option<tokio::task::JoinHandle<Result<(), graine::error::Error>>>,
 }
 
 impl Drop for TestApp {
@@ -108,8 +169,17 @@ impl TestApp {
         Self::start_with(|_| {}).await
     }
 
-    /// Starts a server on a fresh database, letting the test adjust the settings first.
+    /// Starts a server on a fresh database of this run's store, letting the test adjust the settings first.
     pub async fn start_with(adjust: impl FnOnce(&mut ServeConfig)) -> Self {
+        if sqlite() {
+            Self::start_on(&fresh_sqlite_url(), adjust).await
+        } else {
+            Self::start_postgres_with(adjust).await
+        }
+    }
+
+    /// Starts a server on a fresh Postgres database, whatever this run's store.
+    pub async fn start_postgres_with(adjust: impl FnOnce(&mut ServeConfig)) -> Self {
         LOGGING.get_or_init(|| {
             if std::env::var_os("GRAINE_TEST_LOG").is_some() {
                 let _ = tracing_subscriber::fmt().with_env_filter("info").with_test_writer().try_init();
@@ -128,7 +198,36 @@ impl TestApp {
         adjust(&mut config);
         let shutdown = CancellationToken::new();
         let running = startup::start(config, shutdown.clone()).await.expect("server starts");
-        Self { base: format!("http://{}", running.addr), database_url, client: reqwest::Client::new(), shutdown }
+        Self {
+            base: format!("http://{}", running.addr),
+            database_url,
+            client: reqwest::Client::new(),
+            shutdown,
+            join: Some(running.join),
+        }
+    }
+
+    /// Whether another server may share this one's database (Postgres; a SQLite file has one server).
+    pub fn shares_database(&self) -> bool {
+        !self.database_url.starts_with("sqlite:")
+    }
+
+    /// A second replica on this server's database, when the store allows one.
+    pub async fn replica(&self, adjust: impl FnOnce(&mut ServeConfig)) -> Option<Self> {
+        if self.shares_database() { Some(Self::start_on(&self.database_url, adjust).await) } else { None }
+    }
+
+    /// Stops the server and waits until it has let go of its database.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(join) = self.join.take() {
+            join.await.unwrap().unwrap();
+        }
+    }
+
+    /// A direct connection to this server's database.
+    pub async fn db(&self) -> Db {
+        Db::connect(&self.database_url).await
     }
 
     /// Sends a request with the bootstrap token.

@@ -356,15 +356,19 @@ async fn test_clock_routes() {
     }
 }
 
+/// Two dispatchers on one database (Postgres; on SQLite the one server's dispatcher alone) race on
+/// campaigns with limits 1 to 5: no contact ever has two live calls and no limit is exceeded.
 #[tokio::test]
 async fn two_replicas_racing_never_double_dial_or_exceed_limits() {
     let one = TestApp::with_clock(MONDAY_10, |c| c.simulated_call_seconds = 30).await;
-    let two = TestApp::start_on(&one.database_url, |c| {
-        c.test_clock = true;
-        c.clock_start = Some(at(MONDAY_10));
-        c.simulated_call_seconds = 30;
-    })
-    .await;
+    let two = one
+        .replica(|c| {
+            c.test_clock = true;
+            c.clock_start = Some(at(MONDAY_10));
+            c.simulated_call_seconds = 30;
+        })
+        .await;
+    let second = two.as_ref().unwrap_or(&one);
     let mut batches = Vec::new();
     for limit in 1..=5 {
         let c = campaign(&one, json!({"metadata": {"concurrency_limit": limit}, "retry_policy": {"max_retries": 1, "cooldown_minutes": 1}})).await;
@@ -373,31 +377,37 @@ async fn two_replicas_racing_never_double_dial_or_exceed_limits() {
             .map(|i| format!("+1415{:03}{}", 200 + limit * 20 + i, if i % 4 == 0 { "0001" } else { "1234" }))
             .collect();
         let phones: Vec<&str> = phones.iter().map(String::as_str).collect();
-        batches.push((limit, batch(&two, &c, &phones, json!({})).await));
+        batches.push((limit, batch(second, &c, &phones, json!({})).await));
     }
     // both replicas drive the same database through the same hours, concurrently, in steps
     for _ in 0..40 {
-        let (a, b) = tokio::join!(one.advance(45), two.advance(45));
-        assert_eq!(a, b);
+        match &two {
+            Some(two) => {
+                let (a, b) = tokio::join!(one.advance(45), two.advance(45));
+                assert_eq!(a, b);
+            }
+            None => {
+                one.advance(45).await;
+            }
+        }
     }
     // Judge from the database's own order of placements and closes (the replicas' clocks may
     // disagree by a step, as real clocks do): per campaign, sweep the events in that order.
-    use sqlx::Connection;
-    let mut db = sqlx::PgConnection::connect(&one.database_url).await.unwrap();
+    let mut db = one.db().await;
     for (limit, b) in batches {
-        let rows: Vec<(uuid::Uuid, i64, Option<i64>)> = sqlx::query_as(
-            "SELECT cr.contact_id, cr.placed_seq, cr.closed_seq FROM call_records cr
-             JOIN batches b ON b.id = cr.batch_id WHERE b.campaign_id = (SELECT campaign_id FROM batches WHERE id = $1)",
-        )
-        .bind(batch_uuid(&b))
-        .fetch_all(&mut db)
-        .await
-        .unwrap();
+        let rows: Vec<(String, i64, Option<i64>)> = db
+            .rows(&format!(
+                "SELECT CAST(cr.contact_id AS TEXT), cr.placed_seq, cr.closed_seq FROM call_records cr
+                 JOIN batches b ON b.id = cr.batch_id
+                 WHERE b.campaign_id = (SELECT campaign_id FROM batches WHERE id = '{}')",
+                batch_uuid(&b)
+            ))
+            .await;
         assert!(rows.len() >= 12, "every contact was called: {}", rows.len());
-        let mut events: Vec<(i64, i64, uuid::Uuid)> = Vec::new();
+        let mut events: Vec<(i64, i64, &str)> = Vec::new();
         for (contact, placed, closed) in &rows {
-            events.push((*placed, 1, *contact));
-            events.push((closed.expect("every call closed"), -1, *contact));
+            events.push((*placed, 1, contact));
+            events.push((closed.expect("every call closed"), -1, contact));
         }
         events.sort();
         let (mut live, mut peak) = (0i64, 0i64);
@@ -430,7 +440,7 @@ async fn a_restarted_server_resumes_where_the_last_one_stopped() {
     let c = campaign(&first, json!({"metadata": {"concurrency_limit": 1}})).await;
     let b = batch(&first, &c, &["+14155551111", "+14155552222"], json!({})).await;
     let db = first.database_url.clone();
-    drop(first); // stops with one call in flight
+    first.stop().await; // stops with one call in flight
     let second = TestApp::start_on(&db, |c| {
         c.test_clock = true;
         c.clock_start = Some(at("2026-11-30T10:01:00Z"));
@@ -464,18 +474,20 @@ async fn metrics_report_calls_and_dispatch_passes() {
     assert!(text.contains("graine_dispatch_pass_seconds_count"));
 }
 
-/// The real-time loop (no test clock): two replicas settle zero-length calls side by side, each
-/// taking only campaigns the other does not hold. Every contact is called once and completes.
+/// The real-time loop (no test clock): two replicas (on Postgres; one server on SQLite) settle
+/// zero-length calls side by side, each taking only campaigns the other does not hold. Every
+/// contact is called once and completes.
 #[tokio::test]
 async fn two_real_time_replicas_settle_every_call_once() {
     let one = TestApp::start_with(|c| c.simulated_call_seconds = 0).await;
-    let two = TestApp::start_on(&one.database_url, |c| c.simulated_call_seconds = 0).await;
+    let two = one.replica(|c| c.simulated_call_seconds = 0).await;
     let mut batches = Vec::new();
     for i in 0..4 {
         let c = campaign(&one, json!({"metadata": {"concurrency_limit": 40}})).await;
         let phones: Vec<String> = (0..150).map(|j| format!("+1415{:03}{:04}", 300 + i, 2000 + j)).collect();
         let phones: Vec<&str> = phones.iter().map(String::as_str).collect();
-        batches.push(batch(if i % 2 == 0 { &one } else { &two }, &c, &phones, json!({})).await);
+        let via = if i % 2 == 0 { &one } else { two.as_ref().unwrap_or(&one) };
+        batches.push(batch(via, &c, &phones, json!({})).await);
     }
     // Real time: wait (bounded) for the replicas to finish on their own.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -490,18 +502,14 @@ async fn two_real_time_replicas_settle_every_call_once() {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
-    use sqlx::Connection;
-    let mut db = sqlx::PgConnection::connect(&one.database_url).await.unwrap();
-    let (calls, contacts, live): (i64, i64, i64) = sqlx::query_as(
-        "SELECT count(*), count(DISTINCT contact_id),
-                count(*) FILTER (WHERE call_status IN ('dispatched', 'ringing', 'in_progress'))
-         FROM call_records",
-    )
-    .fetch_one(&mut db)
-    .await
-    .unwrap();
-    assert_eq!((calls, contacts, live), (600, 600, 0), "one call per contact, none left live");
-    let in_flight: i64 =
-        sqlx::query_scalar("SELECT sum(in_flight)::bigint FROM campaigns").fetch_one(&mut db).await.unwrap();
-    assert_eq!(in_flight, 0);
+    let mut db = one.db().await;
+    let counts: Vec<(i64, i64, i64)> = db
+        .rows(
+            "SELECT count(*), count(DISTINCT contact_id),
+                    count(*) FILTER (WHERE call_status IN ('dispatched', 'ringing', 'in_progress'))
+             FROM call_records",
+        )
+        .await;
+    assert_eq!(counts, [(600, 600, 0)], "one call per contact, none left live");
+    assert_eq!(db.number("SELECT CAST(COALESCE(sum(in_flight), 0) AS BIGINT) FROM campaigns").await, 0);
 }

@@ -8,7 +8,7 @@ use super::batches::{COLUMNS as BATCH_COLUMNS, COUNTER_COLUMNS, batch_from_row};
 use super::campaigns::{COLUMNS as CAMPAIGN_COLUMNS, campaign_from_row};
 use super::{Store, Tx};
 use crate::domain::batch::{Batch, BatchStatus};
-use crate::domain::campaign::{Campaign, CampaignStatus};
+use crate::domain::campaign::Campaign;
 use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId};
 use crate::domain::outcome::{Attempts, Outcome, next_contact};
@@ -707,30 +707,5 @@ impl Store {
         );
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok((campaign_from_row(r)?, r.try_get("next_due")?, r.try_get("has_pending")?))).collect()
-    }
-}
-
-impl Tx {
-    /// Expires a batch: `expired`, its open contacts skipped, and the campaign completed when done.
-    pub async fn expire_batch(
-        &mut self,
-        org: OrgId,
-        campaign: CampaignId,
-        batch: BatchId,
-        now: DateTime<Utc>,
-    ) -> Result<bool, Error> {
-        let Some(c) = self.lock_campaign(org, campaign).await? else { return Ok(false) };
-        let Some(b) = self.lock_batch(org, batch).await? else { return Ok(false) };
-        if b.status.is_terminal() || b.expires_at.is_none_or(|e| e > now) {
-            return Ok(false);
-        }
-        self.set_batch_status(batch, b.status, BatchStatus::Expired, now).await?;
-        self.skip_open_contacts(batch, now).await?;
-        if matches!(c.status, CampaignStatus::Active | CampaignStatus::Paused)
-            && self.campaign_batches_done(campaign).await?
-        {
-            self.set_campaign_status(campaign, c.status, CampaignStatus::Completed, now).await?;
-        }
-        Ok(true)
     }
 }

@@ -40,24 +40,16 @@ impl Tx {
     }
 }
 
-/// Twice the CPUs, at least 4. Measured on two cores (BENCHMARKS.md): `/stats` p99 22.0 ms with one
-/// pool of 16 and 14.4–16.7 ms with reads limited to 4 connections; a single pool of 4 for everything
-/// made writes worse (`POST /campaigns/` p99 29.6 ms against 20.5 ms), hence two pools.
-fn read_pool_size() -> u32 {
-    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
-    (2 * cpus).max(4)
-}
-
 impl Store {
     /// Connects to `url`, creating the database first when it does not exist.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, Error> {
         let options = PgConnectOptions::from_str(url).map_err(Error::internal)?;
         if !Postgres::database_exists(url).await.unwrap_or(true) {
             // Another replica may win the race to create it; that is fine.
-            if let Err(e) = Postgres::create_database(url).await {
-                if !Postgres::database_exists(url).await.unwrap_or(false) {
-                    return Err(Error::internal(e));
-                }
+            if let Err(e) = Postgres::create_database(url).await
+                && !Postgres::database_exists(url).await.unwrap_or(false)
+            {
+                return Err(Error::internal(e));
             }
         }
         let pool_of = |size: u32| {
@@ -70,7 +62,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(5))
         };
         let pool = pool_of(max_connections).connect_with(options.clone()).await?;
-        let reads = pool_of(read_pool_size().min(max_connections)).connect_lazy_with(options.clone());
+        let reads = pool_of(super::read_pool_size().min(max_connections)).connect_lazy_with(options.clone());
         Ok(Self { pool, reads, options })
     }
 
@@ -108,27 +100,6 @@ impl Store {
         listener.listen(TOKENS_CHANNEL).await?;
         Ok(TokenEvents(listener))
     }
-}
-
-impl From<sqlx::Error> for Error {
-    fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::WorkerCrashed => Error::Unavailable(Box::new(e)),
-            sqlx::Error::Database(ref db) if is_unavailable_code(db.code().as_deref()) => {
-                Error::Unavailable(Box::new(e))
-            }
-            other => Error::Internal(Box::new(other)),
-        }
-    }
-}
-
-/// SQLSTATEs that mean "try again later": shutdown, too many connections, cannot connect now.
-fn is_unavailable_code(code: Option<&str>) -> bool {
-    matches!(code, Some("57P01" | "57P02" | "57P03" | "53300" | "08000" | "08003" | "08006"))
 }
 
 /// A subscription to token revocations.

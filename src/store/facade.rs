@@ -1,0 +1,315 @@
+//! The storage interface the services use, and its two implementations behind it: the URL picks one.
+
+use super::{
+    AcceptedCall, BatchFilter, ClaimedContact, FinishedCall, IdempotencyBegin, NewCall, OrgRecord, Page, StatsSnapshot,
+    StatusBreakdown, TokenRecord,
+};
+use super::{postgres, sqlite};
+use crate::domain::batch::{Batch, BatchStatus, NewContact};
+use crate::domain::campaign::{Campaign, CampaignStatus};
+use crate::domain::contact::{CallRecord, CallStatus, Contact, ContactStatus};
+use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId, TokenId};
+use crate::error::Error;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use tokio::sync::mpsc;
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub enum Store {
+    /// Postgres: any number of replicas share one database.
+    Postgres(Box<postgres::Store>),
+    /// Embedded SQLite: one server owns one file.
+    Sqlite(sqlite::Store),
+}
+
+/// A transaction opened by a service; dropped without `commit` it rolls back.
+pub enum Tx {
+    Postgres(postgres::Tx),
+    Sqlite(sqlite::Tx),
+}
+
+/// A subscription to token revocations made by any process sharing the database.
+pub enum TokenEvents {
+    Postgres(postgres::TokenEvents),
+    Sqlite(sqlite::TokenEvents),
+}
+
+/// Forwards each listed method to the implementation behind the enum (`&self` on `Store`,
+/// `&mut self` on `Tx`).
+macro_rules! delegate {
+    (Store { $($body:tt)* }) => { delegate!(@impl Store, [&] self, $($body)*); };
+    (Tx { $($body:tt)* }) => { delegate!(@impl Tx, [&mut] self, $($body)*); };
+    (@impl $enum:ident, $borrow:tt $s:tt, $( $(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty; )*) => {
+        impl $enum {
+            $( delegate!(@method $enum, $borrow $s, $(#[$doc])* $name, ($($arg: $ty),*), $ret); )*
+        }
+    };
+    (@method $enum:ident, [$($borrow:tt)*] $s:tt, $(#[$doc:meta])* $name:ident, ($($arg:ident: $ty:ty),*), $ret:ty) => {
+        $(#[$doc])*
+        pub async fn $name($($borrow)* $s, $($arg: $ty),*) -> Result<$ret, Error> {
+            match $s {
+                $enum::Postgres(s) => s.$name($($arg),*).await,
+                $enum::Sqlite(s) => s.$name($($arg),*).await,
+            }
+        }
+    };
+}
+
+impl Store {
+    /// Opens the store a URL names: `sqlite:…` (a file, or `sqlite::memory:` for a throwaway one) or
+    /// `postgres://…` (created when missing). A server is the `owner` of a SQLite file: a second
+    /// server on the same file is refused, while tools such as the CLI share it.
+    pub async fn connect(url: &str, max_connections: u32, owner: bool) -> Result<Self, Error> {
+        if url.starts_with("sqlite:") {
+            Ok(Store::Sqlite(sqlite::Store::connect(url, max_connections, owner).await?))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Store::Postgres(Box::new(postgres::Store::connect(url, max_connections).await?)))
+        } else {
+            Err(Error::internal(format!(
+                "unsupported database URL '{url}': use sqlite://<file>, sqlite::memory: or postgres://…"
+            )))
+        }
+    }
+
+    /// Which store this is: `postgres` or `sqlite`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Store::Postgres(_) => "postgres",
+            Store::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Opens a transaction.
+    pub async fn begin(&self) -> Result<Tx, Error> {
+        Ok(match self {
+            Store::Postgres(s) => Tx::Postgres(s.begin().await?),
+            Store::Sqlite(s) => Tx::Sqlite(s.begin().await?),
+        })
+    }
+
+    /// Closes every connection (and gives up a SQLite file).
+    pub async fn close(&self) {
+        match self {
+            Store::Postgres(s) => s.close().await,
+            Store::Sqlite(s) => s.close().await,
+        }
+    }
+
+    /// Subscribes to token revocations announced by any process sharing the database.
+    pub async fn token_events(&self) -> Result<TokenEvents, Error> {
+        Ok(match self {
+            Store::Postgres(s) => TokenEvents::Postgres(s.token_events().await?),
+            Store::Sqlite(s) => TokenEvents::Sqlite(s.token_events().await?),
+        })
+    }
+
+    /// Runs `f` while no other first start of a server on this database runs, so that it bootstraps once.
+    pub async fn with_bootstrap_lock<T, F, Fut>(&self, f: F) -> Result<T, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        match self {
+            Store::Postgres(s) => s.with_bootstrap_lock(f).await,
+            Store::Sqlite(s) => s.with_bootstrap_lock(f).await,
+        }
+    }
+}
+
+delegate!(Store {
+    /// Applies every pending migration.
+    fn migrate() -> ();
+    /// Whether the database answers and every migration is applied.
+    fn ready() -> ();
+
+    /// Adds an organization.
+    fn insert_org(id: OrgId, name: &str, now: DateTime<Utc>) -> ();
+    /// Every organization, oldest first.
+    fn list_orgs() -> Vec<OrgRecord>;
+    /// Whether the organization exists.
+    fn org_exists(id: OrgId) -> bool;
+    /// Stores a token's hash.
+    fn insert_token(record: &TokenRecord, hash: &[u8; 32]) -> ();
+    /// The live (not revoked) token with this hash.
+    fn find_live_token(hash: &[u8; 32]) -> Option<TokenRecord>;
+    /// Whether any token, live or revoked, has this hash.
+    fn token_hash_exists(hash: &[u8; 32]) -> bool;
+    /// Tokens, optionally of one organization, oldest first.
+    fn list_tokens(org: Option<OrgId>) -> Vec<TokenRecord>;
+    /// Revokes a token and tells every server to forget it; `false` when no live token has that id.
+    fn revoke_token(id: TokenId, now: DateTime<Utc>) -> bool;
+
+    /// Claims `key` for a request with this hash, or says what to answer instead. Records created
+    /// before `expired_before` are forgotten and the key starts afresh.
+    fn begin_idempotent(
+        org: OrgId,
+        key: &str,
+        request_hash: &[u8; 32],
+        now: DateTime<Utc>,
+        expired_before: DateTime<Utc>
+    ) -> IdempotencyBegin;
+    /// Stores the response of the request that claimed `key`.
+    fn finish_idempotent(org: OrgId, key: &str, status: u16, body: &[u8]) -> ();
+    /// Releases `key` after a failure the client should be able to retry.
+    fn abandon_idempotent(org: OrgId, key: &str) -> ();
+    /// Deletes records older than `before`; returns how many.
+    fn purge_idempotency(before: DateTime<Utc>) -> u64;
+
+    /// Inserts a new campaign.
+    fn insert_campaign(c: &Campaign) -> ();
+    /// The organization's campaign with this id.
+    fn get_campaign(org: OrgId, id: CampaignId) -> Option<Campaign>;
+    /// A page of the organization's campaigns, newest first, and the number matching in all.
+    fn list_campaigns(org: OrgId, status: Option<CampaignStatus>, page: &Page) -> (Vec<Campaign>, i64);
+
+    /// The organization's batch with this id.
+    fn get_batch(org: OrgId, id: BatchId) -> Option<Batch>;
+    /// A page of the organization's batches, newest first, and the number matching in all.
+    fn list_batches(org: OrgId, filter: &BatchFilter, page: &Page) -> (Vec<Batch>, i64);
+    /// Everything `/stats` reads about a campaign, at one instant.
+    fn campaign_stats_snapshot(org: OrgId, campaign: CampaignId) -> Option<StatsSnapshot>;
+
+    /// A page of a batch's contacts in upload order, optionally of one status.
+    fn list_contacts(batch: BatchId, status: Option<ContactStatus>, page: &Page) -> Vec<Contact>;
+    /// The call records of these contacts, oldest first per contact; only the latest of each when
+    /// `latest_only`.
+    fn calls_of(contacts: &[ContactId], latest_only: bool) -> Vec<CallRecord>;
+    /// Contacts of a batch by status with the oldest `updated_at` of each (for `/debug`).
+    fn status_breakdown(batch: BatchId) -> Vec<StatusBreakdown>;
+    /// Up to `n` of the batch's pending contacts, first in dispatch order.
+    fn pending_sample(batch: BatchId, n: i64) -> Vec<ContactId>;
+    /// Pending contacts of the batch untouched since `before`.
+    fn pending_untouched_since(batch: BatchId, before: DateTime<Utc>) -> i64;
+    /// The earliest time a retry or follow-up of the batch is due, if any is waiting.
+    fn next_due_retry(batch: BatchId) -> Option<DateTime<Utc>>;
+
+    /// Active campaigns with a running batch that has room and work due now (working hours are
+    /// judged by the caller).
+    fn dispatch_candidates(now: DateTime<Utc>) -> Vec<CampaignId>;
+    /// Records that telephony accepted these calls: they ring, their contacts are in progress, and a
+    /// simulated call's script is kept so that it ends on the server's clock.
+    fn mark_accepted(calls: &[AcceptedCall], now: DateTime<Utc>) -> usize;
+    /// Records that a live call was answered; `false` when it is not ringing or dispatched any more.
+    fn mark_answered(call: ExecutionId, now: DateTime<Utc>) -> bool;
+    /// Records final outcomes. A call that is no longer live (already recorded, timed out, or a
+    /// duplicate callback) is left as it is. Returns the statuses of the calls it closed.
+    fn record_outcomes(finished: &[FinishedCall], now: DateTime<Utc>) -> Vec<CallStatus>;
+    /// Records the outcomes of simulated calls that ended by `now`, up to `limit` of them, taking only
+    /// calls of campaigns no other transaction holds. Returns the statuses of the calls it closed.
+    fn settle_simulated_ends(now: DateTime<Utc>, limit: i64) -> Vec<CallStatus>;
+    /// Calls in flight across every campaign.
+    fn calls_in_flight() -> i64;
+    /// Live simulated calls whose scripted end is at or before `now`, soonest first.
+    fn simulated_ends(now: DateTime<Utc>, limit: i64) -> Vec<FinishedCall>;
+    /// Live calls whose deadline passed with no outcome.
+    fn overdue_calls(now: DateTime<Utc>, limit: i64) -> Vec<(ExecutionId, DateTime<Utc>)>;
+    /// Moves pending batches whose start has come to `in_progress`; returns how many.
+    fn start_due_batches(now: DateTime<Utc>) -> u64;
+    /// Open batches whose expiry has passed: `(org, campaign, batch)`.
+    fn expired_batches(now: DateTime<Utc>) -> Vec<(OrgId, CampaignId, BatchId)>;
+    /// The earliest future instant of a timed event: a simulated call's end, a call deadline, a batch
+    /// start or a batch expiry.
+    fn next_timed_event(now: DateTime<Utc>) -> Option<DateTime<Utc>>;
+    /// Active campaigns with running batches, and when their earliest work is due: now when a
+    /// contact is pending, else the soonest retry or follow-up.
+    fn campaigns_with_work() -> Vec<(Campaign, Option<DateTime<Utc>>, bool)>;
+}
+);
+
+impl Tx {
+    /// Makes the transaction's writes durable and visible.
+    pub async fn commit(self) -> Result<(), Error> {
+        match self {
+            Tx::Postgres(t) => t.commit().await,
+            Tx::Sqlite(t) => t.commit().await,
+        }
+    }
+
+    /// Expires a batch: `expired`, its open contacts skipped, and the campaign completed when done.
+    pub async fn expire_batch(
+        &mut self,
+        org: OrgId,
+        campaign: CampaignId,
+        batch: BatchId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let Some(c) = self.lock_campaign(org, campaign).await? else { return Ok(false) };
+        let Some(b) = self.lock_batch(org, batch).await? else { return Ok(false) };
+        if b.status.is_terminal() || b.expires_at.is_none_or(|e| e > now) {
+            return Ok(false);
+        }
+        self.set_batch_status(batch, b.status, BatchStatus::Expired, now).await?;
+        self.skip_open_contacts(batch, now).await?;
+        if matches!(c.status, CampaignStatus::Active | CampaignStatus::Paused)
+            && self.campaign_batches_done(campaign).await?
+        {
+            self.set_campaign_status(campaign, c.status, CampaignStatus::Completed, now).await?;
+        }
+        Ok(true)
+    }
+}
+
+delegate!(Tx {
+    /// Reads and locks the organization's campaign until the transaction ends.
+    fn lock_campaign(org: OrgId, id: CampaignId) -> Option<Campaign>;
+    /// Writes a campaign's settings, if its status is still `expected`; `false` otherwise.
+    fn update_campaign_settings(c: &Campaign, expected: CampaignStatus) -> bool;
+    /// Moves a campaign from `from` to `to` (compare-and-set); `false` when its status was not `from`.
+    fn set_campaign_status(id: CampaignId, from: CampaignStatus, to: CampaignStatus, now: DateTime<Utc>) -> bool;
+    /// Deletes a campaign in status `expected`, with everything that belongs to it.
+    fn delete_campaign(id: CampaignId, expected: CampaignStatus) -> bool;
+
+    /// Inserts a batch row (its counters say every contact is pending).
+    fn insert_batch(b: &Batch) -> ();
+    /// Reads and locks the organization's batch until the transaction ends.
+    fn lock_batch(org: OrgId, id: BatchId) -> Option<Batch>;
+    /// Moves a batch from `from` to `to` (compare-and-set); `false` when its status was not `from`.
+    fn set_batch_status(id: BatchId, from: BatchStatus, to: BatchStatus, now: DateTime<Utc>) -> bool;
+    /// Turns the batch's pending, dispatched, retrying and follow-up contacts into `skipped`, keeping
+    /// the counters exact; returns how many were skipped.
+    fn skip_open_contacts(id: BatchId, now: DateTime<Utc>) -> i64;
+    /// Pauses the campaign's running batches.
+    fn pause_campaign_batches(campaign: CampaignId, now: DateTime<Utc>) -> ();
+    /// Resumes the campaign's paused batches (to `pending` when their start is still ahead).
+    fn resume_campaign_batches(campaign: CampaignId, now: DateTime<Utc>) -> ();
+    /// The ids of the campaign's batches that are not terminal, locked.
+    fn lock_open_batches(campaign: CampaignId) -> Vec<(BatchId, BatchStatus)>;
+    /// Whether every batch of the campaign is terminal and at least one completed.
+    fn campaign_batches_done(campaign: CampaignId) -> bool;
+
+    /// Inserts a batch's contacts, all `pending`, chunk by chunk as they arrive until the sender
+    /// closes (positions follow arrival order). Returns how many were inserted.
+    fn insert_contacts(
+        batch: BatchId,
+        campaign: CampaignId,
+        chunks: &mut mpsc::Receiver<Vec<NewContact>>,
+        now: DateTime<Utc>
+    ) -> usize;
+
+    /// Locks an active campaign for a claim, skipping it when another transaction holds it.
+    /// Returns it with its round-robin cursor.
+    fn lock_campaign_for_dispatch(id: CampaignId) -> Option<(Campaign, i64)>;
+    /// The campaign's running, unexpired batches, oldest first, locked.
+    fn running_batches(campaign: CampaignId, now: DateTime<Utc>) -> Vec<Batch>;
+    /// Up to `limit` contacts of the batch callable now: due retries and follow-ups first (soonest
+    /// due first), then pending contacts in upload order.
+    fn claim_contacts(batch: BatchId, now: DateTime<Utc>, limit: i64) -> Vec<ClaimedContact>;
+    /// Calls in flight per caller-ID number of the campaign.
+    fn live_calls_by_number(campaign: CampaignId) -> HashMap<String, i64>;
+    /// Writes the claimed calls, marks their contacts, and moves every counter: the batches', and
+    /// the campaign's calls in flight, attempts, follow-ups and round-robin cursor.
+    fn insert_calls(campaign: CampaignId, calls: &[NewCall], cursor_advance: i64) -> ();
+}
+);
+
+impl TokenEvents {
+    /// Waits for the next revocation. After a lost connection it returns an error, since a
+    /// revocation may have been missed meanwhile.
+    pub async fn next(&mut self) -> Result<(), Error> {
+        match self {
+            TokenEvents::Postgres(e) => e.next().await,
+            TokenEvents::Sqlite(e) => e.next().await,
+        }
+    }
+}

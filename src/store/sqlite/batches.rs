@@ -1,0 +1,301 @@
+//! Batch rows: insert, read, list, lock, status changes, and the campaign-wide propagations.
+
+use super::campaigns::{COLUMNS as CAMPAIGN_COLUMNS, campaign_from_row};
+use super::{RowExt, Store, Tx, id, json_text, micros};
+use crate::domain::batch::{Batch, BatchStatus, SKIPPABLE};
+use crate::domain::contact::{ContactStatus, StatusCounts};
+use crate::domain::eligibility::BatchState;
+use crate::domain::ids::{BatchId, CampaignId, OrgId};
+use crate::error::Error;
+use crate::store::{BatchFilter, Page, StatsSnapshot};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+/// The counter column of each contact status, in the order of `ContactStatus::ALL`.
+pub(super) const COUNTER_COLUMNS: [&str; 11] = [
+    "n_pending",
+    "n_dispatched",
+    "n_in_progress",
+    "n_retrying",
+    "n_followup_scheduled",
+    "n_completed",
+    "n_failed",
+    "n_busy",
+    "n_no_answer",
+    "n_skipped",
+    "n_max_retries_reached",
+];
+
+pub(super) const COLUMNS: &str = "id, campaign_id, organization_id, status, total_contacts, concurrency_limit, \
+    max_retries_override, scheduled_start, expires_at, call_context, metadata, n_pending, n_dispatched, \
+    n_in_progress, n_retrying, n_followup_scheduled, n_completed, n_failed, n_busy, n_no_answer, n_skipped, \
+    n_max_retries_reached, in_flight, created_at, updated_at, completed_at";
+
+fn corrupt(what: &str) -> Error {
+    Error::internal(format!("stored batch has an invalid {what}"))
+}
+
+fn counts_from_row(row: &SqliteRow) -> Result<StatusCounts, Error> {
+    let mut counts = StatusCounts::default();
+    for (slot, column) in counts.0.iter_mut().zip(COUNTER_COLUMNS) {
+        *slot = row.try_get(column)?;
+    }
+    Ok(counts)
+}
+
+fn status_of(row: &SqliteRow) -> Result<BatchStatus, Error> {
+    let status: &str = row.try_get("status")?;
+    BatchStatus::parse(status).ok_or_else(|| corrupt("status"))
+}
+
+pub(super) fn batch_from_row(row: &SqliteRow) -> Result<Batch, Error> {
+    let limit: Option<i64> = row.try_get("concurrency_limit")?;
+    let retries: Option<i64> = row.try_get("max_retries_override")?;
+    Ok(Batch {
+        id: BatchId::from_uuid(row.uuid("id")?),
+        campaign_id: CampaignId::from_uuid(row.uuid("campaign_id")?),
+        organization_id: OrgId::from_uuid(row.uuid("organization_id")?),
+        status: status_of(row)?,
+        total_contacts: row.try_get("total_contacts")?,
+        concurrency_limit: limit.map(|l| l as u32),
+        max_retries_override: retries.map(|r| r as u8),
+        scheduled_start: row.at("scheduled_start")?,
+        expires_at: row.at_opt("expires_at")?,
+        call_context: row.object("call_context")?,
+        metadata: row.object("metadata")?,
+        counters: counts_from_row(row)?,
+        in_flight: row.try_get("in_flight")?,
+        created_at: row.at("created_at")?,
+        updated_at: row.at("updated_at")?,
+        completed_at: row.at_opt("completed_at")?,
+    })
+}
+
+impl Store {
+    /// The organization's batch with this id.
+    pub async fn get_batch(&self, org: OrgId, batch: BatchId) -> Result<Option<Batch>, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM batches WHERE id = ?1 AND organization_id = ?2");
+        let row = sqlx::query(&sql).bind(id(batch.uuid())).bind(id(org.uuid())).fetch_optional(&self.reads).await?;
+        row.as_ref().map(batch_from_row).transpose()
+    }
+
+    /// A page of the organization's batches, newest first, and the number matching in all.
+    pub async fn list_batches(
+        &self,
+        org: OrgId,
+        filter: &BatchFilter,
+        page: &Page,
+    ) -> Result<(Vec<Batch>, i64), Error> {
+        let filter_sql = "organization_id = ?1 AND (?2 IS NULL OR campaign_id = ?2) AND (?3 IS NULL OR status = ?3)";
+        let sql = format!(
+            "SELECT {COLUMNS} FROM batches WHERE {filter_sql} ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5"
+        );
+        let campaign = filter.campaign_id.map(|c| id(c.uuid()));
+        let status = filter.status.map(BatchStatus::as_str);
+        let rows = sqlx::query(&sql)
+            .bind(id(org.uuid()))
+            .bind(campaign)
+            .bind(status)
+            .bind(page.limit)
+            .bind(page.skip)
+            .fetch_all(&self.reads)
+            .await?;
+        let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM batches WHERE {filter_sql}"))
+            .bind(id(org.uuid()))
+            .bind(campaign)
+            .bind(status)
+            .fetch_one(&self.reads)
+            .await?;
+        Ok((rows.iter().map(batch_from_row).collect::<Result<_, _>>()?, total))
+    }
+
+    /// Everything `/stats` reads, from one snapshot (a read transaction): the organization's
+    /// campaign; for each of its batches what decides its next dispatch, its contacts by status and
+    /// (for open batches without pending contacts) when its next retry is due; and its retrying
+    /// contacts by retry count.
+    pub async fn campaign_stats_snapshot(
+        &self,
+        org: OrgId,
+        campaign: CampaignId,
+    ) -> Result<Option<StatsSnapshot>, Error> {
+        let mut tx = self.reads.begin().await?;
+        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ?1 AND organization_id = ?2");
+        let Some(row) =
+            sqlx::query(&sql).bind(id(campaign.uuid())).bind(id(org.uuid())).fetch_optional(&mut *tx).await?
+        else {
+            return Ok(None);
+        };
+        let campaign = campaign_from_row(&row)?;
+        let sql = format!(
+            "SELECT status, scheduled_start, expires_at, concurrency_limit, in_flight, {},
+                CASE WHEN status IN ('pending', 'in_progress', 'paused') AND n_pending = 0
+                          AND n_retrying + n_followup_scheduled > 0
+                     THEN (SELECT min(x.next_retry_at) FROM contacts x WHERE x.batch_id = batches.id
+                           AND x.status IN ('retrying', 'followup_scheduled')) END AS next_due
+             FROM batches WHERE campaign_id = ?1 ORDER BY created_at, id",
+            COUNTER_COLUMNS.join(", ")
+        );
+        let rows = sqlx::query(&sql).bind(id(campaign.id.uuid())).fetch_all(&mut *tx).await?;
+        let mut batches = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let counts = counts_from_row(row)?;
+            let limit: Option<i64> = row.try_get("concurrency_limit")?;
+            let state = BatchState {
+                status: status_of(row)?,
+                scheduled_start: row.at("scheduled_start")?,
+                expires_at: row.at_opt("expires_at")?,
+                concurrency_limit: limit.map(|l| l as u32),
+                in_flight: row.try_get("in_flight")?,
+                pending: counts.get(ContactStatus::Pending),
+            };
+            batches.push((state, counts, row.at_opt("next_due")?));
+        }
+        let retry_breakdown = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT retry_count, count(*) FROM contacts WHERE campaign_id = ?1 AND status = 'retrying'
+             GROUP BY retry_count",
+        )
+        .bind(id(campaign.id.uuid()))
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        tx.commit().await?;
+        Ok(Some(StatsSnapshot { campaign, batches, retry_breakdown }))
+    }
+}
+
+impl Tx {
+    /// Inserts a batch row (its counters say every contact is pending).
+    pub async fn insert_batch(&mut self, b: &Batch) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO batches (id, campaign_id, organization_id, status, total_contacts, concurrency_limit,
+                max_retries_override, scheduled_start, expires_at, call_context, metadata, n_pending,
+                created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?5, ?12, ?12)",
+        )
+        .bind(id(b.id.uuid()))
+        .bind(id(b.campaign_id.uuid()))
+        .bind(id(b.organization_id.uuid()))
+        .bind(b.status.as_str())
+        .bind(b.total_contacts)
+        .bind(b.concurrency_limit.map(i64::from))
+        .bind(b.max_retries_override.map(i64::from))
+        .bind(micros(b.scheduled_start))
+        .bind(b.expires_at.map(micros))
+        .bind(json_text(&b.call_context)?)
+        .bind(json_text(&b.metadata)?)
+        .bind(micros(b.created_at))
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    /// Reads the organization's batch (the writer is held until the transaction ends).
+    pub async fn lock_batch(&mut self, org: OrgId, batch: BatchId) -> Result<Option<Batch>, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM batches WHERE id = ?1 AND organization_id = ?2");
+        let row = sqlx::query(&sql).bind(id(batch.uuid())).bind(id(org.uuid())).fetch_optional(&mut *self.0).await?;
+        row.as_ref().map(batch_from_row).transpose()
+    }
+
+    /// Moves a batch from `from` to `to` (compare-and-set); `false` when its status was not `from`.
+    pub async fn set_batch_status(
+        &mut self,
+        batch: BatchId,
+        from: BatchStatus,
+        to: BatchStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let done = sqlx::query(
+            "UPDATE batches SET status = ?3, updated_at = ?4,
+                completed_at = CASE WHEN ?3 IN ('completed', 'cancelled', 'expired') THEN ?4 ELSE completed_at END
+             WHERE id = ?1 AND status = ?2",
+        )
+        .bind(id(batch.uuid()))
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(micros(now))
+        .execute(&mut *self.0)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Turns the batch's pending, dispatched, retrying and follow-up contacts into `skipped`, keeping
+    /// the counters exact; returns how many were skipped.
+    pub async fn skip_open_contacts(&mut self, batch: BatchId, now: DateTime<Utc>) -> Result<i64, Error> {
+        let mut moved = StatusCounts::default();
+        for status in SKIPPABLE {
+            let done = sqlx::query(
+                "UPDATE contacts SET status = 'skipped', next_retry_at = NULL, updated_at = ?3
+                 WHERE batch_id = ?1 AND status = ?2",
+            )
+            .bind(id(batch.uuid()))
+            .bind(status.as_str())
+            .bind(micros(now))
+            .execute(&mut *self.0)
+            .await?;
+            moved.0[status.index()] = done.rows_affected() as i64;
+        }
+        let skipped = moved.total();
+        if skipped > 0 {
+            let sets: Vec<String> = SKIPPABLE
+                .iter()
+                .map(|s| format!("{0} = {0} - {1}", COUNTER_COLUMNS[s.index()], moved.get(*s)))
+                .collect();
+            let sql =
+                format!("UPDATE batches SET {}, n_skipped = n_skipped + {skipped} WHERE id = ?1", sets.join(", "));
+            sqlx::query(&sql).bind(id(batch.uuid())).execute(&mut *self.0).await?;
+        }
+        Ok(skipped)
+    }
+
+    /// Pauses the campaign's running batches.
+    pub async fn pause_campaign_batches(&mut self, campaign: CampaignId, now: DateTime<Utc>) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE batches SET status = 'paused', updated_at = ?2 WHERE campaign_id = ?1 AND status = 'in_progress'",
+        )
+        .bind(id(campaign.uuid()))
+        .bind(micros(now))
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    /// Resumes the campaign's paused batches (to `pending` when their start is still ahead).
+    pub async fn resume_campaign_batches(&mut self, campaign: CampaignId, now: DateTime<Utc>) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE batches SET updated_at = ?2,
+                status = CASE WHEN scheduled_start > ?2 THEN 'pending' ELSE 'in_progress' END
+             WHERE campaign_id = ?1 AND status = 'paused'",
+        )
+        .bind(id(campaign.uuid()))
+        .bind(micros(now))
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    /// The ids of the campaign's batches that are not terminal.
+    pub async fn lock_open_batches(&mut self, campaign: CampaignId) -> Result<Vec<(BatchId, BatchStatus)>, Error> {
+        let rows = sqlx::query(
+            "SELECT id, status FROM batches WHERE campaign_id = ?1
+                AND status IN ('pending', 'in_progress', 'paused') ORDER BY created_at, id",
+        )
+        .bind(id(campaign.uuid()))
+        .fetch_all(&mut *self.0)
+        .await?;
+        rows.iter().map(|r| Ok((BatchId::from_uuid(r.uuid("id")?), status_of(r)?))).collect()
+    }
+
+    /// Whether every batch of the campaign is terminal and at least one completed.
+    pub async fn campaign_batches_done(&mut self, campaign: CampaignId) -> Result<bool, Error> {
+        let done: Option<bool> = sqlx::query_scalar(
+            "SELECT min(status IN ('completed', 'cancelled', 'expired')) AND max(status = 'completed')
+             FROM batches WHERE campaign_id = ?1",
+        )
+        .bind(id(campaign.uuid()))
+        .fetch_one(&mut *self.0)
+        .await?;
+        Ok(done.unwrap_or(false))
+    }
+}

@@ -1,0 +1,245 @@
+//! Campaign rows: insert, read, list, lock, update and delete.
+
+use super::{RowExt, Store, Tx, id, json_text, micros};
+use crate::domain::campaign::{
+    CallCounters, Campaign, CampaignSettings, CampaignStatus, PhoneNumberStrategy, RetryPolicy, RetryStrategy,
+};
+use crate::domain::ids::{CampaignId, OrgId};
+use crate::domain::phone::PhoneNumber;
+use crate::domain::timezone::Timezone;
+use crate::domain::working_hours::{DayHours, WEEKDAYS, WorkingHours};
+use crate::error::Error;
+use crate::store::Page;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+pub(super) const COLUMNS: &str = "id, organization_id, name, agent_id, status, phone_numbers, phone_number_strategy, \
+    working_hours_enforced, timezone, working_hours, max_retries, retry_strategy, cooldown_minutes, \
+    default_call_variables, metadata, concurrency_limit, completed_calls, failed_calls, busy_calls, \
+    no_answer_calls, follow_up_calls, in_flight, call_attempts, answered_calls, answered_seconds, created_at, \
+    updated_at";
+
+fn corrupt(what: &str) -> Error {
+    Error::internal(format!("stored campaign has an invalid {what}"))
+}
+
+fn working_hours_from_json(value: &Value) -> Result<WorkingHours, Error> {
+    let mut hours = WorkingHours::default();
+    for (slot, name) in hours.days.iter_mut().zip(WEEKDAYS) {
+        let day = &value[name];
+        let (Some(start), Some(end), Some(enabled)) =
+            (day["start"].as_str(), day["end"].as_str(), day["enabled"].as_bool())
+        else {
+            return Err(corrupt("working_hours"));
+        };
+        *slot = DayHours::parse(start, end, enabled).map_err(|_| corrupt("working_hours"))?;
+    }
+    Ok(hours)
+}
+
+pub(super) fn campaign_from_row(row: &SqliteRow) -> Result<Campaign, Error> {
+    let status: String = row.try_get("status")?;
+    let strategy: String = row.try_get("phone_number_strategy")?;
+    let retry_strategy: String = row.try_get("retry_strategy")?;
+    let timezone: String = row.try_get("timezone")?;
+    let numbers: Vec<String> = serde_json::from_value(row.json("phone_numbers")?).map_err(|_| corrupt("numbers"))?;
+    let max_retries: i64 = row.try_get("max_retries")?;
+    let cooldown: i64 = row.try_get("cooldown_minutes")?;
+    let limit: i64 = row.try_get("concurrency_limit")?;
+    Ok(Campaign {
+        id: CampaignId::from_uuid(row.uuid("id")?),
+        organization_id: OrgId::from_uuid(row.uuid("organization_id")?),
+        status: CampaignStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+        settings: CampaignSettings {
+            name: row.try_get("name")?,
+            agent_id: row.try_get("agent_id")?,
+            phone_numbers: numbers.into_iter().map(PhoneNumber::from_trusted).collect(),
+            phone_number_strategy: PhoneNumberStrategy::parse(&strategy).ok_or_else(|| corrupt("strategy"))?,
+            working_hours_enforced: row.try_get("working_hours_enforced")?,
+            timezone: Timezone::parse(&timezone).ok_or_else(|| corrupt("timezone"))?,
+            working_hours: working_hours_from_json(&row.json("working_hours")?)?,
+            retry_policy: RetryPolicy {
+                max_retries: u8::try_from(max_retries).map_err(|_| corrupt("max_retries"))?,
+                strategy: RetryStrategy::parse(&retry_strategy).ok_or_else(|| corrupt("retry strategy"))?,
+                cooldown_minutes: u32::try_from(cooldown).map_err(|_| corrupt("cooldown"))?,
+            },
+            default_call_variables: row.object("default_call_variables")?,
+            metadata: row.object("metadata")?,
+            concurrency_limit: u32::try_from(limit).map_err(|_| corrupt("concurrency_limit"))?,
+        },
+        counters: CallCounters {
+            completed_calls: row.try_get("completed_calls")?,
+            failed_calls: row.try_get("failed_calls")?,
+            busy_calls: row.try_get("busy_calls")?,
+            no_answer_calls: row.try_get("no_answer_calls")?,
+            follow_up_calls: row.try_get("follow_up_calls")?,
+        },
+        in_flight: row.try_get("in_flight")?,
+        call_attempts: row.try_get("call_attempts")?,
+        answered_calls: row.try_get("answered_calls")?,
+        answered_seconds: row.try_get("answered_seconds")?,
+        created_at: row.at("created_at")?,
+        updated_at: row.at("updated_at")?,
+    })
+}
+
+/// The settings columns' values, in the order of the INSERT and UPDATE statements below.
+struct SettingsText {
+    numbers: String,
+    working_hours: String,
+    variables: String,
+    metadata: String,
+}
+
+fn settings_text(c: &Campaign) -> Result<SettingsText, Error> {
+    let s = &c.settings;
+    let numbers: Vec<&str> = s.phone_numbers.iter().map(PhoneNumber::as_str).collect();
+    Ok(SettingsText {
+        numbers: json_text(&numbers)?,
+        working_hours: json_text(&s.working_hours)?,
+        variables: json_text(&s.default_call_variables)?,
+        metadata: json_text(&s.metadata)?,
+    })
+}
+
+impl Store {
+    /// Inserts a new campaign.
+    pub async fn insert_campaign(&self, c: &Campaign) -> Result<(), Error> {
+        let s = &c.settings;
+        let t = settings_text(c)?;
+        sqlx::query(
+            "INSERT INTO campaigns (id, organization_id, name, agent_id, status, phone_numbers,
+                phone_number_strategy, working_hours_enforced, timezone, working_hours, max_retries,
+                retry_strategy, cooldown_minutes, default_call_variables, metadata, concurrency_limit,
+                created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+        )
+        .bind(id(c.id.uuid()))
+        .bind(id(c.organization_id.uuid()))
+        .bind(&s.name)
+        .bind(&s.agent_id)
+        .bind(c.status.as_str())
+        .bind(&t.numbers)
+        .bind(s.phone_number_strategy.as_str())
+        .bind(s.working_hours_enforced)
+        .bind(s.timezone.name())
+        .bind(&t.working_hours)
+        .bind(i64::from(s.retry_policy.max_retries))
+        .bind(s.retry_policy.strategy.as_str())
+        .bind(i64::from(s.retry_policy.cooldown_minutes))
+        .bind(&t.variables)
+        .bind(&t.metadata)
+        .bind(i64::from(s.concurrency_limit))
+        .bind(micros(c.created_at))
+        .bind(micros(c.updated_at))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// The organization's campaign with this id.
+    pub async fn get_campaign(&self, org: OrgId, campaign: CampaignId) -> Result<Option<Campaign>, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE id = ?1 AND organization_id = ?2");
+        let row = sqlx::query(&sql).bind(id(campaign.uuid())).bind(id(org.uuid())).fetch_optional(&self.reads).await?;
+        row.as_ref().map(campaign_from_row).transpose()
+    }
+
+    /// A page of the organization's campaigns, newest first, and the number matching in all.
+    pub async fn list_campaigns(
+        &self,
+        org: OrgId,
+        status: Option<CampaignStatus>,
+        page: &Page,
+    ) -> Result<(Vec<Campaign>, i64), Error> {
+        let filter = "organization_id = ?1 AND (?2 IS NULL OR status = ?2)";
+        let sql = format!(
+            "SELECT {COLUMNS} FROM campaigns WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT ?3 OFFSET ?4"
+        );
+        let status = status.map(CampaignStatus::as_str);
+        let rows = sqlx::query(&sql)
+            .bind(id(org.uuid()))
+            .bind(status)
+            .bind(page.limit)
+            .bind(page.skip)
+            .fetch_all(&self.reads)
+            .await?;
+        let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM campaigns WHERE {filter}"))
+            .bind(id(org.uuid()))
+            .bind(status)
+            .fetch_one(&self.reads)
+            .await?;
+        let items = rows.iter().map(campaign_from_row).collect::<Result<_, _>>()?;
+        Ok((items, total))
+    }
+}
+
+impl Tx {
+    /// Reads the organization's campaign (the writer is held until the transaction ends).
+    pub async fn lock_campaign(&mut self, org: OrgId, campaign: CampaignId) -> Result<Option<Campaign>, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE id = ?1 AND organization_id = ?2");
+        let row = sqlx::query(&sql).bind(id(campaign.uuid())).bind(id(org.uuid())).fetch_optional(&mut *self.0).await?;
+        row.as_ref().map(campaign_from_row).transpose()
+    }
+
+    /// Writes a campaign's settings, if its status is still `expected`; `false` otherwise.
+    pub async fn update_campaign_settings(&mut self, c: &Campaign, expected: CampaignStatus) -> Result<bool, Error> {
+        let s = &c.settings;
+        let t = settings_text(c)?;
+        let done = sqlx::query(
+            "UPDATE campaigns SET name = ?3, agent_id = ?4, phone_numbers = ?5, phone_number_strategy = ?6,
+                working_hours_enforced = ?7, timezone = ?8, working_hours = ?9, max_retries = ?10,
+                retry_strategy = ?11, cooldown_minutes = ?12, default_call_variables = ?13, metadata = ?14,
+                concurrency_limit = ?15, updated_at = ?16
+             WHERE id = ?1 AND status = ?2",
+        )
+        .bind(id(c.id.uuid()))
+        .bind(expected.as_str())
+        .bind(&s.name)
+        .bind(&s.agent_id)
+        .bind(&t.numbers)
+        .bind(s.phone_number_strategy.as_str())
+        .bind(s.working_hours_enforced)
+        .bind(s.timezone.name())
+        .bind(&t.working_hours)
+        .bind(i64::from(s.retry_policy.max_retries))
+        .bind(s.retry_policy.strategy.as_str())
+        .bind(i64::from(s.retry_policy.cooldown_minutes))
+        .bind(&t.variables)
+        .bind(&t.metadata)
+        .bind(i64::from(s.concurrency_limit))
+        .bind(micros(c.updated_at))
+        .execute(&mut *self.0)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Moves a campaign from `from` to `to` (compare-and-set); `false` when its status was not `from`.
+    pub async fn set_campaign_status(
+        &mut self,
+        campaign: CampaignId,
+        from: CampaignStatus,
+        to: CampaignStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let done = sqlx::query("UPDATE campaigns SET status = ?3, updated_at = ?4 WHERE id = ?1 AND status = ?2")
+            .bind(id(campaign.uuid()))
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .bind(micros(now))
+            .execute(&mut *self.0)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Deletes a campaign in status `expected`, with everything that belongs to it (by cascade).
+    pub async fn delete_campaign(&mut self, campaign: CampaignId, expected: CampaignStatus) -> Result<bool, Error> {
+        let done = sqlx::query("DELETE FROM campaigns WHERE id = ?1 AND status = ?2")
+            .bind(id(campaign.uuid()))
+            .bind(expected.as_str())
+            .execute(&mut *self.0)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

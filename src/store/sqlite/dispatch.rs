@@ -1,0 +1,690 @@
+//! The dispatcher's queries: claiming due contacts, recording placements and outcomes with exact
+//! counters, batch starts, and when there is next something to do.
+//!
+//! Every write holds the single writer connection, which is exclusive: no other transaction can
+//! change a campaign meanwhile, so the Postgres store's campaign-order locking is unnecessary here.
+
+use super::batches::{COLUMNS as BATCH_COLUMNS, COUNTER_COLUMNS, batch_from_row};
+use super::campaigns::{COLUMNS as CAMPAIGN_COLUMNS, campaign_from_row};
+use super::{RowExt, Store, Tx, id, id_list, instant, json_text, micros};
+use crate::domain::batch::{Batch, BatchStatus};
+use crate::domain::campaign::Campaign;
+use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
+use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId};
+use crate::domain::outcome::{Attempts, Outcome, next_contact};
+use crate::error::Error;
+use crate::store::{AcceptedCall, ClaimedContact, FinishedCall, NewCall};
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, SqliteConnection};
+use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
+use uuid::fmt::Hyphenated;
+
+const LIVE: &str = "('dispatched', 'ringing', 'in_progress')";
+
+fn corrupt(what: &str) -> Error {
+    Error::internal(format!("stored dispatch state has an invalid {what}"))
+}
+
+/// A text column parsed into a domain enum.
+fn parsed<T>(r: &SqliteRow, column: &str, parse: fn(&str) -> Option<T>, what: &str) -> Result<T, Error> {
+    let text: &str = r.try_get(column)?;
+    parse(text).ok_or_else(|| corrupt(what))
+}
+
+/// Ids as one bound value, for `IN (SELECT value FROM json_each(?))`.
+fn ids<'a>(list: impl IntoIterator<Item = &'a Uuid>) -> String {
+    id_list(list.into_iter().copied())
+}
+
+/// Rows of `select` (a query without `WHERE`) whose `id` is among `ids`.
+async fn rows_in(conn: &mut SqliteConnection, select: &str, ids: String) -> Result<Vec<SqliteRow>, Error> {
+    let sql = format!("{select} WHERE id IN (SELECT value FROM json_each(?))");
+    Ok(sqlx::query(&sql).bind(ids).fetch_all(conn).await?)
+}
+
+/// Ids as decoded from their text.
+fn uuids(list: Vec<Hyphenated>) -> Vec<Uuid> {
+    list.into_iter().map(Hyphenated::into_uuid).collect()
+}
+
+/// Takes `n` numbers of the `call_events` counter; returns the first (they run up to `first + n - 1`).
+async fn take_seqs(conn: &mut SqliteConnection, n: i64) -> Result<i64, Error> {
+    let last: i64 = sqlx::query_scalar("UPDATE call_events SET last = last + ? WHERE only = 1 RETURNING last")
+        .bind(n)
+        .fetch_one(conn)
+        .await?;
+    Ok(last - n + 1)
+}
+
+/// Counter changes of one batch: per-status deltas and the change of calls in flight.
+#[derive(Default)]
+struct BatchDelta {
+    counts: [i64; 11],
+    in_flight: i64,
+}
+
+impl BatchDelta {
+    fn moved(&mut self, from: ContactStatus, to: ContactStatus) {
+        self.counts[from.index()] -= 1;
+        self.counts[to.index()] += 1;
+    }
+}
+
+/// Applies counter deltas to batches (the numbers are computed here, never client text).
+async fn apply_batch_deltas(
+    conn: &mut SqliteConnection,
+    deltas: &BTreeMap<Uuid, BatchDelta>,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    for (batch, d) in deltas {
+        let mut sets: Vec<String> = COUNTER_COLUMNS
+            .iter()
+            .zip(d.counts)
+            .filter(|(_, n)| *n != 0)
+            .map(|(column, n)| format!("{column} = {column} + ({n})"))
+            .collect();
+        if d.in_flight != 0 {
+            sets.push(format!("in_flight = in_flight + ({})", d.in_flight));
+        }
+        if sets.is_empty() {
+            continue;
+        }
+        let sql = format!("UPDATE batches SET {}, updated_at = ?2 WHERE id = ?1", sets.join(", "));
+        sqlx::query(&sql).bind(id(*batch)).bind(micros(now)).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Reads the campaigns (the writer, held, already keeps them from changing under us).
+async fn lock_campaigns(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Campaign>, Error> {
+    let rows = rows_in(conn, &format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns"), self::ids(ids)).await?;
+    rows.iter().map(|r| campaign_from_row(r).map(|c| (c.id.uuid(), c))).collect()
+}
+
+/// Completes the batches among `batches` whose contacts are all terminal, then their campaigns when
+/// every batch is terminal and one completed.
+async fn complete_finished(conn: &mut SqliteConnection, batches: &[Uuid], now: DateTime<Utc>) -> Result<(), Error> {
+    let campaigns: Vec<Hyphenated> = sqlx::query_scalar(
+        "UPDATE batches SET status = 'completed', completed_at = ?2, updated_at = ?2
+         WHERE id IN (SELECT value FROM json_each(?1)) AND status IN ('in_progress', 'paused')
+           AND n_pending + n_dispatched + n_in_progress + n_retrying + n_followup_scheduled = 0
+         RETURNING campaign_id",
+    )
+    .bind(ids(batches))
+    .bind(micros(now))
+    .fetch_all(&mut *conn)
+    .await?;
+    if campaigns.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE campaigns SET status = 'completed', updated_at = ?2
+         WHERE id IN (SELECT value FROM json_each(?1)) AND status IN ('active', 'paused')
+           AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.campaign_id = campaigns.id
+                           AND b.status IN ('pending', 'in_progress', 'paused'))",
+    )
+    .bind(id_list(uuids(campaigns)))
+    .bind(micros(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+impl Tx {
+    /// Reads an active campaign for a claim (the transaction holds the writer, so nobody else
+    /// holds it). Returns it with its round-robin cursor.
+    pub async fn lock_campaign_for_dispatch(&mut self, id: CampaignId) -> Result<Option<(Campaign, i64)>, Error> {
+        let sql =
+            format!("SELECT {CAMPAIGN_COLUMNS}, round_robin_cursor FROM campaigns WHERE id = ? AND status = 'active'");
+        let row = sqlx::query(&sql).bind(super::id(id.uuid())).fetch_optional(&mut *self.0).await?;
+        row.map(|r| Ok((campaign_from_row(&r)?, r.try_get("round_robin_cursor")?))).transpose()
+    }
+
+    /// The campaign's running, unexpired batches, oldest first.
+    pub async fn running_batches(&mut self, campaign: CampaignId, now: DateTime<Utc>) -> Result<Vec<Batch>, Error> {
+        let sql = format!(
+            "SELECT {BATCH_COLUMNS} FROM batches WHERE campaign_id = ?1 AND status = 'in_progress'
+                AND (expires_at IS NULL OR expires_at > ?2) ORDER BY created_at, id"
+        );
+        let rows = sqlx::query(&sql).bind(id(campaign.uuid())).bind(micros(now)).fetch_all(&mut *self.0).await?;
+        rows.iter().map(batch_from_row).collect()
+    }
+
+    /// Up to `limit` contacts of the batch callable now: due retries and follow-ups first (soonest
+    /// due first), then pending contacts in upload order.
+    pub async fn claim_contacts(
+        &mut self,
+        batch: BatchId,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ClaimedContact>, Error> {
+        let columns = "id, batch_id, phone_number, call_variables, status, retry_count, follow_up_count";
+        let due = format!(
+            "SELECT {columns} FROM contacts WHERE batch_id = ?1 AND status IN ('retrying', 'followup_scheduled')
+                AND next_retry_at <= ?2 ORDER BY next_retry_at, seq LIMIT ?3"
+        );
+        let mut rows =
+            sqlx::query(&due).bind(id(batch.uuid())).bind(micros(now)).bind(limit).fetch_all(&mut *self.0).await?;
+        let rest = limit - rows.len() as i64;
+        if rest > 0 {
+            let pending = format!(
+                "SELECT {columns} FROM contacts WHERE batch_id = ? AND status = 'pending' ORDER BY seq LIMIT ?"
+            );
+            rows.extend(sqlx::query(&pending).bind(id(batch.uuid())).bind(rest).fetch_all(&mut *self.0).await?);
+        }
+        rows.iter()
+            .map(|r| {
+                Ok(ClaimedContact {
+                    id: ContactId::from_uuid(r.uuid("id")?),
+                    batch_id: BatchId::from_uuid(r.uuid("batch_id")?),
+                    phone_number: r.try_get("phone_number")?,
+                    call_variables: r.object("call_variables")?,
+                    status: parsed(r, "status", ContactStatus::parse, "contact status")?,
+                    retry_count: r.try_get("retry_count")?,
+                    follow_up_count: r.try_get("follow_up_count")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Calls in flight per caller-ID number of the campaign.
+    pub async fn live_calls_by_number(&mut self, campaign: CampaignId) -> Result<HashMap<String, i64>, Error> {
+        let sql = format!(
+            "SELECT from_number, count(*) AS n FROM call_records WHERE campaign_id = ? AND call_status IN {LIVE}
+             GROUP BY from_number"
+        );
+        let rows = sqlx::query(&sql).bind(id(campaign.uuid())).fetch_all(&mut *self.0).await?;
+        rows.iter().map(|r| Ok((r.try_get("from_number")?, r.try_get("n")?))).collect()
+    }
+
+    /// Writes the claimed calls (`dispatched`), marks their contacts, and moves every counter: the
+    /// batches', and the campaign's calls in flight, attempts, follow-ups and round-robin cursor.
+    pub async fn insert_calls(
+        &mut self,
+        campaign: CampaignId,
+        calls: &[NewCall],
+        cursor_advance: i64,
+    ) -> Result<(), Error> {
+        if calls.is_empty() {
+            return Ok(());
+        }
+        let now = calls[0].dispatched_at;
+        let first = take_seqs(&mut self.0, calls.len() as i64).await?;
+        let mut deltas: BTreeMap<Uuid, BatchDelta> = BTreeMap::new();
+        for (seq, c) in (first..).zip(calls) {
+            let script = c.accepted.as_ref().and_then(Option::as_ref);
+            let plan = script.map(|s| json_text(&s.outcome)).transpose()?;
+            let (status, contact_status) = match c.accepted {
+                Some(_) => ("ringing", ContactStatus::InProgress),
+                None => ("dispatched", ContactStatus::Dispatched),
+            };
+            sqlx::query(
+                "INSERT INTO call_records (id, contact_id, batch_id, campaign_id, attempt, kind, call_status,
+                    from_number, to_number, dispatched_at, deadline_at, planned_end_at, planned_outcome, placed_seq)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(id(c.execution_id.uuid()))
+            .bind(id(c.contact_id.uuid()))
+            .bind(id(c.batch_id.uuid()))
+            .bind(id(campaign.uuid()))
+            .bind(c.attempt)
+            .bind(c.kind.as_str())
+            .bind(status)
+            .bind(c.from_number.as_str())
+            .bind(c.to_number.as_str())
+            .bind(micros(now))
+            .bind(micros(c.deadline_at))
+            .bind(script.map(|s| micros(s.ends_at)))
+            .bind(plan)
+            .bind(seq)
+            .execute(&mut *self.0)
+            .await?;
+            sqlx::query(
+                "UPDATE contacts SET status = ?1, last_attempted_at = ?2, latest_retry_count = retry_count,
+                    next_retry_at = NULL, updated_at = ?2
+                 WHERE id = ?3",
+            )
+            .bind(contact_status.as_str())
+            .bind(micros(now))
+            .bind(id(c.contact_id.uuid()))
+            .execute(&mut *self.0)
+            .await?;
+            let d = deltas.entry(c.batch_id.uuid()).or_default();
+            d.moved(c.from_status, contact_status);
+            d.in_flight += 1;
+        }
+        apply_batch_deltas(&mut self.0, &deltas, now).await?;
+        let follow_ups = calls.iter().filter(|c| c.kind == CallKind::FollowUp).count() as i64;
+        sqlx::query(
+            "UPDATE campaigns SET in_flight = in_flight + ?2, call_attempts = call_attempts + ?2,
+                follow_up_calls = follow_up_calls + ?3, round_robin_cursor = round_robin_cursor + ?4
+             WHERE id = ?1",
+        )
+        .bind(id(campaign.uuid()))
+        .bind(calls.len() as i64)
+        .bind(follow_ups)
+        .bind(cursor_advance)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Active campaigns with a running batch that has room and work due now (working hours are
+    /// judged by the caller).
+    pub async fn dispatch_candidates(&self, now: DateTime<Utc>) -> Result<Vec<CampaignId>, Error> {
+        let ids: Vec<Hyphenated> = sqlx::query_scalar(
+            "SELECT DISTINCT c.id FROM campaigns c JOIN batches b ON b.campaign_id = c.id AND b.status = 'in_progress'
+             WHERE c.status = 'active' AND c.in_flight < c.concurrency_limit
+               AND (b.concurrency_limit IS NULL OR b.in_flight < b.concurrency_limit)
+               AND (b.expires_at IS NULL OR b.expires_at > ?1)
+               AND (b.n_pending > 0 OR ((b.n_retrying > 0 OR b.n_followup_scheduled > 0) AND EXISTS (
+                    SELECT 1 FROM contacts x WHERE x.batch_id = b.id
+                      AND x.status IN ('retrying', 'followup_scheduled') AND x.next_retry_at <= ?1)))",
+        )
+        .bind(micros(now))
+        .fetch_all(&self.reads)
+        .await?;
+        Ok(uuids(ids).into_iter().map(CampaignId::from_uuid).collect())
+    }
+
+    /// Records that telephony accepted these calls: they ring, their contacts are in progress, and a
+    /// simulated call's script is kept so that it ends on the server's clock.
+    pub async fn mark_accepted(&self, calls: &[AcceptedCall], now: DateTime<Utc>) -> Result<usize, Error> {
+        self.mark_live(calls, false, now).await
+    }
+
+    /// Records that a live call was answered; `false` when it is not ringing or dispatched any more.
+    pub async fn mark_answered(&self, call: ExecutionId, now: DateTime<Utc>) -> Result<bool, Error> {
+        Ok(self.mark_live(&[AcceptedCall { execution_id: call, script: None }], true, now).await? > 0)
+    }
+
+    /// Moves calls forward while they are live: to `ringing` (accepted), or to `in_progress`
+    /// (`answered`), in one transaction on the writer; their contacts become `in_progress`. Returns
+    /// how many calls moved.
+    async fn mark_live(&self, calls: &[AcceptedCall], answered: bool, now: DateTime<Utc>) -> Result<usize, Error> {
+        if calls.is_empty() {
+            return Ok(0);
+        }
+        let plans: Vec<Option<String>> = calls
+            .iter()
+            .map(|c| c.script.as_ref().map(|s| json_text(&s.outcome)).transpose())
+            .collect::<Result<_, _>>()?;
+        let mut tx = self.begin().await?.0;
+        let mut contacts: Vec<Uuid> = Vec::with_capacity(calls.len());
+        for (c, plan) in calls.iter().zip(plans) {
+            let contact: Option<Hyphenated> = sqlx::query_scalar(
+                "UPDATE call_records SET call_status = CASE WHEN ?1 THEN 'in_progress' ELSE 'ringing' END,
+                    answered_at = CASE WHEN ?1 THEN COALESCE(answered_at, ?2) ELSE answered_at END,
+                    planned_end_at = COALESCE(?3, planned_end_at), planned_outcome = COALESCE(?4, planned_outcome)
+                 WHERE id = ?5 AND (call_status = 'dispatched' OR (?1 AND call_status = 'ringing'))
+                 RETURNING contact_id",
+            )
+            .bind(answered)
+            .bind(micros(now))
+            .bind(c.script.as_ref().map(|s| micros(s.ends_at)))
+            .bind(plan)
+            .bind(id(c.execution_id.uuid()))
+            .fetch_optional(&mut *tx)
+            .await?;
+            contacts.extend(contact.map(Hyphenated::into_uuid));
+        }
+        let moved: Vec<Hyphenated> = sqlx::query_scalar(
+            "UPDATE contacts SET status = 'in_progress', updated_at = ?2
+             WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'dispatched'
+             RETURNING batch_id",
+        )
+        .bind(ids(&contacts))
+        .bind(micros(now))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut deltas: BTreeMap<Uuid, BatchDelta> = BTreeMap::new();
+        for batch in moved {
+            deltas.entry(batch.into_uuid()).or_default().moved(ContactStatus::Dispatched, ContactStatus::InProgress);
+        }
+        apply_batch_deltas(&mut tx, &deltas, now).await?;
+        tx.commit().await?;
+        Ok(contacts.len())
+    }
+
+    /// Records final outcomes. A call that is no longer live (already recorded, timed out, or a
+    /// duplicate callback) is left as it is. Returns the statuses of the calls it closed.
+    pub async fn record_outcomes(
+        &self,
+        finished: &[FinishedCall],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CallStatus>, Error> {
+        if finished.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin().await?.0;
+        let campaign_ids = sqlx::query_scalar(
+            "SELECT DISTINCT campaign_id FROM call_records WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(id_list(finished.iter().map(|f| f.execution_id.uuid())))
+        .fetch_all(&mut *tx)
+        .await?;
+        let campaigns = lock_campaigns(&mut tx, &uuids(campaign_ids)).await?;
+        record_locked(tx, campaigns, finished, now).await
+    }
+
+    /// Records the outcomes of simulated calls that ended by `now`, up to `limit` of them. Settles
+    /// run one at a time on the writer and each takes the calls still live when it runs, so settles
+    /// side by side take disjoint calls. Returns the statuses of the calls it closed.
+    pub async fn settle_simulated_ends(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<CallStatus>, Error> {
+        // Nothing due (seen by a reader): leave the writer alone.
+        let any: bool = sqlx::query_scalar(&format!("SELECT EXISTS ({})", due_ends_sql("")))
+            .bind(micros(now))
+            .bind(1_i64)
+            .fetch_one(&self.reads)
+            .await?;
+        if !any {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin().await?.0;
+        let rows =
+            sqlx::query(&due_ends_sql(", campaign_id")).bind(micros(now)).bind(limit).fetch_all(&mut *tx).await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let finished: Vec<FinishedCall> = rows.iter().map(planned_end).collect::<Result<_, _>>()?;
+        let mut campaign_ids: Vec<Uuid> = rows.iter().map(|r| r.uuid("campaign_id")).collect::<Result<_, _>>()?;
+        campaign_ids.sort_unstable();
+        campaign_ids.dedup();
+        let campaigns = lock_campaigns(&mut tx, &campaign_ids).await?;
+        record_locked(tx, campaigns, &finished, now).await
+    }
+}
+
+/// Live simulated calls whose scripted end is at or before `?1`, soonest first, at most `?2`:
+/// `id, planned_end_at, planned_outcome` and `extra` columns.
+fn due_ends_sql(extra: &str) -> String {
+    format!(
+        "SELECT id, planned_end_at, planned_outcome{extra} FROM call_records
+         WHERE call_status IN {LIVE} AND planned_end_at IS NOT NULL AND planned_end_at <= ?1
+         ORDER BY planned_end_at, id LIMIT ?2"
+    )
+}
+
+/// A simulated call's scripted end, from a row with `id`, `planned_end_at` and `planned_outcome`.
+fn planned_end(r: &SqliteRow) -> Result<FinishedCall, Error> {
+    let plan: &str = r.try_get("planned_outcome")?;
+    Ok(FinishedCall {
+        execution_id: ExecutionId::from_uuid(r.uuid("id")?),
+        outcome: serde_json::from_str(plan).map_err(|_| corrupt("planned outcome"))?,
+        ended_at: r.at("planned_end_at")?,
+    })
+}
+
+/// When a completed call was answered, if nothing says: its end less its duration.
+fn answered_fallback(o: &Outcome, ended_at: DateTime<Utc>) -> Option<i64> {
+    (o.status == CallStatus::Completed).then(|| {
+        let seconds = o.duration_seconds.unwrap_or(0.0);
+        micros(ended_at - chrono::Duration::microseconds((seconds * 1e6).round() as i64))
+    })
+}
+
+/// Records final outcomes in `tx`, which holds the writer and read `campaigns`; calls of other
+/// campaigns are left as they are. Commits, and returns the statuses of the calls it closed.
+async fn record_locked(
+    mut tx: sqlx::Transaction<'static, Sqlite>,
+    campaigns: HashMap<Uuid, Campaign>,
+    finished: &[FinishedCall],
+    now: DateTime<Utc>,
+) -> Result<Vec<CallStatus>, Error> {
+    let live_sql = format!(
+        "SELECT id, contact_id, batch_id, campaign_id, kind FROM call_records
+         WHERE id IN (SELECT value FROM json_each(?1)) AND campaign_id IN (SELECT value FROM json_each(?2))
+           AND call_status IN {LIVE}"
+    );
+    let live = sqlx::query(&live_sql)
+        .bind(id_list(finished.iter().map(|f| f.execution_id.uuid())))
+        .bind(ids(campaigns.keys()))
+        .fetch_all(&mut *tx)
+        .await?;
+    if live.is_empty() {
+        return Ok(Vec::new());
+    }
+    struct Live {
+        contact: Uuid,
+        batch: Uuid,
+        campaign: Uuid,
+        kind: CallKind,
+    }
+    let mut calls: HashMap<Uuid, Live> = HashMap::with_capacity(live.len());
+    for r in &live {
+        let call = Live {
+            contact: r.uuid("contact_id")?,
+            batch: r.uuid("batch_id")?,
+            campaign: r.uuid("campaign_id")?,
+            kind: parsed(r, "kind", CallKind::parse, "call kind")?,
+        };
+        calls.insert(r.uuid("id")?, call);
+    }
+    let select = "SELECT id, status, retry_count, follow_up_count FROM contacts";
+    let contact_rows = rows_in(&mut tx, select, id_list(calls.values().map(|c| c.contact))).await?;
+    let mut contacts: HashMap<Uuid, (ContactStatus, Attempts)> = HashMap::new();
+    for r in &contact_rows {
+        let attempts =
+            Attempts { retry_count: r.try_get("retry_count")?, follow_up_count: r.try_get("follow_up_count")? };
+        contacts.insert(r.uuid("id")?, (parsed(r, "status", ContactStatus::parse, "contact status")?, attempts));
+    }
+    let select = "SELECT id, status, max_retries_override FROM batches";
+    let batch_rows = rows_in(&mut tx, select, id_list(calls.values().map(|c| c.batch))).await?;
+    let mut batches: HashMap<Uuid, (BatchStatus, Option<i64>)> = HashMap::new();
+    for r in &batch_rows {
+        let status = parsed(r, "status", BatchStatus::parse, "batch status")?;
+        batches.insert(r.uuid("id")?, (status, r.try_get("max_retries_override")?));
+    }
+
+    // Decide, in memory.
+    #[derive(Default)]
+    struct CampaignDelta {
+        in_flight: i64,
+        completed: i64,
+        failed: i64,
+        busy: i64,
+        no_answer: i64,
+        answered: i64,
+        answered_seconds: f64,
+    }
+    let mut call_updates = Vec::with_capacity(calls.len());
+    let mut contact_updates = Vec::with_capacity(calls.len());
+    let mut batch_deltas: BTreeMap<Uuid, BatchDelta> = BTreeMap::new();
+    let mut campaign_deltas: BTreeMap<Uuid, CampaignDelta> = BTreeMap::new();
+    for f in finished {
+        let Some(call) = calls.remove(&f.execution_id.uuid()) else { continue };
+        let o = &f.outcome;
+        call_updates.push((f.execution_id.uuid(), o, f.ended_at));
+        let cd = campaign_deltas.entry(call.campaign).or_default();
+        cd.in_flight -= 1;
+        match o.status {
+            CallStatus::Completed => cd.completed += 1,
+            CallStatus::Busy => cd.busy += 1,
+            CallStatus::NoAnswer => cd.no_answer += 1,
+            _ => cd.failed += 1,
+        }
+        if o.status == CallStatus::Completed {
+            cd.answered += 1;
+            cd.answered_seconds += o.duration_seconds.unwrap_or(0.0);
+        }
+        let bd = batch_deltas.entry(call.batch).or_default();
+        bd.in_flight -= 1;
+        let (Some((status, attempts)), Some((batch_status, override_retries)), Some(campaign)) =
+            (contacts.get(&call.contact).copied(), batches.get(&call.batch).copied(), campaigns.get(&call.campaign))
+        else {
+            continue;
+        };
+        // A contact skipped while its call was placed keeps its status; the outcome stays on the call.
+        if !matches!(status, ContactStatus::Dispatched | ContactStatus::InProgress) {
+            continue;
+        }
+        let policy = &campaign.settings.retry_policy;
+        let max_retries = override_retries.map_or(policy.max_retries, |r| r as u8);
+        let may_continue = !batch_status.is_terminal();
+        let next = next_contact(o, call.kind, attempts, max_retries, policy, f.ended_at, may_continue);
+        bd.moved(status, next.status);
+        contact_updates.push((call.contact, next));
+    }
+
+    // Write.
+    let first = take_seqs(&mut tx, call_updates.len() as i64).await?;
+    for (seq, (call, o, ended_at)) in (first..).zip(&call_updates) {
+        let mut update = sqlx::query(
+            "UPDATE call_records SET call_status = ?1, duration_seconds = ?2, total_cost = ?3,
+                answered_at = COALESCE(?4, answered_at, ?5), ended_at = ?6,
+                planned_end_at = NULL, planned_outcome = NULL, closed_seq = ?7,
+                recording_url = ?9, transcript = ?10, summary = ?11, sentiment = ?12, hangup_by = ?13,
+                hangup_reason = ?14
+             WHERE id = ?8",
+        )
+        .bind(o.status.as_str())
+        .bind(o.duration_seconds)
+        .bind(o.total_cost)
+        .bind(o.answered_at.map(micros))
+        .bind(answered_fallback(o, *ended_at))
+        .bind(micros(*ended_at))
+        .bind(seq)
+        .bind(id(*call));
+        for text in [&o.recording_url, &o.transcript, &o.summary, &o.sentiment, &o.hangup_by, &o.hangup_reason] {
+            update = update.bind(text.as_deref());
+        }
+        update.execute(&mut *tx).await?;
+    }
+    for (contact, next) in &contact_updates {
+        sqlx::query(
+            "UPDATE contacts SET status = ?, retry_count = ?, follow_up_count = ?, next_retry_at = ?, updated_at = ?
+             WHERE id = ?",
+        )
+        .bind(next.status.as_str())
+        .bind(next.attempts.retry_count)
+        .bind(next.attempts.follow_up_count)
+        .bind(next.next_retry_at.map(micros))
+        .bind(micros(now))
+        .bind(id(*contact))
+        .execute(&mut *tx)
+        .await?;
+    }
+    apply_batch_deltas(&mut tx, &batch_deltas, now).await?;
+    for (campaign, d) in &campaign_deltas {
+        sqlx::query(
+            "UPDATE campaigns SET in_flight = in_flight + ?2, completed_calls = completed_calls + ?3,
+                    failed_calls = failed_calls + ?4, busy_calls = busy_calls + ?5,
+                    no_answer_calls = no_answer_calls + ?6, answered_calls = answered_calls + ?7,
+                    answered_seconds = answered_seconds + ?8
+                 WHERE id = ?1",
+        )
+        .bind(id(*campaign))
+        .bind(d.in_flight)
+        .bind(d.completed)
+        .bind(d.failed)
+        .bind(d.busy)
+        .bind(d.no_answer)
+        .bind(d.answered)
+        .bind(d.answered_seconds)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let touched: Vec<Uuid> = batch_deltas.keys().copied().collect();
+    complete_finished(&mut tx, &touched, now).await?;
+    tx.commit().await?;
+    Ok(call_updates.iter().map(|c| c.1.status).collect())
+}
+
+impl Store {
+    /// Calls in flight across every campaign.
+    pub async fn calls_in_flight(&self) -> Result<i64, Error> {
+        Ok(sqlx::query_scalar("SELECT COALESCE(sum(in_flight), 0) FROM campaigns").fetch_one(&self.reads).await?)
+    }
+
+    /// Live simulated calls whose scripted end is at or before `now`, soonest first.
+    pub async fn simulated_ends(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<FinishedCall>, Error> {
+        let rows = sqlx::query(&due_ends_sql("")).bind(micros(now)).bind(limit).fetch_all(&self.reads).await?;
+        rows.iter().map(planned_end).collect()
+    }
+
+    /// Live calls whose deadline passed with no outcome.
+    pub async fn overdue_calls(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<(ExecutionId, DateTime<Utc>)>, Error> {
+        let sql = format!(
+            "SELECT id, deadline_at FROM call_records WHERE call_status IN {LIVE} AND deadline_at <= ?
+             ORDER BY deadline_at, id LIMIT ?"
+        );
+        let rows = sqlx::query(&sql).bind(micros(now)).bind(limit).fetch_all(&self.reads).await?;
+        rows.iter().map(|r| Ok((ExecutionId::from_uuid(r.uuid("id")?), r.at("deadline_at")?))).collect()
+    }
+
+    /// Moves pending batches whose start has come to `in_progress`; returns how many.
+    pub async fn start_due_batches(&self, now: DateTime<Utc>) -> Result<u64, Error> {
+        let done = sqlx::query(
+            "UPDATE batches SET status = 'in_progress', updated_at = ?1 WHERE status = 'pending' AND scheduled_start <= ?1",
+        )
+        .bind(micros(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Open batches whose expiry has passed: `(org, campaign, batch)`.
+    pub async fn expired_batches(&self, now: DateTime<Utc>) -> Result<Vec<(OrgId, CampaignId, BatchId)>, Error> {
+        let rows = sqlx::query(
+            "SELECT organization_id, campaign_id, id FROM batches
+             WHERE status IN ('pending', 'in_progress', 'paused') AND expires_at <= ? ORDER BY expires_at, id LIMIT 100",
+        )
+        .bind(micros(now))
+        .fetch_all(&self.reads)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    OrgId::from_uuid(r.uuid("organization_id")?),
+                    CampaignId::from_uuid(r.uuid("campaign_id")?),
+                    BatchId::from_uuid(r.uuid("id")?),
+                ))
+            })
+            .collect()
+    }
+
+    /// The earliest future instant of a timed event: a simulated call's end, a call deadline, a batch
+    /// start or a batch expiry.
+    pub async fn next_timed_event(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Error> {
+        // The aggregate `min` skips NULLs (the scalar `min(a, b, ...)` would not).
+        let sql = format!(
+            "SELECT min(t) FROM (
+                SELECT min(planned_end_at) AS t FROM call_records WHERE call_status IN {LIVE} AND planned_end_at > ?1
+                UNION ALL
+                SELECT min(deadline_at) FROM call_records WHERE call_status IN {LIVE} AND deadline_at > ?1
+                UNION ALL
+                SELECT min(scheduled_start) FROM batches WHERE status = 'pending' AND scheduled_start > ?1
+                UNION ALL
+                SELECT min(expires_at) FROM batches WHERE status IN ('pending', 'in_progress', 'paused')
+                    AND expires_at > ?1)"
+        );
+        let next: Option<i64> = sqlx::query_scalar(&sql).bind(micros(now)).fetch_one(&self.reads).await?;
+        next.map(instant).transpose()
+    }
+
+    /// Active campaigns with running batches, and when their earliest work is due: now when a
+    /// contact is pending, else the soonest retry or follow-up.
+    pub async fn campaigns_with_work(&self) -> Result<Vec<(Campaign, Option<DateTime<Utc>>, bool)>, Error> {
+        let sql = format!(
+            "SELECT {CAMPAIGN_COLUMNS}, w.has_pending, w.next_due FROM campaigns JOIN (
+                SELECT b.campaign_id, max(b.n_pending > 0) AS has_pending,
+                       min((SELECT min(x.next_retry_at) FROM contacts x WHERE x.batch_id = b.id
+                            AND x.status IN ('retrying', 'followup_scheduled'))) AS next_due
+                FROM batches b WHERE b.status = 'in_progress' GROUP BY b.campaign_id
+             ) w ON w.campaign_id = campaigns.id
+             WHERE campaigns.status = 'active'"
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.reads).await?;
+        rows.iter()
+            .map(|r| Ok((campaign_from_row(r)?, r.at_opt("next_due")?, r.try_get::<i64, _>("has_pending")? != 0)))
+            .collect()
+    }
+}

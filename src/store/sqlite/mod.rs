@@ -1,0 +1,310 @@
+//! The embedded SQLite store: one database file owned by one server, one writer connection, WAL readers.
+//!
+//! Writes are serialised by design: every transaction and every write runs on the single writer
+//! connection, so no two writers ever meet and `SQLITE_BUSY` never decides an outcome. Row locks
+//! of the Postgres store (`FOR UPDATE`, `SKIP LOCKED`) have no counterpart here because holding
+//! the writer is already exclusive. API reads use a pool of read connections that see the last
+//! committed state (WAL), as Postgres readers do.
+
+mod batches;
+mod campaigns;
+mod contacts;
+mod dispatch;
+mod idempotency;
+mod orgs;
+
+use crate::error::Error;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, Sqlite, SqlitePool};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations-sqlite");
+
+/// A handle on the database file; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    /// The one connection that writes.
+    writer: SqlitePool,
+    /// Readers for API reads and the dispatcher's scans.
+    reads: SqlitePool,
+    own: Arc<Ownership>,
+}
+
+/// What this process holds on the file: the server's lock, and a throwaway file to delete.
+#[derive(Debug)]
+struct Ownership {
+    path: PathBuf,
+    lock: std::sync::Mutex<Option<std::fs::File>>,
+    throwaway: bool,
+    /// Serialises first-start bootstraps within the process (the only one that may own the file).
+    bootstrap: tokio::sync::Mutex<()>,
+}
+
+impl Ownership {
+    fn release(&self) {
+        if let Ok(mut lock) = self.lock.lock() {
+            lock.take();
+        }
+        if self.throwaway {
+            for suffix in ["", "-wal", "-shm", ".lock"] {
+                let _ = std::fs::remove_file(with_suffix(&self.path, suffix));
+            }
+        }
+    }
+}
+
+impl Drop for Ownership {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// A transaction on the writer; dropped without `commit` it rolls back.
+pub struct Tx(sqlx::Transaction<'static, Sqlite>);
+
+impl Tx {
+    /// Makes the transaction's writes durable and visible.
+    pub async fn commit(self) -> Result<(), Error> {
+        Ok(self.0.commit().await?)
+    }
+}
+
+/// The file a `sqlite:` URL names: `None` for `sqlite::memory:` (a throwaway database).
+fn file_of(url: &str) -> Result<Option<PathBuf>, Error> {
+    let rest = url.strip_prefix("sqlite:").ok_or_else(|| Error::internal(format!("not a sqlite URL: {url}")))?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let rest = rest.split('?').next().unwrap_or_default();
+    Ok(match rest {
+        "" | ":memory:" => None,
+        path => Some(PathBuf::from(path)),
+    })
+}
+
+impl Store {
+    /// Opens (creating when missing) the database a `sqlite:` URL names. A server (`owner`) takes
+    /// the file for itself: a second server on the same file is refused. Tools (the CLI) share it.
+    pub async fn connect(url: &str, max_connections: u32, owner: bool) -> Result<Self, Error> {
+        let (path, throwaway) = match file_of(url)? {
+            Some(path) => (path, false),
+            None => {
+                let name = format!("graine-memory-{}.db", Uuid::now_v7().simple());
+                (std::env::temp_dir().join(name), true)
+            }
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::internal(format!("cannot create the directory {}: {e}", dir.display())))?;
+        }
+        let lock = if owner { Some(take_file(&path)?) } else { None };
+        let own = Arc::new(Ownership {
+            path: path.clone(),
+            lock: std::sync::Mutex::new(lock),
+            throwaway,
+            bootstrap: tokio::sync::Mutex::new(()),
+        });
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // A throwaway database need not survive a crash; a real one survives a killed process.
+            .synchronous(if throwaway { SqliteSynchronous::Off } else { SqliteSynchronous::Normal })
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5))
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .test_before_acquire(false)
+            // A 100,000-contact batch holds the writer for about two seconds.
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
+        let readers = super::read_pool_size().min(max_connections.max(2));
+        let reads = SqlitePoolOptions::new()
+            .max_connections(readers)
+            .test_before_acquire(false)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(options);
+        Ok(Self { writer, reads, own })
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        MIGRATOR.run(&self.writer).await.map_err(Error::internal)
+    }
+
+    /// Whether the database answers and every migration is applied.
+    pub async fn ready(&self) -> Result<(), Error> {
+        let applied: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success").fetch_one(&self.reads).await?;
+        if applied < MIGRATOR.iter().count() as i64 {
+            return Err(Error::Unavailable("migrations are not applied".into()));
+        }
+        Ok(())
+    }
+
+    /// Opens a transaction on the writer, taking the file's write lock at once.
+    pub async fn begin(&self) -> Result<Tx, Error> {
+        Ok(Tx(self.writer.begin_with("BEGIN IMMEDIATE").await?))
+    }
+
+    /// Closes every connection and gives the file up (a throwaway database is deleted).
+    pub async fn close(&self) {
+        self.reads.close().await;
+        self.writer.close().await;
+        self.own.release();
+    }
+
+    /// Subscribes to token revocations. The CLI may revoke a token while the server runs (it shares
+    /// the file), so revocations are noticed by watching the revoked tokens' count.
+    pub async fn token_events(&self) -> Result<TokenEvents, Error> {
+        let seen = self.revoked_tokens().await?;
+        Ok(TokenEvents { store: self.clone(), seen })
+    }
+
+    async fn revoked_tokens(&self) -> Result<i64, Error> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM api_tokens WHERE revoked_at IS NOT NULL")
+            .fetch_one(&self.reads)
+            .await?)
+    }
+
+    /// Runs `f` alone among this process's bootstraps (no other process may own the file).
+    pub async fn with_bootstrap_lock<T, F, Fut>(&self, f: F) -> Result<T, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let _alone = self.own.bootstrap.lock().await;
+        f().await
+    }
+}
+
+/// Takes the server's lock on `<file>.lock`, or explains who holds it.
+fn take_file(path: &Path) -> Result<std::fs::File, Error> {
+    let lock_path = with_suffix(path, ".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::internal(format!("cannot open {}: {e}", lock_path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::internal(format!(
+            "the SQLite database {} is already used by another graine server; an embedded database \
+             belongs to one server at a time (run several replicas against Postgres instead)",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(Error::internal(format!("cannot lock {}: {e}", lock_path.display())))
+        }
+    }
+}
+
+/// A subscription to token revocations: polls the revoked tokens' count ten times a second (an
+/// indexed count on a small table, in process).
+pub struct TokenEvents {
+    store: Store,
+    seen: i64,
+}
+
+impl TokenEvents {
+    /// Waits until a token is revoked.
+    pub async fn next(&mut self) -> Result<(), Error> {
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = self.store.revoked_tokens().await?;
+            if now != self.seen {
+                self.seen = now;
+                return Ok(());
+            }
+        }
+    }
+}
+
+// Value codecs shared by the modules: ids as hyphenated text, instants as microseconds, JSON as text.
+
+/// An instant as stored: microseconds since the Unix epoch.
+pub(super) fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn corrupt(what: &str) -> Error {
+    Error::internal(format!("stored row has an invalid {what}"))
+}
+
+/// Typed getters over a row in the stored encodings.
+pub(super) trait RowExt {
+    fn uuid(&self, column: &str) -> Result<Uuid, Error>;
+    fn at(&self, column: &str) -> Result<DateTime<Utc>, Error>;
+    fn at_opt(&self, column: &str) -> Result<Option<DateTime<Utc>>, Error>;
+    fn json(&self, column: &str) -> Result<Value, Error>;
+    fn object(&self, column: &str) -> Result<Map<String, Value>, Error>;
+}
+
+pub(super) fn instant(m: i64) -> Result<DateTime<Utc>, Error> {
+    DateTime::from_timestamp_micros(m).ok_or_else(|| corrupt("instant"))
+}
+
+impl RowExt for SqliteRow {
+    fn uuid(&self, column: &str) -> Result<Uuid, Error> {
+        Ok(self.try_get::<uuid::fmt::Hyphenated, _>(column)?.into_uuid())
+    }
+
+    fn at(&self, column: &str) -> Result<DateTime<Utc>, Error> {
+        instant(self.try_get(column)?)
+    }
+
+    fn at_opt(&self, column: &str) -> Result<Option<DateTime<Utc>>, Error> {
+        self.try_get::<Option<i64>, _>(column)?.map(instant).transpose()
+    }
+
+    fn json(&self, column: &str) -> Result<Value, Error> {
+        let text: &str = self.try_get(column)?;
+        serde_json::from_str(text).map_err(|_| corrupt(column))
+    }
+
+    fn object(&self, column: &str) -> Result<Map<String, Value>, Error> {
+        match self.json(column)? {
+            Value::Object(m) => Ok(m),
+            _ => Err(corrupt(column)),
+        }
+    }
+}
+
+/// JSON text of a value.
+pub(super) fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(Error::internal)
+}
+
+/// A list of ids as a JSON array, for `IN (SELECT value FROM json_each(?))`.
+pub(super) fn id_list(ids: impl IntoIterator<Item = Uuid>) -> String {
+    let mut out = String::from("[");
+    for (i, id) in ids.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        out.push_str(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
+        out.push('"');
+    }
+    out.push(']');
+    out
+}
+
+/// The id as bound: hyphenated text.
+pub(super) fn id(u: Uuid) -> uuid::fmt::Hyphenated {
+    u.hyphenated()
+}
