@@ -7,7 +7,7 @@ use graine::domain::ids::{OrgId, TokenId};
 use graine::error::Error;
 use graine::service::tokens;
 use graine::startup;
-use graine::store::Store;
+use graine::store::{self, Store};
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
@@ -24,6 +24,16 @@ enum Command {
     Serve(Box<ServeConfig>),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Copy an embedded SQLite database into a new Postgres one, to move to several replicas.
+    /// Stop the server first; the target must be empty (it is created and migrated if needed).
+    MigrateStore {
+        /// The SQLite database to copy (sqlite://<file>).
+        #[arg(long)]
+        from: String,
+        /// The Postgres database to fill (postgres://…).
+        #[arg(long)]
+        to: String,
+    },
     /// Manage organizations.
     #[command(subcommand)]
     Org(OrgCommand),
@@ -133,6 +143,26 @@ async fn run(command: Command) -> Result<(), String> {
         Command::Migrate(db) => {
             open(&db).await.map_err(fail)?;
             println!("migrations applied");
+        }
+        Command::MigrateStore { from, to } => {
+            if !from.starts_with("sqlite:") || !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
+                return Err("migrate-store copies --from sqlite://<file> --to postgres://…".into());
+            }
+            if from.trim_start_matches("sqlite:").trim_start_matches('/').is_empty() || from.contains(":memory:") {
+                return Err("--from must name a SQLite file".into());
+            }
+            // As owner: a server still writing to the file would make the copy stale at once.
+            let source = Store::connect(&from, 2, true).await.map_err(fail)?;
+            source.migrate().await.map_err(fail)?;
+            let target = Store::connect(&to, 2, false).await.map_err(fail)?;
+            target.migrate().await.map_err(fail)?;
+            let copied = store::transfer::sqlite_to_postgres(&source, &target).await.map_err(fail)?;
+            for (table, n) in copied {
+                println!("{table}\t{n}");
+            }
+            source.close().await;
+            target.close().await;
+            println!("copied; serve from the Postgres database now (DATABASE_URL=postgres://…)");
         }
         Command::Org(OrgCommand::Create { name, db }) => {
             if name.trim().is_empty() || name.chars().count() > 200 {

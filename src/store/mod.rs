@@ -4,6 +4,7 @@
 mod facade;
 mod postgres;
 mod sqlite;
+pub mod transfer;
 
 pub use facade::{Store, TokenEvents, Tx};
 

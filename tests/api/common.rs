@@ -54,8 +54,14 @@ fn sqlite_dir() -> std::path::PathBuf {
 
 static CLEANED_FILES: OnceLock<()> = OnceLock::new();
 
+/// A new Postgres database URL (the database is created by whoever connects first).
+pub async fn fresh_postgres_url() -> String {
+    drop_stale_databases().await;
+    format!("{}/graine_t_{}", server_url(), uuid::Uuid::now_v7().simple())
+}
+
 /// A new SQLite database URL, in a directory emptied of earlier runs' files on first use.
-fn fresh_sqlite_url() -> String {
+pub fn fresh_sqlite_url() -> String {
     CLEANED_FILES.get_or_init(|| {
         let _ = std::fs::remove_dir_all(sqlite_dir());
         std::fs::create_dir_all(sqlite_dir()).unwrap();
@@ -180,18 +186,21 @@ impl TestApp {
 
     /// Starts a server on a fresh Postgres database, whatever this run's store.
     pub async fn start_postgres_with(adjust: impl FnOnce(&mut ServeConfig)) -> Self {
+        Self::start_on(&fresh_postgres_url().await, adjust).await
+    }
+
+    /// Starts a server on a fresh SQLite file, whatever this run's store.
+    pub async fn start_sqlite_with(adjust: impl FnOnce(&mut ServeConfig)) -> Self {
+        Self::start_on(&fresh_sqlite_url(), adjust).await
+    }
+
+    /// Starts a server on an existing test database (a second replica of another `TestApp`).
+    pub async fn start_on(database_url: &str, adjust: impl FnOnce(&mut ServeConfig)) -> Self {
         LOGGING.get_or_init(|| {
             if std::env::var_os("GRAINE_TEST_LOG").is_some() {
                 let _ = tracing_subscriber::fmt().with_env_filter("info").with_test_writer().try_init();
             }
         });
-        drop_stale_databases().await;
-        let name = format!("graine_t_{}", uuid::Uuid::now_v7().simple());
-        Self::start_on(&format!("{}/{name}", server_url()), adjust).await
-    }
-
-    /// Starts a server on an existing test database (a second replica of another `TestApp`).
-    pub async fn start_on(database_url: &str, adjust: impl FnOnce(&mut ServeConfig)) -> Self {
         let database_url = database_url.to_owned();
         let mut config = ServeConfig::for_database(&database_url, "127.0.0.1:0".parse().unwrap());
         config.bootstrap_token = Some(TOKEN.into());

@@ -10,4 +10,5 @@ mod dispatch;
 mod idempotency;
 mod ops;
 mod orgs;
+mod stores;
 mod telephony;

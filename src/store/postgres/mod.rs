@@ -6,6 +6,7 @@ mod contacts;
 mod dispatch;
 mod idempotency;
 mod orgs;
+mod transfer;
 
 use crate::error::Error;
 use sqlx::migrate::MigrateDatabase;

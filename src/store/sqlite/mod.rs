@@ -12,6 +12,7 @@ mod contacts;
 mod dispatch;
 mod idempotency;
 mod orgs;
+mod transfer;
 
 use crate::error::Error;
 use chrono::{DateTime, Utc};
