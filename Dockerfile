@@ -5,17 +5,20 @@ FROM rust:1-bookworm AS builder
 WORKDIR /build
 
 # Dependencies first, against placeholder sources, so that this layer is reused until Cargo.toml or
-# Cargo.lock change. Cargo.toml declares a [[bench]] at bench/load.rs, so that file must exist too.
+# Cargo.lock change. Cargo.toml declares benches at bench/load.rs and bench/dispatch.rs, so those
+# files must exist too.
 COPY Cargo.toml Cargo.lock ./
 RUN mkdir -p src bench \
     && echo 'fn main() {}' > src/main.rs \
     && echo 'fn main() {}' > bench/load.rs \
+    && echo 'fn main() {}' > bench/dispatch.rs \
     && cargo build --release --locked \
     && rm -rf src bench
 
-# The real sources. migrations/ and openapi.yaml are compiled into the binary.
+# The real sources. Both stores' migrations and openapi.yaml are compiled into the binary.
 COPY src ./src
 COPY migrations ./migrations
+COPY migrations-sqlite ./migrations-sqlite
 COPY openapi.yaml ./
 COPY bench ./bench
 # COPY keeps the files' modification times, which may be older than the placeholder build above;
@@ -36,6 +39,12 @@ RUN apt-get update \
        --shell /usr/sbin/nologin graine
 
 COPY --from=builder /out/graine /usr/local/bin/graine
+
+# Without DATABASE_URL the server keeps an embedded SQLite database, /data/graine.db: mount a volume
+# there to keep it. docker-compose.yml points DATABASE_URL at PostgreSQL instead.
+RUN mkdir /data && chown 10001:10001 /data
+VOLUME /data
+WORKDIR /data
 
 USER 10001:10001
 ENV GRAINE_BIND=0.0.0.0:8080
