@@ -1,11 +1,13 @@
 //! Dispatch benchmark: burn-down throughput (1 and 2 replicas), utilisation under limits, and
-//! idle-to-first-call latency, against release `graine serve` processes on the local Postgres.
+//! idle-to-first-call latency, against release `graine serve` processes on the local Postgres or on
+//! embedded SQLite files (`sqlite` as the second argument; one replica only, as the store allows).
 //!
 //! Run with `scripts/bench-dispatch` (builds the release binary first). Prints a markdown report.
 
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection};
+use sqlx::{Connection, PgConnection, SqliteConnection};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "gat_bench_token_000000000000000000";
@@ -24,6 +26,48 @@ impl Drop for Server {
     }
 }
 
+/// Whether the servers run on SQLite files instead of Postgres databases.
+static SQLITE: OnceLock<bool> = OnceLock::new();
+
+fn sqlite() -> bool {
+    *SQLITE.get().unwrap_or(&false)
+}
+
+/// Where a bench database lives, as graine's `--database-url`.
+fn url(db: &str) -> String {
+    if sqlite() {
+        format!("sqlite://{}/target/bench-dispatch/{db}.db", env!("CARGO_MANIFEST_DIR"))
+    } else {
+        format!("{SERVER}/{db}")
+    }
+}
+
+/// The benchmark's own connection to a bench database, for progress reads the API does not give.
+enum Db {
+    Pg(PgConnection),
+    Lite(SqliteConnection),
+}
+
+impl Db {
+    /// Every row of `sql` (written to be valid on both stores).
+    async fn rows<T>(&mut self, sql: &str) -> Vec<T>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + Send
+            + Unpin,
+    {
+        match self {
+            Db::Pg(c) => sqlx::query_as(sql).fetch_all(c).await.unwrap(),
+            Db::Lite(c) => sqlx::query_as(sql).fetch_all(c).await.unwrap(),
+        }
+    }
+
+    async fn number(&mut self, sql: &str) -> i64 {
+        self.rows::<(i64,)>(sql).await[0].0
+    }
+}
+
 fn binary() -> String {
     let root = env!("CARGO_MANIFEST_DIR");
     format!("{root}/target/release/graine")
@@ -31,7 +75,7 @@ fn binary() -> String {
 
 async fn spawn(db: &str, port: u16, args: &[&str]) -> Server {
     let child = Command::new(binary())
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--database-url", &format!("{SERVER}/{db}")])
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--database-url", &url(db)])
         .args(["--bootstrap-token", TOKEN])
         .args(args)
         .env("GRAINE_LOG", "warn")
@@ -53,11 +97,22 @@ async fn spawn(db: &str, port: u16, args: &[&str]) -> Server {
     panic!("server on port {port} did not become ready");
 }
 
-async fn fresh_db(name: &str) -> PgConnection {
+/// A new, empty bench database with its tables (a server is started and stopped on it), and the
+/// benchmark's connection to it.
+async fn fresh_db(name: &str) -> Db {
+    if sqlite() {
+        let dir = format!("{}/target/bench-dispatch", env!("CARGO_MANIFEST_DIR"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for suffix in ["", "-wal", "-shm", ".lock"] {
+            let _ = std::fs::remove_file(format!("{dir}/{name}.db{suffix}"));
+        }
+        drop(spawn(name, 18899, &["--dispatch", "false"]).await);
+        return Db::Lite(SqliteConnection::connect(&url(name)).await.unwrap());
+    }
     let mut admin = PgConnection::connect(&format!("{SERVER}/postgres")).await.unwrap();
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
-    PgConnection::connect(&format!("{SERVER}/{name}")).await.unwrap()
+    Db::Pg(PgConnection::connect(&url(name)).await.unwrap())
 }
 
 async fn post(client: &reqwest::Client, url: String, body: Value) -> Value {
@@ -126,16 +181,16 @@ async fn burn_down(replicas: usize) -> String {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         // Cheap reads only: counting call records every 20 ms would itself load the database.
-        let (done, placed): (Option<i64>, bool) = sqlx::query_as(
-            "SELECT (SELECT sum(n_completed)::bigint FROM batches), EXISTS (SELECT 1 FROM call_records)",
-        )
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-        if placed && first_call.is_none() {
+        let (done, placed): (i64, i64) = conn
+            .rows(
+                "SELECT CAST(COALESCE((SELECT sum(n_completed) FROM batches), 0) AS BIGINT),
+                        CAST((SELECT count(*) FROM (SELECT 1 FROM call_records LIMIT 1) AS one) AS BIGINT)",
+            )
+            .await[0];
+        if placed > 0 && first_call.is_none() {
             first_call = Some(started.elapsed());
         }
-        if done == Some(100_000) || Instant::now() > deadline {
+        if done == 100_000 || Instant::now() > deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -169,8 +224,7 @@ async fn limit_bound() -> String {
     // measure from the first call on (before it the process is still starting)
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        let placed: i64 = sqlx::query_scalar("SELECT count(*) FROM call_records").fetch_one(&mut conn).await.unwrap();
-        if placed > 0 {
+        if conn.number("SELECT count(*) FROM call_records").await > 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -178,28 +232,25 @@ async fn limit_bound() -> String {
     let (mut used, mut capacity, mut samples) = (0i64, 0i64, 0u64);
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        let rows: Vec<(i32, i32, i64)> = sqlx::query_as(
-            "SELECT c.concurrency_limit, c.in_flight, (SELECT sum(b.n_pending)::bigint FROM batches b WHERE b.campaign_id = c.id)
-             FROM campaigns c",
-        )
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
+        let rows: Vec<(i64, i64, i64)> = conn
+            .rows(
+                "SELECT CAST(c.concurrency_limit AS BIGINT), CAST(c.in_flight AS BIGINT),
+                        CAST(COALESCE((SELECT sum(b.n_pending) FROM batches b WHERE b.campaign_id = c.id), 0) AS BIGINT)
+                 FROM campaigns c",
+            )
+            .await;
         let waiting: Vec<_> = rows.iter().filter(|r| r.2 > 0).collect();
         if waiting.is_empty() || Instant::now() > deadline {
             break;
         }
         for (limit, in_flight, _) in waiting {
-            used += i64::from(*in_flight);
-            capacity += i64::from(*limit);
+            used += *in_flight;
+            capacity += *limit;
         }
         samples += 1;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let over: i64 = sqlx::query_scalar("SELECT count(*) FROM campaigns WHERE in_flight > concurrency_limit")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
+    let over = conn.number("SELECT count(*) FROM campaigns WHERE in_flight > concurrency_limit").await;
     format!(
         "| 50 campaigns, limits 1–50, {} contacts, calls of 1–5 s | {:.1}% | {samples} | {over} |",
         8 * 1275,
@@ -222,7 +273,7 @@ async fn first_call_latency() -> String {
     for i in 0..30 {
         // idle: give the loop time to go to sleep between samples
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let before: i64 = sqlx::query_scalar("SELECT count(*) FROM call_records").fetch_one(&mut conn).await.unwrap();
+        let before = conn.number("SELECT count(*) FROM call_records").await;
         post(
             &client,
             format!("{}/api/v1/batches/", server.base),
@@ -231,7 +282,7 @@ async fn first_call_latency() -> String {
         .await;
         let accepted = Instant::now();
         loop {
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM call_records").fetch_one(&mut conn).await.unwrap();
+            let n = conn.number("SELECT count(*) FROM call_records").await;
             if n > before || accepted.elapsed() > Duration::from_secs(5) {
                 break;
             }
@@ -248,16 +299,67 @@ async fn first_call_latency() -> String {
     )
 }
 
+/// Process start to the first `/readyz` 200 on a database that does not exist yet (the server creates
+/// it and applies every migration), polled every 2 ms.
+async fn start_to_ready() -> String {
+    let client = reqwest::Client::new();
+    let mut times = Vec::new();
+    for i in 0..10 {
+        let db = format!("graine_bench_start_{i}");
+        if sqlite() {
+            std::fs::create_dir_all(format!("{}/target/bench-dispatch", env!("CARGO_MANIFEST_DIR"))).unwrap();
+            for suffix in ["", "-wal", "-shm", ".lock"] {
+                let _ = std::fs::remove_file(format!(
+                    "{}/target/bench-dispatch/{db}.db{suffix}",
+                    env!("CARGO_MANIFEST_DIR")
+                ));
+            }
+        } else {
+            let mut admin = PgConnection::connect(&format!("{SERVER}/postgres")).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+        }
+        let started = Instant::now();
+        let child = Command::new(binary())
+            .args(["serve", "--bind", &format!("127.0.0.1:{}", 18940 + i), "--database-url", &url(&db)])
+            .env("GRAINE_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Server { child, base: format!("http://127.0.0.1:{}", 18940 + i) };
+        loop {
+            if let Ok(r) = client.get(format!("{}/readyz", server.base)).send().await
+                && r.status().is_success()
+            {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "not ready");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        times.push(started.elapsed());
+    }
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    format!(
+        "| process start → /readyz 200, new database, 10 starts | {:.0} ms | {:.0} ms |",
+        ms(times[5]),
+        ms(times[9])
+    )
+}
+
 fn main() {
-    let which = std::env::args().nth(1).filter(|a| !a.starts_with('-')).unwrap_or_else(|| "all".into());
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let which = args.first().cloned().unwrap_or_else(|| "all".into());
+    SQLITE.set(args.get(1).is_some_and(|s| s == "sqlite")).unwrap();
+    println!("Store: {}\n", if sqlite() { "embedded SQLite" } else { "Postgres" });
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         if which == "all" || which == "burn" {
             println!("### Burn-down: 100,000 due contacts over 100 campaigns, zero-length simulated calls\n");
             println!("| replicas | contacts | time (first call → last completed) | calls/s | claim transaction p99 |");
             println!("|---|---|---|---|---|");
-            for replicas in [1, 2] {
-                println!("{}", burn_down(replicas).await);
+            for replicas in if sqlite() { &[1][..] } else { &[1, 2][..] } {
+                println!("{}", burn_down(*replicas).await);
             }
             println!();
         }
@@ -266,6 +368,12 @@ fn main() {
             println!("| run | utilisation (Σ in-flight / Σ limit, campaigns with waiting contacts) | samples | campaigns over their limit at the end |");
             println!("|---|---|---|---|");
             println!("{}\n", limit_bound().await);
+        }
+        if which == "all" || which == "start" {
+            println!("### Start on a new database\n");
+            println!("| measure | p50 | max |");
+            println!("|---|---|---|");
+            println!("{}\n", start_to_ready().await);
         }
         if which == "all" || which == "latency" {
             println!("### Idle to first call\n");

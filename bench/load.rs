@@ -45,6 +45,9 @@ struct Opts {
     /// Which parts to run.
     #[arg(long, value_enum, default_value_t = Part::All)]
     only: Part,
+    /// The store graine runs on (the bare baseline of part A always uses Postgres).
+    #[arg(long, value_enum, default_value_t = StoreKind::Postgres)]
+    store: StoreKind,
     /// Contacts per batch in part B (100000 is the product's maximum).
     #[arg(long, default_value_t = 100_000)]
     batch_size: usize,
@@ -76,6 +79,13 @@ struct Opts {
     /// into the log directory as `<scenario>.perf.data` (read with `perf report -i FILE`).
     #[arg(long)]
     perf: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum StoreKind {
+    Postgres,
+    /// Embedded: a SQLite file per database, in the log directory.
+    Sqlite,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -271,9 +281,20 @@ impl Ctx {
         format!("{}/{db}", self.opts.pg.trim_end_matches('/'))
     }
 
-    /// Drops and recreates a bench database.
+    /// Where graine keeps a bench database: on the Postgres server, or in a SQLite file.
+    fn graine_url(&self, db: &str) -> String {
+        match self.opts.store {
+            StoreKind::Postgres => self.db_url(db),
+            StoreKind::Sqlite => format!("sqlite://{}", self.logs.join(format!("{db}.db")).display()),
+        }
+    }
+
+    /// Drops and recreates a bench database (and deletes its SQLite files).
     async fn fresh_db(&self, name: &str) {
         assert!(name.starts_with("graine_bench_"), "only bench databases are dropped");
+        for suffix in [".db", ".db-wal", ".db-shm", ".db.lock"] {
+            let _ = std::fs::remove_file(self.logs.join(format!("{name}{suffix}")));
+        }
         sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .execute(&self.admin)
             .await
@@ -287,7 +308,7 @@ impl Ctx {
         let log = self.logs.join(format!("{name}.log"));
         let out = std::fs::File::create(&log).expect("create server log");
         let mut cmd = Command::new(&self.graine_bin);
-        cmd.args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--database-url", &self.db_url(db)])
+        cmd.args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--database-url", &self.graine_url(db)])
             .args(["--bootstrap-token", TOKEN])
             .env_remove("GRAINE_LOG")
             .env_remove("DATABASE_URL")
@@ -1380,6 +1401,7 @@ async fn machine(ctx: &Ctx) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "- date: {}", chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     let _ = writeln!(out, "- cores: {cores} ({model}); memory: {mem}");
+    let _ = writeln!(out, "- graine's store: {:?}", ctx.opts.store);
     let _ = writeln!(out, "- {pg}");
     let s: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let _ = writeln!(out, "- Postgres settings: {}", s.join(", "));
