@@ -15,6 +15,7 @@ use crate::domain::outcome::{Attempts, Outcome, next_contact};
 use crate::error::Error;
 use crate::store::{AcceptedCall, ClaimedContact, FinishedCall, NewCall};
 use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqliteConnection};
 use std::collections::{BTreeMap, HashMap};
@@ -213,47 +214,63 @@ impl Tx {
         let now = calls[0].dispatched_at;
         let first = take_seqs(&mut self.0, calls.len() as i64).await?;
         let mut deltas: BTreeMap<Uuid, BatchDelta> = BTreeMap::new();
+        let mut rows = Vec::with_capacity(calls.len());
+        let (mut dispatched, mut in_progress) = (Vec::new(), Vec::new());
         for (seq, c) in (first..).zip(calls) {
             let script = c.accepted.as_ref().and_then(Option::as_ref);
-            let plan = script.map(|s| json_text(&s.outcome)).transpose()?;
             let (status, contact_status) = match c.accepted {
                 Some(_) => ("ringing", ContactStatus::InProgress),
                 None => ("dispatched", ContactStatus::Dispatched),
             };
-            sqlx::query(
-                "INSERT INTO call_records (id, contact_id, batch_id, campaign_id, attempt, kind, call_status,
-                    from_number, to_number, dispatched_at, deadline_at, planned_end_at, planned_outcome, placed_seq)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(id(c.execution_id.uuid()))
-            .bind(id(c.contact_id.uuid()))
-            .bind(id(c.batch_id.uuid()))
-            .bind(id(campaign.uuid()))
-            .bind(c.attempt)
-            .bind(c.kind.as_str())
-            .bind(status)
-            .bind(c.from_number.as_str())
-            .bind(c.to_number.as_str())
-            .bind(micros(now))
-            .bind(micros(c.deadline_at))
-            .bind(script.map(|s| micros(s.ends_at)))
-            .bind(plan)
-            .bind(seq)
-            .execute(&mut *self.0)
-            .await?;
-            sqlx::query(
-                "UPDATE contacts SET status = ?1, last_attempted_at = ?2, latest_retry_count = retry_count,
-                    next_retry_at = NULL, updated_at = ?2
-                 WHERE id = ?3",
-            )
-            .bind(contact_status.as_str())
-            .bind(micros(now))
-            .bind(id(c.contact_id.uuid()))
-            .execute(&mut *self.0)
-            .await?;
+            rows.push(json!([
+                c.execution_id.uuid().to_string(),
+                c.contact_id.uuid().to_string(),
+                c.batch_id.uuid().to_string(),
+                c.attempt,
+                c.kind.as_str(),
+                status,
+                c.from_number,
+                c.to_number,
+                micros(c.deadline_at),
+                script.map(|s| micros(s.ends_at)),
+                script.map(|s| json_text(&s.outcome)).transpose()?,
+                seq,
+            ]));
+            match contact_status {
+                ContactStatus::InProgress => in_progress.push(c.contact_id.uuid()),
+                _ => dispatched.push(c.contact_id.uuid()),
+            }
             let d = deltas.entry(c.batch_id.uuid()).or_default();
             d.moved(c.from_status, contact_status);
             d.in_flight += 1;
+        }
+        // One statement each, however many calls: a statement costs a round trip to SQLite's thread.
+        sqlx::query(
+            "INSERT INTO call_records (id, contact_id, batch_id, campaign_id, attempt, kind, call_status,
+                from_number, to_number, dispatched_at, deadline_at, planned_end_at, planned_outcome, placed_seq)
+             SELECT value ->> 0, value ->> 1, value ->> 2, ?2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
+                value ->> 7, ?3, value ->> 8, value ->> 9, value ->> 10, value ->> 11
+             FROM json_each(?1)",
+        )
+        .bind(Value::Array(rows).to_string())
+        .bind(id(campaign.uuid()))
+        .bind(micros(now))
+        .execute(&mut *self.0)
+        .await?;
+        for (status, contacts) in [(ContactStatus::Dispatched, dispatched), (ContactStatus::InProgress, in_progress)] {
+            if contacts.is_empty() {
+                continue;
+            }
+            sqlx::query(
+                "UPDATE contacts SET status = ?1, last_attempted_at = ?2, latest_retry_count = retry_count,
+                    next_retry_at = NULL, updated_at = ?2
+                 WHERE id IN (SELECT value FROM json_each(?3))",
+            )
+            .bind(status.as_str())
+            .bind(micros(now))
+            .bind(id_list(contacts))
+            .execute(&mut *self.0)
+            .await?;
         }
         apply_batch_deltas(&mut self.0, &deltas, now).await?;
         let follow_ups = calls.iter().filter(|c| c.kind == CallKind::FollowUp).count() as i64;
@@ -309,29 +326,28 @@ impl Store {
         if calls.is_empty() {
             return Ok(0);
         }
-        let plans: Vec<Option<String>> = calls
+        let rows: Vec<Value> = calls
             .iter()
-            .map(|c| c.script.as_ref().map(|s| json_text(&s.outcome)).transpose())
-            .collect::<Result<_, _>>()?;
+            .map(|c| {
+                let plan = c.script.as_ref().map(|s| json_text(&s.outcome)).transpose()?;
+                Ok(json!([c.execution_id.uuid().to_string(), c.script.as_ref().map(|s| micros(s.ends_at)), plan]))
+            })
+            .collect::<Result<_, Error>>()?;
         let mut tx = self.begin().await?.0;
-        let mut contacts: Vec<Uuid> = Vec::with_capacity(calls.len());
-        for (c, plan) in calls.iter().zip(plans) {
-            let contact: Option<Hyphenated> = sqlx::query_scalar(
-                "UPDATE call_records SET call_status = CASE WHEN ?1 THEN 'in_progress' ELSE 'ringing' END,
-                    answered_at = CASE WHEN ?1 THEN COALESCE(answered_at, ?2) ELSE answered_at END,
-                    planned_end_at = COALESCE(?3, planned_end_at), planned_outcome = COALESCE(?4, planned_outcome)
-                 WHERE id = ?5 AND (call_status = 'dispatched' OR (?1 AND call_status = 'ringing'))
-                 RETURNING contact_id",
-            )
-            .bind(answered)
-            .bind(micros(now))
-            .bind(c.script.as_ref().map(|s| micros(s.ends_at)))
-            .bind(plan)
-            .bind(id(c.execution_id.uuid()))
-            .fetch_optional(&mut *tx)
-            .await?;
-            contacts.extend(contact.map(Hyphenated::into_uuid));
-        }
+        let contacts: Vec<Hyphenated> = sqlx::query_scalar(
+            "UPDATE call_records SET call_status = CASE WHEN ?1 THEN 'in_progress' ELSE 'ringing' END,
+                answered_at = CASE WHEN ?1 THEN COALESCE(answered_at, ?2) ELSE answered_at END,
+                planned_end_at = COALESCE(t.ends, planned_end_at), planned_outcome = COALESCE(t.plan, planned_outcome)
+             FROM (SELECT value ->> 0 AS id, value ->> 1 AS ends, value ->> 2 AS plan FROM json_each(?3)) AS t
+             WHERE call_records.id = t.id AND (call_status = 'dispatched' OR (?1 AND call_status = 'ringing'))
+             RETURNING contact_id",
+        )
+        .bind(answered)
+        .bind(micros(now))
+        .bind(Value::Array(rows).to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        let contacts = uuids(contacts);
         let moved: Vec<Hyphenated> = sqlx::query_scalar(
             "UPDATE contacts SET status = 'in_progress', updated_at = ?2
              WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'dispatched'
@@ -532,39 +548,67 @@ async fn record_locked(
 
     // Write.
     let first = take_seqs(&mut tx, call_updates.len() as i64).await?;
-    for (seq, (call, o, ended_at)) in (first..).zip(&call_updates) {
-        let mut update = sqlx::query(
-            "UPDATE call_records SET call_status = ?1, duration_seconds = ?2, total_cost = ?3,
-                answered_at = COALESCE(?4, answered_at, ?5), ended_at = ?6,
-                planned_end_at = NULL, planned_outcome = NULL, closed_seq = ?7,
-                recording_url = ?9, transcript = ?10, summary = ?11, sentiment = ?12, hangup_by = ?13,
-                hangup_reason = ?14
-             WHERE id = ?8",
-        )
-        .bind(o.status.as_str())
-        .bind(o.duration_seconds)
-        .bind(o.total_cost)
-        .bind(o.answered_at.map(micros))
-        .bind(answered_fallback(o, *ended_at))
-        .bind(micros(*ended_at))
-        .bind(seq)
-        .bind(id(*call));
-        for text in [&o.recording_url, &o.transcript, &o.summary, &o.sentiment, &o.hangup_by, &o.hangup_reason] {
-            update = update.bind(text.as_deref());
-        }
-        update.execute(&mut *tx).await?;
-    }
-    for (contact, next) in &contact_updates {
+    let rows: Vec<Value> = (first..)
+        .zip(&call_updates)
+        .map(|(seq, (call, o, ended_at))| {
+            json!([
+                call.to_string(),
+                o.status.as_str(),
+                o.duration_seconds,
+                o.total_cost,
+                o.answered_at.map(micros),
+                answered_fallback(o, *ended_at),
+                micros(*ended_at),
+                seq,
+                o.recording_url,
+                o.transcript,
+                o.summary,
+                o.sentiment,
+                o.hangup_by,
+                o.hangup_reason,
+            ])
+        })
+        .collect();
+    // One statement for every call and one for every contact: a statement costs a round trip to
+    // SQLite's thread, which is most of a small write's time.
+    sqlx::query(
+        "UPDATE call_records SET call_status = t.status, duration_seconds = t.duration, total_cost = t.cost,
+            answered_at = COALESCE(t.answered, call_records.answered_at, t.fallback), ended_at = t.ended,
+            planned_end_at = NULL, planned_outcome = NULL, closed_seq = t.seq, recording_url = t.recording_url,
+            transcript = t.transcript, summary = t.summary, sentiment = t.sentiment, hangup_by = t.hangup_by,
+            hangup_reason = t.hangup_reason
+         FROM (SELECT value ->> 0 AS id, value ->> 1 AS status, value ->> 2 AS duration, value ->> 3 AS cost,
+                value ->> 4 AS answered, value ->> 5 AS fallback, value ->> 6 AS ended, value ->> 7 AS seq,
+                value ->> 8 AS recording_url, value ->> 9 AS transcript, value ->> 10 AS summary,
+                value ->> 11 AS sentiment, value ->> 12 AS hangup_by, value ->> 13 AS hangup_reason
+               FROM json_each(?1)) AS t
+         WHERE call_records.id = t.id",
+    )
+    .bind(Value::Array(rows).to_string())
+    .execute(&mut *tx)
+    .await?;
+    if !contact_updates.is_empty() {
+        let rows: Vec<Value> = contact_updates
+            .iter()
+            .map(|(contact, next)| {
+                json!([
+                    contact.to_string(),
+                    next.status.as_str(),
+                    next.attempts.retry_count,
+                    next.attempts.follow_up_count,
+                    next.next_retry_at.map(micros),
+                ])
+            })
+            .collect();
         sqlx::query(
-            "UPDATE contacts SET status = ?, retry_count = ?, follow_up_count = ?, next_retry_at = ?, updated_at = ?
-             WHERE id = ?",
+            "UPDATE contacts SET status = t.status, retry_count = t.retries, follow_up_count = t.follow_ups,
+                next_retry_at = t.due, updated_at = ?2
+             FROM (SELECT value ->> 0 AS id, value ->> 1 AS status, value ->> 2 AS retries, value ->> 3 AS follow_ups,
+                    value ->> 4 AS due FROM json_each(?1)) AS t
+             WHERE contacts.id = t.id",
         )
-        .bind(next.status.as_str())
-        .bind(next.attempts.retry_count)
-        .bind(next.attempts.follow_up_count)
-        .bind(next.next_retry_at.map(micros))
+        .bind(Value::Array(rows).to_string())
         .bind(micros(now))
-        .bind(id(*contact))
         .execute(&mut *tx)
         .await?;
     }
