@@ -12,9 +12,6 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use tokio::sync::mpsc;
 
-/// Contacts per INSERT statement: four parameters each, well under SQLite's 32,766.
-const ROWS_PER_INSERT: usize = 1024;
-
 fn corrupt(what: &str) -> Error {
     Error::internal(format!("stored contact has an invalid {what}"))
 }
@@ -68,26 +65,13 @@ fn call_from_row(row: &SqliteRow) -> Result<CallRecord, Error> {
     })
 }
 
-/// `INSERT … VALUES` for `rows` contacts; ?1 batch, ?2 campaign, ?3 time, then id, position, phone
-/// and variables of each contact.
-fn insert_sql(rows: usize) -> String {
-    let mut sql = String::with_capacity(100 + rows * 40);
-    sql.push_str(
-        "INSERT INTO contacts (id, batch_id, campaign_id, seq, phone_number, call_variables, status, updated_at) VALUES ",
-    );
-    for i in 0..rows {
-        let p = 4 + 4 * i;
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str(&format!("(?{p}, ?1, ?2, ?{}, ?{}, ?{}, 'pending', ?3)", p + 1, p + 2, p + 3));
-    }
-    sql
-}
-
 impl Tx {
     /// Inserts a batch's contacts, all `pending`, chunk by chunk as they arrive until the sender
     /// closes (positions follow arrival order). Returns how many were inserted.
+    ///
+    /// Each chunk is one statement over a JSON array of rows: a statement costs a round trip to
+    /// SQLite's thread, and thousands of bound parameters in one statement cost more still (SQLite
+    /// looks each parameter's name up in a list).
     pub async fn insert_contacts(
         &mut self,
         batch: BatchId,
@@ -95,43 +79,26 @@ impl Tx {
         chunks: &mut mpsc::Receiver<Vec<NewContact>>,
         now: DateTime<Utc>,
     ) -> Result<usize, Error> {
-        let full = insert_sql(ROWS_PER_INSERT);
-        let mut waiting: Vec<(String, String)> = Vec::with_capacity(ROWS_PER_INSERT);
         let mut seq = 0usize;
         while let Some(chunk) = chunks.recv().await {
-            for contact in chunk {
+            let mut rows = Vec::with_capacity(chunk.len());
+            for contact in &chunk {
                 let vars = serde_json::to_string(&contact.call_variables).map_err(Error::internal)?;
-                waiting.push((contact.phone_number.to_string(), vars));
+                rows.push((ContactId::generate().uuid().to_string(), seq, contact.phone_number.as_str(), vars));
                 seq += 1;
-                if waiting.len() == ROWS_PER_INSERT {
-                    self.insert_rows(&full, (batch, campaign, now), &mut waiting, seq - ROWS_PER_INSERT).await?;
-                }
             }
-        }
-        if !waiting.is_empty() {
-            let first = seq - waiting.len();
-            let sql = insert_sql(waiting.len());
-            self.insert_rows(&sql, (batch, campaign, now), &mut waiting, first).await?;
+            sqlx::query(
+                "INSERT INTO contacts (id, batch_id, campaign_id, seq, phone_number, call_variables, status, updated_at)
+                 SELECT value ->> 0, ?2, ?3, value ->> 1, value ->> 2, value ->> 3, 'pending', ?4 FROM json_each(?1)",
+            )
+            .bind(serde_json::to_string(&rows).map_err(Error::internal)?)
+            .bind(id(batch.uuid()))
+            .bind(id(campaign.uuid()))
+            .bind(micros(now))
+            .execute(&mut *self.0)
+            .await?;
         }
         Ok(seq)
-    }
-}
-
-impl Tx {
-    /// Runs one multi-row insert of `rows` (drained), the first at position `first`.
-    async fn insert_rows(
-        &mut self,
-        sql: &str,
-        (batch, campaign, now): (BatchId, CampaignId, DateTime<Utc>),
-        rows: &mut Vec<(String, String)>,
-        first: usize,
-    ) -> Result<(), Error> {
-        let mut query = sqlx::query(sql).bind(id(batch.uuid())).bind(id(campaign.uuid())).bind(micros(now));
-        for (i, (phone, vars)) in rows.drain(..).enumerate() {
-            query = query.bind(id(ContactId::generate().uuid())).bind((first + i) as i64).bind(phone).bind(vars);
-        }
-        query.execute(&mut *self.0).await?;
-        Ok(())
     }
 }
 

@@ -122,7 +122,6 @@ impl Store {
             .synchronous(if throwaway { SqliteSynchronous::Off } else { SqliteSynchronous::Normal })
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5))
-            .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -130,14 +129,15 @@ impl Store {
             .test_before_acquire(false)
             // A 100,000-contact batch holds the writer for about two seconds.
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone())
+            // Page caches (negative: KiB) sized so that the writer and every reader stay under 100 MiB.
+            .connect_with(options.clone().pragma("cache_size", "-32768"))
             .await?;
         let readers = super::read_pool_size().min(max_connections.max(2));
         let reads = SqlitePoolOptions::new()
             .max_connections(readers)
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_lazy_with(options);
+            .connect_lazy_with(options.pragma("cache_size", "-16384"));
         Ok(Self { writer, reads, own })
     }
 
