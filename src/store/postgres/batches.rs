@@ -1,50 +1,20 @@
 //! Batch rows: insert, read, list, lock, status changes, and the campaign-wide propagations.
 
-use super::campaigns::{COLUMNS as CAMPAIGN_COLUMNS, campaign_from_row};
+use super::campaigns::campaign_from_row;
 use super::{Store, Tx};
 use crate::domain::batch::{Batch, BatchStatus, SKIPPABLE};
 use crate::domain::contact::{ContactStatus, StatusCounts};
 use crate::domain::eligibility::BatchState;
 use crate::domain::ids::{BatchId, CampaignId, OrgId};
 use crate::error::Error;
+use crate::store::shared::{BATCH_COLUMNS as COLUMNS, CAMPAIGN_COLUMNS, COUNTER_COLUMNS, corrupt, object};
 use crate::store::{BatchFilter, Page, StatsSnapshot};
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-/// The counter column of each contact status, in the order of `ContactStatus::ALL`.
-pub(super) const COUNTER_COLUMNS: [&str; 11] = [
-    "n_pending",
-    "n_dispatched",
-    "n_in_progress",
-    "n_retrying",
-    "n_followup_scheduled",
-    "n_completed",
-    "n_failed",
-    "n_busy",
-    "n_no_answer",
-    "n_skipped",
-    "n_max_retries_reached",
-];
-
-pub(super) const COLUMNS: &str = "id, campaign_id, organization_id, status, total_contacts, concurrency_limit, \
-    max_retries_override, scheduled_start, expires_at, call_context, metadata, n_pending, n_dispatched, \
-    n_in_progress, n_retrying, n_followup_scheduled, n_completed, n_failed, n_busy, n_no_answer, n_skipped, \
-    n_max_retries_reached, in_flight, created_at, updated_at, completed_at";
-
-fn corrupt(what: &str) -> Error {
-    Error::internal(format!("stored batch has an invalid {what}"))
-}
-
-fn object(value: Value, what: &str) -> Result<Map<String, Value>, Error> {
-    match value {
-        Value::Object(map) => Ok(map),
-        _ => Err(corrupt(what)),
-    }
-}
-
-pub(super) fn counts_from_row(row: &PgRow) -> Result<StatusCounts, Error> {
+fn counts_from_row(row: &PgRow) -> Result<StatusCounts, Error> {
     let mut counts = StatusCounts::default();
     for (slot, column) in counts.0.iter_mut().zip(COUNTER_COLUMNS) {
         *slot = i64::from(row.try_get::<i32, _>(column)?);

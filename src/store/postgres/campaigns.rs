@@ -7,44 +7,13 @@ use crate::domain::campaign::{
 use crate::domain::ids::{CampaignId, OrgId};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::timezone::Timezone;
-use crate::domain::working_hours::{DayHours, WEEKDAYS, WorkingHours};
 use crate::error::Error;
 use crate::store::Page;
+use crate::store::shared::{CAMPAIGN_COLUMNS as COLUMNS, corrupt, object, working_hours_from_json};
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
-
-pub(super) const COLUMNS: &str = "id, organization_id, name, agent_id, status, phone_numbers, phone_number_strategy, \
-    working_hours_enforced, timezone, working_hours, max_retries, retry_strategy, cooldown_minutes, \
-    default_call_variables, metadata, concurrency_limit, completed_calls, failed_calls, busy_calls, \
-    no_answer_calls, follow_up_calls, in_flight, call_attempts, answered_calls, answered_seconds, created_at, \
-    updated_at";
-
-fn corrupt(what: &str) -> Error {
-    Error::internal(format!("stored campaign has an invalid {what}"))
-}
-
-fn working_hours_from_json(value: &Value) -> Result<WorkingHours, Error> {
-    let mut hours = WorkingHours::default();
-    for (slot, name) in hours.days.iter_mut().zip(WEEKDAYS) {
-        let day = &value[name];
-        let (Some(start), Some(end), Some(enabled)) =
-            (day["start"].as_str(), day["end"].as_str(), day["enabled"].as_bool())
-        else {
-            return Err(corrupt("working_hours"));
-        };
-        *slot = DayHours::parse(start, end, enabled).map_err(|_| corrupt("working_hours"))?;
-    }
-    Ok(hours)
-}
-
-fn object(value: Value, what: &str) -> Result<Map<String, Value>, Error> {
-    match value {
-        Value::Object(map) => Ok(map),
-        _ => Err(corrupt(what)),
-    }
-}
 
 pub(super) fn campaign_from_row(row: &PgRow) -> Result<Campaign, Error> {
     let status: String = row.try_get("status")?;

@@ -5,6 +5,7 @@ use crate::domain::batch::NewContact;
 use crate::domain::contact::{CallKind, CallRecord, CallStatus, Contact, ContactStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId};
 use crate::error::Error;
+use crate::store::shared::{CALL_COLUMNS, CONTACT_COLUMNS, corrupt};
 use crate::store::{Page, StatusBreakdown};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
@@ -15,10 +16,6 @@ use tokio::sync::mpsc;
 
 /// Bytes sent to the server per COPY message.
 const COPY_CHUNK: usize = 256 << 10;
-
-fn corrupt(what: &str) -> Error {
-    Error::internal(format!("stored contact has an invalid {what}"))
-}
 
 /// Appends `text` escaped for COPY's text format.
 fn copy_escape(out: &mut String, text: &str) {
@@ -32,9 +29,6 @@ fn copy_escape(out: &mut String, text: &str) {
         }
     }
 }
-
-const CONTACT_COLUMNS: &str = "id, batch_id, campaign_id, phone_number, call_variables, status, retry_count, \
-    follow_up_count, latest_retry_count, last_attempted_at, next_retry_at";
 
 fn contact_from_row(row: &PgRow) -> Result<Contact, Error> {
     let status: String = row.try_get("status")?;
@@ -55,10 +49,6 @@ fn contact_from_row(row: &PgRow) -> Result<Contact, Error> {
         next_retry_at: row.try_get("next_retry_at")?,
     })
 }
-
-const CALL_COLUMNS: &str = "id, contact_id, call_status, attempt, kind, from_number, to_number, duration_seconds, \
-    recording_url, transcript, summary, sentiment, hangup_by, hangup_reason, total_cost, dispatched_at, \
-    answered_at, ended_at";
 
 fn call_from_row(row: &PgRow) -> Result<CallRecord, Error> {
     let status: String = row.try_get("call_status")?;

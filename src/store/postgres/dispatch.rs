@@ -4,41 +4,22 @@
 //! Every transaction that changes a campaign's contacts, batches or calls first locks the campaign
 //! row (several in id order), so writers never deadlock and limits hold across replicas.
 
-use super::batches::{COLUMNS as BATCH_COLUMNS, COUNTER_COLUMNS, batch_from_row};
-use super::campaigns::{COLUMNS as CAMPAIGN_COLUMNS, campaign_from_row};
+use super::batches::batch_from_row;
+use super::campaigns::campaign_from_row;
 use super::{Store, Tx};
 use crate::domain::batch::{Batch, BatchStatus};
 use crate::domain::campaign::Campaign;
 use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId};
-use crate::domain::outcome::{Attempts, Outcome, next_contact};
+use crate::domain::outcome::{Attempts, Outcome};
 use crate::error::Error;
+use crate::store::shared::{BATCH_COLUMNS, BatchDelta, CAMPAIGN_COLUMNS, LIVE, LiveCall, corrupt, decide};
 use crate::store::{AcceptedCall, ClaimedContact, FinishedCall, NewCall};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
-
-const LIVE: &str = "('dispatched', 'ringing', 'in_progress')";
-
-fn corrupt(what: &str) -> Error {
-    Error::internal(format!("stored dispatch state has an invalid {what}"))
-}
-
-/// Counter changes of one batch: per-status deltas and the change of calls in flight.
-#[derive(Default)]
-struct BatchDelta {
-    counts: [i64; 11],
-    in_flight: i64,
-}
-
-impl BatchDelta {
-    fn moved(&mut self, from: ContactStatus, to: ContactStatus) {
-        self.counts[from.index()] -= 1;
-        self.counts[to.index()] += 1;
-    }
-}
 
 /// Applies counter deltas to batches (the numbers are computed here, never client text).
 async fn apply_batch_deltas(
@@ -47,15 +28,7 @@ async fn apply_batch_deltas(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     for (batch, d) in deltas {
-        let mut sets: Vec<String> = COUNTER_COLUMNS
-            .iter()
-            .zip(d.counts)
-            .filter(|(_, n)| *n != 0)
-            .map(|(column, n)| format!("{column} = {column} + ({n})"))
-            .collect();
-        if d.in_flight != 0 {
-            sets.push(format!("in_flight = in_flight + ({})", d.in_flight));
-        }
+        let sets = d.assignments();
         if sets.is_empty() {
             continue;
         }
@@ -422,18 +395,12 @@ async fn record_locked(
     if live.is_empty() {
         return Ok(Vec::new());
     }
-    struct Live {
-        contact: Uuid,
-        batch: Uuid,
-        campaign: Uuid,
-        kind: CallKind,
-    }
-    let mut calls: HashMap<Uuid, Live> = HashMap::with_capacity(live.len());
+    let mut calls: HashMap<Uuid, LiveCall> = HashMap::with_capacity(live.len());
     for r in &live {
         let kind: String = r.try_get("kind")?;
         calls.insert(
             r.try_get("id")?,
-            Live {
+            LiveCall {
                 contact: r.try_get("contact_id")?,
                 batch: r.try_get("batch_id")?,
                 campaign: r.try_get("campaign_id")?,
@@ -468,75 +435,30 @@ async fn record_locked(
             .bind(&batch_ids)
             .fetch_all(&mut *tx)
             .await?;
-    let mut batches: HashMap<Uuid, (BatchStatus, Option<i16>)> = HashMap::new();
+    let mut batches: HashMap<Uuid, (BatchStatus, Option<i64>)> = HashMap::new();
     for r in &batch_rows {
         let status: String = r.try_get("status")?;
         batches.insert(
             r.try_get("id")?,
-            (BatchStatus::parse(&status).ok_or_else(|| corrupt("batch status"))?, r.try_get("max_retries_override")?),
+            (
+                BatchStatus::parse(&status).ok_or_else(|| corrupt("batch status"))?,
+                r.try_get::<Option<i16>, _>("max_retries_override")?.map(i64::from),
+            ),
         );
     }
 
-    // Decide, in memory.
-    #[derive(Default)]
-    struct CampaignDelta {
-        in_flight: i64,
-        completed: i64,
-        failed: i64,
-        busy: i64,
-        no_answer: i64,
-        answered: i64,
-        answered_seconds: f64,
-    }
-    let mut call_updates = Vec::with_capacity(calls.len());
-    let mut contact_updates = Vec::with_capacity(calls.len());
-    let mut batch_deltas: BTreeMap<Uuid, BatchDelta> = BTreeMap::new();
-    let mut campaign_deltas: BTreeMap<Uuid, CampaignDelta> = BTreeMap::new();
-    for f in finished {
-        let Some(call) = calls.remove(&f.execution_id.uuid()) else { continue };
-        let o = &f.outcome;
-        call_updates.push((f.execution_id.uuid(), o, f.ended_at));
-        let cd = campaign_deltas.entry(call.campaign).or_default();
-        cd.in_flight -= 1;
-        match o.status {
-            CallStatus::Completed => cd.completed += 1,
-            CallStatus::Busy => cd.busy += 1,
-            CallStatus::NoAnswer => cd.no_answer += 1,
-            _ => cd.failed += 1,
-        }
-        if o.status == CallStatus::Completed {
-            cd.answered += 1;
-            cd.answered_seconds += o.duration_seconds.unwrap_or(0.0);
-        }
-        let bd = batch_deltas.entry(call.batch).or_default();
-        bd.in_flight -= 1;
-        let (Some((status, attempts)), Some((batch_status, override_retries)), Some(campaign)) =
-            (contacts.get(&call.contact).copied(), batches.get(&call.batch).copied(), campaigns.get(&call.campaign))
-        else {
-            continue;
-        };
-        // A contact skipped while its call was placed keeps its status; the outcome stays on the call.
-        if !matches!(status, ContactStatus::Dispatched | ContactStatus::InProgress) {
-            continue;
-        }
-        let policy = &campaign.settings.retry_policy;
-        let max_retries = override_retries.map_or(policy.max_retries, |r| r as u8);
-        let may_continue = !batch_status.is_terminal();
-        let next = next_contact(o, call.kind, attempts, max_retries, policy, f.ended_at, may_continue);
-        bd.moved(status, next.status);
-        contact_updates.push((call.contact, next));
-    }
+    let recorded = decide(finished, calls, &contacts, &batches, &campaigns);
 
     // Write.
-    let ids: Vec<Uuid> = call_updates.iter().map(|c| c.0).collect();
-    let statuses: Vec<&str> = call_updates.iter().map(|c| c.1.status.as_str()).collect();
-    let durations: Vec<Option<f64>> = call_updates.iter().map(|c| c.1.duration_seconds).collect();
+    let ids: Vec<Uuid> = recorded.calls.iter().map(|c| c.0).collect();
+    let statuses: Vec<&str> = recorded.calls.iter().map(|c| c.1.status.as_str()).collect();
+    let durations: Vec<Option<f64>> = recorded.calls.iter().map(|c| c.1.duration_seconds).collect();
     let text = |f: fn(&Outcome) -> &Option<String>| -> Vec<Option<String>> {
-        call_updates.iter().map(|c| f(c.1).clone()).collect()
+        recorded.calls.iter().map(|c| f(c.1).clone()).collect()
     };
-    let costs: Vec<Option<f64>> = call_updates.iter().map(|c| c.1.total_cost).collect();
-    let answered: Vec<Option<DateTime<Utc>>> = call_updates.iter().map(|c| c.1.answered_at).collect();
-    let ended: Vec<DateTime<Utc>> = call_updates.iter().map(|c| c.2).collect();
+    let costs: Vec<Option<f64>> = recorded.calls.iter().map(|c| c.1.total_cost).collect();
+    let answered: Vec<Option<DateTime<Utc>>> = recorded.calls.iter().map(|c| c.1.answered_at).collect();
+    let ended: Vec<DateTime<Utc>> = recorded.calls.iter().map(|c| c.2).collect();
     sqlx::query(
             "UPDATE call_records cr SET call_status = t.status, duration_seconds = t.duration,
                 recording_url = t.recording_url, transcript = t.transcript, summary = t.summary,
@@ -565,12 +487,12 @@ async fn record_locked(
         .bind(&ended)
         .execute(&mut *tx)
         .await?;
-    if !contact_updates.is_empty() {
-        let ids: Vec<Uuid> = contact_updates.iter().map(|c| c.0).collect();
-        let statuses: Vec<&str> = contact_updates.iter().map(|c| c.1.status.as_str()).collect();
-        let retries: Vec<i16> = contact_updates.iter().map(|c| c.1.attempts.retry_count as i16).collect();
-        let follow_ups: Vec<i16> = contact_updates.iter().map(|c| c.1.attempts.follow_up_count as i16).collect();
-        let due: Vec<Option<DateTime<Utc>>> = contact_updates.iter().map(|c| c.1.next_retry_at).collect();
+    if !recorded.contacts.is_empty() {
+        let ids: Vec<Uuid> = recorded.contacts.iter().map(|c| c.0).collect();
+        let statuses: Vec<&str> = recorded.contacts.iter().map(|c| c.1.status.as_str()).collect();
+        let retries: Vec<i16> = recorded.contacts.iter().map(|c| c.1.attempts.retry_count as i16).collect();
+        let follow_ups: Vec<i16> = recorded.contacts.iter().map(|c| c.1.attempts.follow_up_count as i16).collect();
+        let due: Vec<Option<DateTime<Utc>>> = recorded.contacts.iter().map(|c| c.1.next_retry_at).collect();
         sqlx::query(
             "UPDATE contacts c SET status = t.status, retry_count = t.retry_count, follow_up_count = t.follow_ups,
                     next_retry_at = t.due, updated_at = $6
@@ -587,8 +509,8 @@ async fn record_locked(
         .execute(&mut *tx)
         .await?;
     }
-    apply_batch_deltas(&mut tx, &batch_deltas, now).await?;
-    for (campaign, d) in &campaign_deltas {
+    apply_batch_deltas(&mut tx, &recorded.batches, now).await?;
+    for (campaign, d) in &recorded.campaigns {
         sqlx::query(
             "UPDATE campaigns SET in_flight = in_flight + $2, completed_calls = completed_calls + $3,
                     failed_calls = failed_calls + $4, busy_calls = busy_calls + $5,
@@ -607,10 +529,10 @@ async fn record_locked(
         .execute(&mut *tx)
         .await?;
     }
-    let touched: Vec<Uuid> = batch_deltas.keys().copied().collect();
+    let touched: Vec<Uuid> = recorded.batches.keys().copied().collect();
     complete_finished(&mut tx, &touched, now).await?;
     tx.commit().await?;
-    Ok(call_updates.iter().map(|c| c.1.status).collect())
+    Ok(recorded.calls.iter().map(|c| c.1.status).collect())
 }
 
 impl Store {

@@ -1,40 +1,17 @@
 //! Batch rows: insert, read, list, lock, status changes, and the campaign-wide propagations.
 
-use super::campaigns::{COLUMNS as CAMPAIGN_COLUMNS, campaign_from_row};
+use super::campaigns::campaign_from_row;
 use super::{RowExt, Store, Tx, id, json_text, micros};
 use crate::domain::batch::{Batch, BatchStatus, SKIPPABLE};
 use crate::domain::contact::{ContactStatus, StatusCounts};
 use crate::domain::eligibility::BatchState;
 use crate::domain::ids::{BatchId, CampaignId, OrgId};
 use crate::error::Error;
+use crate::store::shared::{BATCH_COLUMNS as COLUMNS, CAMPAIGN_COLUMNS, COUNTER_COLUMNS, corrupt};
 use crate::store::{BatchFilter, Page, StatsSnapshot};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
-
-/// The counter column of each contact status, in the order of `ContactStatus::ALL`.
-pub(super) const COUNTER_COLUMNS: [&str; 11] = [
-    "n_pending",
-    "n_dispatched",
-    "n_in_progress",
-    "n_retrying",
-    "n_followup_scheduled",
-    "n_completed",
-    "n_failed",
-    "n_busy",
-    "n_no_answer",
-    "n_skipped",
-    "n_max_retries_reached",
-];
-
-pub(super) const COLUMNS: &str = "id, campaign_id, organization_id, status, total_contacts, concurrency_limit, \
-    max_retries_override, scheduled_start, expires_at, call_context, metadata, n_pending, n_dispatched, \
-    n_in_progress, n_retrying, n_followup_scheduled, n_completed, n_failed, n_busy, n_no_answer, n_skipped, \
-    n_max_retries_reached, in_flight, created_at, updated_at, completed_at";
-
-fn corrupt(what: &str) -> Error {
-    Error::internal(format!("stored batch has an invalid {what}"))
-}
 
 fn counts_from_row(row: &SqliteRow) -> Result<StatusCounts, Error> {
     let mut counts = StatusCounts::default();

@@ -6,18 +6,12 @@ use crate::domain::batch::NewContact;
 use crate::domain::contact::{CallKind, CallRecord, CallStatus, Contact, ContactStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId};
 use crate::error::Error;
+use crate::store::shared::{CALL_COLUMNS, CONTACT_COLUMNS, corrupt};
 use crate::store::{Page, StatusBreakdown};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use tokio::sync::mpsc;
-
-fn corrupt(what: &str) -> Error {
-    Error::internal(format!("stored contact has an invalid {what}"))
-}
-
-const CONTACT_COLUMNS: &str = "id, batch_id, campaign_id, phone_number, call_variables, status, retry_count, \
-    follow_up_count, latest_retry_count, last_attempted_at, next_retry_at";
 
 fn contact_from_row(row: &SqliteRow) -> Result<Contact, Error> {
     let status: &str = row.try_get("status")?;
@@ -35,10 +29,6 @@ fn contact_from_row(row: &SqliteRow) -> Result<Contact, Error> {
         next_retry_at: row.at_opt("next_retry_at")?,
     })
 }
-
-const CALL_COLUMNS: &str = "id, contact_id, call_status, attempt, kind, from_number, to_number, duration_seconds, \
-    recording_url, transcript, summary, sentiment, hangup_by, hangup_reason, total_cost, dispatched_at, \
-    answered_at, ended_at";
 
 fn call_from_row(row: &SqliteRow) -> Result<CallRecord, Error> {
     let status: &str = row.try_get("call_status")?;

@@ -4,15 +4,16 @@
 //! Every write holds the single writer connection, which is exclusive: no other transaction can
 //! change a campaign meanwhile, so the Postgres store's campaign-order locking is unnecessary here.
 
-use super::batches::{COLUMNS as BATCH_COLUMNS, COUNTER_COLUMNS, batch_from_row};
-use super::campaigns::{COLUMNS as CAMPAIGN_COLUMNS, campaign_from_row};
+use super::batches::batch_from_row;
+use super::campaigns::campaign_from_row;
 use super::{RowExt, Store, Tx, id, id_list, instant, json_text, micros};
 use crate::domain::batch::{Batch, BatchStatus};
 use crate::domain::campaign::Campaign;
 use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId};
-use crate::domain::outcome::{Attempts, Outcome, next_contact};
+use crate::domain::outcome::{Attempts, Outcome};
 use crate::error::Error;
+use crate::store::shared::{BATCH_COLUMNS, BatchDelta, CAMPAIGN_COLUMNS, LIVE, LiveCall, corrupt, decide};
 use crate::store::{AcceptedCall, ClaimedContact, FinishedCall, NewCall};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -21,12 +22,6 @@ use sqlx::{Row, Sqlite, SqliteConnection};
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 use uuid::fmt::Hyphenated;
-
-const LIVE: &str = "('dispatched', 'ringing', 'in_progress')";
-
-fn corrupt(what: &str) -> Error {
-    Error::internal(format!("stored dispatch state has an invalid {what}"))
-}
 
 /// A text column parsed into a domain enum.
 fn parsed<T>(r: &SqliteRow, column: &str, parse: fn(&str) -> Option<T>, what: &str) -> Result<T, Error> {
@@ -59,20 +54,6 @@ async fn take_seqs(conn: &mut SqliteConnection, n: i64) -> Result<i64, Error> {
     Ok(last - n + 1)
 }
 
-/// Counter changes of one batch: per-status deltas and the change of calls in flight.
-#[derive(Default)]
-struct BatchDelta {
-    counts: [i64; 11],
-    in_flight: i64,
-}
-
-impl BatchDelta {
-    fn moved(&mut self, from: ContactStatus, to: ContactStatus) {
-        self.counts[from.index()] -= 1;
-        self.counts[to.index()] += 1;
-    }
-}
-
 /// Applies counter deltas to batches (the numbers are computed here, never client text).
 async fn apply_batch_deltas(
     conn: &mut SqliteConnection,
@@ -80,15 +61,7 @@ async fn apply_batch_deltas(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     for (batch, d) in deltas {
-        let mut sets: Vec<String> = COUNTER_COLUMNS
-            .iter()
-            .zip(d.counts)
-            .filter(|(_, n)| *n != 0)
-            .map(|(column, n)| format!("{column} = {column} + ({n})"))
-            .collect();
-        if d.in_flight != 0 {
-            sets.push(format!("in_flight = in_flight + ({})", d.in_flight));
-        }
+        let sets = d.assignments();
         if sets.is_empty() {
             continue;
         }
@@ -464,15 +437,9 @@ async fn record_locked(
     if live.is_empty() {
         return Ok(Vec::new());
     }
-    struct Live {
-        contact: Uuid,
-        batch: Uuid,
-        campaign: Uuid,
-        kind: CallKind,
-    }
-    let mut calls: HashMap<Uuid, Live> = HashMap::with_capacity(live.len());
+    let mut calls: HashMap<Uuid, LiveCall> = HashMap::with_capacity(live.len());
     for r in &live {
-        let call = Live {
+        let call = LiveCall {
             contact: r.uuid("contact_id")?,
             batch: r.uuid("batch_id")?,
             campaign: r.uuid("campaign_id")?,
@@ -496,60 +463,12 @@ async fn record_locked(
         batches.insert(r.uuid("id")?, (status, r.try_get("max_retries_override")?));
     }
 
-    // Decide, in memory.
-    #[derive(Default)]
-    struct CampaignDelta {
-        in_flight: i64,
-        completed: i64,
-        failed: i64,
-        busy: i64,
-        no_answer: i64,
-        answered: i64,
-        answered_seconds: f64,
-    }
-    let mut call_updates = Vec::with_capacity(calls.len());
-    let mut contact_updates = Vec::with_capacity(calls.len());
-    let mut batch_deltas: BTreeMap<Uuid, BatchDelta> = BTreeMap::new();
-    let mut campaign_deltas: BTreeMap<Uuid, CampaignDelta> = BTreeMap::new();
-    for f in finished {
-        let Some(call) = calls.remove(&f.execution_id.uuid()) else { continue };
-        let o = &f.outcome;
-        call_updates.push((f.execution_id.uuid(), o, f.ended_at));
-        let cd = campaign_deltas.entry(call.campaign).or_default();
-        cd.in_flight -= 1;
-        match o.status {
-            CallStatus::Completed => cd.completed += 1,
-            CallStatus::Busy => cd.busy += 1,
-            CallStatus::NoAnswer => cd.no_answer += 1,
-            _ => cd.failed += 1,
-        }
-        if o.status == CallStatus::Completed {
-            cd.answered += 1;
-            cd.answered_seconds += o.duration_seconds.unwrap_or(0.0);
-        }
-        let bd = batch_deltas.entry(call.batch).or_default();
-        bd.in_flight -= 1;
-        let (Some((status, attempts)), Some((batch_status, override_retries)), Some(campaign)) =
-            (contacts.get(&call.contact).copied(), batches.get(&call.batch).copied(), campaigns.get(&call.campaign))
-        else {
-            continue;
-        };
-        // A contact skipped while its call was placed keeps its status; the outcome stays on the call.
-        if !matches!(status, ContactStatus::Dispatched | ContactStatus::InProgress) {
-            continue;
-        }
-        let policy = &campaign.settings.retry_policy;
-        let max_retries = override_retries.map_or(policy.max_retries, |r| r as u8);
-        let may_continue = !batch_status.is_terminal();
-        let next = next_contact(o, call.kind, attempts, max_retries, policy, f.ended_at, may_continue);
-        bd.moved(status, next.status);
-        contact_updates.push((call.contact, next));
-    }
+    let recorded = decide(finished, calls, &contacts, &batches, &campaigns);
 
     // Write.
-    let first = take_seqs(&mut tx, call_updates.len() as i64).await?;
+    let first = take_seqs(&mut tx, recorded.calls.len() as i64).await?;
     let rows: Vec<Value> = (first..)
-        .zip(&call_updates)
+        .zip(&recorded.calls)
         .map(|(seq, (call, o, ended_at))| {
             json!([
                 call.to_string(),
@@ -587,8 +506,9 @@ async fn record_locked(
     .bind(Value::Array(rows).to_string())
     .execute(&mut *tx)
     .await?;
-    if !contact_updates.is_empty() {
-        let rows: Vec<Value> = contact_updates
+    if !recorded.contacts.is_empty() {
+        let rows: Vec<Value> = recorded
+            .contacts
             .iter()
             .map(|(contact, next)| {
                 json!([
@@ -612,8 +532,8 @@ async fn record_locked(
         .execute(&mut *tx)
         .await?;
     }
-    apply_batch_deltas(&mut tx, &batch_deltas, now).await?;
-    for (campaign, d) in &campaign_deltas {
+    apply_batch_deltas(&mut tx, &recorded.batches, now).await?;
+    for (campaign, d) in &recorded.campaigns {
         sqlx::query(
             "UPDATE campaigns SET in_flight = in_flight + ?2, completed_calls = completed_calls + ?3,
                     failed_calls = failed_calls + ?4, busy_calls = busy_calls + ?5,
@@ -632,10 +552,10 @@ async fn record_locked(
         .execute(&mut *tx)
         .await?;
     }
-    let touched: Vec<Uuid> = batch_deltas.keys().copied().collect();
+    let touched: Vec<Uuid> = recorded.batches.keys().copied().collect();
     complete_finished(&mut tx, &touched, now).await?;
     tx.commit().await?;
-    Ok(call_updates.iter().map(|c| c.1.status).collect())
+    Ok(recorded.calls.iter().map(|c| c.1.status).collect())
 }
 
 impl Store {

@@ -4,6 +4,7 @@ use super::{Store, id, micros};
 use crate::domain::ids::OrgId;
 use crate::error::Error;
 use crate::store::IdempotencyBegin;
+use crate::store::shared::idempotent_answer;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -49,16 +50,12 @@ impl Store {
             // Abandoned between our insert and this read: the client may simply retry.
             return Ok(IdempotencyBegin::InProgress);
         };
-        let stored_hash: Vec<u8> = row.try_get("request_hash")?;
-        if stored_hash != request_hash {
-            return Ok(IdempotencyBegin::Mismatch);
-        }
-        let status: Option<i64> = row.try_get("response_status")?;
-        let body: Option<Vec<u8>> = row.try_get("response_body")?;
-        Ok(match (status, body) {
-            (Some(status), Some(body)) => IdempotencyBegin::Replay { status: status as u16, body },
-            _ => IdempotencyBegin::InProgress,
-        })
+        Ok(idempotent_answer(
+            &row.try_get::<Vec<u8>, _>("request_hash")?,
+            request_hash,
+            row.try_get("response_status")?,
+            row.try_get("response_body")?,
+        ))
     }
 
     /// Stores the response of the request that claimed `key`.
