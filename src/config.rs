@@ -65,6 +65,17 @@ pub struct ServeConfig {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "GRAINE_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..=1 << 32))]
     pub max_body_bytes: u64,
+    /// Requests per minute each API token may make on this server (bursts up to the same number);
+    /// more get `429` with `Retry-After`. 0: no limit.
+    #[arg(long, env = "GRAINE_RATE_LIMIT", default_value_t = 0)]
+    pub rate_limit: u32,
+    /// Seconds a client may take to send a request's head, or pause while sending its body; a
+    /// slower one is disconnected (head) or answered `408` (body).
+    #[arg(long, env = "GRAINE_CLIENT_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub client_timeout: u64,
+    /// Largest request head (request line and headers), in bytes; a larger one gets `431`.
+    #[arg(long, env = "GRAINE_MAX_HEADER_BYTES", default_value_t = 64 * 1024, value_parser = clap::value_parser!(u64).range(8192..=1 << 24))]
+    pub max_header_bytes: u64,
     /// Freeze the clock; it moves only through `/api/v1/test/clock`.
     #[arg(long, env = "GRAINE_TEST_CLOCK")]
     pub test_clock: bool,
@@ -119,6 +130,9 @@ impl ServeConfig {
             call_timeout: 1800,
             simulated_call_seconds: 120,
             max_body_bytes: 32 * 1024 * 1024,
+            rate_limit: 0,
+            client_timeout: 30,
+            max_header_bytes: 64 * 1024,
             test_clock: false,
             clock_start: None,
             bootstrap_token: None,

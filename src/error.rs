@@ -77,6 +77,12 @@ pub enum Error {
     Unprocessable(String),
     #[error("Request body is larger than the limit of {0} bytes")]
     PayloadTooLarge(usize),
+    /// The client stopped sending its request body for longer than the server waits.
+    #[error("Request body was not received in time")]
+    RequestTimeout,
+    /// The token used up its requests; the client may retry after `retry_after` seconds.
+    #[error("Too many requests: the limit is {per_minute} per minute per token; retry after {retry_after} s")]
+    RateLimited { per_minute: u32, retry_after: u64 },
     /// The database is unreachable or overloaded; the client may retry.
     #[error("Service temporarily unavailable")]
     Unavailable(#[source] BoxError),

@@ -8,13 +8,12 @@ use crate::dispatch::placer::Placer;
 use crate::dispatch::simulated::SimulatedPlacer;
 use crate::domain::signing::Secret;
 use crate::error::Error;
+use crate::http::server::{self, ClientLimits};
 use crate::http::{AppState, Shared, app};
 use crate::metrics::Metrics;
 use crate::service::idempotency;
 use crate::service::tokens::{self, Bootstrap, TokenCache};
 use crate::store::Store;
-use axum::ServiceExt;
-use axum::extract::Request;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +63,8 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
         tokens: TokenCache::default(),
         metrics: metrics.clone(),
         max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
+        rate_limits: (config.rate_limit > 0)
+            .then(|| std::sync::Mutex::new(crate::domain::rate::RateLimits::new(config.rate_limit))),
         dispatcher: dispatcher.clone(),
         webhook_secret,
     });
@@ -72,10 +73,11 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
     tokio::spawn(purge_idempotency_keys(store.clone(), clock, shutdown.clone()));
     let service = app(state);
     let join = tokio::spawn(async move {
-        axum::serve(listener, ServiceExt::<Request>::into_make_service(service))
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-            .map_err(Error::internal)?;
+        let limits = ClientLimits {
+            timeout: Duration::from_secs(config.client_timeout),
+            max_header_bytes: usize::try_from(config.max_header_bytes).unwrap_or(usize::MAX),
+        };
+        server::serve(listener, service, limits, shutdown).await;
         // Stop claiming before the pool closes; calls already placed end by their own rules.
         let _ = dispatch_loop.await;
         store.close().await;

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod numbering;
 pub mod outcome;
 pub mod phone;
+pub mod rate;
 pub mod signing;
 pub mod simulate;
 pub mod time;

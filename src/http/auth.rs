@@ -35,7 +35,20 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Auth,
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
         return Err(Error::NotAuthenticated);
     }
-    state.tokens.authenticate(&state.store, token).await.map(Auth)
+    let org = state.tokens.authenticate(&state.store, token).await?;
+    if let Some(limits) = &state.rate_limits {
+        let mut limits = limits.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        // Keys of tokens idle long enough to be full again are dropped, so the map stays small.
+        if limits.len() > 10_000 {
+            limits.prune(now);
+        }
+        if let Err(wait) = limits.take(token, now) {
+            let retry_after = wait.as_secs_f64().ceil().max(1.0) as u64;
+            return Err(Error::RateLimited { per_minute: limits.per_minute(), retry_after });
+        }
+    }
+    Ok(Auth(org))
 }
 
 impl FromRequestParts<AppState> for Auth {

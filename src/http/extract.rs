@@ -16,6 +16,9 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, Error> {
             if s.is::<http_body_util::LengthLimitError>() {
                 return Error::PayloadTooLarge(limit);
             }
+            if s.is::<tower_http::timeout::TimeoutError>() {
+                return Error::RequestTimeout;
+            }
             source = s.source();
         }
         Error::invalid(vec!["body".into()], "body_read", "Request body could not be read")

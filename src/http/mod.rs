@@ -11,6 +11,7 @@ mod extract;
 mod idempotency;
 mod json;
 mod ops;
+pub mod server;
 mod stats;
 mod test_clock;
 mod validate;
@@ -48,6 +49,8 @@ pub struct Shared {
     pub tokens: TokenCache,
     pub metrics: Arc<Metrics>,
     pub max_body_bytes: usize,
+    /// Requests left per token (`--rate-limit`); `None` when unlimited.
+    pub rate_limits: Option<std::sync::Mutex<crate::domain::rate::RateLimits>>,
     /// The dispatcher, woken when work is added or resumed, and driven by the test clock.
     pub dispatcher: Arc<Dispatcher>,
     /// Verifies telephony callbacks; without it every callback is refused.

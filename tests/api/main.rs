@@ -8,6 +8,7 @@ mod campaigns;
 mod conventions;
 mod dispatch;
 mod idempotency;
+mod limits;
 mod ops;
 mod orgs;
 mod stores;
