@@ -8,6 +8,8 @@ pub mod eligibility;
 pub mod ids;
 pub mod numbering;
 pub mod outcome;
+#[cfg(test)]
+mod parsers_props;
 pub mod phone;
 pub mod rate;
 pub mod signing;

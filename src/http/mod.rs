@@ -2,6 +2,8 @@
 
 mod auth;
 mod batch_body;
+#[cfg(test)]
+mod batch_body_props;
 mod batches;
 mod campaign_body;
 mod campaigns;
