@@ -299,6 +299,7 @@ impl Dispatcher {
                 attempt,
                 kind,
                 dispatched_at: now,
+                deadline_at: now + self.call_timeout,
             };
             calls.push(NewCall {
                 accepted: self.placer.accept_at_once(&request),
@@ -328,6 +329,15 @@ impl Dispatcher {
 
     /// Hands claimed calls to the placer and records what it said.
     async fn place(&self, requests: Vec<CallRequest>) -> Result<(), Error> {
+        // A call whose deadline passed before it could be sent (this process was paused, or telephony
+        // slow to take the earlier ones) is not sent: the timeout closes it, and the slot may already
+        // hold another call. Telephony is asked to refuse late ones too (`deadline_at`), for the
+        // moment between this check and the request.
+        let sending = self.clock.now();
+        let (late, requests): (Vec<_>, Vec<_>) = requests.into_iter().partition(|r| r.deadline_at <= sending);
+        for r in &late {
+            tracing::warn!(execution_id = %r.execution_id, "call not placed: its deadline passed before it was sent");
+        }
         let placements = futures_util::future::join_all(requests.iter().map(|r| self.placer.place(r))).await;
         let now = self.clock.now();
         let mut accepted = Vec::new();

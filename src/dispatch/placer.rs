@@ -26,6 +26,9 @@ pub struct CallRequest {
     pub kind: CallKind,
     #[serde(skip)]
     pub dispatched_at: DateTime<Utc>,
+    /// After this instant the call is closed as timed out: telephony must not start it any more.
+    #[serde(serialize_with = "crate::domain::time::serialize_rfc3339")]
+    pub deadline_at: DateTime<Utc>,
 }
 
 /// What telephony said to a placement.

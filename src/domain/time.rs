@@ -14,6 +14,11 @@ pub fn parse_start(text: &str) -> Option<StartAt> {
     NAIVE_FORMATS.iter().find_map(|f| NaiveDateTime::parse_from_str(text, f).ok()).map(StartAt::Local)
 }
 
+/// Writes an instant as RFC 3339 in UTC with `Z` (a serde `serialize_with`).
+pub fn serialize_rfc3339<S: serde::Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+}
+
 /// Parses a timestamp that must carry `Z` or an offset.
 pub fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text).ok().map(|t| t.to_utc())

@@ -126,6 +126,9 @@ async fn calls_are_posted_signed_and_callbacks_drive_them() {
     );
     assert_eq!(call["call_context"], json!({"source": "crm"}));
     assert_eq!((call["attempt"].as_i64(), call["kind"].as_str()), (Some(0), Some("initial")));
+    // Placed at the test clock's 10:00 with the default call timeout (30 min): telephony must not
+    // start the call after this.
+    assert_eq!(call["deadline_at"], "2026-11-30T10:30:00Z");
     assert_eq!(contact(&app, &b).await["status"], "in_progress");
 
     let r = callback(&app, json!({"execution_id": exec, "call_status": "in-progress"})).await;

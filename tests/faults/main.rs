@@ -45,6 +45,8 @@ struct Stub {
     log: Arc<Mutex<Vec<Placed>>>,
     replicas: Arc<Mutex<Vec<Option<String>>>>,
     client: reqwest::Client,
+    /// Placements refused because their deadline had passed.
+    refused_late: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Stub {
@@ -54,7 +56,7 @@ impl Stub {
         Path(replica): Path<usize>,
         headers: HeaderMap,
         body: Bytes,
-    ) -> &'static str {
+    ) -> axum::http::StatusCode {
         let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         let now = chrono::Utc::now().timestamp();
         let signed = Secret::parse(SECRET).unwrap().verify(
@@ -67,6 +69,12 @@ impl Stub {
         assert_eq!(signed, Ok(()), "placements are signed");
         let call: Value = serde_json::from_slice(&body).unwrap();
         let text = |k: &str| call[k].as_str().unwrap_or_default().to_owned();
+        // Fencing: a call past its deadline was already closed by the server; it must not start.
+        let deadline = chrono::DateTime::parse_from_rfc3339(&text("deadline_at")).expect("deadline_at");
+        if deadline <= chrono::Utc::now() {
+            stub.refused_late.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return axum::http::StatusCode::CONFLICT;
+        }
         let placed = Placed {
             execution_id: text("execution_id"),
             contact: text("contact_id"),
@@ -79,7 +87,7 @@ impl Stub {
         let id = placed.execution_id.clone();
         stub.log.lock().unwrap().push(placed);
         tokio::spawn(stub.clone().report(id));
-        "ok"
+        axum::http::StatusCode::OK
     }
 
     /// Ends the call after 50–400 ms and delivers its outcome, trying live replicas in turn.
@@ -184,7 +192,7 @@ fn server_url() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_killed_restarted_and_paused_never_double_dial_or_exceed_limits() {
     let long = std::env::var_os("GRAINE_FAULTS_LONG").is_some();
-    let contacts_per_campaign = if long { 300 } else { 30 };
+    let contacts_per_campaign = if long { 300 } else { 60 };
     let database = format!("{}/graine_faults_{}", server_url(), uuid::Uuid::now_v7().simple());
 
     let stub = Stub::default();
@@ -237,6 +245,55 @@ async fn replicas_killed_restarted_and_paused_never_double_dial_or_exceed_limits
     tokio::time::sleep(Duration::from_secs(CALL_TIMEOUT + 2)).await;
     signal(&replicas[2], "-CONT");
 
+    // SIGTERM under load: replica 1 stops gracefully, and comes back.
+    stub.replicas.lock().unwrap()[1] = None;
+    signal(&replicas[1], "-TERM");
+    let stopped = tokio::task::block_in_place(|| replicas[1].child.wait()).unwrap();
+    assert!(stopped.success(), "a graceful stop exits 0: {stopped}");
+    replicas[1] = start_replica(&database, &stub_url, 1).await;
+    stub.replicas.lock().unwrap()[1] = Some(replicas[1].base.clone());
+
+    // Every database connection of every replica is cut at once: they reconnect by themselves.
+    let database_name = database.rsplit('/').next().unwrap().to_owned();
+    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", server_url())).await.unwrap();
+    let cut: Vec<bool> =
+        sqlx::query_scalar("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+            .bind(&database_name)
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+    assert!(!cut.is_empty(), "connections were cut");
+    for r in &replicas {
+        let back = Instant::now() + Duration::from_secs(10);
+        while !client.get(format!("{}/readyz", r.base)).send().await.is_ok_and(|r| r.status().is_success()) {
+            assert!(Instant::now() < back, "a replica did not recover from lost connections");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    // Long form: PostgreSQL itself restarts. While it is down the API answers 503 at once, and
+    // everything resumes when it is back.
+    if long {
+        let cluster = std::fs::read_dir("/etc/postgresql").unwrap().next().unwrap().unwrap().file_name();
+        let cluster = cluster.to_string_lossy().into_owned();
+        let ctl = |action: &str| {
+            Command::new("pg_ctlcluster")
+                .args(["--skip-systemctl-redirect", &cluster, "main", action])
+                .status()
+                .unwrap()
+        };
+        assert!(ctl("stop").success());
+        let asked = Instant::now();
+        let r = client.get(format!("{}/api/v1/campaigns/", replicas[0].base)).bearer_auth(TOKEN).send().await;
+        let took = asked.elapsed();
+        // Started again before any assertion, so that a failure leaves the machine's database up.
+        assert!(ctl("start").success());
+        let status = r.unwrap().status();
+        println!("with PostgreSQL down: {status} in {took:?}");
+        assert_eq!(status, 503);
+        assert!(took < Duration::from_secs(3), "answered in {took:?}");
+    }
+
     // Every batch completes (bounded), read through a replica that was never touched.
     let deadline = Instant::now() + Duration::from_secs(if long { 600 } else { 120 });
     for b in &batches {
@@ -268,16 +325,29 @@ async fn replicas_killed_restarted_and_paused_never_double_dial_or_exceed_limits
         }
         events.sort();
         let (mut live, mut peak) = (0i64, 0i64);
-        for (_, change) in events {
+        for (at, change) in &events {
             live += change;
+            if live > peak && live > *limit {
+                let t0 = log[0].start;
+                let overlapping: Vec<String> = log
+                    .iter()
+                    .filter(|p| &p.campaign == campaign && p.start <= *at && p.end.is_none_or(|e| e > *at))
+                    .map(|p| {
+                        format!("r{} {:?}..{:?} {}", p.replica, p.start - t0, p.end.map(|e| e - t0), p.execution_id)
+                    })
+                    .collect();
+                println!("limit {limit} exceeded at {:?}: {overlapping:#?}", *at - log[0].start);
+            }
             peak = peak.max(live);
         }
         peaks.push((*limit, peak));
     }
     let by_replica: Vec<usize> = (0..3).map(|r| log.iter().filter(|p| p.replica == r).count()).collect();
     if long {
+        let late = stub.refused_late.load(std::sync::atomic::Ordering::Relaxed);
         println!(
-            "placements {} (by replica {by_replica:?}), duplicate attempts {duplicates}, peaks (limit, peak) {peaks:?}",
+            "placements {} (by replica {by_replica:?}), refused as late {late}, duplicate attempts {duplicates}, \
+             peaks (limit, peak) {peaks:?}",
             log.len()
         );
     }

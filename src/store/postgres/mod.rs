@@ -60,7 +60,8 @@ impl Store {
                 // No ping before each use: a broken connection still surfaces as an error, and the
                 // round trip cost a fifth of a simple request's throughput.
                 .test_before_acquire(false)
-                .acquire_timeout(Duration::from_secs(5))
+                // While the database is away a request waits this long for a connection, then gets 503.
+                .acquire_timeout(Duration::from_secs(2))
         };
         let pool = pool_of(max_connections).connect_with(options.clone()).await?;
         let reads = pool_of(super::read_pool_size().min(max_connections)).connect_lazy_with(options.clone());

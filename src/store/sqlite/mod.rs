@@ -140,7 +140,7 @@ impl Store {
         let reads = SqlitePoolOptions::new()
             .max_connections(readers)
             .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(2))
             .connect_lazy_with(options.pragma("cache_size", "-4096"));
         Ok(Self { writer, reads, own })
     }
