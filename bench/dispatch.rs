@@ -5,7 +5,7 @@
 //! Run with `scripts/bench-dispatch` (builds the release binary first). Prints a markdown report.
 
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection, SqliteConnection};
+use sqlx::{Connection, PgConnection};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -43,30 +43,9 @@ fn url(db: &str) -> String {
 }
 
 /// The benchmark's own connection to a bench database, for progress reads the API does not give.
-enum Db {
-    Pg(PgConnection),
-    Lite(SqliteConnection),
-}
-
-impl Db {
-    /// Every row of `sql` (written to be valid on both stores).
-    async fn rows<T>(&mut self, sql: &str) -> Vec<T>
-    where
-        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
-            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-            + Send
-            + Unpin,
-    {
-        match self {
-            Db::Pg(c) => sqlx::query_as(sql).fetch_all(c).await.unwrap(),
-            Db::Lite(c) => sqlx::query_as(sql).fetch_all(c).await.unwrap(),
-        }
-    }
-
-    async fn number(&mut self, sql: &str) -> i64 {
-        self.rows::<(i64,)>(sql).await[0].0
-    }
-}
+#[path = "../tests/support/db.rs"]
+mod db;
+use db::Db;
 
 fn binary() -> String {
     let root = env!("CARGO_MANIFEST_DIR");
@@ -107,12 +86,12 @@ async fn fresh_db(name: &str) -> Db {
             let _ = std::fs::remove_file(format!("{dir}/{name}.db{suffix}"));
         }
         drop(spawn(name, 18899, &["--dispatch", "false"]).await);
-        return Db::Lite(SqliteConnection::connect(&url(name)).await.unwrap());
+        return Db::connect(&url(name)).await;
     }
     let mut admin = PgConnection::connect(&format!("{SERVER}/postgres")).await.unwrap();
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
-    Db::Pg(PgConnection::connect(&url(name)).await.unwrap())
+    Db::connect(&url(name)).await
 }
 
 async fn post(client: &reqwest::Client, url: String, body: Value) -> Value {

@@ -134,6 +134,14 @@ pub struct CampaignDelta {
     pub answered_seconds: f64,
 }
 
+/// Adds a `CampaignDelta` to campaign `$1`: in flight `$2`, completed `$3`, failed `$4`, busy `$5`,
+/// no answer `$6`, answered `$7` and answered seconds `$8` (both stores number parameters so).
+pub const ADD_CAMPAIGN_OUTCOMES: &str = "UPDATE campaigns SET in_flight = in_flight + $2,
+    completed_calls = completed_calls + $3, failed_calls = failed_calls + $4, busy_calls = busy_calls + $5,
+    no_answer_calls = no_answer_calls + $6, answered_calls = answered_calls + $7,
+    answered_seconds = answered_seconds + $8
+ WHERE id = $1";
+
 /// A live call about to be closed, as read under the writers' locks.
 pub struct LiveCall {
     pub contact: Uuid,

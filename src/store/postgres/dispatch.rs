@@ -13,7 +13,9 @@ use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId};
 use crate::domain::outcome::{Attempts, Outcome};
 use crate::error::Error;
-use crate::store::shared::{BATCH_COLUMNS, BatchDelta, CAMPAIGN_COLUMNS, LIVE, LiveCall, corrupt, decide};
+use crate::store::shared::{
+    ADD_CAMPAIGN_OUTCOMES, BATCH_COLUMNS, BatchDelta, CAMPAIGN_COLUMNS, LIVE, LiveCall, corrupt, decide,
+};
 use crate::store::{AcceptedCall, ClaimedContact, FinishedCall, NewCall};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -511,23 +513,17 @@ async fn record_locked(
     }
     apply_batch_deltas(&mut tx, &recorded.batches, now).await?;
     for (campaign, d) in &recorded.campaigns {
-        sqlx::query(
-            "UPDATE campaigns SET in_flight = in_flight + $2, completed_calls = completed_calls + $3,
-                    failed_calls = failed_calls + $4, busy_calls = busy_calls + $5,
-                    no_answer_calls = no_answer_calls + $6, answered_calls = answered_calls + $7,
-                    answered_seconds = answered_seconds + $8
-                 WHERE id = $1",
-        )
-        .bind(campaign)
-        .bind(d.in_flight as i32)
-        .bind(d.completed)
-        .bind(d.failed)
-        .bind(d.busy)
-        .bind(d.no_answer)
-        .bind(d.answered)
-        .bind(d.answered_seconds)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(ADD_CAMPAIGN_OUTCOMES)
+            .bind(campaign)
+            .bind(d.in_flight as i32)
+            .bind(d.completed)
+            .bind(d.failed)
+            .bind(d.busy)
+            .bind(d.no_answer)
+            .bind(d.answered)
+            .bind(d.answered_seconds)
+            .execute(&mut *tx)
+            .await?;
     }
     let touched: Vec<Uuid> = recorded.batches.keys().copied().collect();
     complete_finished(&mut tx, &touched, now).await?;

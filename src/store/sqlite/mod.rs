@@ -14,6 +14,7 @@ mod idempotency;
 mod orgs;
 mod transfer;
 
+use super::shared::corrupt;
 use crate::error::Error;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -246,10 +247,6 @@ pub(super) fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-fn corrupt(what: &str) -> Error {
-    Error::internal(format!("stored row has an invalid {what}"))
-}
-
 /// Typed getters over a row in the stored encodings.
 pub(super) trait RowExt {
     fn uuid(&self, column: &str) -> Result<Uuid, Error>;
@@ -282,10 +279,7 @@ impl RowExt for SqliteRow {
     }
 
     fn object(&self, column: &str) -> Result<Map<String, Value>, Error> {
-        match self.json(column)? {
-            Value::Object(m) => Ok(m),
-            _ => Err(corrupt(column)),
-        }
+        super::shared::object(self.json(column)?, column)
     }
 }
 
