@@ -194,6 +194,16 @@ async fn replicas_killed_restarted_and_paused_never_double_dial_or_exceed_limits
     let long = std::env::var_os("GRAINE_FAULTS_LONG").is_some();
     let contacts_per_campaign = if long { 300 } else { 60 };
     let database = format!("{}/graine_faults_{}", server_url(), uuid::Uuid::now_v7().simple());
+    // Databases of earlier runs that stopped on a failure (this binary runs alone).
+    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", server_url())).await.unwrap();
+    let stale: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'graine\\_faults\\_%'")
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+    for name in stale {
+        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut admin).await.unwrap();
+    }
 
     let stub = Stub::default();
     let app = Router::new().route("/place/{replica}", post(Stub::place)).with_state(stub.clone());
@@ -255,7 +265,6 @@ async fn replicas_killed_restarted_and_paused_never_double_dial_or_exceed_limits
 
     // Every database connection of every replica is cut at once: they reconnect by themselves.
     let database_name = database.rsplit('/').next().unwrap().to_owned();
-    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", server_url())).await.unwrap();
     let cut: Vec<bool> =
         sqlx::query_scalar("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
             .bind(&database_name)
@@ -385,4 +394,7 @@ async fn replicas_killed_restarted_and_paused_never_double_dial_or_exceed_limits
     .unwrap();
     assert_eq!(batches_off, 0, "batch counters equal a recount of the contacts");
     drop(replicas);
+    drop(db);
+    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", server_url())).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE \"{database_name}\" WITH (FORCE)")).execute(&mut admin).await.unwrap();
 }
