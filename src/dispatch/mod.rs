@@ -321,9 +321,11 @@ impl Dispatcher {
         tx.insert_calls(id, &calls, advance).await?;
         tx.commit().await?;
         let calls_len = calls.len();
-        self.metrics.add_calls_placed(requests.len() as u64);
-        // Calls telephony accepted at once were recorded by the claim itself.
-        let to_place = requests.into_iter().zip(calls).filter(|(_, c)| c.accepted.is_none()).map(|(r, _)| r).collect();
+        // Calls telephony accepted at once were recorded (and handed over) by the claim itself; the
+        // others are counted when they are sent.
+        let to_place: Vec<CallRequest> =
+            requests.into_iter().zip(calls).filter(|(_, c)| c.accepted.is_none()).map(|(r, _)| r).collect();
+        self.metrics.add_calls_placed((calls_len - to_place.len()) as u64);
         Ok((calls_len, to_place))
     }
 
@@ -338,6 +340,7 @@ impl Dispatcher {
         for r in &late {
             tracing::warn!(execution_id = %r.execution_id, "call not placed: its deadline passed before it was sent");
         }
+        self.metrics.add_calls_placed(requests.len() as u64);
         let placements = futures_util::future::join_all(requests.iter().map(|r| self.placer.place(r))).await;
         let now = self.clock.now();
         let mut accepted = Vec::new();
