@@ -152,6 +152,7 @@ async fn burn_down(replicas: usize) -> String {
     load(&db, &limits, |i, _| (0..1000).map(|j| contact(format!("+1415{:03}{:04}", 200 + i, 1000 + j))).collect())
         .await;
     let started = Instant::now();
+    let cpu_before = cpu_jiffies();
     let mut servers = Vec::new();
     for r in 0..replicas {
         servers.push(spawn(&db, 18910 + r as u16, &["--simulated-call-seconds", "0"]).await);
@@ -175,6 +176,8 @@ async fn burn_down(replicas: usize) -> String {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let elapsed = started.elapsed();
+    let cpu =
+        cpu_jiffies().zip(cpu_before).map(|((busy, all), (busy0, all0))| (busy - busy0) * 100 / (all - all0).max(1));
     let client = reqwest::Client::new();
     let mut texts = Vec::new();
     for s in &servers {
@@ -182,11 +185,21 @@ async fn burn_down(replicas: usize) -> String {
     }
     let from_first = elapsed - first_call.unwrap_or_default();
     format!(
-        "| {replicas} | 100,000 | {:.1} s | {:.0} | {} |",
+        "| {replicas} | 100,000 | {:.1} s | {:.0} | {} | {} |",
         from_first.as_secs_f64(),
         100_000.0 / from_first.as_secs_f64(),
-        p99_from_metrics(&texts, "graine_dispatch_claim_seconds")
+        p99_from_metrics(&texts, "graine_dispatch_claim_seconds"),
+        cpu.map_or("n/a".into(), |c| format!("{c}%"))
     )
+}
+
+/// Busy and total CPU time of the whole machine so far, in clock ticks (Linux `/proc/stat`).
+fn cpu_jiffies() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
+    let all: u64 = fields.iter().take(8).sum();
+    let idle = fields.get(3)? + fields.get(4)?;
+    Some((all - idle, all))
 }
 
 async fn limit_bound() -> String {
@@ -335,8 +348,10 @@ fn main() {
     rt.block_on(async {
         if which == "all" || which == "burn" {
             println!("### Burn-down: 100,000 due contacts over 100 campaigns, zero-length simulated calls\n");
-            println!("| replicas | contacts | time (first call → last completed) | calls/s | claim transaction p99 |");
-            println!("|---|---|---|---|---|");
+            println!(
+                "| replicas | contacts | time (first call → last completed) | calls/s | claim transaction p99 | CPU busy |"
+            );
+            println!("|---|---|---|---|---|---|");
             for replicas in if sqlite() { &[1][..] } else { &[1, 2][..] } {
                 println!("{}", burn_down(*replicas).await);
             }

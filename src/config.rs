@@ -88,6 +88,10 @@ pub struct ServeConfig {
     /// Run the dispatcher in this process (`false`: serve the API only; calls are placed by other replicas).
     #[arg(long, env = "GRAINE_DISPATCH", default_value_t = true, action = clap::ArgAction::Set)]
     pub dispatch: bool,
+    /// Dispatch transactions (claims and settles of calls) that may run at once across every
+    /// replica on the database; about the database's CPU cores. Give every replica the same value.
+    #[arg(long, env = "GRAINE_DISPATCH_STREAMS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub dispatch_streams: u32,
     /// Log line format.
     #[arg(long, env = "GRAINE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -137,6 +141,7 @@ impl ServeConfig {
             clock_start: None,
             bootstrap_token: None,
             dispatch: true,
+            dispatch_streams: 2,
             log_format: LogFormat::Text,
         }
     }

@@ -55,8 +55,15 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
     };
     let metrics = Arc::new(Metrics::default());
     let call_timeout = chrono::Duration::seconds(i64::from(config.call_timeout));
-    let dispatcher =
-        Arc::new(Dispatcher::new(store.clone(), clock.clone(), placer, call_timeout, config.dispatch, metrics.clone()));
+    let dispatcher = Arc::new(Dispatcher::new(
+        store.clone(),
+        clock.clone(),
+        placer,
+        call_timeout,
+        config.dispatch,
+        config.dispatch_streams,
+        metrics.clone(),
+    ));
     let state = AppState::new(Shared {
         store: store.clone(),
         clock: clock.clone(),

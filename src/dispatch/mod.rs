@@ -15,20 +15,27 @@ use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::store::{AcceptedCall, FinishedCall, NewCall, Store};
 use chrono::{DateTime, Duration, Utc};
-use futures_util::StreamExt;
 use placer::{CallRequest, Placement, Placer};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Mutex, Notify};
 use tokio_util::sync::CancellationToken;
 
 /// Rows settled per query while catching up.
 const SETTLE_CHUNK: i64 = 5000;
-/// Transactions settling simulated calls side by side in real time.
-const SETTLES_AT_ONCE: usize = 2;
-/// Campaigns claimed concurrently in one pass.
-const CLAIMS_AT_ONCE: usize = 2;
 /// The longest the real-time loop sleeps without looking (a fallback for changes made by other replicas).
 const POLL: std::time::Duration = std::time::Duration::from_millis(500);
+/// How soon the real-time loop looks again when work was due but another transaction held its
+/// campaign; doubled (up to `POLL`) while it stays held, as under a long batch upload.
+const HELD_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// What one pass did: whether anything changed, and whether due work was left because another
+/// transaction (usually another replica) held its campaign.
+#[derive(Clone, Copy, Debug, Default)]
+struct Pass {
+    changed: bool,
+    held: bool,
+}
 
 /// What telephony reports about a call.
 #[derive(Clone, Debug)]
@@ -47,6 +54,9 @@ pub struct Dispatcher {
     metrics: Arc<Metrics>,
     /// Whether this process dispatches at all (an API-only replica does not).
     enabled: bool,
+    /// Dispatch transactions (claims, settles) run side by side, each in its own slot; the slots
+    /// are shared by every replica on the database (`Tx::take_dispatch_slot`).
+    streams: u32,
     /// One drive at a time in this process (loop, settle, advance).
     drive: Mutex<()>,
     /// Rung when work is added or resumed.
@@ -60,16 +70,18 @@ impl Dispatcher {
         placer: Arc<dyn Placer>,
         call_timeout: Duration,
         enabled: bool,
+        streams: u32,
         metrics: Arc<Metrics>,
     ) -> Self {
         let wakeup = Arc::new(Notify::new());
-        Self { store, clock, placer, call_timeout, enabled, metrics, drive: Mutex::new(()), wakeup }
+        let streams = streams.max(1);
+        Self { store, clock, placer, call_timeout, enabled, streams, metrics, drive: Mutex::new(()), wakeup }
     }
 
     /// Does everything due at `now` until nothing more is.
     pub async fn settle(&self, now: DateTime<Utc>) -> Result<(), Error> {
         let _drive = self.drive.lock().await;
-        while self.step(now).await? {}
+        while self.step(now).await?.changed {}
         Ok(())
     }
 
@@ -85,7 +97,7 @@ impl Dispatcher {
                 .map_err(|e| Error::internal(format!("test clock refused to move: {e:?}")));
         }
         loop {
-            while self.step(t).await? {}
+            while self.step(t).await?.changed {}
             if t >= to {
                 return Ok(t);
             }
@@ -100,13 +112,23 @@ impl Dispatcher {
         if self.clock.is_manual() || !self.enabled {
             return;
         }
+        let mut held_streak = 0u32;
         loop {
             let now = self.clock.now();
-            if let Err(e) = self.settle_live(&shutdown).await {
+            let held = self.settle_live(&shutdown).await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "dispatch pass failed");
-            }
-            let next = self.next_wakeup(now).await.unwrap_or(None);
-            let wait = next.and_then(|t| (t - self.clock.now()).to_std().ok()).map_or(POLL, |w| w.min(POLL));
+                false
+            });
+            // Work another replica held is looked at again shortly: that replica may finish with the
+            // campaign long before the next timed event.
+            let wait = if held {
+                held_streak += 1;
+                HELD_RETRY.saturating_mul(1 << (held_streak - 1).min(7)).min(POLL)
+            } else {
+                held_streak = 0;
+                let next = self.next_wakeup(now).await.unwrap_or(None);
+                next.and_then(|t| (t - self.clock.now()).to_std().ok()).map_or(POLL, |w| w.min(POLL))
+            };
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = self.wakeup.notified() => {}
@@ -117,16 +139,22 @@ impl Dispatcher {
 
     /// Steps with a fresh `now` each time until a pass changes nothing, or shutdown begins (then
     /// no new claim starts; calls already placed end by their own rules, here or on another replica).
-    async fn settle_live(&self, shutdown: &CancellationToken) -> Result<(), Error> {
+    /// Says whether the last pass left due work because another transaction held its campaign.
+    async fn settle_live(&self, shutdown: &CancellationToken) -> Result<bool, Error> {
         let _drive = self.drive.lock().await;
-        while !shutdown.is_cancelled() && self.step(self.clock.now()).await? {}
-        Ok(())
+        while !shutdown.is_cancelled() {
+            let pass = self.step(self.clock.now()).await?;
+            if !pass.changed {
+                return Ok(pass.held);
+            }
+        }
+        Ok(false)
     }
 
-    /// One pass at `now`; says whether anything changed.
-    async fn step(&self, now: DateTime<Utc>) -> Result<bool, Error> {
+    /// One pass at `now`.
+    async fn step(&self, now: DateTime<Utc>) -> Result<Pass, Error> {
         if !self.enabled {
-            return Ok(false);
+            return Ok(Pass::default());
         }
         let started = std::time::Instant::now();
         let changed = self.pass(now).await;
@@ -134,7 +162,7 @@ impl Dispatcher {
         changed
     }
 
-    async fn pass(&self, now: DateTime<Utc>) -> Result<bool, Error> {
+    async fn pass(&self, now: DateTime<Utc>) -> Result<Pass, Error> {
         let mut changed = self.settle_simulated(now).await?;
         loop {
             let overdue = self.store.overdue_calls(now, SETTLE_CHUNK).await?;
@@ -171,24 +199,45 @@ impl Dispatcher {
             let start = (u64::from_le_bytes(seed) % candidates.len() as u64) as usize;
             candidates.rotate_left(start);
         }
-        let claims: Vec<Result<usize, Error>> = futures_util::stream::iter(candidates)
-            .map(|campaign| async move {
-                let started = std::time::Instant::now();
-                let claim = self.claim(campaign, now).await;
-                self.metrics.observe_claim(started.elapsed());
-                let (claimed, to_place) = claim?;
-                if !to_place.is_empty() {
-                    self.place(to_place).await?;
+        // Each stream claims the next campaign not yet taken, in its own dispatch slot.
+        let next = AtomicUsize::new(0);
+        let streams = (0..self.streams).map(|slot| {
+            let (candidates, next) = (&candidates, &next);
+            async move {
+                let mut outcomes = Vec::new();
+                while let Some(&campaign) = candidates.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    outcomes.push(self.claim_and_place(campaign, slot, now).await);
                 }
-                Ok(claimed)
-            })
-            .buffer_unordered(CLAIMS_AT_ONCE)
-            .collect()
-            .await;
+                outcomes
+            }
+        });
+        let claims = futures_util::future::join_all(streams).await.into_iter().flatten();
+        let mut held = false;
         for claimed in claims {
-            changed |= claimed? > 0;
+            match claimed? {
+                Some(n) => changed |= n > 0,
+                None => held = true,
+            }
         }
-        Ok(changed)
+        Ok(Pass { changed, held })
+    }
+
+    /// Claims what the campaign may call now and hands it to the placer. Returns how many calls it
+    /// claimed, or `None` when another transaction held the campaign.
+    async fn claim_and_place(
+        &self,
+        campaign: CampaignId,
+        slot: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Option<usize>, Error> {
+        let started = std::time::Instant::now();
+        let claim = self.claim(campaign, slot, now).await;
+        self.metrics.observe_claim(started.elapsed());
+        let Some((claimed, to_place)) = claim? else { return Ok(None) };
+        if !to_place.is_empty() {
+            self.place(to_place).await?;
+        }
+        Ok(Some(claimed))
     }
 
     /// Records the simulated calls that ended by `now`; says whether any was recorded.
@@ -209,7 +258,7 @@ impl Dispatcher {
             // campaigns no other transaction holds, so they (and other replicas) split the work.
             loop {
                 let settled = futures_util::future::join_all(
-                    (0..SETTLES_AT_ONCE).map(|_| self.store.settle_simulated_ends(now, SETTLE_CHUNK)),
+                    (0..self.streams).map(|slot| self.store.settle_simulated_ends(now, SETTLE_CHUNK, slot)),
                 )
                 .await;
                 let mut closed = 0;
@@ -228,13 +277,20 @@ impl Dispatcher {
     }
 
     /// Claims what the campaign may call now, in one short transaction. Returns how many calls it
-    /// claimed and those still to hand to the placer.
-    async fn claim(&self, id: CampaignId, now: DateTime<Utc>) -> Result<(usize, Vec<CallRequest>), Error> {
+    /// claimed and those still to hand to the placer, or `None` when another transaction held the
+    /// campaign (or it stopped being active meanwhile).
+    async fn claim(
+        &self,
+        id: CampaignId,
+        slot: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(usize, Vec<CallRequest>)>, Error> {
         let mut tx = self.store.begin().await?;
-        let Some((campaign, cursor)) = tx.lock_campaign_for_dispatch(id).await? else { return Ok((0, Vec::new())) };
+        tx.take_dispatch_slot(slot).await?;
+        let Some((campaign, cursor)) = tx.lock_campaign_for_dispatch(id).await? else { return Ok(None) };
         let s = &campaign.settings;
         if s.working_hours_enforced && !s.working_hours.is_open(s.timezone.tz(), now) {
-            return Ok((0, Vec::new()));
+            return Ok(Some((0, Vec::new())));
         }
         let mut capacity = i64::from(s.concurrency_limit) - campaign.in_flight;
         let mut claimed = Vec::new();
@@ -254,7 +310,7 @@ impl Dispatcher {
             claimed.extend(contacts.into_iter().map(|c| (batch.clone(), c)));
         }
         if claimed.is_empty() {
-            return Ok((0, Vec::new()));
+            return Ok(Some((0, Vec::new())));
         }
         let live = if s.phone_number_strategy == PhoneNumberStrategy::LeastLoaded {
             let by_number = tx.live_calls_by_number(id).await?;
@@ -326,7 +382,7 @@ impl Dispatcher {
         let to_place: Vec<CallRequest> =
             requests.into_iter().zip(calls).filter(|(_, c)| c.accepted.is_none()).map(|(r, _)| r).collect();
         self.metrics.add_calls_placed((calls_len - to_place.len()) as u64);
-        Ok((calls_len, to_place))
+        Ok(Some((calls_len, to_place)))
     }
 
     /// Hands claimed calls to the placer and records what it said.

@@ -196,8 +196,9 @@ delegate!(Store {
     /// duplicate callback) is left as it is. Returns the statuses of the calls it closed.
     fn record_outcomes(finished: &[FinishedCall], now: DateTime<Utc>) -> Vec<CallStatus>;
     /// Records the outcomes of simulated calls that ended by `now`, up to `limit` of them, taking only
-    /// calls of campaigns no other transaction holds. Returns the statuses of the calls it closed.
-    fn settle_simulated_ends(now: DateTime<Utc>, limit: i64) -> Vec<CallStatus>;
+    /// calls of campaigns no other transaction holds, in dispatch slot `slot` (see
+    /// `Tx::take_dispatch_slot`). Returns the statuses of the calls it closed.
+    fn settle_simulated_ends(now: DateTime<Utc>, limit: i64, slot: u32) -> Vec<CallStatus>;
     /// Calls in flight across every campaign.
     fn calls_in_flight() -> i64;
     /// Live simulated calls whose scripted end is at or before `now`, soonest first.
@@ -287,6 +288,10 @@ delegate!(Tx {
         now: DateTime<Utc>
     ) -> usize;
 
+    /// Waits for dispatch slot `slot`, held until the transaction ends: across every replica on one
+    /// database, at most one dispatch transaction runs in each slot, so adding replicas never runs
+    /// more dispatch work at once than the database has room for.
+    fn take_dispatch_slot(slot: u32) -> ();
     /// Locks an active campaign for a claim, skipping it when another transaction holds it.
     /// Returns it with its round-robin cursor.
     fn lock_campaign_for_dispatch(id: CampaignId) -> Option<(Campaign, i64)>;

@@ -429,6 +429,46 @@ async fn two_replicas_racing_never_double_dial_or_exceed_limits() {
     }
 }
 
+/// Dispatch slots are shared by every replica on one Postgres database: while another process
+/// holds the only slot (`--dispatch-streams 1`), this server's claim waits for it instead of
+/// running beside it, and goes ahead the moment it is free.
+#[tokio::test]
+async fn a_claim_waits_for_a_dispatch_slot_held_elsewhere() {
+    let app = TestApp::start_postgres_with(|c| {
+        c.test_clock = true;
+        c.clock_start = Some(at(MONDAY_10));
+        c.dispatch_streams = 1;
+    })
+    .await;
+    let c = campaign(&app, json!({})).await;
+    // Another replica's dispatch transaction, as far as the database can tell: slot 0 is held.
+    const SLOTS: &str = "1735550067"; // the advisory-lock namespace of dispatch slots
+    let mut holder = app.db().await;
+    holder.number(&format!("SELECT CAST(1 AS BIGINT) FROM (SELECT pg_advisory_lock({SLOTS}, 0)) AS held")).await;
+    // With the test clock, creating a batch runs the dispatcher before the answer; meanwhile the
+    // other side watches the database and then lets go of the slot.
+    let upload = batch(&app, &c, &["+14155550100", "+14155550101"], json!({}));
+    let other_replica = async {
+        let mut db = app.db().await;
+        let waiting = format!(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = {SLOTS} AND objid = 0 AND NOT granted"
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while db.number(&waiting).await == 0 {
+            assert!(std::time::Instant::now() < deadline, "the claim never asked for the slot");
+        }
+        assert_eq!(
+            db.number("SELECT count(*) FROM call_records").await,
+            0,
+            "nothing is claimed while the slot is held"
+        );
+        holder.number(&format!("SELECT CAST(CAST(pg_advisory_unlock({SLOTS}, 0) AS INT) AS BIGINT)")).await;
+    };
+    let (b, ()) = tokio::join!(upload, other_replica);
+    let contacts = app.contacts_with_calls(&b).await;
+    assert!(contacts.iter().all(|c| calls(c).len() == 1), "both contacts called once the slot was free: {contacts:?}");
+}
+
 /// The uuid inside a `btc_…` id.
 fn batch_uuid(id: &str) -> uuid::Uuid {
     graine::domain::ids::BatchId::parse(id).unwrap().uuid()

@@ -76,7 +76,27 @@ async fn complete_finished(conn: &mut sqlx::PgConnection, batches: &[Uuid], now:
     Ok(())
 }
 
+/// The advisory-lock namespace of dispatch slots ("gr" "ds").
+const DISPATCH_SLOTS: i32 = 0x6772_6473;
+
+/// Waits for dispatch slot `slot`; the lock is released when the transaction ends (or its
+/// connection drops).
+async fn take_slot(conn: &mut sqlx::PgConnection, slot: u32) -> Result<(), Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind(DISPATCH_SLOTS)
+        .bind(i32::try_from(slot).map_err(Error::internal)?)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 impl Tx {
+    /// Waits for dispatch slot `slot`, held until the transaction ends: across every replica on one
+    /// database, at most one dispatch transaction runs in each slot.
+    pub async fn take_dispatch_slot(&mut self, slot: u32) -> Result<(), Error> {
+        take_slot(&mut self.0, slot).await
+    }
+
     /// Locks an active campaign for a claim, skipping it when another transaction holds it.
     /// Returns it with its round-robin cursor.
     pub async fn lock_campaign_for_dispatch(&mut self, id: CampaignId) -> Result<Option<(Campaign, i64)>, Error> {
@@ -347,8 +367,14 @@ impl Store {
     /// Records the outcomes of simulated calls that ended by `now`, up to `limit` of them, taking only
     /// calls of campaigns no other transaction holds (so that replicas settle disjoint campaigns side
     /// by side). Returns the statuses of the calls it closed.
-    pub async fn settle_simulated_ends(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<CallStatus>, Error> {
+    pub async fn settle_simulated_ends(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        slot: u32,
+    ) -> Result<Vec<CallStatus>, Error> {
         let mut tx = self.pool.begin().await?;
+        take_slot(&mut tx, slot).await?;
         let sql = format!(
             "SELECT cr.id, cr.campaign_id, cr.planned_end_at, cr.planned_outcome
              FROM call_records cr JOIN campaigns c ON c.id = cr.campaign_id

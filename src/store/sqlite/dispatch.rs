@@ -109,6 +109,11 @@ async fn complete_finished(conn: &mut SqliteConnection, batches: &[Uuid], now: D
 }
 
 impl Tx {
+    /// Dispatch slots need no lock: the one writer connection already runs one transaction at a time.
+    pub async fn take_dispatch_slot(&mut self, _slot: u32) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// Reads an active campaign for a claim (the transaction holds the writer, so nobody else
     /// holds it). Returns it with its round-robin cursor.
     pub async fn lock_campaign_for_dispatch(&mut self, id: CampaignId) -> Result<Option<(Campaign, i64)>, Error> {
@@ -365,7 +370,13 @@ impl Store {
     /// Records the outcomes of simulated calls that ended by `now`, up to `limit` of them. Settles
     /// run one at a time on the writer and each takes the calls still live when it runs, so settles
     /// side by side take disjoint calls. Returns the statuses of the calls it closed.
-    pub async fn settle_simulated_ends(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<CallStatus>, Error> {
+    /// Every write goes through the one writer connection, so dispatch slots need no lock here.
+    pub async fn settle_simulated_ends(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        _slot: u32,
+    ) -> Result<Vec<CallStatus>, Error> {
         // Nothing due (seen by a reader): leave the writer alone.
         let any: bool = sqlx::query_scalar(&format!("SELECT EXISTS ({})", due_ends_sql("")))
             .bind(micros(now))
