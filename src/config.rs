@@ -19,6 +19,19 @@ pub struct DatabaseArgs {
     /// smaller pool of their own (twice this host's CPUs, at least 4, at most this).
     #[arg(long, env = "GRAINE_DB_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_max_connections: u32,
+    /// PostgreSQL: seconds a transaction may sit idle before the database ends it (0: never). Ours
+    /// never pause between statements; one that does belongs to a frozen or cut-off process, and
+    /// ending it frees the campaign locks and the dispatch slot it holds.
+    #[arg(long, env = "GRAINE_DB_IDLE_TRANSACTION_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=86_400))]
+    pub db_idle_transaction_timeout: u32,
+}
+
+impl DatabaseArgs {
+    /// How long PostgreSQL lets a transaction sit idle, if at all.
+    pub fn idle_transaction_timeout(&self) -> Option<std::time::Duration> {
+        (self.db_idle_transaction_timeout > 0)
+            .then(|| std::time::Duration::from_secs(u64::from(self.db_idle_transaction_timeout)))
+    }
 }
 
 /// How calls are placed.
@@ -127,7 +140,11 @@ impl ServeConfig {
     pub fn for_database(database_url: &str, bind: SocketAddr) -> Self {
         Self {
             bind,
-            database: DatabaseArgs { database_url: database_url.to_owned(), db_max_connections: 8 },
+            database: DatabaseArgs {
+                database_url: database_url.to_owned(),
+                db_max_connections: 8,
+                db_idle_transaction_timeout: 10,
+            },
             telephony: Telephony::Simulated,
             telephony_url: None,
             webhook_secret: None,

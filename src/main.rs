@@ -98,7 +98,7 @@ fn init_logging(format: LogFormat) {
 }
 
 async fn open(db: &DatabaseArgs) -> Result<Store, Error> {
-    let store = Store::connect(&db.database_url, 2, false).await?;
+    let store = Store::connect(&db.database_url, 2, false, db.idle_transaction_timeout()).await?;
     store.migrate().await?;
     Ok(store)
 }
@@ -152,9 +152,9 @@ async fn run(command: Command) -> Result<(), String> {
                 return Err("--from must name a SQLite file".into());
             }
             // As owner: a server still writing to the file would make the copy stale at once.
-            let source = Store::connect(&from, 2, true).await.map_err(fail)?;
+            let source = Store::connect(&from, 2, true, None).await.map_err(fail)?;
             source.migrate().await.map_err(fail)?;
-            let target = Store::connect(&to, 2, false).await.map_err(fail)?;
+            let target = Store::connect(&to, 2, false, None).await.map_err(fail)?;
             target.migrate().await.map_err(fail)?;
             let copied = store::transfer::sqlite_to_postgres(&source, &target).await.map_err(fail)?;
             for (table, n) in copied {

@@ -33,7 +33,8 @@ pub struct Running {
 /// Connects, migrates, bootstraps, binds and starts serving; stops when `shutdown` is cancelled.
 pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<Running, Error> {
     config.validate().map_err(Error::internal)?;
-    let store = Store::connect(&config.database.database_url, config.database.db_max_connections, true).await?;
+    let db = &config.database;
+    let store = Store::connect(&db.database_url, db.db_max_connections, true, db.idle_transaction_timeout()).await?;
     store.migrate().await?;
     let clock = match (config.test_clock, config.clock_start) {
         (true, Some(start)) => Clock::manual(start),

@@ -59,12 +59,20 @@ macro_rules! delegate {
 impl Store {
     /// Opens the store a URL names: `sqlite:…` (a file, or `sqlite::memory:` for a throwaway one) or
     /// `postgres://…` (created when missing). A server is the `owner` of a SQLite file: a second
-    /// server on the same file is refused, while tools such as the CLI share it.
-    pub async fn connect(url: &str, max_connections: u32, owner: bool) -> Result<Self, Error> {
+    /// server on the same file is refused, while tools such as the CLI share it. PostgreSQL ends a
+    /// transaction of ours left idle for `idle_transaction_timeout` (a frozen or cut-off process's).
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        owner: bool,
+        idle_transaction_timeout: Option<std::time::Duration>,
+    ) -> Result<Self, Error> {
         if url.starts_with("sqlite:") {
             Ok(Store::Sqlite(sqlite::Store::connect(url, max_connections, owner).await?))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Store::Postgres(Box::new(postgres::Store::connect(url, max_connections).await?)))
+            Ok(Store::Postgres(Box::new(
+                postgres::Store::connect(url, max_connections, idle_transaction_timeout).await?,
+            )))
         } else {
             Err(Error::internal(format!(
                 "unsupported database URL '{url}': use sqlite://<file>, sqlite::memory: or postgres://…"

@@ -1,6 +1,6 @@
 //! The dispatcher with simulated telephony, driven by the test clock (API.md §6, §7, §11).
 
-use crate::common::{TestApp, at};
+use crate::common::{TestApp, at, fresh_postgres_url};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -467,6 +467,33 @@ async fn a_claim_waits_for_a_dispatch_slot_held_elsewhere() {
     let (b, ()) = tokio::join!(upload, other_replica);
     let contacts = app.contacts_with_calls(&b).await;
     assert!(contacts.iter().all(|c| calls(c).len() == 1), "both contacts called once the slot was free: {contacts:?}");
+}
+
+/// A replica frozen inside a dispatch transaction (here, a store opened as a server opens it, whose
+/// transaction took slot 0 and went silent) holds the slot only until PostgreSQL ends its idle
+/// transaction (`--db-idle-transaction-timeout`, 1 s here); then the other replicas' claims go ahead.
+#[tokio::test]
+async fn a_frozen_replica_holds_its_dispatch_slot_only_until_postgres_ends_its_transaction() {
+    let url = fresh_postgres_url().await;
+    let app = TestApp::start_on(&url, |c| {
+        c.test_clock = true;
+        c.clock_start = Some(at(MONDAY_10));
+        c.dispatch_streams = 1;
+    })
+    .await;
+    let c = campaign(&app, json!({})).await;
+    let idle = Some(std::time::Duration::from_secs(1));
+    let frozen_replica = graine::store::Store::connect(&url, 1, false, idle).await.unwrap();
+    let mut frozen = frozen_replica.begin().await.unwrap();
+    frozen.take_dispatch_slot(0).await.unwrap();
+    // With the test clock, creating a batch runs the dispatcher before the answer.
+    let upload = batch(&app, &c, &["+14155550100", "+14155550101"], json!({}));
+    let b = tokio::time::timeout(std::time::Duration::from_secs(30), upload)
+        .await
+        .expect("the frozen transaction was never ended: dispatch waited for its slot");
+    let contacts = app.contacts_with_calls(&b).await;
+    assert!(contacts.iter().all(|c| calls(c).len() == 1), "both contacts called: {contacts:?}");
+    assert!(frozen.commit().await.is_err(), "PostgreSQL ended the frozen transaction");
 }
 
 /// The uuid inside a `btc_…` id.

@@ -26,6 +26,8 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const TOKEN: &str = "gat_faults_token_0123456789abcdef";
 /// Seconds after which the server closes a call with no outcome.
 const CALL_TIMEOUT: u64 = 3;
+/// How long PostgreSQL lets a replica's transaction sit idle (a frozen replica's) before ending it.
+const IDLE_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// One placement as telephony saw it.
 #[derive(Clone, Debug)]
@@ -154,6 +156,7 @@ async fn start_replica(database: &str, stub: &str, index: usize) -> Replica {
         .args(["--telephony", "http", "--telephony-url", &format!("{stub}/place/{index}")])
         .args(["--webhook-secret", SECRET, "--bootstrap-token", TOKEN])
         .args(["--call-timeout", &CALL_TIMEOUT.to_string()])
+        .args(["--db-idle-transaction-timeout", &IDLE_TRANSACTION_TIMEOUT.as_secs().to_string()])
         .env("GRAINE_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -252,8 +255,21 @@ async fn replicas_killed_restarted_and_paused_never_double_dial_or_exceed_limits
         stub.replicas.lock().unwrap()[1] = Some(replicas[1].base.clone());
     }
     signal(&replicas[2], "-STOP");
+    let paused_at = Instant::now();
     tokio::time::sleep(Duration::from_secs(CALL_TIMEOUT + 2)).await;
     signal(&replicas[2], "-CONT");
+    // Whatever replica 2 held when it froze (campaign locks, a dispatch slot) was let go once
+    // PostgreSQL ended its idle transaction: the others went on placing calls meanwhile.
+    let frozen_for = paused_at.elapsed();
+    let meanwhile = stub
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|p| p.replica != 2 && p.start >= paused_at + IDLE_TRANSACTION_TIMEOUT + Duration::from_millis(500))
+        .filter(|p| p.start < paused_at + frozen_for)
+        .count();
+    assert!(meanwhile > 0, "no call was placed while replica 2 was frozen");
 
     // SIGTERM under load: replica 1 stops gracefully, and comes back.
     stub.replicas.lock().unwrap()[1] = None;

@@ -42,9 +42,20 @@ impl Tx {
 }
 
 impl Store {
-    /// Connects to `url`, creating the database first when it does not exist.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, Error> {
-        let options = PgConnectOptions::from_str(url).map_err(Error::internal)?;
+    /// Connects to `url`, creating the database first when it does not exist. A transaction left
+    /// idle for `idle_transaction_timeout` is ended by the database: ours never pause between
+    /// statements, so it belongs to a frozen or cut-off process, and ending it frees the campaign
+    /// locks and the dispatch slot it holds for the other replicas.
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        idle_transaction_timeout: Option<Duration>,
+    ) -> Result<Self, Error> {
+        let mut options = PgConnectOptions::from_str(url).map_err(Error::internal)?;
+        if let Some(idle) = idle_transaction_timeout {
+            let ms = idle.as_millis().to_string();
+            options = options.options([("idle_in_transaction_session_timeout", ms.as_str())]);
+        }
         if !Postgres::database_exists(url).await.unwrap_or(true) {
             // Another replica may win the race to create it; that is fine.
             if let Err(e) = Postgres::create_database(url).await
