@@ -113,6 +113,14 @@ pub struct ServeConfig {
 impl ServeConfig {
     /// Checks the settings that depend on each other; the message is shown to the operator.
     pub fn validate(&self) -> Result<(), String> {
+        let postgres = self.database.database_url.starts_with("postgres");
+        if postgres && self.dispatch_streams >= self.database.db_max_connections {
+            return Err(format!(
+                "--dispatch-streams ({}) must be below --db-max-connections ({}): each stream holds a pooled \
+                 connection while it works, and API writes need connections too",
+                self.dispatch_streams, self.database.db_max_connections
+            ));
+        }
         if self.telephony == Telephony::Http && self.telephony_url.is_none() {
             return Err("--telephony http needs --telephony-url".into());
         }
@@ -161,5 +169,36 @@ impl ServeConfig {
             dispatch_streams: 2,
             log_format: LogFormat::Text,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(url: &str) -> ServeConfig {
+        ServeConfig::for_database(url, "127.0.0.1:0".parse().unwrap())
+    }
+
+    #[test]
+    fn dispatch_streams_must_leave_postgres_connections_for_the_api() {
+        let mut c = config("postgres://localhost/graine");
+        assert_eq!(c.validate(), Ok(()));
+        c.dispatch_streams = c.database.db_max_connections;
+        let refused = c.validate().unwrap_err();
+        assert!(refused.contains("--dispatch-streams (8) must be below --db-max-connections (8)"), "{refused}");
+        // SQLite's pool size counts readers only; its writes go through one connection anyway.
+        let mut c = config("sqlite://graine.db");
+        c.dispatch_streams = c.database.db_max_connections;
+        assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn http_telephony_needs_a_url_and_a_secret() {
+        let mut c = config("sqlite::memory:");
+        c.telephony = Telephony::Http;
+        assert_eq!(c.validate(), Err("--telephony http needs --telephony-url".into()));
+        c.telephony_url = Some("http://127.0.0.1:9/".into());
+        assert!(c.validate().unwrap_err().starts_with("--telephony http needs --webhook-secret"));
     }
 }

@@ -16,8 +16,8 @@ use crate::metrics::Metrics;
 use crate::store::{AcceptedCall, FinishedCall, NewCall, Store};
 use chrono::{DateTime, Duration, Utc};
 use placer::{CallRequest, Placement, Placer};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use tokio::sync::{Mutex, Notify};
 use tokio_util::sync::CancellationToken;
 
@@ -61,6 +61,8 @@ pub struct Dispatcher {
     drive: Mutex<()>,
     /// Rung when work is added or resumed.
     pub wakeup: Arc<Notify>,
+    /// The process's shutdown, once the real-time loop runs: claims stop when it is cancelled.
+    shutdown: OnceLock<CancellationToken>,
 }
 
 impl Dispatcher {
@@ -75,7 +77,18 @@ impl Dispatcher {
     ) -> Self {
         let wakeup = Arc::new(Notify::new());
         let streams = streams.max(1);
-        Self { store, clock, placer, call_timeout, enabled, streams, metrics, drive: Mutex::new(()), wakeup }
+        Self {
+            store,
+            clock,
+            placer,
+            call_timeout,
+            enabled,
+            streams,
+            metrics,
+            drive: Mutex::new(()),
+            wakeup,
+            shutdown: OnceLock::new(),
+        }
     }
 
     /// Does everything due at `now` until nothing more is.
@@ -112,6 +125,7 @@ impl Dispatcher {
         if self.clock.is_manual() || !self.enabled {
             return;
         }
+        let _ = self.shutdown.set(shutdown.clone());
         let mut held_streak = 0u32;
         loop {
             let now = self.clock.now();
@@ -119,16 +133,16 @@ impl Dispatcher {
                 tracing::warn!(error = %e, "dispatch pass failed");
                 false
             });
-            // Work another replica held is looked at again shortly: that replica may finish with the
-            // campaign long before the next timed event.
-            let wait = if held {
+            let next = self.next_wakeup(now).await.unwrap_or(None);
+            let mut wait = next.and_then(|t| (t - self.clock.now()).to_std().ok()).map_or(POLL, |w| w.min(POLL));
+            // Work another transaction held is looked at again shortly (it may be done with the
+            // campaign long before the next timed event), less often while it stays held.
+            if held {
+                wait = wait.min(HELD_RETRY.saturating_mul(1 << held_streak.min(7)));
                 held_streak += 1;
-                HELD_RETRY.saturating_mul(1 << (held_streak - 1).min(7)).min(POLL)
             } else {
                 held_streak = 0;
-                let next = self.next_wakeup(now).await.unwrap_or(None);
-                next.and_then(|t| (t - self.clock.now()).to_std().ok()).map_or(POLL, |w| w.min(POLL))
-            };
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = self.wakeup.notified() => {}
@@ -163,7 +177,8 @@ impl Dispatcher {
     }
 
     async fn pass(&self, now: DateTime<Utc>) -> Result<Pass, Error> {
-        let mut changed = self.settle_simulated(now).await?;
+        let settled = self.settle_simulated(now).await?;
+        let mut changed = settled.changed;
         loop {
             let overdue = self.store.overdue_calls(now, SETTLE_CHUNK).await?;
             if overdue.is_empty() {
@@ -199,20 +214,22 @@ impl Dispatcher {
             let start = (u64::from_le_bytes(seed) % candidates.len() as u64) as usize;
             candidates.rotate_left(start);
         }
-        // Each stream claims the next campaign not yet taken, in its own dispatch slot.
+        // Each stream claims the next campaign not yet taken, in a dispatch slot, until shutdown.
         let next = AtomicUsize::new(0);
         let streams = (0..self.streams).map(|slot| {
             let (candidates, next) = (&candidates, &next);
             async move {
                 let mut outcomes = Vec::new();
-                while let Some(&campaign) = candidates.get(next.fetch_add(1, Ordering::Relaxed)) {
+                while !self.stopping()
+                    && let Some(&campaign) = candidates.get(next.fetch_add(1, Ordering::Relaxed))
+                {
                     outcomes.push(self.claim_and_place(campaign, slot, now).await);
                 }
                 outcomes
             }
         });
         let claims = futures_util::future::join_all(streams).await.into_iter().flatten();
-        let mut held = false;
+        let mut held = settled.held;
         for claimed in claims {
             match claimed? {
                 Some(n) => changed |= n > 0,
@@ -222,8 +239,13 @@ impl Dispatcher {
         Ok(Pass { changed, held })
     }
 
+    /// Whether the process is shutting down (no new claim starts).
+    fn stopping(&self) -> bool {
+        self.shutdown.get().is_some_and(CancellationToken::is_cancelled)
+    }
+
     /// Claims what the campaign may call now and hands it to the placer. Returns how many calls it
-    /// claimed, or `None` when another transaction held the campaign.
+    /// claimed, or `None` when another transaction held the campaign or no dispatch slot came free.
     async fn claim_and_place(
         &self,
         campaign: CampaignId,
@@ -240,9 +262,10 @@ impl Dispatcher {
         Ok(Some(claimed))
     }
 
-    /// Records the simulated calls that ended by `now`; says whether any was recorded.
-    async fn settle_simulated(&self, now: DateTime<Utc>) -> Result<bool, Error> {
-        let mut changed = false;
+    /// Records the simulated calls that ended by `now`: says whether any was recorded, and whether a
+    /// settle was left undone for want of a dispatch slot.
+    async fn settle_simulated(&self, now: DateTime<Utc>) -> Result<Pass, Error> {
+        let (mut changed, mut held) = (false, false);
         if self.clock.is_manual() {
             // On the manual clock every call that ended is recorded before the clock moves on.
             loop {
@@ -254,16 +277,21 @@ impl Dispatcher {
                 changed = true;
             }
         } else {
-            // In real time a few transactions settle side by side, each taking calls only of
-            // campaigns no other transaction holds, so they (and other replicas) split the work.
+            // In real time a few transactions settle side by side, each in a dispatch slot and
+            // taking calls only of campaigns no other transaction holds, so they (and other
+            // replicas) split the work.
             loop {
                 let settled = futures_util::future::join_all(
-                    (0..self.streams).map(|slot| self.store.settle_simulated_ends(now, SETTLE_CHUNK, slot)),
+                    (0..self.streams)
+                        .map(|slot| self.store.settle_simulated_ends(now, SETTLE_CHUNK, slot, self.streams)),
                 )
                 .await;
                 let mut closed = 0;
                 for statuses in settled {
-                    let statuses = statuses?;
+                    let Some(statuses) = statuses? else {
+                        held = true;
+                        continue;
+                    };
                     self.count_outcomes(&statuses);
                     closed += statuses.len();
                 }
@@ -273,7 +301,7 @@ impl Dispatcher {
                 changed = true;
             }
         }
-        Ok(changed)
+        Ok(Pass { changed, held })
     }
 
     /// Claims what the campaign may call now, in one short transaction. Returns how many calls it
@@ -286,10 +314,17 @@ impl Dispatcher {
         now: DateTime<Utc>,
     ) -> Result<Option<(usize, Vec<CallRequest>)>, Error> {
         let mut tx = self.store.begin().await?;
-        tx.take_dispatch_slot(slot).await?;
-        let Some((campaign, cursor)) = tx.lock_campaign_for_dispatch(id).await? else { return Ok(None) };
+        if !tx.take_dispatch_slot(slot, self.streams).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let Some((campaign, cursor)) = tx.lock_campaign_for_dispatch(id).await? else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
         let s = &campaign.settings;
         if s.working_hours_enforced && !s.working_hours.is_open(s.timezone.tz(), now) {
+            tx.rollback().await?;
             return Ok(Some((0, Vec::new())));
         }
         let mut capacity = i64::from(s.concurrency_limit) - campaign.in_flight;
@@ -310,6 +345,7 @@ impl Dispatcher {
             claimed.extend(contacts.into_iter().map(|c| (batch.clone(), c)));
         }
         if claimed.is_empty() {
+            tx.rollback().await?;
             return Ok(Some((0, Vec::new())));
         }
         let live = if s.phone_number_strategy == PhoneNumberStrategy::LeastLoaded {

@@ -204,9 +204,10 @@ delegate!(Store {
     /// duplicate callback) is left as it is. Returns the statuses of the calls it closed.
     fn record_outcomes(finished: &[FinishedCall], now: DateTime<Utc>) -> Vec<CallStatus>;
     /// Records the outcomes of simulated calls that ended by `now`, up to `limit` of them, taking only
-    /// calls of campaigns no other transaction holds, in dispatch slot `slot` (see
-    /// `Tx::take_dispatch_slot`). Returns the statuses of the calls it closed.
-    fn settle_simulated_ends(now: DateTime<Utc>, limit: i64, slot: u32) -> Vec<CallStatus>;
+    /// calls of campaigns no other transaction holds, in a dispatch slot (see
+    /// `Tx::take_dispatch_slot`). Returns the statuses of the calls it closed, or `None` when no
+    /// slot came free in time.
+    fn settle_simulated_ends(now: DateTime<Utc>, limit: i64, slot: u32, slots: u32) -> Option<Vec<CallStatus>>;
     /// Calls in flight across every campaign.
     fn calls_in_flight() -> i64;
     /// Live simulated calls whose scripted end is at or before `now`, soonest first.
@@ -232,6 +233,15 @@ impl Tx {
         match self {
             Tx::Postgres(t) => t.commit().await,
             Tx::Sqlite(t) => t.commit().await,
+        }
+    }
+
+    /// Undoes the transaction now, releasing its locks at once (dropping it does so only when its
+    /// connection is next used).
+    pub async fn rollback(self) -> Result<(), Error> {
+        match self {
+            Tx::Postgres(t) => t.rollback().await,
+            Tx::Sqlite(t) => t.rollback().await,
         }
     }
 
@@ -296,10 +306,12 @@ delegate!(Tx {
         now: DateTime<Utc>
     ) -> usize;
 
-    /// Waits for dispatch slot `slot`, held until the transaction ends: across every replica on one
-    /// database, at most one dispatch transaction runs in each slot, so adding replicas never runs
-    /// more dispatch work at once than the database has room for.
-    fn take_dispatch_slot(slot: u32) -> ();
+    /// Takes one of `slots` dispatch slots for the rest of the transaction: any free one, else
+    /// `slot` once it frees, waiting at most a couple of seconds (its holder may be frozen). Across
+    /// every replica on one database, at most one claim or settle runs in each slot, so adding
+    /// replicas never runs more of them at once than the database has room for. Says whether it
+    /// got one; when not, the transaction can only be rolled back.
+    fn take_dispatch_slot(slot: u32, slots: u32) -> bool;
     /// Locks an active campaign for a claim, skipping it when another transaction holds it.
     /// Returns it with its round-robin cursor.
     fn lock_campaign_for_dispatch(id: CampaignId) -> Option<(Campaign, i64)>;

@@ -469,6 +469,40 @@ async fn a_claim_waits_for_a_dispatch_slot_held_elsewhere() {
     assert!(contacts.iter().all(|c| calls(c).len() == 1), "both contacts called once the slot was free: {contacts:?}");
 }
 
+/// A slot held for good (by a process whose transaction PostgreSQL cannot end, say one frozen while
+/// a result was still being sent) costs the replicas neither their other slots nor their progress:
+/// a claim takes any free slot, and one that finds none gives up after a bounded wait and is tried
+/// again on a later pass.
+#[tokio::test]
+async fn a_slot_held_for_good_neither_blocks_the_free_ones_nor_stalls_a_replica() {
+    let clocked = |streams: u32| {
+        move |c: &mut graine::config::ServeConfig| {
+            c.test_clock = true;
+            c.clock_start = Some(at(MONDAY_10));
+            c.dispatch_streams = streams;
+        }
+    };
+    let two_slots = TestApp::start_postgres_with(clocked(2)).await;
+    let one_slot = two_slots.replica(clocked(1)).await.expect("Postgres takes a second replica");
+    const SLOTS: &str = "1735550067"; // the advisory-lock namespace of dispatch slots
+    let mut holder = two_slots.db().await;
+    holder.number(&format!("SELECT CAST(1 AS BIGINT) FROM (SELECT pg_advisory_lock({SLOTS}, 0)) AS held")).await;
+    // With the test clock, creating a batch runs that server's dispatcher before the answer.
+    let c = campaign(&two_slots, json!({})).await;
+    let b = batch(&two_slots, &c, &["+14155550100", "+14155550101"], json!({})).await;
+    let contacts = two_slots.contacts_with_calls(&b).await;
+    assert!(contacts.iter().all(|c| calls(c).len() == 1), "called through the free slot: {contacts:?}");
+
+    let c = campaign(&one_slot, json!({})).await;
+    let b = batch(&one_slot, &c, &["+14155550102"], json!({})).await;
+    let contacts = one_slot.contacts_with_calls(&b).await;
+    assert_eq!(calls(&contacts[0]).len(), 0, "no slot: nothing claimed, and the answer still came");
+    holder.number(&format!("SELECT CAST(CAST(pg_advisory_unlock({SLOTS}, 0) AS INT) AS BIGINT)")).await;
+    one_slot.advance(1).await;
+    let contacts = one_slot.contacts_with_calls(&b).await;
+    assert_eq!(calls(&contacts[0]).len(), 1, "claimed on the next pass once the slot was free");
+}
+
 /// A replica frozen inside a dispatch transaction (here, a store opened as a server opens it, whose
 /// transaction took slot 0 and went silent) holds the slot only until PostgreSQL ends its idle
 /// transaction (`--db-idle-transaction-timeout`, 1 s here); then the other replicas' claims go ahead.
@@ -485,7 +519,7 @@ async fn a_frozen_replica_holds_its_dispatch_slot_only_until_postgres_ends_its_t
     let idle = Some(std::time::Duration::from_secs(1));
     let frozen_replica = graine::store::Store::connect(&url, 1, false, idle).await.unwrap();
     let mut frozen = frozen_replica.begin().await.unwrap();
-    frozen.take_dispatch_slot(0).await.unwrap();
+    assert!(frozen.take_dispatch_slot(0, 1).await.unwrap());
     // With the test clock, creating a batch runs the dispatcher before the answer.
     let upload = batch(&app, &c, &["+14155550100", "+14155550101"], json!({}));
     let b = tokio::time::timeout(std::time::Duration::from_secs(30), upload)

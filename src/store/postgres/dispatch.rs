@@ -79,22 +79,46 @@ async fn complete_finished(conn: &mut sqlx::PgConnection, batches: &[Uuid], now:
 /// The advisory-lock namespace of dispatch slots ("gr" "ds").
 const DISPATCH_SLOTS: i32 = 0x6772_6473;
 
-/// Waits for dispatch slot `slot`; the lock is released when the transaction ends (or its
-/// connection drops).
-async fn take_slot(conn: &mut sqlx::PgConnection, slot: u32) -> Result<(), Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+/// How long a dispatch transaction waits for a slot when every slot is busy. A slot is normally
+/// held for well under a second; one held longer belongs to a frozen or cut-off process, and the
+/// waiter gives up for this pass rather than hold up its replica.
+const SLOT_WAIT: &str = "2s";
+
+/// Takes any free slot of `slots`, else waits (at most `SLOT_WAIT`) for `slot`; the lock is
+/// released when the transaction ends, or its connection drops. Says whether it got one.
+async fn take_slot(conn: &mut sqlx::PgConnection, slot: u32, slots: u32) -> Result<bool, Error> {
+    let free: Option<i32> = sqlx::query_scalar(
+        "SELECT s FROM generate_series(0, $2 - 1) AS s WHERE pg_try_advisory_xact_lock($1, s) LIMIT 1",
+    )
+    .bind(DISPATCH_SLOTS)
+    .bind(i32::try_from(slots).map_err(Error::internal)?)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if free.is_some() {
+        return Ok(true);
+    }
+    sqlx::query("SELECT set_config('lock_timeout', $1, true)").bind(SLOT_WAIT).execute(&mut *conn).await?;
+    let waited = sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
         .bind(DISPATCH_SLOTS)
         .bind(i32::try_from(slot).map_err(Error::internal)?)
-        .execute(conn)
-        .await?;
-    Ok(())
+        .execute(&mut *conn)
+        .await;
+    match waited {
+        Ok(_) => {
+            sqlx::query("SET LOCAL lock_timeout TO DEFAULT").execute(&mut *conn).await?;
+            Ok(true)
+        }
+        // lock_not_available: the wait timed out (the transaction is now aborted).
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 impl Tx {
-    /// Waits for dispatch slot `slot`, held until the transaction ends: across every replica on one
-    /// database, at most one dispatch transaction runs in each slot.
-    pub async fn take_dispatch_slot(&mut self, slot: u32) -> Result<(), Error> {
-        take_slot(&mut self.0, slot).await
+    /// Takes one of `slots` dispatch slots for the rest of the transaction: any free one, else
+    /// `slot` once it frees, waiting at most `SLOT_WAIT`. Says whether it got one.
+    pub async fn take_dispatch_slot(&mut self, slot: u32, slots: u32) -> Result<bool, Error> {
+        take_slot(&mut self.0, slot, slots).await
     }
 
     /// Locks an active campaign for a claim, skipping it when another transaction holds it.
@@ -372,9 +396,13 @@ impl Store {
         now: DateTime<Utc>,
         limit: i64,
         slot: u32,
-    ) -> Result<Vec<CallStatus>, Error> {
+        slots: u32,
+    ) -> Result<Option<Vec<CallStatus>>, Error> {
         let mut tx = self.pool.begin().await?;
-        take_slot(&mut tx, slot).await?;
+        if !take_slot(&mut tx, slot, slots).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
         let sql = format!(
             "SELECT cr.id, cr.campaign_id, cr.planned_end_at, cr.planned_outcome
              FROM call_records cr JOIN campaigns c ON c.id = cr.campaign_id
@@ -385,13 +413,14 @@ impl Store {
         let finished: Vec<FinishedCall> = rows.iter().map(planned_end).collect::<Result<_, _>>()?;
         let mut campaign_ids: Vec<Uuid> = rows.iter().map(|r| r.try_get("campaign_id")).collect::<Result<_, _>>()?;
         if finished.is_empty() {
-            return Ok(Vec::new());
+            tx.rollback().await?;
+            return Ok(Some(Vec::new()));
         }
         campaign_ids.sort_unstable();
         campaign_ids.dedup();
         // Already locked by this transaction: this only reads them.
         let campaigns = lock_campaigns(&mut tx, &campaign_ids).await?;
-        record_locked(tx, campaigns, &finished, now).await
+        record_locked(tx, campaigns, &finished, now).await.map(Some)
     }
 }
 

@@ -39,6 +39,11 @@ impl Tx {
     pub async fn commit(self) -> Result<(), Error> {
         Ok(self.0.commit().await?)
     }
+
+    /// Undoes the transaction now.
+    pub async fn rollback(self) -> Result<(), Error> {
+        Ok(self.0.rollback().await?)
+    }
 }
 
 impl Store {
@@ -51,11 +56,11 @@ impl Store {
         max_connections: u32,
         idle_transaction_timeout: Option<Duration>,
     ) -> Result<Self, Error> {
-        let mut options = PgConnectOptions::from_str(url).map_err(Error::internal)?;
-        if let Some(idle) = idle_transaction_timeout {
-            let ms = idle.as_millis().to_string();
-            options = options.options([("idle_in_transaction_session_timeout", ms.as_str())]);
-        }
+        let options = PgConnectOptions::from_str(url).map_err(Error::internal)?;
+        // Set on each new connection rather than as a startup option, which poolers such as
+        // PgBouncer refuse by default.
+        let set_idle = idle_transaction_timeout
+            .map(|idle| format!("SET idle_in_transaction_session_timeout = {}", idle.as_millis()));
         if !Postgres::database_exists(url).await.unwrap_or(true) {
             // Another replica may win the race to create it; that is fine.
             if let Err(e) = Postgres::create_database(url).await
@@ -73,6 +78,18 @@ impl Store {
                 .test_before_acquire(false)
                 // While the database is away a request waits this long for a connection, then gets 503.
                 .acquire_timeout(Duration::from_secs(2))
+                .after_connect({
+                    let set_idle = set_idle.clone();
+                    move |conn, _| {
+                        let set_idle = set_idle.clone();
+                        Box::pin(async move {
+                            if let Some(sql) = set_idle {
+                                sqlx::Executor::execute(conn, sql.as_str()).await?;
+                            }
+                            Ok(())
+                        })
+                    }
+                })
         };
         let pool = pool_of(max_connections).connect_with(options.clone()).await?;
         let reads = pool_of(super::read_pool_size().min(max_connections)).connect_lazy_with(options.clone());

@@ -110,8 +110,8 @@ async fn complete_finished(conn: &mut SqliteConnection, batches: &[Uuid], now: D
 
 impl Tx {
     /// Dispatch slots need no lock: the one writer connection already runs one transaction at a time.
-    pub async fn take_dispatch_slot(&mut self, _slot: u32) -> Result<(), Error> {
-        Ok(())
+    pub async fn take_dispatch_slot(&mut self, _slot: u32, _slots: u32) -> Result<bool, Error> {
+        Ok(true)
     }
 
     /// Reads an active campaign for a claim (the transaction holds the writer, so nobody else
@@ -376,7 +376,12 @@ impl Store {
         now: DateTime<Utc>,
         limit: i64,
         _slot: u32,
-    ) -> Result<Vec<CallStatus>, Error> {
+        _slots: u32,
+    ) -> Result<Option<Vec<CallStatus>>, Error> {
+        self.settle_ended(now, limit).await.map(Some)
+    }
+
+    async fn settle_ended(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<CallStatus>, Error> {
         // Nothing due (seen by a reader): leave the writer alone.
         let any: bool = sqlx::query_scalar(&format!("SELECT EXISTS ({})", due_ends_sql("")))
             .bind(micros(now))

@@ -80,6 +80,11 @@ impl Tx {
     pub async fn commit(self) -> Result<(), Error> {
         Ok(self.0.commit().await?)
     }
+
+    /// Undoes the transaction now, handing the writer back.
+    pub async fn rollback(self) -> Result<(), Error> {
+        Ok(self.0.rollback().await?)
+    }
 }
 
 /// The file a `sqlite:` URL names: `None` for `sqlite::memory:` (a throwaway database).
