@@ -179,22 +179,7 @@ impl Dispatcher {
     async fn pass(&self, now: DateTime<Utc>) -> Result<Pass, Error> {
         let settled = self.settle_simulated(now).await?;
         let mut changed = settled.changed;
-        loop {
-            let overdue = self.store.overdue_calls(now, SETTLE_CHUNK).await?;
-            if overdue.is_empty() {
-                break;
-            }
-            let closed: Vec<FinishedCall> = overdue
-                .into_iter()
-                .map(|(execution_id, deadline)| FinishedCall {
-                    execution_id,
-                    outcome: Outcome::bare(CallStatus::Failed, "system", "status_timeout"),
-                    ended_at: deadline,
-                })
-                .collect();
-            self.record(&closed, now).await?;
-            changed = true;
-        }
+        changed |= self.close_overdue(now).await?;
         changed |= self.store.start_due_batches(now).await? > 0;
         for (org, campaign, batch) in self.store.expired_batches(now).await? {
             let mut tx = self.store.begin().await?;
@@ -237,6 +222,43 @@ impl Dispatcher {
             }
         }
         Ok(Pass { changed, held })
+    }
+
+    /// Closes the calls whose deadline passed with no outcome (`failed`, `status_timeout`, ended at
+    /// the deadline); says whether any was closed.
+    async fn close_overdue(&self, now: DateTime<Utc>) -> Result<bool, Error> {
+        let timed_out = Outcome::bare(CallStatus::Failed, "system", "status_timeout");
+        let mut changed = false;
+        if self.clock.is_manual() {
+            // On the manual clock every overdue call is closed before the clock moves on.
+            loop {
+                let overdue = self.store.overdue_calls(now, SETTLE_CHUNK).await?;
+                if overdue.is_empty() {
+                    break;
+                }
+                let closed: Vec<FinishedCall> = overdue
+                    .into_iter()
+                    .map(|(execution_id, deadline)| FinishedCall {
+                        execution_id,
+                        outcome: timed_out.clone(),
+                        ended_at: deadline,
+                    })
+                    .collect();
+                self.record(&closed, now).await?;
+                changed = true;
+            }
+        } else {
+            // In real time, calls of a campaign another transaction holds are left for a later pass.
+            loop {
+                let closed = self.store.close_overdue(now, SETTLE_CHUNK, &timed_out).await?;
+                if closed.is_empty() {
+                    break;
+                }
+                self.count_outcomes(&closed);
+                changed = true;
+            }
+        }
+        Ok(changed)
     }
 
     /// Whether the process is shutting down (no new claim starts).

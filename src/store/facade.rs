@@ -9,6 +9,7 @@ use crate::domain::batch::{Batch, BatchStatus, NewContact};
 use crate::domain::campaign::{Campaign, CampaignStatus};
 use crate::domain::contact::{CallRecord, CallStatus, Contact, ContactStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId, TokenId};
+use crate::domain::outcome::Outcome;
 use crate::error::Error;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -214,6 +215,10 @@ delegate!(Store {
     fn simulated_ends(now: DateTime<Utc>, limit: i64) -> Vec<FinishedCall>;
     /// Live calls whose deadline passed with no outcome.
     fn overdue_calls(now: DateTime<Utc>, limit: i64) -> Vec<(ExecutionId, DateTime<Utc>)>;
+    /// Closes up to `limit` live calls whose deadline passed by `now` with `outcome`, ended at their
+    /// deadline, taking only calls of campaigns no other transaction holds (a long upload, or a
+    /// frozen replica, delays only its own campaign). Returns the statuses of the calls it closed.
+    fn close_overdue(now: DateTime<Utc>, limit: i64, outcome: &Outcome) -> Vec<CallStatus>;
     /// Moves pending batches whose start has come to `in_progress`; returns how many.
     fn start_due_batches(now: DateTime<Utc>) -> u64;
     /// Open batches whose expiry has passed: `(org, campaign, batch)`.

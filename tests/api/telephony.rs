@@ -233,3 +233,58 @@ async fn callbacks_must_be_signed() {
     let r = callback(&app, json!({"execution_id": "exec_00000000000000000000000000", "call_status": "busy"})).await;
     assert_eq!((r.status, r.body["applied"].as_bool()), (200, Some(false)), "unknown calls change nothing");
 }
+
+/// In real time, closing silent calls skips a campaign another transaction holds (a long upload, a
+/// replica frozen mid-transaction) rather than wait for it: the other campaigns' calls still time out
+/// on time, and the held one's once it is let go.
+#[tokio::test]
+async fn a_held_campaign_does_not_delay_the_timeouts_of_the_others() {
+    let (stub, url) = start_stub().await;
+    let app = TestApp::start_postgres_with(|c| {
+        c.telephony = graine::config::Telephony::Http;
+        c.telephony_url = Some(url);
+        c.webhook_secret = Some(SECRET.into());
+        c.call_timeout = 3;
+    })
+    .await;
+    let no_retry = json!({"retry_policy": {"max_retries": 0}});
+    let placed = |n: usize| {
+        let stub = stub.clone();
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while stub.placed.lock().unwrap().len() < n {
+                assert!(std::time::Instant::now() < deadline, "call {n} was never placed");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    };
+    let (held, held_batch) = setup(&app, &["+14155551234"], no_retry.clone()).await;
+    placed(1).await;
+    // Another transaction holds the first campaign (its call is placed, its deadline not yet passed).
+    let mut holder = app.db().await;
+    let _: Vec<(i64,)> = holder.rows("BEGIN").await;
+    let held_id = graine::domain::ids::CampaignId::parse(&held).unwrap().uuid();
+    let locked: Vec<(i64,)> =
+        holder.rows(&format!("SELECT CAST(1 AS BIGINT) FROM campaigns WHERE id = '{held_id}' FOR UPDATE")).await;
+    assert_eq!(locked.len(), 1);
+    let (_, free_batch) = setup(&app, &["+14155551235"], no_retry).await;
+    placed(2).await;
+    let closed = |batch: String| {
+        let app = &app;
+        async move {
+            let now = contact(app, &batch).await;
+            now["call_records"][0]["hangup_reason"] == "status_timeout"
+        }
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !closed(free_batch.clone()).await {
+        assert!(std::time::Instant::now() < deadline, "the free campaign's call never timed out");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!closed(held_batch.clone()).await, "the held campaign's call waits for its lock");
+    let _: Vec<(i64,)> = holder.rows("ROLLBACK").await;
+    while !closed(held_batch.clone()).await {
+        assert!(std::time::Instant::now() < deadline, "the held campaign's call never timed out once let go");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -424,6 +424,45 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Closes up to `limit` live calls whose deadline passed by `now` with `outcome`, ended at their
+    /// deadline, taking only calls of campaigns no other transaction holds. Returns the statuses of
+    /// the calls it closed.
+    pub async fn close_overdue(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        outcome: &Outcome,
+    ) -> Result<Vec<CallStatus>, Error> {
+        let mut tx = self.pool.begin().await?;
+        let sql = format!(
+            "SELECT cr.id, cr.campaign_id, cr.deadline_at FROM call_records cr JOIN campaigns c ON c.id = cr.campaign_id
+             WHERE cr.call_status IN {LIVE} AND cr.deadline_at <= $1
+             ORDER BY cr.deadline_at, cr.id LIMIT $2 FOR UPDATE OF c SKIP LOCKED"
+        );
+        let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(&mut *tx).await?;
+        if rows.is_empty() {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        let mut finished = Vec::with_capacity(rows.len());
+        let mut campaign_ids = Vec::with_capacity(rows.len());
+        for r in &rows {
+            finished.push(FinishedCall {
+                execution_id: ExecutionId::from_uuid(r.try_get("id")?),
+                outcome: outcome.clone(),
+                ended_at: r.try_get("deadline_at")?,
+            });
+            campaign_ids.push(r.try_get::<Uuid, _>("campaign_id")?);
+        }
+        campaign_ids.sort_unstable();
+        campaign_ids.dedup();
+        // Already locked by this transaction: this only reads them.
+        let campaigns = lock_campaigns(&mut tx, &campaign_ids).await?;
+        record_locked(tx, campaigns, &finished, now).await
+    }
+}
+
 /// A simulated call's scripted end, from a row with `id`, `planned_end_at` and `planned_outcome`.
 fn planned_end(r: &sqlx::postgres::PgRow) -> Result<FinishedCall, Error> {
     let plan: Value = r.try_get("planned_outcome")?;

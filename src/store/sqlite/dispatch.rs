@@ -596,6 +596,22 @@ impl Store {
         rows.iter().map(|r| Ok((ExecutionId::from_uuid(r.uuid("id")?), r.at("deadline_at")?))).collect()
     }
 
+    /// Closes overdue calls with `outcome`, ended at their deadline. The one writer connection holds
+    /// every campaign at once, so there is nothing to skip.
+    pub async fn close_overdue(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        outcome: &Outcome,
+    ) -> Result<Vec<CallStatus>, Error> {
+        let overdue = self.overdue_calls(now, limit).await?;
+        let finished: Vec<FinishedCall> = overdue
+            .into_iter()
+            .map(|(execution_id, deadline)| FinishedCall { execution_id, outcome: outcome.clone(), ended_at: deadline })
+            .collect();
+        self.record_outcomes(&finished, now).await
+    }
+
     /// Moves pending batches whose start has come to `in_progress`; returns how many.
     pub async fn start_due_batches(&self, now: DateTime<Utc>) -> Result<u64, Error> {
         let done = sqlx::query(
