@@ -114,7 +114,7 @@ impl ServeConfig {
     /// Checks the settings that depend on each other; the message is shown to the operator.
     pub fn validate(&self) -> Result<(), String> {
         let postgres = self.database.database_url.starts_with("postgres");
-        if postgres && self.dispatch_streams >= self.database.db_max_connections {
+        if postgres && self.dispatch && self.dispatch_streams >= self.database.db_max_connections {
             return Err(format!(
                 "--dispatch-streams ({}) must be below --db-max-connections ({}): each stream holds a pooled \
                  connection while it works, and API writes need connections too",
@@ -187,6 +187,9 @@ mod tests {
         c.dispatch_streams = c.database.db_max_connections;
         let refused = c.validate().unwrap_err();
         assert!(refused.contains("--dispatch-streams (8) must be below --db-max-connections (8)"), "{refused}");
+        // An API-only replica runs no streams.
+        c.dispatch = false;
+        assert_eq!(c.validate(), Ok(()));
         // SQLite's pool size counts readers only; its writes go through one connection anyway.
         let mut c = config("sqlite://graine.db");
         c.dispatch_streams = c.database.db_max_connections;

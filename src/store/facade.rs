@@ -241,8 +241,8 @@ impl Tx {
         }
     }
 
-    /// Undoes the transaction now, releasing its locks at once (dropping it does so only when its
-    /// connection is next used).
+    /// Undoes the transaction now, releasing its locks before this returns (dropping it leaves the
+    /// rollback to the pool, a moment later).
     pub async fn rollback(self) -> Result<(), Error> {
         match self {
             Tx::Postgres(t) => t.rollback().await,

@@ -260,6 +260,13 @@ async fn a_held_campaign_does_not_delay_the_timeouts_of_the_others() {
     };
     let (held, held_batch) = setup(&app, &["+14155551234"], no_retry.clone()).await;
     placed(1).await;
+    // Telephony took the call and the server has recorded that it rings: nothing of this campaign
+    // is left for the server to write before the deadline.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while contact(&app, &held_batch).await["call_records"][0]["call_status"] != "ringing" {
+        assert!(std::time::Instant::now() < deadline, "call 1 was never recorded as ringing");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     // Another transaction holds the first campaign (its call is placed, its deadline not yet passed).
     let mut holder = app.db().await;
     let _: Vec<(i64,)> = holder.rows("BEGIN").await;
