@@ -181,11 +181,20 @@ impl Dispatcher {
         let mut changed = settled.changed;
         changed |= self.close_overdue(now).await?;
         changed |= self.store.start_due_batches(now).await? > 0;
+        let mut held = settled.held;
         for (org, campaign, batch) in self.store.expired_batches(now).await? {
             let mut tx = self.store.begin().await?;
+            // In real time, a campaign another transaction holds is expired on a later pass.
+            if !self.clock.is_manual() && !tx.try_lock_campaign(campaign).await? {
+                tx.rollback().await?;
+                held = true;
+                continue;
+            }
             if tx.expire_batch(org, campaign, batch, now).await? {
                 tx.commit().await?;
                 changed = true;
+            } else {
+                tx.rollback().await?;
             }
         }
         // Campaigns are claimed a few at a time: each claim locks only its own campaign, and while one
@@ -214,7 +223,6 @@ impl Dispatcher {
             }
         });
         let claims = futures_util::future::join_all(streams).await.into_iter().flatten();
-        let mut held = settled.held;
         for claimed in claims {
             match claimed? {
                 Some(n) => changed |= n > 0,

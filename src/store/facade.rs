@@ -277,6 +277,8 @@ impl Tx {
 delegate!(Tx {
     /// Reads and locks the organization's campaign until the transaction ends.
     fn lock_campaign(org: OrgId, id: CampaignId) -> Option<Campaign>;
+    /// Locks the campaign unless another transaction holds it; `false` when held or gone.
+    fn try_lock_campaign(id: CampaignId) -> bool;
     /// Writes a campaign's settings, if its status is still `expected`; `false` otherwise.
     fn update_campaign_settings(c: &Campaign, expected: CampaignStatus) -> bool;
     /// Moves a campaign from `from` to `to` (compare-and-set); `false` when its status was not `from`.

@@ -528,6 +528,48 @@ async fn a_frozen_replica_holds_its_dispatch_slot_only_until_postgres_ends_its_t
     assert!(frozen.commit().await.is_err(), "PostgreSQL ended the frozen transaction");
 }
 
+/// In real time, an expiry due on a campaign another transaction holds (a long upload, a replica
+/// frozen mid-transaction) is left for a later pass instead of holding up the pass: the other
+/// campaigns are called meanwhile, and the batch expires once the campaign is let go.
+#[tokio::test]
+async fn an_expiry_on_a_held_campaign_does_not_hold_up_the_others() {
+    let app = TestApp::start_postgres_with(|c| c.simulated_call_seconds = 0).await;
+    let held = campaign(&app, json!({})).await;
+    // A batch starting tomorrow makes the campaign active, so that it can be paused; the batch
+    // added to the paused campaign waits (paused) until it expires.
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    batch(&app, &held, &["+14155550109"], json!({"scheduled_start": tomorrow})).await;
+    assert_eq!(app.post(&format!("/api/v1/campaigns/{held}/pause"), json!({})).await.status, 200);
+    let expires_at = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+    let expiring = batch(&app, &held, &["+14155550100"], json!({"expires_at": expires_at.to_rfc3339()})).await;
+    let mut holder = app.db().await;
+    let _: Vec<(i64,)> = holder.rows("BEGIN").await;
+    let held_id = graine::domain::ids::CampaignId::parse(&held).unwrap().uuid();
+    let _: Vec<(i64,)> =
+        holder.rows(&format!("SELECT CAST(1 AS BIGINT) FROM campaigns WHERE id = '{held_id}' FOR UPDATE")).await;
+    // Real time: wait (bounded) for the expiry to fall due, then for the other campaign's call.
+    while chrono::Utc::now() <= expires_at {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let other = campaign(&app, json!({})).await;
+    let b = batch(&app, &other, &["+14155550101"], json!({})).await;
+    let status = |id: String| {
+        let app = &app;
+        async move { app.get(&format!("/api/v1/batches/{id}")).await.body["status"].as_str().unwrap().to_owned() }
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while status(b.clone()).await != "completed" {
+        assert!(std::time::Instant::now() < deadline, "the other campaign was not called while one was held");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status(expiring.clone()).await, "paused", "the held campaign's expiry waits for its lock");
+    let _: Vec<(i64,)> = holder.rows("ROLLBACK").await;
+    while status(expiring.clone()).await != "expired" {
+        assert!(std::time::Instant::now() < deadline, "the batch did not expire once its campaign was let go");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// The uuid inside a `btc_…` id.
 fn batch_uuid(id: &str) -> uuid::Uuid {
     graine::domain::ids::BatchId::parse(id).unwrap().uuid()

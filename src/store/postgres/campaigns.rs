@@ -146,6 +146,15 @@ impl Tx {
         row.as_ref().map(campaign_from_row).transpose()
     }
 
+    /// Locks the campaign unless another transaction holds it; `false` when held or gone.
+    pub async fn try_lock_campaign(&mut self, id: CampaignId) -> Result<bool, Error> {
+        let locked: Option<i32> = sqlx::query_scalar("SELECT 1 FROM campaigns WHERE id = $1 FOR UPDATE SKIP LOCKED")
+            .bind(id.uuid())
+            .fetch_optional(&mut *self.0)
+            .await?;
+        Ok(locked.is_some())
+    }
+
     /// Writes a campaign's settings, if its status is still `expected`; `false` otherwise.
     pub async fn update_campaign_settings(&mut self, c: &Campaign, expected: CampaignStatus) -> Result<bool, Error> {
         let s = &c.settings;

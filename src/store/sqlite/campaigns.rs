@@ -151,6 +151,11 @@ impl Store {
 }
 
 impl Tx {
+    /// The writer, held by this transaction, already excludes every other one.
+    pub async fn try_lock_campaign(&mut self, _id: CampaignId) -> Result<bool, Error> {
+        Ok(true)
+    }
+
     /// Reads the organization's campaign (the writer is held until the transaction ends).
     pub async fn lock_campaign(&mut self, org: OrgId, campaign: CampaignId) -> Result<Option<Campaign>, Error> {
         let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE id = ?1 AND organization_id = ?2");
