@@ -54,8 +54,8 @@ pub struct Dispatcher {
     metrics: Arc<Metrics>,
     /// Whether this process dispatches at all (an API-only replica does not).
     enabled: bool,
-    /// Dispatch transactions (claims, settles) run side by side, each in its own slot; the slots
-    /// are shared by every replica on the database (`Tx::take_dispatch_slot`).
+    /// Claims and settles run side by side in real time, each in a dispatch slot; the slots are
+    /// shared by every replica on the database (`Tx::take_dispatch_slot`).
     streams: u32,
     /// One drive at a time in this process (loop, settle, advance).
     drive: Mutex<()>,
