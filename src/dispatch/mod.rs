@@ -129,7 +129,7 @@ impl Dispatcher {
         let mut held_streak = 0u32;
         loop {
             let now = self.clock.now();
-            let held = self.settle_live(&shutdown).await.unwrap_or_else(|e| {
+            let held = self.settle_live().await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "dispatch pass failed");
                 false
             });
@@ -154,9 +154,9 @@ impl Dispatcher {
     /// Steps with a fresh `now` each time until a pass changes nothing, or shutdown begins (then
     /// no new claim starts; calls already placed end by their own rules, here or on another replica).
     /// Says whether the last pass left due work because another transaction held its campaign.
-    async fn settle_live(&self, shutdown: &CancellationToken) -> Result<bool, Error> {
+    async fn settle_live(&self) -> Result<bool, Error> {
         let _drive = self.drive.lock().await;
-        while !shutdown.is_cancelled() {
+        while !self.stopping() {
             let pass = self.step(self.clock.now()).await?;
             if !pass.changed {
                 return Ok(pass.held);
@@ -233,40 +233,21 @@ impl Dispatcher {
     }
 
     /// Closes the calls whose deadline passed with no outcome (`failed`, `status_timeout`, ended at
-    /// the deadline); says whether any was closed.
+    /// the deadline); says whether any was closed. On the manual clock every overdue call is closed
+    /// before the clock moves on; in real time, calls of a campaign another transaction holds are
+    /// left for a later pass.
     async fn close_overdue(&self, now: DateTime<Utc>) -> Result<bool, Error> {
         let timed_out = Outcome::bare(CallStatus::Failed, "system", "status_timeout");
+        let skip_held = !self.clock.is_manual();
         let mut changed = false;
-        if self.clock.is_manual() {
-            // On the manual clock every overdue call is closed before the clock moves on.
-            loop {
-                let overdue = self.store.overdue_calls(now, SETTLE_CHUNK).await?;
-                if overdue.is_empty() {
-                    break;
-                }
-                let closed: Vec<FinishedCall> = overdue
-                    .into_iter()
-                    .map(|(execution_id, deadline)| FinishedCall {
-                        execution_id,
-                        outcome: timed_out.clone(),
-                        ended_at: deadline,
-                    })
-                    .collect();
-                self.record(&closed, now).await?;
-                changed = true;
+        loop {
+            let closed = self.store.close_overdue(now, SETTLE_CHUNK, &timed_out, skip_held).await?;
+            if closed.is_empty() {
+                return Ok(changed);
             }
-        } else {
-            // In real time, calls of a campaign another transaction holds are left for a later pass.
-            loop {
-                let closed = self.store.close_overdue(now, SETTLE_CHUNK, &timed_out).await?;
-                if closed.is_empty() {
-                    break;
-                }
-                self.count_outcomes(&closed);
-                changed = true;
-            }
+            self.count_outcomes(&closed);
+            changed = true;
         }
-        Ok(changed)
     }
 
     /// Whether the process is shutting down (no new claim starts).

@@ -213,12 +213,11 @@ delegate!(Store {
     fn calls_in_flight() -> i64;
     /// Live simulated calls whose scripted end is at or before `now`, soonest first.
     fn simulated_ends(now: DateTime<Utc>, limit: i64) -> Vec<FinishedCall>;
-    /// Live calls whose deadline passed with no outcome.
-    fn overdue_calls(now: DateTime<Utc>, limit: i64) -> Vec<(ExecutionId, DateTime<Utc>)>;
     /// Closes up to `limit` live calls whose deadline passed by `now` with `outcome`, ended at their
-    /// deadline, taking only calls of campaigns no other transaction holds (a long upload, or a
-    /// frozen replica, delays only its own campaign). Returns the statuses of the calls it closed.
-    fn close_overdue(now: DateTime<Utc>, limit: i64, outcome: &Outcome) -> Vec<CallStatus>;
+    /// deadline. With `skip_held`, calls of campaigns another transaction holds are left for a
+    /// later call (a long upload, or a frozen replica, delays only its own campaign); without, it
+    /// waits for them. Returns the statuses of the calls it closed.
+    fn close_overdue(now: DateTime<Utc>, limit: i64, outcome: &Outcome, skip_held: bool) -> Vec<CallStatus>;
     /// Moves pending batches whose start has come to `in_progress`; returns how many.
     fn start_due_batches(now: DateTime<Utc>) -> u64;
     /// Open batches whose expiry has passed: `(org, campaign, batch)`.

@@ -73,6 +73,30 @@ pub fn fresh_sqlite_url() -> String {
 mod db;
 pub use db::Db;
 
+/// The advisory-lock namespace of dispatch slots (PostgreSQL), for tests that hold a slot as another
+/// replica would.
+pub const DISPATCH_SLOTS: &str = "1735550067";
+
+/// Lets go of a slot taken by `TestApp::hold_dispatch_slot`.
+pub async fn release_dispatch_slot(holder: &mut Db, slot: u32) {
+    let sql = format!("SELECT CAST(CAST(pg_advisory_unlock({DISPATCH_SLOTS}, {slot}) AS INT) AS BIGINT)");
+    assert_eq!(holder.number(&sql).await, 1, "slot {slot} was held");
+}
+
+/// Polls `check` until it holds, failing with `what` after 20 s: for tests of the real-time loop
+/// (with the test clock nothing needs waiting for).
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// A response read whole: status, headers and the body as JSON (`Value::Null` when empty or not JSON).
 #[derive(Debug)]
 pub struct Resp {
@@ -203,6 +227,27 @@ impl TestApp {
     /// A direct connection to this server's database.
     pub async fn db(&self) -> Db {
         Db::connect(&self.database_url).await
+    }
+
+    /// A PostgreSQL connection holding dispatch slot `slot` (a session lock), as another replica's
+    /// dispatch transaction would, until `release_dispatch_slot`.
+    pub async fn hold_dispatch_slot(&self, slot: u32) -> Db {
+        let mut holder = self.db().await;
+        let sql = format!("SELECT CAST(1 AS BIGINT) FROM (SELECT pg_advisory_lock({DISPATCH_SLOTS}, {slot})) AS held");
+        holder.number(&sql).await;
+        holder
+    }
+
+    /// A PostgreSQL connection holding the campaign's row lock in an open transaction, as a long
+    /// upload or a replica frozen mid-transaction would, until it runs `ROLLBACK` or is dropped.
+    pub async fn hold_campaign(&self, campaign: &str) -> Db {
+        let mut holder = self.db().await;
+        let _: Vec<(i64,)> = holder.rows("BEGIN").await;
+        let id = graine::domain::ids::CampaignId::parse(campaign).unwrap().uuid();
+        let locked: Vec<(i64,)> =
+            holder.rows(&format!("SELECT CAST(1 AS BIGINT) FROM campaigns WHERE id = '{id}' FOR UPDATE")).await;
+        assert_eq!(locked.len(), 1, "campaign {campaign} is locked");
+        holder
     }
 
     /// Sends a request with the bootstrap token.

@@ -1,6 +1,6 @@
 //! The dispatcher with simulated telephony, driven by the test clock (API.md §6, §7, §11).
 
-use crate::common::{TestApp, at, fresh_postgres_url};
+use crate::common::{DISPATCH_SLOTS, TestApp, at, eventually, fresh_postgres_url, release_dispatch_slot};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -442,16 +442,15 @@ async fn a_claim_waits_for_a_dispatch_slot_held_elsewhere() {
     .await;
     let c = campaign(&app, json!({})).await;
     // Another replica's dispatch transaction, as far as the database can tell: slot 0 is held.
-    const SLOTS: &str = "1735550067"; // the advisory-lock namespace of dispatch slots
-    let mut holder = app.db().await;
-    holder.number(&format!("SELECT CAST(1 AS BIGINT) FROM (SELECT pg_advisory_lock({SLOTS}, 0)) AS held")).await;
+    let mut holder = app.hold_dispatch_slot(0).await;
     // With the test clock, creating a batch runs the dispatcher before the answer; meanwhile the
     // other side watches the database and then lets go of the slot.
     let upload = batch(&app, &c, &["+14155550100", "+14155550101"], json!({}));
     let other_replica = async {
         let mut db = app.db().await;
         let waiting = format!(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = {SLOTS} AND objid = 0 AND NOT granted"
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = {DISPATCH_SLOTS} AND objid = 0
+               AND NOT granted"
         );
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while db.number(&waiting).await == 0 {
@@ -462,7 +461,7 @@ async fn a_claim_waits_for_a_dispatch_slot_held_elsewhere() {
             0,
             "nothing is claimed while the slot is held"
         );
-        holder.number(&format!("SELECT CAST(CAST(pg_advisory_unlock({SLOTS}, 0) AS INT) AS BIGINT)")).await;
+        release_dispatch_slot(&mut holder, 0).await;
     };
     let (b, ()) = tokio::join!(upload, other_replica);
     let contacts = app.contacts_with_calls(&b).await;
@@ -484,9 +483,7 @@ async fn a_slot_held_for_good_neither_blocks_the_free_ones_nor_stalls_a_replica(
     };
     let two_slots = TestApp::start_postgres_with(clocked(2)).await;
     let one_slot = two_slots.replica(clocked(1)).await.expect("Postgres takes a second replica");
-    const SLOTS: &str = "1735550067"; // the advisory-lock namespace of dispatch slots
-    let mut holder = two_slots.db().await;
-    holder.number(&format!("SELECT CAST(1 AS BIGINT) FROM (SELECT pg_advisory_lock({SLOTS}, 0)) AS held")).await;
+    let mut holder = two_slots.hold_dispatch_slot(0).await;
     // With the test clock, creating a batch runs that server's dispatcher before the answer.
     let c = campaign(&two_slots, json!({})).await;
     let b = batch(&two_slots, &c, &["+14155550100", "+14155550101"], json!({})).await;
@@ -497,7 +494,7 @@ async fn a_slot_held_for_good_neither_blocks_the_free_ones_nor_stalls_a_replica(
     let b = batch(&one_slot, &c, &["+14155550102"], json!({})).await;
     let contacts = one_slot.contacts_with_calls(&b).await;
     assert_eq!(calls(&contacts[0]).len(), 0, "no slot: nothing claimed, and the answer still came");
-    holder.number(&format!("SELECT CAST(CAST(pg_advisory_unlock({SLOTS}, 0) AS INT) AS BIGINT)")).await;
+    release_dispatch_slot(&mut holder, 0).await;
     one_slot.advance(1).await;
     let contacts = one_slot.contacts_with_calls(&b).await;
     assert_eq!(calls(&contacts[0]).len(), 1, "claimed on the next pass once the slot was free");
@@ -542,32 +539,23 @@ async fn an_expiry_on_a_held_campaign_does_not_hold_up_the_others() {
     assert_eq!(app.post(&format!("/api/v1/campaigns/{held}/pause"), json!({})).await.status, 200);
     let expires_at = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
     let expiring = batch(&app, &held, &["+14155550100"], json!({"expires_at": expires_at.to_rfc3339()})).await;
-    let mut holder = app.db().await;
-    let _: Vec<(i64,)> = holder.rows("BEGIN").await;
-    let held_id = graine::domain::ids::CampaignId::parse(&held).unwrap().uuid();
-    let _: Vec<(i64,)> =
-        holder.rows(&format!("SELECT CAST(1 AS BIGINT) FROM campaigns WHERE id = '{held_id}' FOR UPDATE")).await;
+    let mut holder = app.hold_campaign(&held).await;
     // Real time: wait (bounded) for the expiry to fall due, then for the other campaign's call.
-    while chrono::Utc::now() <= expires_at {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    eventually("the expiry never fell due", || async { chrono::Utc::now() > expires_at }).await;
     let other = campaign(&app, json!({})).await;
     let b = batch(&app, &other, &["+14155550101"], json!({})).await;
-    let status = |id: String| {
-        let app = &app;
-        async move { app.get(&format!("/api/v1/batches/{id}")).await.body["status"].as_str().unwrap().to_owned() }
+    let status = |id: &str| {
+        let (app, path) = (&app, format!("/api/v1/batches/{id}"));
+        async move { app.get(&path).await.body["status"].as_str().unwrap().to_owned() }
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while status(b.clone()).await != "completed" {
-        assert!(std::time::Instant::now() < deadline, "the other campaign was not called while one was held");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(status(expiring.clone()).await, "paused", "the held campaign's expiry waits for its lock");
+    eventually("the other campaign was not called while one was held", || async { status(&b).await == "completed" })
+        .await;
+    assert_eq!(status(&expiring).await, "paused", "the held campaign's expiry waits for its lock");
     let _: Vec<(i64,)> = holder.rows("ROLLBACK").await;
-    while status(expiring.clone()).await != "expired" {
-        assert!(std::time::Instant::now() < deadline, "the batch did not expire once its campaign was let go");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    eventually("the batch did not expire once its campaign was let go", || async {
+        status(&expiring).await == "expired"
+    })
+    .await;
 }
 
 /// The uuid inside a `btc_…` id.

@@ -1,6 +1,6 @@
 //! The http placer and the signed call-status callback (API.md §7, §8), against a recording stub.
 
-use crate::common::{TOKEN, TestApp};
+use crate::common::{TOKEN, TestApp, eventually};
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
@@ -249,49 +249,31 @@ async fn a_held_campaign_does_not_delay_the_timeouts_of_the_others() {
     .await;
     let no_retry = json!({"retry_policy": {"max_retries": 0}});
     let placed = |n: usize| {
-        let stub = stub.clone();
-        async move {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-            while stub.placed.lock().unwrap().len() < n {
-                assert!(std::time::Instant::now() < deadline, "call {n} was never placed");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-        }
+        let stub = &stub;
+        eventually("a call was never placed", move || async move { stub.placed.lock().unwrap().len() >= n })
+    };
+    let call = |batch: &str, field: &'static str| {
+        let (app, batch) = (&app, batch.to_owned());
+        async move { contact(app, &batch).await["call_records"][0][field].clone() }
     };
     let (held, held_batch) = setup(&app, &["+14155551234"], no_retry.clone()).await;
     placed(1).await;
     // Telephony took the call and the server has recorded that it rings: nothing of this campaign
     // is left for the server to write before the deadline.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while contact(&app, &held_batch).await["call_records"][0]["call_status"] != "ringing" {
-        assert!(std::time::Instant::now() < deadline, "call 1 was never recorded as ringing");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    eventually("call 1 was never recorded as ringing", || async {
+        call(&held_batch, "call_status").await == "ringing"
+    })
+    .await;
     // Another transaction holds the first campaign (its call is placed, its deadline not yet passed).
-    let mut holder = app.db().await;
-    let _: Vec<(i64,)> = holder.rows("BEGIN").await;
-    let held_id = graine::domain::ids::CampaignId::parse(&held).unwrap().uuid();
-    let locked: Vec<(i64,)> =
-        holder.rows(&format!("SELECT CAST(1 AS BIGINT) FROM campaigns WHERE id = '{held_id}' FOR UPDATE")).await;
-    assert_eq!(locked.len(), 1);
+    let mut holder = app.hold_campaign(&held).await;
     let (_, free_batch) = setup(&app, &["+14155551235"], no_retry).await;
     placed(2).await;
-    let closed = |batch: String| {
-        let app = &app;
-        async move {
-            let now = contact(app, &batch).await;
-            now["call_records"][0]["hangup_reason"] == "status_timeout"
-        }
+    let timed_out = |batch: &str| {
+        let call = call(batch, "hangup_reason");
+        async move { call.await == "status_timeout" }
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !closed(free_batch.clone()).await {
-        assert!(std::time::Instant::now() < deadline, "the free campaign's call never timed out");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(!closed(held_batch.clone()).await, "the held campaign's call waits for its lock");
+    eventually("the free campaign's call never timed out", || timed_out(&free_batch)).await;
+    assert!(!timed_out(&held_batch).await, "the held campaign's call waits for its lock");
     let _: Vec<(i64,)> = holder.rows("ROLLBACK").await;
-    while !closed(held_batch.clone()).await {
-        assert!(std::time::Instant::now() < deadline, "the held campaign's call never timed out once let go");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    eventually("the held campaign's call never timed out once let go", || timed_out(&held_batch)).await;
 }

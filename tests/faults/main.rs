@@ -22,6 +22,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "../support/db.rs"]
+mod db;
+use db::Db;
+
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const TOKEN: &str = "gat_faults_token_0123456789abcdef";
 /// Seconds after which the server closes a call with no outcome.
@@ -382,32 +386,29 @@ async fn replicas_killed_restarted_and_paused_never_double_dial_or_exceed_limits
     }
 
     // Every contact ended; the stored counters equal a recount of the rows.
-    let mut db = sqlx::PgConnection::connect(&database).await.unwrap();
-    let open: i64 = sqlx::query_scalar(
+    let mut db = Db::connect(&database).await;
+    let open = db
+        .number(
         "SELECT count(*) FROM contacts WHERE status IN ('pending', 'dispatched', 'in_progress', 'retrying', 'followup_scheduled')",
-    )
-    .fetch_one(&mut db)
-    .await
-    .unwrap();
+        )
+        .await;
     assert_eq!(open, 0, "every contact ended");
-    let mismatched: i64 = sqlx::query_scalar(
+    let mismatched = db
+        .number(
         "SELECT count(*) FROM campaigns c WHERE c.in_flight <> 0
             OR c.completed_calls <> (SELECT count(*) FROM call_records r WHERE r.campaign_id = c.id AND r.call_status = 'completed')
             OR c.failed_calls <> (SELECT count(*) FROM call_records r WHERE r.campaign_id = c.id AND r.call_status = 'failed')
             OR c.call_attempts <> (SELECT count(*) FROM call_records r WHERE r.campaign_id = c.id)",
-    )
-    .fetch_one(&mut db)
-    .await
-    .unwrap();
+        )
+        .await;
     assert_eq!(mismatched, 0, "campaign counters equal a recount of the call records");
-    let batches_off: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM batches b WHERE b.in_flight <> 0
+    let batches_off = db
+        .number(
+            "SELECT count(*) FROM batches b WHERE b.in_flight <> 0
             OR b.n_completed <> (SELECT count(*) FROM contacts x WHERE x.batch_id = b.id AND x.status = 'completed')
             OR b.n_failed <> (SELECT count(*) FROM contacts x WHERE x.batch_id = b.id AND x.status = 'failed')",
-    )
-    .fetch_one(&mut db)
-    .await
-    .unwrap();
+        )
+        .await;
     assert_eq!(batches_off, 0, "batch counters equal a recount of the contacts");
     drop(replicas);
     drop(db);

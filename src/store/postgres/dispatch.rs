@@ -426,14 +426,30 @@ impl Store {
 
 impl Store {
     /// Closes up to `limit` live calls whose deadline passed by `now` with `outcome`, ended at their
-    /// deadline, taking only calls of campaigns no other transaction holds. Returns the statuses of
-    /// the calls it closed.
+    /// deadline. With `skip_held`, only calls of campaigns no other transaction holds (the others are
+    /// left for a later call); without, it waits for those campaigns. Returns the statuses of the
+    /// calls it closed.
     pub async fn close_overdue(
         &self,
         now: DateTime<Utc>,
         limit: i64,
         outcome: &Outcome,
+        skip_held: bool,
     ) -> Result<Vec<CallStatus>, Error> {
+        let overdue = |r: &sqlx::postgres::PgRow| -> Result<FinishedCall, Error> {
+            let execution_id = ExecutionId::from_uuid(r.try_get("id")?);
+            Ok(FinishedCall { execution_id, outcome: outcome.clone(), ended_at: r.try_get("deadline_at")? })
+        };
+        if !skip_held {
+            // Read without locks; recording then locks the campaigns in id order, waiting for them.
+            let sql = format!(
+                "SELECT id, deadline_at FROM call_records WHERE call_status IN {LIVE} AND deadline_at <= $1
+                 ORDER BY deadline_at, id LIMIT $2"
+            );
+            let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(&self.pool).await?;
+            let finished = rows.iter().map(overdue).collect::<Result<Vec<_>, _>>()?;
+            return self.record_outcomes(&finished, now).await;
+        }
         let mut tx = self.pool.begin().await?;
         let sql = format!(
             "SELECT cr.id, cr.campaign_id, cr.deadline_at FROM call_records cr JOIN campaigns c ON c.id = cr.campaign_id
@@ -445,16 +461,8 @@ impl Store {
             tx.rollback().await?;
             return Ok(Vec::new());
         }
-        let mut finished = Vec::with_capacity(rows.len());
-        let mut campaign_ids = Vec::with_capacity(rows.len());
-        for r in &rows {
-            finished.push(FinishedCall {
-                execution_id: ExecutionId::from_uuid(r.try_get("id")?),
-                outcome: outcome.clone(),
-                ended_at: r.try_get("deadline_at")?,
-            });
-            campaign_ids.push(r.try_get::<Uuid, _>("campaign_id")?);
-        }
+        let finished = rows.iter().map(overdue).collect::<Result<Vec<_>, _>>()?;
+        let mut campaign_ids = rows.iter().map(|r| r.try_get("campaign_id")).collect::<Result<Vec<Uuid>, _>>()?;
         campaign_ids.sort_unstable();
         campaign_ids.dedup();
         // Already locked by this transaction: this only reads them.
@@ -642,20 +650,6 @@ impl Store {
         );
         let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(&self.pool).await?;
         rows.iter().map(planned_end).collect()
-    }
-
-    /// Live calls whose deadline passed with no outcome.
-    pub async fn overdue_calls(
-        &self,
-        now: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<(ExecutionId, DateTime<Utc>)>, Error> {
-        let sql = format!(
-            "SELECT id, deadline_at FROM call_records WHERE call_status IN {LIVE} AND deadline_at <= $1
-             ORDER BY deadline_at, id LIMIT $2"
-        );
-        let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((ExecutionId::from_uuid(r.try_get("id")?), r.try_get("deadline_at")?))).collect()
     }
 
     /// Moves pending batches whose start has come to `in_progress`; returns how many.

@@ -582,33 +582,27 @@ impl Store {
         rows.iter().map(planned_end).collect()
     }
 
-    /// Live calls whose deadline passed with no outcome.
-    pub async fn overdue_calls(
-        &self,
-        now: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<(ExecutionId, DateTime<Utc>)>, Error> {
-        let sql = format!(
-            "SELECT id, deadline_at FROM call_records WHERE call_status IN {LIVE} AND deadline_at <= ?
-             ORDER BY deadline_at, id LIMIT ?"
-        );
-        let rows = sqlx::query(&sql).bind(micros(now)).bind(limit).fetch_all(&self.reads).await?;
-        rows.iter().map(|r| Ok((ExecutionId::from_uuid(r.uuid("id")?), r.at("deadline_at")?))).collect()
-    }
-
-    /// Closes overdue calls with `outcome`, ended at their deadline. The one writer connection holds
-    /// every campaign at once, so there is nothing to skip.
+    /// Closes up to `limit` overdue calls with `outcome`, ended at their deadline. The one writer
+    /// connection holds every campaign at once, so there is never a held campaign to skip.
     pub async fn close_overdue(
         &self,
         now: DateTime<Utc>,
         limit: i64,
         outcome: &Outcome,
+        _skip_held: bool,
     ) -> Result<Vec<CallStatus>, Error> {
-        let overdue = self.overdue_calls(now, limit).await?;
-        let finished: Vec<FinishedCall> = overdue
-            .into_iter()
-            .map(|(execution_id, deadline)| FinishedCall { execution_id, outcome: outcome.clone(), ended_at: deadline })
-            .collect();
+        let sql = format!(
+            "SELECT id, deadline_at FROM call_records WHERE call_status IN {LIVE} AND deadline_at <= ?
+             ORDER BY deadline_at, id LIMIT ?"
+        );
+        let rows = sqlx::query(&sql).bind(micros(now)).bind(limit).fetch_all(&self.reads).await?;
+        let finished = rows
+            .iter()
+            .map(|r| {
+                let execution_id = ExecutionId::from_uuid(r.uuid("id")?);
+                Ok(FinishedCall { execution_id, outcome: outcome.clone(), ended_at: r.at("deadline_at")? })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
         self.record_outcomes(&finished, now).await
     }
 
