@@ -82,6 +82,11 @@ pub struct ServeConfig {
     /// more get `429` with `Retry-After`. 0: no limit.
     #[arg(long, env = "GRAINE_RATE_LIMIT", default_value_t = 0)]
     pub rate_limit: u32,
+    /// Failed authentications (bad or missing token, forged callback signature) each client address
+    /// may make per minute, in bursts of as many; past them it is answered `429` with `Retry-After`
+    /// before its credentials cost any database work. 0: no limit.
+    #[arg(long, env = "GRAINE_AUTH_FAILURE_LIMIT", default_value_t = 60)]
+    pub auth_failure_limit: u32,
     /// Seconds a client may take to send a request's head, or pause while sending its body; a
     /// slower one is disconnected (head) or answered `408` (body).
     #[arg(long, env = "GRAINE_CLIENT_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -160,6 +165,7 @@ impl ServeConfig {
             simulated_call_seconds: 120,
             max_body_bytes: 32 * 1024 * 1024,
             rate_limit: 0,
+            auth_failure_limit: 60,
             client_timeout: 30,
             max_header_bytes: 64 * 1024,
             test_clock: false,

@@ -83,6 +83,9 @@ pub enum Error {
     /// The token used up its requests; the client may retry after `retry_after` seconds.
     #[error("Too many requests: the limit is {per_minute} per minute per token; retry after {retry_after} s")]
     RateLimited { per_minute: u32, retry_after: u64 },
+    /// The client address failed authentication too often; it may retry after `retry_after` seconds.
+    #[error("Too many failed authentication attempts from this address; retry after {retry_after} s")]
+    TooManyFailures { retry_after: u64 },
     /// The database is unreachable or overloaded; the client may retry.
     #[error("Service temporarily unavailable")]
     Unavailable(#[source] BoxError),

@@ -13,7 +13,7 @@ use crate::http::{AppState, Shared, app};
 use crate::metrics::Metrics;
 use crate::service::idempotency;
 use crate::service::tokens::{self, Bootstrap, TokenCache};
-use crate::store::Store;
+use crate::store::{Store, TokenEvents};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,10 +73,14 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
         max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
         rate_limits: (config.rate_limit > 0)
             .then(|| std::sync::Mutex::new(crate::domain::rate::RateLimits::new(config.rate_limit))),
+        auth_failures: crate::http::FailureLimiter::new(config.auth_failure_limit),
         dispatcher: dispatcher.clone(),
         webhook_secret,
     });
-    tokio::spawn(forget_revoked_tokens(state.clone(), shutdown.clone()));
+    // Subscribed before the first request is served, so that no token read from now on can be
+    // revoked unseen.
+    let revocations = store.token_events().await?;
+    tokio::spawn(forget_revoked_tokens(state.clone(), revocations, shutdown.clone()));
     let dispatch_loop = tokio::spawn(dispatcher.run(shutdown.clone()));
     tokio::spawn(purge_idempotency_keys(store.clone(), clock, shutdown.clone()));
     let service = app(state);
@@ -95,32 +99,37 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
     Ok(Running { addr, bootstrap, join })
 }
 
-/// Drops cached tokens whenever any process revokes one (and after a lost subscription).
-async fn forget_revoked_tokens(state: AppState, shutdown: CancellationToken) {
+/// Drops cached tokens whenever any process revokes one, and after a lost subscription (which may
+/// have missed one) once subscribed anew.
+async fn forget_revoked_tokens(state: AppState, mut events: TokenEvents, shutdown: CancellationToken) {
     loop {
-        let mut events = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            events = state.store.token_events() => match events {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot subscribe to token revocations; retrying");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                    }
-                }
-            },
-        };
-        state.tokens.clear();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 event = events.next() => {
                     state.tokens.clear();
-                    if event.is_err() { break; }
+                    if event.is_err() {
+                        break;
+                    }
                 }
             }
         }
+        events = loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                subscribed = state.store.token_events() => match subscribed {
+                    Ok(events) => break events,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot subscribe to token revocations; retrying");
+                        tokio::select! {
+                            _ = shutdown.cancelled() => return,
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        }
+                    }
+                },
+            }
+        };
+        state.tokens.clear();
     }
 }
 

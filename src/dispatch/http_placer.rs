@@ -1,12 +1,15 @@
-//! The http placer: a signed POST per call to the configured telephony URL (API.md §7, §8).
+//! The http placer: a signed POST per call to the configured telephony URL (API.md §7, §8), and
+//! what telephony's answer means: placed, refused, busy (no attempt used), or in doubt.
 
-use super::placer::{CallRequest, PlaceFuture, Placement, Placer};
+use super::placer::{CallRequest, PlaceFuture, Placement, Placer, retry_after};
 use crate::clock::Clock;
 use crate::domain::signing::Secret;
 use std::time::Duration;
 
 /// How long telephony may take to accept a call.
 const ACCEPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most of a refusal's body read, to learn whether the number is invalid.
+const MAX_REFUSAL_BYTES: usize = 64 * 1024;
 
 /// Places calls by POSTing them to telephony.
 pub struct HttpPlacer {
@@ -17,7 +20,9 @@ pub struct HttpPlacer {
 
 impl HttpPlacer {
     pub fn new(url: String, secret: Secret) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder().timeout(ACCEPT_TIMEOUT).build()?;
+        // A redirect is not a placement: it is answered as a refusal rather than followed.
+        let client =
+            reqwest::Client::builder().timeout(ACCEPT_TIMEOUT).redirect(reqwest::redirect::Policy::none()).build()?;
         Ok(Self { client, url, secret })
     }
 }
@@ -27,7 +32,12 @@ impl Placer for HttpPlacer {
         Box::pin(async move {
             let body = match serde_json::to_vec(call) {
                 Ok(b) => b,
-                Err(e) => return Placement::Rejected(format!("request could not be encoded: {e}")),
+                Err(e) => {
+                    return Placement::Rejected {
+                        reason: format!("request could not be encoded: {e}"),
+                        permanent: false,
+                    };
+                }
             };
             let id = call.execution_id.to_string();
             // Signature timestamps are transport time: the real clock, even under the test clock.
@@ -44,14 +54,44 @@ impl Placer for HttpPlacer {
                 .send()
                 .await;
             match sent {
-                Ok(r) if r.status().is_success() => Placement::Accepted(None),
-                Ok(r) => Placement::Rejected(format!("telephony answered {}", r.status())),
-                // Never connected: certainly not placed.
-                Err(e) if e.is_connect() => Placement::Rejected(format!("telephony unreachable: {e}")),
+                Ok(r) => classify(r).await,
+                // Never connected: certainly not placed, and not the contact's fault.
+                Err(e) if e.is_connect() => {
+                    Placement::Throttled { reason: format!("telephony unreachable: {e}"), retry_after: None }
+                }
                 // Sent, but no clear answer: the call may exist. Never redial on doubt; the call
                 // timeout closes it if no outcome arrives.
                 Err(e) => Placement::Unknown(format!("no answer from telephony: {e}")),
             }
         })
+    }
+}
+
+/// What an answer means (API.md §7): `2xx` placed; `429` busy, no attempt used; `408` and `5xx`
+/// doubt (a gateway may answer so after the call was placed); any other status a refusal,
+/// permanent when the body says `"permanent": true` (an invalid number).
+async fn classify(mut r: reqwest::Response) -> Placement {
+    let status = r.status();
+    if status.is_success() {
+        return Placement::Accepted(None);
+    }
+    let reason = format!("telephony answered {status}");
+    match status.as_u16() {
+        429 => {
+            let wait = r.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
+            Placement::Throttled { retry_after: retry_after(wait, Clock::System.now()), reason }
+        }
+        408 | 500..=599 => Placement::Unknown(reason),
+        _ => {
+            let mut body = Vec::new();
+            while body.len() < MAX_REFUSAL_BYTES
+                && let Ok(Some(chunk)) = r.chunk().await
+            {
+                body.extend_from_slice(&chunk);
+            }
+            let permanent = serde_json::from_slice::<serde_json::Value>(&body)
+                .is_ok_and(|v| v.get("permanent").and_then(serde_json::Value::as_bool) == Some(true));
+            Placement::Rejected { reason, permanent }
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! records outcomes, starts and expires batches, and knows when it next has something to do.
 
 pub mod http_placer;
+mod place;
 pub mod placer;
 pub mod simulated;
 
@@ -13,9 +14,10 @@ use crate::domain::ids::{CampaignId, ExecutionId};
 use crate::domain::outcome::Outcome;
 use crate::error::Error;
 use crate::metrics::Metrics;
-use crate::store::{AcceptedCall, FinishedCall, NewCall, Store};
+use crate::store::{AcceptedCall, FinishedCall, NewCall, Store, UnplacedCall};
 use chrono::{DateTime, Duration, Utc};
-use placer::{CallRequest, Placement, Placer};
+use place::{Claimed, Throttle};
+use placer::{CallRequest, Placer};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{Mutex, Notify};
@@ -63,6 +65,8 @@ pub struct Dispatcher {
     pub wakeup: Arc<Notify>,
     /// The process's shutdown, once the real-time loop runs: claims stop when it is cancelled.
     shutdown: OnceLock<CancellationToken>,
+    /// Until when telephony asked this process to place nothing more (`429`, out of reach).
+    throttle: std::sync::Mutex<Throttle>,
 }
 
 impl Dispatcher {
@@ -88,6 +92,7 @@ impl Dispatcher {
             drive: Mutex::new(()),
             wakeup,
             shutdown: OnceLock::new(),
+            throttle: std::sync::Mutex::default(),
         }
     }
 
@@ -199,6 +204,10 @@ impl Dispatcher {
         }
         // Campaigns are claimed a few at a time: each claim locks only its own campaign, and while one
         // waits on the database another can run.
+        // While telephony asked for a pause, nothing is claimed (outcomes and timeouts go on).
+        if self.throttled_until(now).is_some() {
+            return Ok(Pass { changed, held });
+        }
         let mut candidates = self.store.dispatch_candidates(now).await?;
         if !self.clock.is_manual() && candidates.len() > 1 {
             // Replicas start their round at different campaigns, rather than all contending for
@@ -323,7 +332,7 @@ impl Dispatcher {
         id: CampaignId,
         slot: u32,
         now: DateTime<Utc>,
-    ) -> Result<Option<(usize, Vec<CallRequest>)>, Error> {
+    ) -> Result<Option<(usize, Vec<Claimed>)>, Error> {
         let mut tx = self.store.begin().await?;
         if !tx.take_dispatch_slot(slot, self.streams).await? {
             tx.rollback().await?;
@@ -378,6 +387,7 @@ impl Dispatcher {
             });
         let mut calls = Vec::with_capacity(claimed.len());
         let mut requests = Vec::with_capacity(claimed.len());
+        let mut priors = Vec::with_capacity(claimed.len());
         for ((batch, contact), pick) in claimed.into_iter().zip(picks) {
             let kind = match contact.status {
                 ContactStatus::Retrying => CallKind::Retry,
@@ -387,6 +397,7 @@ impl Dispatcher {
             let execution_id = ExecutionId::generate();
             let from_number = s.phone_numbers[pick].to_string();
             let attempt = contact.retry_count + contact.follow_up_count;
+            priors.push(contact.prior.clone());
             let mut call_variables = s.default_call_variables.clone();
             call_variables.extend(contact.call_variables);
             let request = CallRequest {
@@ -426,49 +437,25 @@ impl Dispatcher {
         let calls_len = calls.len();
         // Calls telephony accepted at once were recorded (and handed over) by the claim itself; the
         // others are counted when they are sent.
-        let to_place: Vec<CallRequest> =
-            requests.into_iter().zip(calls).filter(|(_, c)| c.accepted.is_none()).map(|(r, _)| r).collect();
+        let to_place: Vec<Claimed> = requests
+            .into_iter()
+            .zip(calls)
+            .zip(priors)
+            .filter(|((_, c), _)| c.accepted.is_none())
+            .map(|((request, c), prior)| Claimed {
+                unplaced: UnplacedCall {
+                    execution_id: c.execution_id,
+                    contact_id: c.contact_id,
+                    batch_id: c.batch_id,
+                    campaign_id: c.campaign_id,
+                    kind: c.kind,
+                    prior,
+                },
+                request,
+            })
+            .collect();
         self.metrics.add_calls_placed((calls_len - to_place.len()) as u64);
         Ok(Some((calls_len, to_place)))
-    }
-
-    /// Hands claimed calls to the placer and records what it said.
-    async fn place(&self, requests: Vec<CallRequest>) -> Result<(), Error> {
-        // A call whose deadline passed before it could be sent (this process was paused, or telephony
-        // slow to take the earlier ones) is not sent: the timeout closes it, and the slot may already
-        // hold another call. Telephony is asked to refuse late ones too (`deadline_at`), for the
-        // moment between this check and the request.
-        let sending = self.clock.now();
-        let (late, requests): (Vec<_>, Vec<_>) = requests.into_iter().partition(|r| r.deadline_at <= sending);
-        for r in &late {
-            tracing::warn!(execution_id = %r.execution_id, "call not placed: its deadline passed before it was sent");
-        }
-        self.metrics.add_calls_placed(requests.len() as u64);
-        let placements = futures_util::future::join_all(requests.iter().map(|r| self.placer.place(r))).await;
-        let now = self.clock.now();
-        let mut accepted = Vec::new();
-        let mut rejected = Vec::new();
-        for (request, placement) in requests.iter().zip(placements) {
-            match placement {
-                Placement::Accepted(script) => {
-                    accepted.push(AcceptedCall { execution_id: request.execution_id, script })
-                }
-                Placement::Rejected(reason) => {
-                    tracing::warn!(execution_id = %request.execution_id, %reason, "telephony refused a call");
-                    rejected.push(FinishedCall {
-                        execution_id: request.execution_id,
-                        outcome: Outcome::bare(CallStatus::Failed, "system", "placement_rejected"),
-                        ended_at: now,
-                    });
-                }
-                Placement::Unknown(reason) => {
-                    tracing::warn!(execution_id = %request.execution_id, %reason, "call placement unconfirmed");
-                }
-            }
-        }
-        self.store.mark_accepted(&accepted, now).await?;
-        self.record(&rejected, now).await?;
-        Ok(())
     }
 
     /// Records outcomes and counts them.
@@ -506,6 +493,9 @@ impl Dispatcher {
     /// campaign's waiting work may start (due time, then working hours).
     pub async fn next_wakeup(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Error> {
         let mut next = self.store.next_timed_event(now).await?;
+        if let Some(end) = self.throttled_until(now) {
+            next = Some(next.map_or(end, |n| n.min(end)));
+        }
         for (campaign, next_due, has_pending) in self.store.campaigns_with_work().await? {
             let Some(work) = (if has_pending { Some(now) } else { next_due }) else { continue };
             let mut at = work.max(now);

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 /// Everything telephony needs to place one call (the body of the http placer's request).
 #[derive(Clone, Debug, Serialize)]
@@ -31,16 +32,35 @@ pub struct CallRequest {
     pub deadline_at: DateTime<Utc>,
 }
 
-/// What telephony said to a placement.
+/// What telephony said to a placement (API.md §7, "What telephony's answer means").
 #[derive(Clone, Debug, PartialEq)]
 pub enum Placement {
     /// The call is on its way; a simulated call comes with its script.
     Accepted(Option<Script>),
-    /// Telephony refused or could not be reached; the reason is kept on the call record.
-    Rejected(String),
+    /// Telephony refused the call for good: it was not placed and the attempt fails (`failed`, the
+    /// reason kept on the call record), permanently when telephony says the number is invalid.
+    Rejected { reason: String, permanent: bool },
+    /// Telephony did not take the call for a reason that is not the contact's (too many calls, or
+    /// telephony out of reach): no attempt is used, the contact keeps its place, and dispatch waits
+    /// `retry_after` (or backs off) before it places more.
+    Throttled { reason: String, retry_after: Option<Duration> },
     /// It is not known whether telephony took the call: it stays live until an outcome arrives or
     /// the call timeout closes it, and is never placed again meanwhile.
     Unknown(String),
+}
+
+/// The longest `Retry-After` honoured: a larger one would stall every campaign on a typo.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// A `Retry-After` header's wait: delay seconds, or an HTTP date (RFC 7231) after `now`; at most
+/// `MAX_RETRY_AFTER`.
+pub fn retry_after(value: Option<&str>, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value?.trim();
+    let wait = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => (DateTime::parse_from_rfc2822(value).ok()?.to_utc() - now).to_std().unwrap_or(Duration::ZERO),
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// A future returned by a placer.
@@ -55,5 +75,21 @@ pub trait Placer: Send + Sync {
     /// claim records the placement in its own transaction. `None`: the call goes through `place`.
     fn accept_at_once(&self, _call: &CallRequest) -> Option<Option<Script>> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_or_a_date_and_is_capped() {
+        let now = DateTime::parse_from_rfc3339("2026-12-03T10:00:00Z").unwrap().to_utc();
+        assert_eq!(retry_after(Some("7"), now), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after(Some("Thu, 03 Dec 2026 10:00:30 GMT"), now), Some(Duration::from_secs(30)));
+        assert_eq!(retry_after(Some("Thu, 03 Dec 2026 09:00:00 GMT"), now), Some(Duration::ZERO), "a past date");
+        assert_eq!(retry_after(Some("86400"), now), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_after(Some("soon"), now), None);
+        assert_eq!(retry_after(None, now), None);
     }
 }

@@ -35,6 +35,15 @@ impl RateLimits {
         Err(Duration::from_secs_f64((1.0 - refilled) / per_second))
     }
 
+    /// Whether `key` has a request left at `now`, without taking it; when not, how long until it has.
+    pub fn check(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        let Some((left, at)) = self.buckets.get(key) else { return Ok(()) };
+        let per_second = f64::from(self.per_minute) / 60.0;
+        let refilled =
+            (left + now.saturating_duration_since(*at).as_secs_f64() * per_second).min(f64::from(self.per_minute));
+        if refilled >= 1.0 { Ok(()) } else { Err(Duration::from_secs_f64((1.0 - refilled) / per_second)) }
+    }
+
     /// Forgets keys whose bucket is full again at `now` (they behave as new ones).
     pub fn prune(&mut self, now: Instant) {
         let capacity = f64::from(self.per_minute);
@@ -85,6 +94,9 @@ mod tests {
         assert!((wait.as_secs_f64() - 20.0).abs() < 1e-6, "one request in 20 s: {wait:?}");
         limits.prune(later);
         assert_eq!(limits.len(), 1, "an empty bucket is kept");
+        assert!(limits.check("a", later).is_err(), "checking takes nothing");
+        assert!(limits.check("a", later + Duration::from_secs(20)).is_ok());
+        assert!(limits.check("new", later).is_ok());
         limits.prune(later + Duration::from_secs(60));
         assert!(limits.is_empty(), "a full bucket is forgotten");
     }

@@ -18,7 +18,7 @@ impl Error {
             Error::Validation(_) | Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::RateLimited { .. } | Error::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -54,7 +54,7 @@ impl IntoResponse for Error {
         };
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
-        if let Error::RateLimited { retry_after, .. } = self {
+        if let Error::RateLimited { retry_after, .. } | Error::TooManyFailures { retry_after } = self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
         match status {

@@ -8,6 +8,22 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde_json::{Map, Value};
 
+/// Reads a request's whole body, answering `413` past `limit` bytes: at once, unread, when its
+/// `Content-Length` says so.
+pub async fn read_request_body(req: Request, limit: usize) -> Result<Bytes, Error> {
+    refuse_declared_over(req.headers(), limit)?;
+    read_body(req.into_body(), limit).await
+}
+
+/// `413` when the request's `Content-Length` is over `limit`.
+pub fn refuse_declared_over(headers: &axum::http::HeaderMap, limit: usize) -> Result<(), Error> {
+    let declared = headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
+    if declared.and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > limit as u64) {
+        return Err(Error::PayloadTooLarge(limit));
+    }
+    Ok(())
+}
+
 /// Reads a whole body, answering `413` past `limit` bytes.
 pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, Error> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
@@ -48,7 +64,7 @@ impl FromRequest<AppState> for JsonObject {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Error> {
-        let bytes = read_body(req.into_body(), state.max_body_bytes).await?;
+        let bytes = read_request_body(req, state.max_body_bytes).await?;
         parse_json_object(&bytes).map(JsonObject)
     }
 }

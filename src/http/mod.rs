@@ -38,6 +38,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tracing::Instrument;
 
+pub use auth::FailureLimiter;
 pub use ops::OPENAPI_YAML;
 
 /// What every handler shares.
@@ -53,6 +54,8 @@ pub struct Shared {
     pub max_body_bytes: usize,
     /// Requests left per token (`--rate-limit`); `None` when unlimited.
     pub rate_limits: Option<std::sync::Mutex<crate::domain::rate::RateLimits>>,
+    /// Failed authentications per client address (`--auth-failure-limit`).
+    pub auth_failures: auth::FailureLimiter,
     /// The dispatcher, woken when work is added or resumed, and driven by the test clock.
     pub dispatcher: Arc<Dispatcher>,
     /// Verifies telephony callbacks; without it every callback is refused.

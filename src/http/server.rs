@@ -15,6 +15,10 @@ use tower::ServiceExt;
 use tower_http::normalize_path::NormalizePath;
 use tower_http::timeout::TimeoutBody;
 
+/// The address of the client that sent a request (as the connection saw it), in its extensions.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
 /// What a client may do before the server gives up on it.
 #[derive(Clone, Copy, Debug)]
 pub struct ClientLimits {
@@ -33,10 +37,10 @@ pub async fn serve(
 ) {
     let graceful = GracefulShutdown::new();
     loop {
-        let stream = tokio::select! {
+        let (stream, client) = tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, peer)) => (stream, ClientAddr(peer.ip())),
                 Err(e) => {
                     // Out of file descriptors and the like: pause rather than spin.
                     tracing::warn!(error = %e, "cannot accept a connection");
@@ -47,9 +51,11 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let timeout = limits.timeout;
-        let service = app
-            .clone()
-            .map_request(move |req: hyper::Request<Incoming>| req.map(|b| Body::new(TimeoutBody::new(timeout, b))));
+        let service = app.clone().map_request(move |req: hyper::Request<Incoming>| {
+            let mut req = req.map(|b| Body::new(TimeoutBody::new(timeout, b)));
+            req.extensions_mut().insert(client);
+            req
+        });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(timeout)

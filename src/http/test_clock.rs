@@ -7,8 +7,9 @@ use super::extract::JsonObject;
 use super::json::{Timestamp, ok};
 use super::validate::{Problems, at};
 use crate::error::{Error, Loc};
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::Method;
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -16,20 +17,31 @@ use serde_json::json;
 /// The longest single advance: ten years.
 const MAX_ADVANCE_SECONDS: i64 = 10 * 366 * 24 * 3600;
 
-fn manual(st: &AppState) -> Result<(), Error> {
-    if st.clock.is_manual() { Ok(()) } else { Err(Error::NoRoute) }
+/// Present only under `--test-clock`: without it the routes do not exist (`404`), whatever the
+/// credentials, so it comes before `Auth` in the handlers.
+pub struct TestClockOn;
+
+impl FromRequestParts<AppState> for TestClockOn {
+    type Rejection = Error;
+
+    async fn from_request_parts(_: &mut Parts, st: &AppState) -> Result<Self, Error> {
+        if st.clock.is_manual() { Ok(TestClockOn) } else { Err(Error::NoRoute) }
+    }
 }
 
 /// `GET /api/v1/test/clock`.
-pub async fn get(State(st): State<AppState>, _auth: Auth) -> Result<Response, Error> {
-    manual(&st)?;
+pub async fn get(State(st): State<AppState>, _on: TestClockOn, _auth: Auth) -> Result<Response, Error> {
     ok(&json!({ "now": Timestamp(st.clock.now()) }))
 }
 
 /// `POST /api/v1/test/clock` with `{"advance_seconds": N}` or `{"set": "<RFC3339>"}`: moves the clock
 /// and answers once everything due up to the new time has happened.
-pub async fn set(State(st): State<AppState>, _auth: Auth, JsonObject(body): JsonObject) -> Result<Response, Error> {
-    manual(&st)?;
+pub async fn set(
+    State(st): State<AppState>,
+    _on: TestClockOn,
+    _auth: Auth,
+    JsonObject(body): JsonObject,
+) -> Result<Response, Error> {
     let b = vec![Loc::from("body")];
     let mut p = Problems::default();
     p.unknown_keys(&body, &["advance_seconds", "set"], &b);

@@ -2,7 +2,8 @@
 //! signature (API.md §7, §8) instead of a bearer token.
 
 use super::AppState;
-use super::extract::{parse_json_object, read_body};
+use super::auth::client_of;
+use super::extract::{parse_json_object, read_request_body};
 use super::json::ok;
 use super::validate::{Problems, at};
 use crate::clock::Clock;
@@ -10,28 +11,53 @@ use crate::dispatch::Report;
 use crate::domain::contact::CallStatus;
 use crate::domain::ids::ExecutionId;
 use crate::domain::outcome::Outcome;
+use crate::domain::signing::{SignedHeaders, VerifyError};
 use crate::error::{Error, Loc};
+use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::response::Response;
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
+
+/// The largest callback body (API.md §7); a larger one gets `413` before it is read.
+pub const MAX_CALLBACK_BYTES: usize = 1 << 20;
+/// The longest call a callback may report.
+const MAX_DURATION_SECONDS: f64 = 86_400.0;
+/// How far after the call a follow-up may be asked for.
+const MAX_FOLLOW_UP_DAYS: i64 = 30;
 
 fn header<'a>(req: &'a Request, name: &str) -> &'a str {
     req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
 }
 
-/// `POST /api/v1/webhooks/call-status`.
-pub async fn call_status(State(st): State<AppState>, req: Request) -> Result<Response, Error> {
-    let unauthorized = || Error::BadSignature;
-    let secret = st.webhook_secret.as_ref().ok_or_else(unauthorized)?;
+/// Reads a signed callback's body once its signature headers passed: an address that failed too
+/// often gets `429`, headers that are missing, stale or carry too many signatures `401`, all before
+/// the body is read; then at most `MAX_CALLBACK_BYTES` are read and the MAC checked once.
+async fn verified_body(st: &AppState, req: Request) -> Result<Bytes, Error> {
+    let client = client_of(req.extensions());
+    let guard = &st.auth_failures;
+    guard.check(client)?;
+    let now = Clock::System.now().timestamp();
     let (id, timestamp, signature) = (
         header(&req, "webhook-id").to_owned(),
         header(&req, "webhook-timestamp").to_owned(),
         header(&req, "webhook-signature").to_owned(),
     );
-    let body = read_body(req.into_body(), st.max_body_bytes).await?;
-    secret.verify(&id, &timestamp, &signature, &body, Clock::System.now().timestamp()).map_err(|_| unauthorized())?;
+    let checked = match &st.webhook_secret {
+        Some(secret) => SignedHeaders::parse(&id, &timestamp, &signature, now).map(|h| (secret, h)),
+        None => Err(VerifyError::MissingHeaders),
+    };
+    let (secret, headers) = guard.guard(client, checked.map_err(|_| Error::BadSignature))?;
+    let body = read_request_body(req, MAX_CALLBACK_BYTES).await?;
+    guard.guard(client, secret.verify_body(&headers, &body).map_err(|_| Error::BadSignature))?;
+    Ok(body)
+}
+
+/// `POST /api/v1/webhooks/call-status`.
+pub async fn call_status(State(st): State<AppState>, req: Request) -> Result<Response, Error> {
+    let body = verified_body(&st, req).await?;
     let obj = parse_json_object(&body)?;
-    let (execution, report) = parse(&obj)?;
+    let (execution, report) = parse(&obj, st.clock.now())?;
     let applied = match execution {
         Some(execution_id) => st.dispatcher.report(execution_id, report).await?,
         None => false,
@@ -40,7 +66,7 @@ pub async fn call_status(State(st): State<AppState>, req: Request) -> Result<Res
 }
 
 /// Reads a callback body. Fields the server does not know are ignored, so that telephony can add some.
-fn parse(obj: &Map<String, Value>) -> Result<(Option<ExecutionId>, Report), Error> {
+fn parse(obj: &Map<String, Value>, now: DateTime<Utc>) -> Result<(Option<ExecutionId>, Report), Error> {
     let b = vec![Loc::from("body")];
     let mut p = Problems::default();
     let execution = p.field(obj, "execution_id", &b, true).and_then(|v| p.string(v, at(&b, "execution_id"), 1, 64));
@@ -56,17 +82,21 @@ fn parse(obj: &Map<String, Value>) -> Result<(Option<ExecutionId>, Report), Erro
         }
         parsed
     });
-    let number = |p: &mut Problems, key: &str| {
+    let number = |p: &mut Problems, key: &str, max: f64| {
         p.field(obj, key, &b, false).and_then(|v| {
             let n = v.as_f64().filter(|n| n.is_finite() && *n >= 0.0);
-            if n.is_none() {
-                p.push(at(&b, key), "float_type", "Input should be a non-negative number");
+            match n {
+                None => p.push(at(&b, key), "float_type", "Input should be a finite, non-negative number"),
+                Some(n) if n > max => {
+                    p.push(at(&b, key), "less_than_equal", format!("Input should be less than or equal to {max}"))
+                }
+                Some(_) => {}
             }
-            n
+            n.filter(|n| *n <= max)
         })
     };
-    let duration_seconds = number(&mut p, "duration_seconds");
-    let total_cost = number(&mut p, "total_cost");
+    let duration_seconds = number(&mut p, "duration_seconds", MAX_DURATION_SECONDS);
+    let total_cost = number(&mut p, "total_cost", f64::MAX);
     let mut text = |key: &str| p.field(obj, key, &b, false).and_then(|v| p.string(v, at(&b, key), 0, 1 << 20));
     let (recording_url, transcript, summary, sentiment, hangup_by, hangup_reason) = (
         text("recording_url"),
@@ -77,6 +107,14 @@ fn parse(obj: &Map<String, Value>) -> Result<(Option<ExecutionId>, Report), Erro
         text("hangup_reason"),
     );
     let follow_up_at = p.field(obj, "follow_up_at", &b, false).and_then(|v| p.instant(v, at(&b, "follow_up_at")));
+    let latest_follow_up = now + Duration::days(MAX_FOLLOW_UP_DAYS);
+    if follow_up_at.is_some_and(|f| f > latest_follow_up) {
+        p.push(
+            at(&b, "follow_up_at"),
+            "value_error",
+            format!("Value error, follow_up_at must be at most {MAX_FOLLOW_UP_DAYS} days after the call"),
+        );
+    }
     let permanent =
         p.field(obj, "permanent", &b, false).and_then(|v| p.boolean(v, at(&b, "permanent"))).unwrap_or(false);
     if !p.is_empty() {

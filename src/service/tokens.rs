@@ -107,33 +107,57 @@ pub async fn bootstrap(store: &Store, known: Option<&str>, now: DateTime<Utc>) -
 /// Verified tokens by hash, so that most requests need no database round trip for authentication.
 #[derive(Default)]
 pub struct TokenCache {
-    entries: RwLock<HashMap<[u8; 32], (OrgId, Instant)>>,
+    entries: RwLock<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    tokens: HashMap<[u8; 32], (OrgId, Instant)>,
+    /// Bumped by every `clear`: a lookup that started before a revocation was seen does not cache
+    /// what it read, since the revocation may have come after its read.
+    generation: u64,
 }
 
 impl TokenCache {
-    /// The organization of a live token: `InvalidToken` when unknown or revoked.
-    pub async fn authenticate(&self, store: &Store, token: &str) -> Result<OrgId, Error> {
+    /// The organization of a token verified less than `CACHE_TTL` ago, with no database work.
+    pub fn cached(&self, token: &str) -> Option<OrgId> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries.tokens.get(&hash(token)).filter(|(_, at)| at.elapsed() < CACHE_TTL).map(|(org, _)| *org)
+    }
+
+    /// The organization of a live token, read from the database: `InvalidToken` when unknown or revoked.
+    pub async fn lookup(&self, store: &Store, token: &str) -> Result<OrgId, Error> {
+        self.lookup_with(token, |key| async move { store.find_live_token(&key).await }).await
+    }
+
+    /// `lookup`, with `find` reading the live token of a hash.
+    async fn lookup_with<F, Fut>(&self, token: &str, find: F) -> Result<OrgId, Error>
+    where
+        F: FnOnce([u8; 32]) -> Fut,
+        Fut: Future<Output = Result<Option<TokenRecord>, Error>>,
+    {
         if !is_well_formed(token) {
             return Err(Error::InvalidToken);
         }
         let key = hash(token);
-        if let Some((org, at)) = self.entries.read().unwrap_or_else(|e| e.into_inner()).get(&key)
-            && at.elapsed() < CACHE_TTL
-        {
-            return Ok(*org);
-        }
-        let record = store.find_live_token(&key).await?.ok_or(Error::InvalidToken)?;
+        let generation = self.entries.read().unwrap_or_else(|e| e.into_inner()).generation;
+        let record = find(key).await?.ok_or(Error::InvalidToken)?;
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= CACHE_CAPACITY {
-            entries.clear();
+        if entries.generation == generation {
+            if entries.tokens.len() >= CACHE_CAPACITY {
+                entries.tokens.clear();
+            }
+            entries.tokens.insert(key, (record.organization_id, Instant::now()));
         }
-        entries.insert(key, (record.organization_id, Instant::now()));
         Ok(record.organization_id)
     }
 
-    /// Forgets every cached token (after a revocation anywhere).
+    /// Forgets every cached token (after a revocation anywhere), and keeps lookups under way from
+    /// caching what they read.
     pub fn clear(&self) {
-        self.entries.write().unwrap_or_else(|e| e.into_inner()).clear();
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        entries.tokens.clear();
+        entries.generation += 1;
     }
 }
 
@@ -156,6 +180,38 @@ mod tests {
         assert!(!is_well_formed("gat_short"));
         assert!(!is_well_formed("xyz_0123456789012345678901"));
         assert!(!is_well_formed("gat_0123456789 0123456789"));
+    }
+
+    fn record(org: OrgId) -> TokenRecord {
+        TokenRecord {
+            id: TokenId::generate(),
+            organization_id: org,
+            name: String::new(),
+            token_prefix: String::new(),
+            created_at: Utc::now(),
+            revoked_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lookup_overtaken_by_a_revocation_does_not_cache_what_it_read() {
+        let cache = TokenCache::default();
+        let org = OrgId::generate();
+        let token = "gat_test_token_0123456789";
+        // The token is read live; the revocation is announced before the lookup finishes.
+        let found = cache
+            .lookup_with(token, |_| async {
+                cache.clear();
+                Ok(Some(record(org)))
+            })
+            .await;
+        assert_eq!(found.unwrap(), org, "the request that read it before the revocation is served");
+        assert_eq!(cache.cached(token), None, "but the token is not cached past the revocation");
+        // An undisturbed lookup caches.
+        cache.lookup_with(token, |_| async { Ok(Some(record(org))) }).await.unwrap();
+        assert_eq!(cache.cached(token), Some(org));
+        cache.clear();
+        assert_eq!(cache.cached(token), None);
     }
 
     #[test]

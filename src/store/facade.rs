@@ -2,7 +2,7 @@
 
 use super::{
     AcceptedCall, BatchFilter, ClaimedContact, FinishedCall, IdempotencyBegin, NewCall, OrgRecord, Page, StatsSnapshot,
-    StatusBreakdown, TokenRecord,
+    StatusBreakdown, TokenRecord, UnplacedCall,
 };
 use super::{postgres, sqlite};
 use crate::domain::batch::{Batch, BatchStatus, NewContact};
@@ -199,6 +199,9 @@ delegate!(Store {
     /// Records that telephony accepted these calls: they ring, their contacts are in progress, and a
     /// simulated call's script is kept so that it ends on the server's clock.
     fn mark_accepted(calls: &[AcceptedCall], now: DateTime<Utc>) -> usize;
+    /// Removes calls telephony did not take and that used no attempt (still `dispatched`), and puts
+    /// their contacts back as they were before the claim, with every counter; returns how many.
+    fn release_unplaced(calls: &[UnplacedCall], now: DateTime<Utc>) -> usize;
     /// Records that a live call was answered; `false` when it is not ringing or dispatched any more.
     fn mark_answered(call: ExecutionId, now: DateTime<Utc>) -> bool;
     /// Records final outcomes. A call that is no longer live (already recorded, timed out, or a

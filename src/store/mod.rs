@@ -111,6 +111,29 @@ pub struct ClaimedContact {
     pub status: crate::domain::contact::ContactStatus,
     pub retry_count: i64,
     pub follow_up_count: i64,
+    /// What the claim overwrites, to put back should telephony not take the call (`UnplacedCall`).
+    pub prior: PriorState,
+}
+
+/// A contact's dispatch fields as they were before a claim.
+#[derive(Clone, Debug)]
+pub struct PriorState {
+    pub status: crate::domain::contact::ContactStatus,
+    pub next_retry_at: Option<DateTime<Utc>>,
+    pub last_attempted_at: Option<DateTime<Utc>>,
+    pub latest_retry_count: i64,
+}
+
+/// A claimed call that telephony did not take, for a reason that is not the contact's (busy or out
+/// of reach): it used no attempt, so its record is removed and its contact put back as it was.
+#[derive(Clone, Debug)]
+pub struct UnplacedCall {
+    pub execution_id: crate::domain::ids::ExecutionId,
+    pub contact_id: crate::domain::ids::ContactId,
+    pub batch_id: crate::domain::ids::BatchId,
+    pub campaign_id: crate::domain::ids::CampaignId,
+    pub kind: crate::domain::contact::CallKind,
+    pub prior: PriorState,
 }
 
 /// A call about to be placed: its record is written in the claim transaction.

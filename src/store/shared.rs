@@ -122,6 +122,27 @@ impl BatchDelta {
     }
 }
 
+/// The counter changes of releasing unplaced calls: per batch (calls in flight, and the contacts
+/// `restored` back from `dispatched` to their prior status), and per campaign (calls and follow-ups).
+pub fn released_deltas(
+    released: &[&crate::store::UnplacedCall],
+    restored: impl Fn(&crate::store::UnplacedCall) -> bool,
+) -> (BTreeMap<Uuid, BatchDelta>, BTreeMap<Uuid, (i64, i64)>) {
+    let mut batches: BTreeMap<Uuid, BatchDelta> = BTreeMap::new();
+    let mut campaigns: BTreeMap<Uuid, (i64, i64)> = BTreeMap::new();
+    for c in released {
+        let d = batches.entry(c.batch_id.uuid()).or_default();
+        d.in_flight -= 1;
+        if restored(c) {
+            d.moved(ContactStatus::Dispatched, c.prior.status);
+        }
+        let n = campaigns.entry(c.campaign_id.uuid()).or_default();
+        n.0 += 1;
+        n.1 += i64::from(c.kind == CallKind::FollowUp);
+    }
+    (batches, campaigns)
+}
+
 /// Counter changes of one campaign from recorded outcomes.
 #[derive(Default)]
 pub struct CampaignDelta {

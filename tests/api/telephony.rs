@@ -10,19 +10,23 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-const MONDAY_10: &str = "2026-11-30T10:00:00Z";
+pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub(crate) const MONDAY_10: &str = "2026-11-30T10:00:00Z";
+
+/// A status, headers and body the stub answers with once.
+pub(crate) type Answer = (StatusCode, Vec<(&'static str, &'static str)>, &'static str);
 
 /// A telephony stub: records every placement (after checking its signature) and answers with the
-/// status it is told to.
+/// status it is told to, or first with the answers queued in `next`.
 #[derive(Clone)]
-struct Stub {
-    placed: Arc<Mutex<Vec<Value>>>,
-    answer: Arc<Mutex<StatusCode>>,
+pub(crate) struct Stub {
+    pub(crate) placed: Arc<Mutex<Vec<Value>>>,
+    pub(crate) answer: Arc<Mutex<StatusCode>>,
+    pub(crate) next: Arc<Mutex<std::collections::VecDeque<Answer>>>,
 }
 
-async fn start_stub() -> (Stub, String) {
-    let stub = Stub { placed: Arc::default(), answer: Arc::new(Mutex::new(StatusCode::OK)) };
+pub(crate) async fn start_stub() -> (Stub, String) {
+    let stub = Stub { placed: Arc::default(), answer: Arc::new(Mutex::new(StatusCode::OK)), next: Arc::default() };
     let state = stub.clone();
     let app = Router::new().route(
         "/calls",
@@ -40,7 +44,13 @@ async fn start_stub() -> (Stub, String) {
                 );
                 assert_eq!(verified, Ok(()), "placements are signed");
                 state.placed.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
-                *state.answer.lock().unwrap()
+                let queued = state.next.lock().unwrap().pop_front();
+                let (status, headers, body) = queued.unwrap_or((*state.answer.lock().unwrap(), Vec::new(), ""));
+                let mut map = HeaderMap::new();
+                for (name, value) in headers {
+                    map.insert(name, value.parse().unwrap());
+                }
+                (status, map, body)
             }
         }),
     );
@@ -50,7 +60,7 @@ async fn start_stub() -> (Stub, String) {
     (stub, url)
 }
 
-async fn server(url: &str) -> TestApp {
+pub(crate) async fn server(url: &str) -> TestApp {
     let url = url.to_owned();
     TestApp::with_clock(MONDAY_10, move |c| {
         c.telephony = graine::config::Telephony::Http;
@@ -61,7 +71,7 @@ async fn server(url: &str) -> TestApp {
 }
 
 /// Sends a signed callback.
-async fn callback(app: &TestApp, body: Value) -> crate::common::Resp {
+pub(crate) async fn callback(app: &TestApp, body: Value) -> crate::common::Resp {
     let bytes = serde_json::to_vec(&body).unwrap();
     let ts = chrono::Utc::now().timestamp();
     let id = format!("msg_{}", uuid::Uuid::now_v7().simple());
@@ -77,7 +87,7 @@ async fn callback(app: &TestApp, body: Value) -> crate::common::Resp {
     app.send(req).await
 }
 
-async fn setup(app: &TestApp, phones: &[&str], extra: Value) -> (String, String) {
+pub(crate) async fn setup(app: &TestApp, phones: &[&str], extra: Value) -> (String, String) {
     let mut body = json!({
         "name": "Telephony", "agent_id": "agent_7", "phone_numbers": ["+919876543210"],
         "default_call_variables": {"language": "en", "product": "Health"},
@@ -98,7 +108,7 @@ async fn setup(app: &TestApp, phones: &[&str], extra: Value) -> (String, String)
     (c, r.body["batch_id"].as_str().unwrap().to_owned())
 }
 
-async fn contact(app: &TestApp, batch: &str) -> Value {
+pub(crate) async fn contact(app: &TestApp, batch: &str) -> Value {
     let r = app.get(&format!("/api/v1/batches/{batch}/contacts?include_calls=true")).await;
     r.body[0].clone()
 }
@@ -182,12 +192,12 @@ async fn failures_follow_the_retry_policy_and_permanent_ones_stop() {
 #[tokio::test]
 async fn a_refused_placement_fails_the_attempt_and_silence_times_out() {
     let (stub, url) = start_stub().await;
-    *stub.answer.lock().unwrap() = StatusCode::SERVICE_UNAVAILABLE;
+    *stub.answer.lock().unwrap() = StatusCode::BAD_REQUEST;
     let app = server(&url).await;
     let (_, b) = setup(&app, &["+14155551234"], json!({})).await;
     let now = contact(&app, &b).await;
     assert_eq!(now["status"], "retrying");
-    assert_eq!(now["call_records"][0]["hangup_reason"], "placement_rejected");
+    assert_eq!(now["call_records"][0]["hangup_reason"], "placement_rejected: telephony answered 400 Bad Request");
     *stub.answer.lock().unwrap() = StatusCode::OK;
     app.advance(600).await; // the retry is accepted, then nothing is heard
     assert_eq!(stub.placed.lock().unwrap().len(), 2);
@@ -232,6 +242,35 @@ async fn callbacks_must_be_signed() {
     assert_eq!((r.status, r.error_locs()), (422, vec!["body.call_status".to_owned()]));
     let r = callback(&app, json!({"execution_id": "exec_00000000000000000000000000", "call_status": "busy"})).await;
     assert_eq!((r.status, r.body["applied"].as_bool()), (200, Some(false)), "unknown calls change nothing");
+}
+
+#[tokio::test]
+async fn callback_fields_out_of_bounds_are_refused_and_record_nothing() {
+    let (stub, url) = start_stub().await;
+    let app = server(&url).await;
+    let (c, b) = setup(&app, &["+14155551234"], json!({})).await;
+    let exec = stub.placed.lock().unwrap()[0]["execution_id"].as_str().unwrap().to_owned();
+    let out_of_bounds = [
+        ("duration_seconds", json!(1e13)),
+        ("duration_seconds", json!(86_400.5)),
+        ("duration_seconds", json!(-1)),
+        ("total_cost", json!(-0.5)),
+        ("follow_up_at", json!("2026-12-30T10:00:01Z")),
+    ];
+    for (field, value) in out_of_bounds {
+        let mut body = json!({"execution_id": exec, "call_status": "completed"});
+        body[field] = value.clone();
+        let r = callback(&app, body).await;
+        assert_eq!((r.status, r.error_locs()), (422, vec![format!("body.{field}")]), "{field} = {value}: {}", r.text);
+    }
+    assert_eq!(contact(&app, &b).await["current_call"]["call_status"], "ringing", "nothing was recorded");
+    // At the bounds, accepted.
+    let body = json!({"execution_id": exec, "call_status": "completed", "duration_seconds": 86_400,
+                      "follow_up_at": "2026-12-30T10:00:00Z", "total_cost": 0});
+    let r = callback(&app, body).await;
+    assert_eq!((r.status, r.body["applied"].as_bool()), (200, Some(true)), "{}", r.text);
+    let camp = app.get(&format!("/api/v1/campaigns/{c}/stats")).await.body;
+    assert_eq!(camp["avg_duration_seconds"], 86_400.0);
 }
 
 /// In real time, closing silent calls skips a campaign another transaction holds (a long upload, a

@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::store::shared::{
     ADD_CAMPAIGN_OUTCOMES, BATCH_COLUMNS, BatchDelta, CAMPAIGN_COLUMNS, LIVE, LiveCall, corrupt, decide,
 };
-use crate::store::{AcceptedCall, ClaimedContact, FinishedCall, NewCall};
+use crate::store::{AcceptedCall, ClaimedContact, FinishedCall, NewCall, PriorState};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::Row;
@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
 /// Applies counter deltas to batches (the numbers are computed here, never client text).
-async fn apply_batch_deltas(
+pub(super) async fn apply_batch_deltas(
     conn: &mut sqlx::PgConnection,
     deltas: &BTreeMap<Uuid, BatchDelta>,
     now: DateTime<Utc>,
@@ -41,7 +41,10 @@ async fn apply_batch_deltas(
 }
 
 /// Locks campaigns in id order and returns them.
-async fn lock_campaigns(conn: &mut sqlx::PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Campaign>, Error> {
+pub(super) async fn lock_campaigns(
+    conn: &mut sqlx::PgConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Campaign>, Error> {
     let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ANY($1) ORDER BY id FOR UPDATE");
     let rows = sqlx::query(&sql).bind(ids).fetch_all(&mut *conn).await?;
     rows.iter().map(|r| campaign_from_row(r).map(|c| (c.id.uuid(), c))).collect()
@@ -150,7 +153,8 @@ impl Tx {
         now: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<ClaimedContact>, Error> {
-        let columns = "id, batch_id, phone_number, call_variables, status, retry_count, follow_up_count";
+        let columns = "id, batch_id, phone_number, call_variables, status, retry_count, follow_up_count, \
+            next_retry_at, last_attempted_at, latest_retry_count";
         let due = format!(
             "SELECT {columns} FROM contacts WHERE batch_id = $1 AND status IN ('retrying', 'followup_scheduled')
                 AND next_retry_at <= $2 ORDER BY next_retry_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED"
@@ -167,6 +171,7 @@ impl Tx {
         rows.iter()
             .map(|r| {
                 let status: String = r.try_get("status")?;
+                let status = ContactStatus::parse(&status).ok_or_else(|| corrupt("contact status"))?;
                 Ok(ClaimedContact {
                     id: ContactId::from_uuid(r.try_get("id")?),
                     batch_id: BatchId::from_uuid(r.try_get("batch_id")?),
@@ -175,9 +180,15 @@ impl Tx {
                         Value::Object(m) => m,
                         _ => return Err(corrupt("call_variables")),
                     },
-                    status: ContactStatus::parse(&status).ok_or_else(|| corrupt("contact status"))?,
+                    status,
                     retry_count: i64::from(r.try_get::<i16, _>("retry_count")?),
                     follow_up_count: i64::from(r.try_get::<i16, _>("follow_up_count")?),
+                    prior: PriorState {
+                        status,
+                        next_retry_at: r.try_get("next_retry_at")?,
+                        last_attempted_at: r.try_get("last_attempted_at")?,
+                        latest_retry_count: i64::from(r.try_get::<i16, _>("latest_retry_count")?),
+                    },
                 })
             })
             .collect()

@@ -6,6 +6,7 @@ mod contacts;
 mod dispatch;
 mod idempotency;
 mod orgs;
+mod release;
 mod transfer;
 
 use crate::error::Error;

@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::store::shared::{
     ADD_CAMPAIGN_OUTCOMES, BATCH_COLUMNS, BatchDelta, CAMPAIGN_COLUMNS, LIVE, LiveCall, corrupt, decide,
 };
-use crate::store::{AcceptedCall, ClaimedContact, FinishedCall, NewCall};
+use crate::store::{AcceptedCall, ClaimedContact, FinishedCall, NewCall, PriorState};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::sqlite::SqliteRow;
@@ -57,7 +57,7 @@ async fn take_seqs(conn: &mut SqliteConnection, n: i64) -> Result<i64, Error> {
 }
 
 /// Applies counter deltas to batches (the numbers are computed here, never client text).
-async fn apply_batch_deltas(
+pub(super) async fn apply_batch_deltas(
     conn: &mut SqliteConnection,
     deltas: &BTreeMap<Uuid, BatchDelta>,
     now: DateTime<Utc>,
@@ -74,7 +74,10 @@ async fn apply_batch_deltas(
 }
 
 /// Reads the campaigns (the writer, held, already keeps them from changing under us).
-async fn lock_campaigns(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Campaign>, Error> {
+pub(super) async fn lock_campaigns(
+    conn: &mut SqliteConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Campaign>, Error> {
     let rows = rows_in(conn, &format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns"), self::ids(ids)).await?;
     rows.iter().map(|r| campaign_from_row(r).map(|c| (c.id.uuid(), c))).collect()
 }
@@ -141,7 +144,8 @@ impl Tx {
         now: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<ClaimedContact>, Error> {
-        let columns = "id, batch_id, phone_number, call_variables, status, retry_count, follow_up_count";
+        let columns = "id, batch_id, phone_number, call_variables, status, retry_count, follow_up_count, \
+            next_retry_at, last_attempted_at, latest_retry_count";
         let due = format!(
             "SELECT {columns} FROM contacts WHERE batch_id = ?1 AND status IN ('retrying', 'followup_scheduled')
                 AND next_retry_at <= ?2 ORDER BY next_retry_at, seq LIMIT ?3"
@@ -157,14 +161,21 @@ impl Tx {
         }
         rows.iter()
             .map(|r| {
+                let status = parsed(r, "status", ContactStatus::parse, "contact status")?;
                 Ok(ClaimedContact {
                     id: ContactId::from_uuid(r.uuid("id")?),
                     batch_id: BatchId::from_uuid(r.uuid("batch_id")?),
                     phone_number: r.try_get("phone_number")?,
                     call_variables: r.object("call_variables")?,
-                    status: parsed(r, "status", ContactStatus::parse, "contact status")?,
+                    status,
                     retry_count: r.try_get("retry_count")?,
                     follow_up_count: r.try_get("follow_up_count")?,
+                    prior: PriorState {
+                        status,
+                        next_retry_at: r.at_opt("next_retry_at")?,
+                        last_attempted_at: r.at_opt("last_attempted_at")?,
+                        latest_retry_count: r.try_get("latest_retry_count")?,
+                    },
                 })
             })
             .collect()
@@ -430,7 +441,9 @@ fn planned_end(r: &SqliteRow) -> Result<FinishedCall, Error> {
 fn answered_fallback(o: &Outcome, ended_at: DateTime<Utc>) -> Option<i64> {
     (o.status == CallStatus::Completed).then(|| {
         let seconds = o.duration_seconds.unwrap_or(0.0);
-        micros(ended_at - chrono::Duration::microseconds((seconds * 1e6).round() as i64))
+        // Callbacks bound the duration; an absurd one still never overflows here.
+        let length = chrono::Duration::microseconds((seconds * 1e6).round() as i64);
+        micros(ended_at.checked_sub_signed(length).unwrap_or(ended_at))
     })
 }
 

@@ -12,6 +12,7 @@ mod contacts;
 mod dispatch;
 mod idempotency;
 mod orgs;
+mod release;
 mod transfer;
 
 use super::shared::corrupt;
