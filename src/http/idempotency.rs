@@ -1,34 +1,61 @@
-//! The `Idempotency-Key` layer on POST: the first response is stored and replayed for the same request.
+//! The `Idempotency-Key` layer on POST: the first response is stored, in the transaction of the
+//! request's work, and replayed for the same request.
 
 use super::AppState;
 use super::auth::authenticate;
 use super::extract::{read_body, refuse_declared_over};
-use crate::domain::ids::OrgId;
 use crate::error::{Error, Loc};
-use crate::service::idempotency as service;
-use crate::store::{IdempotencyBegin, Store};
+use crate::service::idempotency::{self as service, Pending};
+use crate::store::{IdempotencyBegin, IdempotencyClaim, Store};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+use tokio::time::Instant;
 
 const HEADER: &str = "idempotency-key";
 
-/// Frees the key if the request is dropped (client gone) before its response was stored.
-struct Claim {
-    armed: Option<(Store, OrgId, String)>,
+/// Frees the key if the request ends (client gone, or a failure) before its response was stored.
+struct Guard {
+    armed: Option<(Store, IdempotencyClaim)>,
 }
 
-impl Drop for Claim {
+impl Drop for Guard {
     fn drop(&mut self) {
-        if let Some((store, org, key)) = self.armed.take() {
+        if let Some((store, claim)) = self.armed.take() {
             tokio::spawn(async move {
-                if let Err(e) = service::abandon(&store, org, &key).await {
+                if let Err(e) = service::abandon(&store, &claim).await {
                     tracing::warn!(error = %e, "could not release an idempotency key");
                 }
             });
         }
+    }
+}
+
+/// Renews the claim every `RENEW_EVERY` until dropped, so that only a request that died loses it. A
+/// task of its own: on SQLite a renewal may wait for the writer, which the request's work holds.
+struct Renewal(tokio::task::JoinHandle<()>);
+
+impl Renewal {
+    fn start(st: &AppState, claim: &IdempotencyClaim) -> Self {
+        let (store, clock, claim) = (st.store.clone(), st.clock.clone(), claim.clone());
+        Self(tokio::spawn(async move {
+            let mut every = tokio::time::interval_at(Instant::now() + service::RENEW_EVERY, service::RENEW_EVERY);
+            loop {
+                every.tick().await;
+                if let Err(e) = service::renew(&store, &claim, clock.now()).await {
+                    tracing::warn!(error = %e, "could not renew an idempotency key");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Renewal {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -48,6 +75,10 @@ pub async fn layer(State(st): State<AppState>, req: Request, next: Next) -> Resp
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
+}
+
+fn still_running() -> Error {
+    Error::Conflict("A request with this Idempotency-Key is still being processed; retry later".into())
 }
 
 async fn handle(st: AppState, req: Request, next: Next) -> Result<Response, Error> {
@@ -70,8 +101,8 @@ async fn handle(st: AppState, req: Request, next: Next) -> Result<Response, Erro
     refuse_declared_over(&parts.headers, st.max_body_bytes)?;
     let bytes = read_body(body, st.max_body_bytes).await?;
     let print = service::fingerprint(parts.method.as_str(), parts.uri.path(), &bytes);
-    let now = st.clock.now();
-    match service::begin(&st.store, auth.0, &key, &print, now).await? {
+    let claim = service::claim(auth.0, &key);
+    match service::begin(&st.store, &claim, &print, st.clock.now()).await? {
         IdempotencyBegin::Started => {}
         IdempotencyBegin::Replay { status, body } => {
             let status = StatusCode::from_u16(status).map_err(Error::internal)?;
@@ -86,21 +117,31 @@ async fn handle(st: AppState, req: Request, next: Next) -> Result<Response, Erro
                 "Idempotency-Key was already used with a different request; use a new key".into(),
             ));
         }
-        IdempotencyBegin::InProgress => {
-            return Err(Error::Conflict(
-                "A request with this Idempotency-Key is still being processed; retry later".into(),
-            ));
-        }
+        IdempotencyBegin::InProgress => return Err(still_running()),
     }
-    let mut claim = Claim { armed: Some((st.store.clone(), auth.0, key.clone())) };
+    let mut guard = Guard { armed: Some((st.store.clone(), claim.clone())) };
     parts.extensions.insert(auth);
-    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    // The work's transaction is held, not committed, until the response is stored in it.
+    let pending = Arc::new(Pending::default());
+    let renewal = Renewal::start(&st, &claim);
+    let response =
+        service::holding_commits(pending.clone(), next.run(Request::from_parts(parts, Body::from(bytes)))).await;
     let (parts, body) = response.into_parts();
     let body = axum::body::to_bytes(body, usize::MAX).await.map_err(Error::internal)?;
-    if !parts.status.is_server_error() {
-        service::finish(&st.store, auth.0, &key, parts.status.as_u16(), &body).await?;
-        claim.armed = None;
+    let work = pending.take();
+    drop(renewal);
+    if parts.status.is_server_error() {
+        // Undone and the key freed (by the guard): a retry runs again.
+        drop(work);
+        return Ok(Response::from_parts(parts, Body::from(body)));
     }
-    drop(claim);
+    if !service::finish(&st.store, work, &claim, parts.status.as_u16(), &body).await? {
+        // Another request took the key over after this one's lease lapsed; this one's work is undone.
+        guard.armed = None;
+        return Err(still_running());
+    }
+    guard.armed = None;
+    // The dispatcher was woken before the work was visible; now it is.
+    st.dispatcher.wakeup.notify_one();
     Ok(Response::from_parts(parts, Body::from(body)))
 }

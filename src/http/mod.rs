@@ -139,8 +139,10 @@ pub fn app(state: AppState) -> NormalizePath<Router> {
     let router = router
         .fallback(ops::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
-        .layer(middleware::from_fn_with_state(state.clone(), test_clock::settle_after_changes))
+        // The idempotency layer commits the request's work with its stored response; the test
+        // clock's settling runs after that commit, outside it.
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::layer))
+        .layer(middleware::from_fn_with_state(state.clone(), test_clock::settle_after_changes))
         .layer(CatchPanicLayer::custom(|_| crate::error::Error::internal("handler panicked").into_response()))
         .layer(middleware::from_fn_with_state(state.clone(), request_context))
         .with_state(state);

@@ -31,7 +31,7 @@ pub async fn create<T>(
     drop(contacts);
     let checked = checked.await?;
     let (tx, batch) = stored?;
-    tx.commit().await?;
+    super::idempotency::commit(tx).await?;
     Ok((batch, checked))
 }
 
@@ -145,7 +145,7 @@ pub async fn act(
         }
         batch.status = next;
         batch.updated_at = now;
-        tx.commit().await?;
+        super::idempotency::commit(tx).await?;
     }
     Ok(batch)
 }

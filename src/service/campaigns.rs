@@ -31,7 +31,9 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    store.insert_campaign(&campaign).await?;
+    let mut tx = store.begin().await?;
+    tx.insert_campaign(&campaign).await?;
+    super::idempotency::commit(tx).await?;
     Ok(campaign)
 }
 
@@ -66,7 +68,7 @@ pub async fn update(
     if !tx.update_campaign_settings(&campaign, campaign.status).await? {
         return Err(Error::internal("campaign changed under its row lock"));
     }
-    tx.commit().await?;
+    super::idempotency::commit(tx).await?;
     Ok(campaign)
 }
 
@@ -99,7 +101,7 @@ pub async fn act(
             }
             campaign.status = next;
             campaign.updated_at = now;
-            tx.commit().await?;
+            super::idempotency::commit(tx).await?;
         }
         Transition::Stay => {}
         Transition::Remove => return Err(Error::internal("remove is not a lifecycle action")),
@@ -116,7 +118,7 @@ pub async fn delete(store: &Store, org: OrgId, id: CampaignId) -> Result<(), Err
             if !tx.delete_campaign(id, campaign.status).await? {
                 return Err(Error::internal("campaign changed under its row lock"));
             }
-            tx.commit().await
+            super::idempotency::commit(tx).await
         }
         other => Err(Error::internal(format!("delete resolved to {other:?}"))),
     }

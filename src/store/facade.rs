@@ -1,5 +1,6 @@
 //! The storage interface the services use, and its two implementations behind it: the URL picks one.
 
+use super::IdempotencyClaim;
 use super::{
     AcceptedCall, BatchFilter, ClaimedContact, FinishedCall, IdempotencyBegin, NewCall, OrgRecord, Page, StatsSnapshot,
     StatusBreakdown, TokenRecord, UnplacedCall,
@@ -149,24 +150,25 @@ delegate!(Store {
     /// Revokes a token and tells every server to forget it; `false` when no live token has that id.
     fn revoke_token(id: TokenId, now: DateTime<Utc>) -> bool;
 
-    /// Claims `key` for a request with this hash, or says what to answer instead. Records created
-    /// before `expired_before` are forgotten and the key starts afresh.
+    /// Claims `claim.key` for a request with this hash until `lease_until`, or says what to answer
+    /// instead. A record created before `expired_before`, or still in progress with its lease lapsed
+    /// at `now` (its request died), is taken over.
     fn begin_idempotent(
-        org: OrgId,
-        key: &str,
+        claim: &IdempotencyClaim,
         request_hash: &[u8; 32],
         now: DateTime<Utc>,
-        expired_before: DateTime<Utc>
+        expired_before: DateTime<Utc>,
+        lease_until: DateTime<Utc>
     ) -> IdempotencyBegin;
-    /// Stores the response of the request that claimed `key`.
-    fn finish_idempotent(org: OrgId, key: &str, status: u16, body: &[u8]) -> ();
-    /// Releases `key` after a failure the client should be able to retry.
-    fn abandon_idempotent(org: OrgId, key: &str) -> ();
+    /// Extends the lease of a claim still held; says whether it is.
+    fn renew_idempotent(claim: &IdempotencyClaim, lease_until: DateTime<Utc>) -> bool;
+    /// Stores the response of a request that did no work, if it still holds its claim.
+    fn finish_idempotent(claim: &IdempotencyClaim, status: u16, body: &[u8]) -> bool;
+    /// Releases a claim still held, after a failure the client should be able to retry.
+    fn abandon_idempotent(claim: &IdempotencyClaim) -> ();
     /// Deletes records older than `before`; returns how many.
     fn purge_idempotency(before: DateTime<Utc>) -> u64;
 
-    /// Inserts a new campaign.
-    fn insert_campaign(c: &Campaign) -> ();
     /// The organization's campaign with this id.
     fn get_campaign(org: OrgId, id: CampaignId) -> Option<Campaign>;
     /// A page of the organization's campaigns, newest first, and the number matching in all.
@@ -277,6 +279,11 @@ impl Tx {
 }
 
 delegate!(Tx {
+    /// Inserts a new campaign.
+    fn insert_campaign(c: &Campaign) -> ();
+    /// Stores the response of the request that holds `claim` in this transaction, with its work, if
+    /// it still holds the claim; says whether it did.
+    fn finish_idempotent(claim: &IdempotencyClaim, status: u16, body: &[u8]) -> bool;
     /// Reads and locks the organization's campaign until the transaction ends.
     fn lock_campaign(org: OrgId, id: CampaignId) -> Option<Campaign>;
     /// Locks the campaign unless another transaction holds it; `false` when held or gone.

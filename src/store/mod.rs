@@ -79,6 +79,15 @@ pub enum IdempotencyBegin {
     InProgress,
 }
 
+/// An idempotency key as claimed by one request: the key, and the random `owner` that fences
+/// every later write of the claim (a request that lost its key to a takeover writes nothing).
+#[derive(Clone, Debug)]
+pub struct IdempotencyClaim {
+    pub org: crate::domain::ids::OrgId,
+    pub key: String,
+    pub owner: uuid::Uuid,
+}
+
 /// Filters of a batch listing.
 #[derive(Clone, Debug, Default)]
 pub struct BatchFilter {

@@ -9,6 +9,7 @@ mod conventions;
 mod dispatch;
 mod hostile;
 mod idempotency;
+mod idempotency_crash;
 mod limits;
 mod ops;
 mod orgs;

@@ -1,38 +1,64 @@
-//! Idempotency records: the first response to each `(organization, Idempotency-Key)`, kept 24 hours.
+//! Idempotency records: the first response to each `(organization, Idempotency-Key)`, kept 24 hours,
+//! and the lease of a key whose request is still running.
 
-use super::Store;
-use crate::domain::ids::OrgId;
+use super::{Store, Tx};
 use crate::error::Error;
-use crate::store::IdempotencyBegin;
 use crate::store::shared::idempotent_answer;
+use crate::store::{IdempotencyBegin, IdempotencyClaim};
 use chrono::{DateTime, Utc};
-use sqlx::Row;
+use sqlx::{Executor, Postgres, Row};
+
+/// Stores the response of the request that holds `claim`, if it still does; says whether it did.
+async fn store_response<'e>(
+    db: impl Executor<'e, Database = Postgres>,
+    claim: &IdempotencyClaim,
+    status: u16,
+    body: &[u8],
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE idempotency_keys SET response_status = $4, response_body = $5, locked_until = NULL
+         WHERE organization_id = $1 AND key = $2 AND owner = $3 AND response_status IS NULL",
+    )
+    .bind(claim.org.uuid())
+    .bind(&claim.key)
+    .bind(claim.owner)
+    .bind(status as i16)
+    .bind(body)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
 
 impl Store {
-    /// Claims `key` for a request with this hash, or says what to answer instead. Records created
-    /// before `expired_before` are forgotten and the key starts afresh.
+    /// Claims `claim.key` for a request with this hash until `lease_until`, or says what to answer
+    /// instead. A record created before `expired_before`, or still in progress with its lease lapsed
+    /// at `now` (its request died), is taken over.
     pub async fn begin_idempotent(
         &self,
-        org: OrgId,
-        key: &str,
+        claim: &IdempotencyClaim,
         request_hash: &[u8; 32],
         now: DateTime<Utc>,
         expired_before: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
     ) -> Result<IdempotencyBegin, Error> {
         let claimed = sqlx::query(
-            "INSERT INTO idempotency_keys (organization_id, key, request_hash, created_at)
-             VALUES ($1, $2, $3, $4)
+            "INSERT INTO idempotency_keys (organization_id, key, request_hash, created_at, owner, locked_until)
+             VALUES ($1, $2, $3, $4, $6, $7)
              ON CONFLICT (organization_id, key) DO UPDATE
-                SET request_hash = excluded.request_hash, response_status = NULL,
-                    response_body = NULL, created_at = excluded.created_at
+                SET request_hash = excluded.request_hash, response_status = NULL, response_body = NULL,
+                    created_at = excluded.created_at, owner = excluded.owner, locked_until = excluded.locked_until
                 WHERE idempotency_keys.created_at < $5
+                   OR (idempotency_keys.response_status IS NULL
+                       AND (idempotency_keys.locked_until IS NULL OR idempotency_keys.locked_until < $4))
              RETURNING 1",
         )
-        .bind(org.uuid())
-        .bind(key)
+        .bind(claim.org.uuid())
+        .bind(&claim.key)
         .bind(&request_hash[..])
         .bind(now)
         .bind(expired_before)
+        .bind(claim.owner)
+        .bind(lease_until)
         .fetch_optional(&self.pool)
         .await?;
         if claimed.is_some() {
@@ -42,8 +68,8 @@ impl Store {
             "SELECT request_hash, response_status, response_body FROM idempotency_keys
              WHERE organization_id = $1 AND key = $2",
         )
-        .bind(org.uuid())
-        .bind(key)
+        .bind(claim.org.uuid())
+        .bind(&claim.key)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else {
@@ -59,28 +85,37 @@ impl Store {
         ))
     }
 
-    /// Stores the response of the request that claimed `key`.
-    pub async fn finish_idempotent(&self, org: OrgId, key: &str, status: u16, body: &[u8]) -> Result<(), Error> {
-        sqlx::query(
-            "UPDATE idempotency_keys SET response_status = $3, response_body = $4
-             WHERE organization_id = $1 AND key = $2",
+    /// Extends the lease of a claim still held; says whether it is.
+    pub async fn renew_idempotent(&self, claim: &IdempotencyClaim, lease_until: DateTime<Utc>) -> Result<bool, Error> {
+        let done = sqlx::query(
+            "UPDATE idempotency_keys SET locked_until = $4
+             WHERE organization_id = $1 AND key = $2 AND owner = $3 AND response_status IS NULL",
         )
-        .bind(org.uuid())
-        .bind(key)
-        .bind(status as i16)
-        .bind(body)
+        .bind(claim.org.uuid())
+        .bind(&claim.key)
+        .bind(claim.owner)
+        .bind(lease_until)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
-    /// Releases `key` after a failure the client should be able to retry.
-    pub async fn abandon_idempotent(&self, org: OrgId, key: &str) -> Result<(), Error> {
-        sqlx::query("DELETE FROM idempotency_keys WHERE organization_id = $1 AND key = $2 AND response_status IS NULL")
-            .bind(org.uuid())
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
+    /// Stores the response of a request that did no work, if it still holds its claim.
+    pub async fn finish_idempotent(&self, claim: &IdempotencyClaim, status: u16, body: &[u8]) -> Result<bool, Error> {
+        store_response(&self.pool, claim, status, body).await
+    }
+
+    /// Releases a claim still held, after a failure the client should be able to retry.
+    pub async fn abandon_idempotent(&self, claim: &IdempotencyClaim) -> Result<(), Error> {
+        sqlx::query(
+            "DELETE FROM idempotency_keys
+             WHERE organization_id = $1 AND key = $2 AND owner = $3 AND response_status IS NULL",
+        )
+        .bind(claim.org.uuid())
+        .bind(&claim.key)
+        .bind(claim.owner)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -89,5 +124,18 @@ impl Store {
         let done =
             sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(before).execute(&self.pool).await?;
         Ok(done.rows_affected())
+    }
+}
+
+impl Tx {
+    /// Stores the response of the request that holds `claim` in this transaction, with its work, if
+    /// it still holds the claim; says whether it did.
+    pub async fn finish_idempotent(
+        &mut self,
+        claim: &IdempotencyClaim,
+        status: u16,
+        body: &[u8],
+    ) -> Result<bool, Error> {
+        store_response(&mut *self.0, claim, status, body).await
     }
 }
