@@ -4,6 +4,8 @@
 //!
 //! Run with `scripts/bench-dispatch` (builds the release binary first). Prints a markdown report.
 
+mod idle;
+
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 use std::process::{Child, Command, Stdio};
@@ -368,6 +370,12 @@ fn main() {
             println!("| measure | p50 | max |");
             println!("|---|---|---|");
             println!("{}\n", start_to_ready().await);
+        }
+        if which == "idle" {
+            println!("### Idle: every campaign outside its working hours\n");
+            println!("| load | measured | CPU while idle (30 s, server + its PostgreSQL backends) | zone opens → first call |");
+            println!("|---|---|---|---|");
+            println!("{}\n", idle::idle().await);
         }
         if which == "all" || which == "latency" {
             println!("### Idle to first call\n");

@@ -12,6 +12,7 @@ use crate::domain::campaign::PhoneNumberStrategy;
 use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
 use crate::domain::ids::{CampaignId, ExecutionId};
 use crate::domain::outcome::Outcome;
+use crate::domain::time::never;
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::store::{AcceptedCall, FinishedCall, NewCall, Store, UnplacedCall};
@@ -182,12 +183,19 @@ impl Dispatcher {
     }
 
     async fn pass(&self, now: DateTime<Utc>) -> Result<Pass, Error> {
-        let settled = self.settle_simulated(now).await?;
+        // One probe says which timed work is due; a pass with nothing due costs it and the claim query.
+        let due = self.store.due_now(now).await?;
+        let settled = if due.simulated_ends { self.settle_simulated(now).await? } else { Pass::default() };
         let mut changed = settled.changed;
-        changed |= self.close_overdue(now).await?;
-        changed |= self.store.start_due_batches(now).await? > 0;
+        if due.overdue_calls {
+            changed |= self.close_overdue(now).await?;
+        }
+        if due.batch_starts {
+            changed |= self.store.start_due_batches(now).await? > 0;
+        }
         let mut held = settled.held;
-        for (org, campaign, batch) in self.store.expired_batches(now).await? {
+        let expired = if due.batch_expiries { self.store.expired_batches(now).await? } else { Vec::new() };
+        for (org, campaign, batch) in expired {
             let mut tx = self.store.begin().await?;
             // In real time, a campaign another transaction holds is expired on a later pass.
             if !self.clock.is_manual() && !tx.try_lock_campaign(campaign).await? {
@@ -344,7 +352,10 @@ impl Dispatcher {
         };
         let s = &campaign.settings;
         if s.working_hours_enforced && !s.working_hours.is_open(s.timezone.tz(), now) {
-            tx.rollback().await?;
+            // Closed: nothing looks at the campaign again until its hours open (or it changes).
+            let opens = s.working_hours.next_open(s.timezone.tz(), now).unwrap_or_else(never);
+            tx.set_opens_at(id, opens).await?;
+            tx.commit().await?;
             return Ok(Some((0, Vec::new())));
         }
         let mut capacity = i64::from(s.concurrency_limit) - campaign.in_flight;
@@ -365,7 +376,9 @@ impl Dispatcher {
             claimed.extend(contacts.into_iter().map(|c| (batch.clone(), c)));
         }
         if claimed.is_empty() {
-            tx.rollback().await?;
+            // Nothing due yet: the campaign's `due_at` says when something will be.
+            tx.refresh_due_at(id).await?;
+            tx.commit().await?;
             return Ok(Some((0, Vec::new())));
         }
         let live = if s.phone_number_strategy == PhoneNumberStrategy::LeastLoaded {
@@ -433,6 +446,7 @@ impl Dispatcher {
         }
         let advance = if s.phone_number_strategy == PhoneNumberStrategy::RoundRobin { calls.len() as i64 } else { 0 };
         tx.insert_calls(id, &calls, advance).await?;
+        tx.refresh_due_at(id).await?;
         tx.commit().await?;
         let calls_len = calls.len();
         // Calls telephony accepted at once were recorded (and handed over) by the claim itself; the
@@ -489,24 +503,12 @@ impl Dispatcher {
         Ok(applied)
     }
 
-    /// The next future instant at which something will be due: a timed event, or the moment a
-    /// campaign's waiting work may start (due time, then working hours).
+    /// The next future instant at which something will be due: a timed event, a campaign's due work
+    /// in its working hours, or the end of a pause telephony asked for. One indexed query.
     pub async fn next_wakeup(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Error> {
-        let mut next = self.store.next_timed_event(now).await?;
+        let mut next = self.store.next_wakeup(now).await?;
         if let Some(end) = self.throttled_until(now) {
             next = Some(next.map_or(end, |n| n.min(end)));
-        }
-        for (campaign, next_due, has_pending) in self.store.campaigns_with_work().await? {
-            let Some(work) = (if has_pending { Some(now) } else { next_due }) else { continue };
-            let mut at = work.max(now);
-            let s = &campaign.settings;
-            if s.working_hours_enforced {
-                let Some(open) = s.working_hours.next_open(s.timezone.tz(), at) else { continue };
-                at = open;
-            }
-            if at > now {
-                next = Some(next.map_or(at, |n| n.min(at)));
-            }
         }
         Ok(next)
     }

@@ -94,6 +94,7 @@ async fn store_batch(
         tx.set_campaign_status(campaign_id, campaign.status, next, now).await?;
     }
     tx.insert_batch(&batch).await?;
+    tx.mark_due(campaign_id, scheduled_start).await?;
     Ok((tx, batch))
 }
 
@@ -142,6 +143,11 @@ pub async fn act(
         if next == BatchStatus::Cancelled {
             tx.skip_open_contacts(id, now).await?;
             complete_campaign_if_done(&mut tx, campaign.id, campaign.status, now).await?;
+        }
+        // The campaign's next due work changes with the batch's: sooner on resume, maybe later else.
+        match action {
+            BatchAction::Resume => tx.mark_due(campaign.id, now).await?,
+            _ => tx.refresh_due_at(campaign.id).await?,
         }
         batch.status = next;
         batch.updated_at = now;

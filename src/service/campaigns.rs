@@ -90,7 +90,10 @@ pub async fn act(
             }
             match action {
                 CampaignAction::Pause => tx.pause_campaign_batches(id, now).await?,
-                CampaignAction::Resume => tx.resume_campaign_batches(id, now).await?,
+                CampaignAction::Resume => {
+                    tx.resume_campaign_batches(id, now).await?;
+                    tx.mark_due(id, now).await?;
+                }
                 CampaignAction::Cancel => {
                     for (batch, status) in tx.lock_open_batches(id).await? {
                         tx.set_batch_status(batch, status, BatchStatus::Cancelled, now).await?;

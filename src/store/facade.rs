@@ -1,10 +1,10 @@
 //! The storage interface the services use, and its two implementations behind it: the URL picks one.
 
-use super::IdempotencyClaim;
 use super::{
     AcceptedCall, BatchFilter, ClaimedContact, FinishedCall, IdempotencyBegin, NewCall, OrgRecord, Page, StatsSnapshot,
     StatusBreakdown, TokenRecord, UnplacedCall,
 };
+use super::{DueNow, IdempotencyClaim};
 use super::{postgres, sqlite};
 use crate::domain::batch::{Batch, BatchStatus, NewContact};
 use crate::domain::campaign::{Campaign, CampaignStatus};
@@ -195,8 +195,8 @@ delegate!(Store {
     /// The earliest time a retry or follow-up of the batch is due, if any is waiting.
     fn next_due_retry(batch: BatchId) -> Option<DateTime<Utc>>;
 
-    /// Active campaigns with a running batch that has room and work due now (working hours are
-    /// judged by the caller).
+    /// Active, open campaigns with room, whose due work has come (`due_at`, a lower bound: the
+    /// claim recomputes it), and one of whose running batches has room and open contacts.
     fn dispatch_candidates(now: DateTime<Utc>) -> Vec<CampaignId>;
     /// Records that telephony accepted these calls: they ring, their contacts are in progress, and a
     /// simulated call's script is kept so that it ends on the server's clock.
@@ -214,7 +214,7 @@ delegate!(Store {
     /// `Tx::take_dispatch_slot`). Returns the statuses of the calls it closed, or `None` when no
     /// slot came free in time.
     fn settle_simulated_ends(now: DateTime<Utc>, limit: i64, slot: u32, slots: u32) -> Option<Vec<CallStatus>>;
-    /// Calls in flight across every campaign.
+    /// Calls in flight across every campaign, counted in proportion to them.
     fn calls_in_flight() -> i64;
     /// Live simulated calls whose scripted end is at or before `now`, soonest first.
     fn simulated_ends(now: DateTime<Utc>, limit: i64) -> Vec<FinishedCall>;
@@ -227,12 +227,11 @@ delegate!(Store {
     fn start_due_batches(now: DateTime<Utc>) -> u64;
     /// Open batches whose expiry has passed: `(org, campaign, batch)`.
     fn expired_batches(now: DateTime<Utc>) -> Vec<(OrgId, CampaignId, BatchId)>;
-    /// The earliest future instant of a timed event: a simulated call's end, a call deadline, a batch
-    /// start or a batch expiry.
-    fn next_timed_event(now: DateTime<Utc>) -> Option<DateTime<Utc>>;
-    /// Active campaigns with running batches, and when their earliest work is due: now when a
-    /// contact is pending, else the soonest retry or follow-up.
-    fn campaigns_with_work() -> Vec<(Campaign, Option<DateTime<Utc>>, bool)>;
+    /// Which kinds of timed work are due at `now` (one indexed probe each, in one query).
+    fn due_now(now: DateTime<Utc>) -> DueNow;
+    /// The earliest future instant at which something is due: a simulated call's end, a call
+    /// deadline, a batch start or expiry, or a campaign's due work in its working hours.
+    fn next_wakeup(now: DateTime<Utc>) -> Option<DateTime<Utc>>;
 }
 );
 
@@ -269,6 +268,7 @@ impl Tx {
         }
         self.set_batch_status(batch, b.status, BatchStatus::Expired, now).await?;
         self.skip_open_contacts(batch, now).await?;
+        self.refresh_due_at(campaign).await?;
         if matches!(c.status, CampaignStatus::Active | CampaignStatus::Paused)
             && self.campaign_batches_done(campaign).await?
         {
@@ -281,6 +281,14 @@ impl Tx {
 delegate!(Tx {
     /// Inserts a new campaign.
     fn insert_campaign(c: &Campaign) -> ();
+    /// Records that the campaign may have work from `at` on (a new batch, a resume): its `due_at`
+    /// is lowered to `at` if later. Every change that adds work calls it, or lowers `due_at` itself.
+    fn mark_due(campaign: CampaignId, at: DateTime<Utc>) -> ();
+    /// Recomputes the campaign's `due_at` from its pending and running batches (after a claim, a
+    /// pause, a cancel or an expiry took work away).
+    fn refresh_due_at(campaign: CampaignId) -> ();
+    /// Records when the campaign's working hours next open (they are closed until then).
+    fn set_opens_at(campaign: CampaignId, at: DateTime<Utc>) -> ();
     /// Stores the response of the request that holds `claim` in this transaction, with its work, if
     /// it still holds the claim; says whether it did.
     fn finish_idempotent(claim: &IdempotencyClaim, status: u16, body: &[u8]) -> bool;

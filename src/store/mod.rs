@@ -88,6 +88,19 @@ pub struct IdempotencyClaim {
     pub owner: uuid::Uuid,
 }
 
+/// Which kinds of timed work are due at an instant, so that a pass asks for nothing else.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DueNow {
+    /// A live simulated call's scripted end has come.
+    pub simulated_ends: bool,
+    /// A live call's deadline has passed.
+    pub overdue_calls: bool,
+    /// A pending batch's start has come.
+    pub batch_starts: bool,
+    /// An open batch's expiry has come.
+    pub batch_expiries: bool,
+}
+
 /// Filters of a batch listing.
 #[derive(Clone, Debug, Default)]
 pub struct BatchFilter {

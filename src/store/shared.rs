@@ -153,14 +153,19 @@ pub struct CampaignDelta {
     pub no_answer: i64,
     pub answered: i64,
     pub answered_seconds: f64,
+    /// The earliest retry or follow-up these outcomes scheduled, which the campaign's `due_at` must
+    /// not be later than.
+    pub due: Option<DateTime<Utc>>,
 }
 
 /// Adds a `CampaignDelta` to campaign `$1`: in flight `$2`, completed `$3`, failed `$4`, busy `$5`,
-/// no answer `$6`, answered `$7` and answered seconds `$8` (both stores number parameters so).
+/// no answer `$6`, answered `$7`, answered seconds `$8`, and the earliest work scheduled `$9` (or
+/// null) lowers `due_at` (both stores number parameters so).
 pub const ADD_CAMPAIGN_OUTCOMES: &str = "UPDATE campaigns SET in_flight = in_flight + $2,
     completed_calls = completed_calls + $3, failed_calls = failed_calls + $4, busy_calls = busy_calls + $5,
     no_answer_calls = no_answer_calls + $6, answered_calls = answered_calls + $7,
-    answered_seconds = answered_seconds + $8
+    answered_seconds = answered_seconds + $8,
+    due_at = CASE WHEN $9 IS NOT NULL AND $9 < due_at THEN $9 ELSE due_at END
  WHERE id = $1";
 
 /// A live call about to be closed, as read under the writers' locks.
@@ -229,6 +234,10 @@ pub fn decide<'a>(
         let may_continue = !batch_status.is_terminal();
         let next = next_contact(o, call.kind, attempts, max_retries, policy, f.ended_at, may_continue);
         bd.moved(status, next.status);
+        if let Some(due) = next.next_retry_at {
+            let cd = out.campaigns.entry(call.campaign).or_default();
+            cd.due = Some(cd.due.map_or(due, |d| d.min(due)));
+        }
         out.contacts.push((call.contact, next));
     }
     out

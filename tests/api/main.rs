@@ -16,3 +16,4 @@ mod orgs;
 mod placement;
 mod stores;
 mod telephony;
+mod wake;

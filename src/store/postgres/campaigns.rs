@@ -129,7 +129,7 @@ impl Tx {
             "UPDATE campaigns SET name = $3, agent_id = $4, phone_numbers = $5, phone_number_strategy = $6,
                 working_hours_enforced = $7, timezone = $8, working_hours = $9, max_retries = $10,
                 retry_strategy = $11, cooldown_minutes = $12, default_call_variables = $13, metadata = $14,
-                concurrency_limit = $15, updated_at = $16
+                concurrency_limit = $15, updated_at = $16, opens_at = '1970-01-01T00:00:00Z'
              WHERE id = $1 AND status = $2",
         )
         .bind(c.id.uuid())

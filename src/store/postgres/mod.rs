@@ -8,6 +8,7 @@ mod idempotency;
 mod orgs;
 mod release;
 mod transfer;
+mod wake;
 
 use crate::error::Error;
 use sqlx::migrate::MigrateDatabase;

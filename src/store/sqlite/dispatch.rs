@@ -6,7 +6,7 @@
 
 use super::batches::batch_from_row;
 use super::campaigns::campaign_from_row;
-use super::{RowExt, Store, Tx, id, id_list, instant, json_text, micros};
+use super::{RowExt, Store, Tx, id, id_list, json_text, micros};
 use crate::domain::batch::{Batch, BatchStatus};
 use crate::domain::campaign::Campaign;
 use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
@@ -281,24 +281,6 @@ impl Tx {
 }
 
 impl Store {
-    /// Active campaigns with a running batch that has room and work due now (working hours are
-    /// judged by the caller).
-    pub async fn dispatch_candidates(&self, now: DateTime<Utc>) -> Result<Vec<CampaignId>, Error> {
-        let ids: Vec<Hyphenated> = sqlx::query_scalar(
-            "SELECT DISTINCT c.id FROM campaigns c JOIN batches b ON b.campaign_id = c.id AND b.status = 'in_progress'
-             WHERE c.status = 'active' AND c.in_flight < c.concurrency_limit
-               AND (b.concurrency_limit IS NULL OR b.in_flight < b.concurrency_limit)
-               AND (b.expires_at IS NULL OR b.expires_at > ?1)
-               AND (b.n_pending > 0 OR ((b.n_retrying > 0 OR b.n_followup_scheduled > 0) AND EXISTS (
-                    SELECT 1 FROM contacts x WHERE x.batch_id = b.id
-                      AND x.status IN ('retrying', 'followup_scheduled') AND x.next_retry_at <= ?1)))",
-        )
-        .bind(micros(now))
-        .fetch_all(&self.reads)
-        .await?;
-        Ok(uuids(ids).into_iter().map(CampaignId::from_uuid).collect())
-    }
-
     /// Records that telephony accepted these calls: they ring, their contacts are in progress, and a
     /// simulated call's script is kept so that it ends on the server's clock.
     pub async fn mark_accepted(&self, calls: &[AcceptedCall], now: DateTime<Utc>) -> Result<usize, Error> {
@@ -574,6 +556,7 @@ async fn record_locked(
             .bind(d.no_answer)
             .bind(d.answered)
             .bind(d.answered_seconds)
+            .bind(d.due.map(micros))
             .execute(&mut *tx)
             .await?;
     }
@@ -584,11 +567,6 @@ async fn record_locked(
 }
 
 impl Store {
-    /// Calls in flight across every campaign.
-    pub async fn calls_in_flight(&self) -> Result<i64, Error> {
-        Ok(sqlx::query_scalar("SELECT COALESCE(sum(in_flight), 0) FROM campaigns").fetch_one(&self.reads).await?)
-    }
-
     /// Live simulated calls whose scripted end is at or before `now`, soonest first.
     pub async fn simulated_ends(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<FinishedCall>, Error> {
         let rows = sqlx::query(&due_ends_sql("")).bind(micros(now)).bind(limit).fetch_all(&self.reads).await?;
@@ -647,43 +625,6 @@ impl Store {
                     BatchId::from_uuid(r.uuid("id")?),
                 ))
             })
-            .collect()
-    }
-
-    /// The earliest future instant of a timed event: a simulated call's end, a call deadline, a batch
-    /// start or a batch expiry.
-    pub async fn next_timed_event(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Error> {
-        // The aggregate `min` skips NULLs (the scalar `min(a, b, ...)` would not).
-        let sql = format!(
-            "SELECT min(t) FROM (
-                SELECT min(planned_end_at) AS t FROM call_records WHERE call_status IN {LIVE} AND planned_end_at > ?1
-                UNION ALL
-                SELECT min(deadline_at) FROM call_records WHERE call_status IN {LIVE} AND deadline_at > ?1
-                UNION ALL
-                SELECT min(scheduled_start) FROM batches WHERE status = 'pending' AND scheduled_start > ?1
-                UNION ALL
-                SELECT min(expires_at) FROM batches WHERE status IN ('pending', 'in_progress', 'paused')
-                    AND expires_at > ?1)"
-        );
-        let next: Option<i64> = sqlx::query_scalar(&sql).bind(micros(now)).fetch_one(&self.reads).await?;
-        next.map(instant).transpose()
-    }
-
-    /// Active campaigns with running batches, and when their earliest work is due: now when a
-    /// contact is pending, else the soonest retry or follow-up.
-    pub async fn campaigns_with_work(&self) -> Result<Vec<(Campaign, Option<DateTime<Utc>>, bool)>, Error> {
-        let sql = format!(
-            "SELECT {CAMPAIGN_COLUMNS}, w.has_pending, w.next_due FROM campaigns JOIN (
-                SELECT b.campaign_id, max(b.n_pending > 0) AS has_pending,
-                       min((SELECT min(x.next_retry_at) FROM contacts x WHERE x.batch_id = b.id
-                            AND x.status IN ('retrying', 'followup_scheduled'))) AS next_due
-                FROM batches b WHERE b.status = 'in_progress' GROUP BY b.campaign_id
-             ) w ON w.campaign_id = campaigns.id
-             WHERE campaigns.status = 'active'"
-        );
-        let rows = sqlx::query(&sql).fetch_all(&self.reads).await?;
-        rows.iter()
-            .map(|r| Ok((campaign_from_row(r)?, r.at_opt("next_due")?, r.try_get::<i64, _>("has_pending")? != 0)))
             .collect()
     }
 }

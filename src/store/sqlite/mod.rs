@@ -14,6 +14,7 @@ mod idempotency;
 mod orgs;
 mod release;
 mod transfer;
+mod wake;
 
 use super::shared::corrupt;
 use crate::error::Error;

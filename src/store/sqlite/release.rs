@@ -65,11 +65,12 @@ impl Store {
         for (campaign, (calls, follow_ups)) in per_campaign {
             sqlx::query(
                 "UPDATE campaigns SET in_flight = in_flight - ?2, call_attempts = call_attempts - ?2,
-                    follow_up_calls = follow_up_calls - ?3 WHERE id = ?1",
+                    follow_up_calls = follow_up_calls - ?3, due_at = min(due_at, ?4) WHERE id = ?1",
             )
             .bind(id(campaign))
             .bind(calls)
             .bind(follow_ups)
+            .bind(micros(now))
             .execute(&mut *tx)
             .await?;
         }

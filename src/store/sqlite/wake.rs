@@ -1,0 +1,123 @@
+//! When a campaign has something due, and when the dispatcher next has: each campaign keeps the
+//! earliest instant it may have work (`due_at`) and the next opening of its working hours
+//! (`opens_at`), so that a pass and the next wake-up read one index instead of every campaign.
+
+use super::{Store, Tx, id, instant, micros};
+use crate::domain::ids::CampaignId;
+use crate::domain::time::never;
+use crate::error::Error;
+use crate::store::DueNow;
+use crate::store::shared::LIVE;
+use chrono::{DateTime, Utc};
+use uuid::fmt::Hyphenated;
+
+impl Store {
+    /// Active, open campaigns with room, whose due work has come (`due_at`, a lower bound: the
+    /// claim recomputes it), and one of whose running batches has room and open contacts.
+    pub async fn dispatch_candidates(&self, now: DateTime<Utc>) -> Result<Vec<CampaignId>, Error> {
+        let ids: Vec<Hyphenated> = sqlx::query_scalar(
+            // The campaigns whose time has come first, on the index.
+            "WITH due AS MATERIALIZED (
+                SELECT id FROM campaigns WHERE status = 'active' AND max(due_at, opens_at) <= ?1
+                    AND in_flight < concurrency_limit)
+             SELECT c.id FROM due c
+             WHERE EXISTS (SELECT 1 FROM batches b WHERE b.campaign_id = c.id AND b.status = 'in_progress'
+                   AND (b.concurrency_limit IS NULL OR b.in_flight < b.concurrency_limit)
+                   AND (b.expires_at IS NULL OR b.expires_at > ?1)
+                   AND (b.n_pending > 0 OR b.n_retrying > 0 OR b.n_followup_scheduled > 0))",
+        )
+        .bind(micros(now))
+        .fetch_all(&self.reads)
+        .await?;
+        Ok(ids.into_iter().map(|h| CampaignId::from_uuid(h.into_uuid())).collect())
+    }
+
+    /// Which kinds of timed work are due at `now` (one indexed probe each, in one query).
+    pub async fn due_now(&self, now: DateTime<Utc>) -> Result<DueNow, Error> {
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM call_records WHERE call_status IN {LIVE} AND planned_end_at <= ?1),
+                    EXISTS (SELECT 1 FROM call_records WHERE call_status IN {LIVE} AND deadline_at <= ?1),
+                    EXISTS (SELECT 1 FROM batches WHERE status = 'pending' AND scheduled_start <= ?1),
+                    EXISTS (SELECT 1 FROM batches WHERE status IN ('pending', 'in_progress', 'paused')
+                        AND expires_at <= ?1)"
+        );
+        let (simulated_ends, overdue_calls, batch_starts, batch_expiries): (bool, bool, bool, bool) =
+            sqlx::query_as(&sql).bind(micros(now)).fetch_one(&self.reads).await?;
+        Ok(DueNow { simulated_ends, overdue_calls, batch_starts, batch_expiries })
+    }
+
+    /// The earliest future instant at which something is due: a simulated call's end, a call
+    /// deadline, a batch start or expiry, or a campaign's due work in its working hours.
+    pub async fn next_wakeup(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Error> {
+        // The aggregate `min` skips NULLs (the scalar `min(a, b, ...)` would not).
+        let sql = format!(
+            "SELECT min(t) FROM (
+                SELECT min(planned_end_at) AS t FROM call_records WHERE call_status IN {LIVE} AND planned_end_at > ?1
+                UNION ALL
+                SELECT min(deadline_at) FROM call_records WHERE call_status IN {LIVE} AND deadline_at > ?1
+                UNION ALL
+                SELECT min(scheduled_start) FROM batches WHERE status = 'pending' AND scheduled_start > ?1
+                UNION ALL
+                SELECT min(expires_at) FROM batches WHERE status IN ('pending', 'in_progress', 'paused')
+                    AND expires_at > ?1
+                UNION ALL
+                SELECT * FROM (SELECT max(due_at, opens_at) FROM campaigns WHERE status = 'active'
+                    AND max(due_at, opens_at) > ?1 AND max(due_at, opens_at) < ?2
+                    ORDER BY max(due_at, opens_at) LIMIT 1))"
+        );
+        let next: Option<i64> =
+            sqlx::query_scalar(&sql).bind(micros(now)).bind(micros(never())).fetch_one(&self.reads).await?;
+        next.map(instant).transpose()
+    }
+
+    /// Calls in flight across every campaign, counted on the index of live calls (in proportion to
+    /// them, not to the campaigns).
+    pub async fn calls_in_flight(&self) -> Result<i64, Error> {
+        let sql = format!("SELECT count(*) FROM call_records WHERE call_status IN {LIVE}");
+        Ok(sqlx::query_scalar(&sql).fetch_one(&self.reads).await?)
+    }
+}
+
+impl Tx {
+    /// Records that the campaign may have work from `at` on (a new batch, a resume, a contact put
+    /// back): its `due_at` is lowered to `at` if later.
+    pub async fn mark_due(&mut self, campaign: CampaignId, at: DateTime<Utc>) -> Result<(), Error> {
+        sqlx::query("UPDATE campaigns SET due_at = ?2 WHERE id = ?1 AND due_at > ?2")
+            .bind(id(campaign.uuid()))
+            .bind(micros(at))
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    /// Recomputes the campaign's `due_at` from its pending and running batches: the start of one with
+    /// pending contacts, else its earliest retry or follow-up, else never.
+    pub async fn refresh_due_at(&mut self, campaign: CampaignId) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE campaigns SET due_at = COALESCE((SELECT min(d) FROM (
+                SELECT b.scheduled_start AS d FROM batches b
+                    WHERE b.campaign_id = ?1 AND b.status IN ('pending', 'in_progress') AND b.n_pending > 0
+                UNION ALL
+                SELECT (SELECT min(x.next_retry_at) FROM contacts x WHERE x.batch_id = b.id
+                          AND x.status IN ('retrying', 'followup_scheduled'))
+                    FROM batches b WHERE b.campaign_id = ?1 AND b.status IN ('pending', 'in_progress')
+                      AND (b.n_retrying > 0 OR b.n_followup_scheduled > 0))), ?2)
+             WHERE id = ?1",
+        )
+        .bind(id(campaign.uuid()))
+        .bind(micros(never()))
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    /// Records when the campaign's working hours next open (they are closed until then).
+    pub async fn set_opens_at(&mut self, campaign: CampaignId, at: DateTime<Utc>) -> Result<(), Error> {
+        sqlx::query("UPDATE campaigns SET opens_at = ?2 WHERE id = ?1")
+            .bind(id(campaign.uuid()))
+            .bind(micros(at))
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+}
