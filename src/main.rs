@@ -1,5 +1,9 @@
 //! The `graine` command line: serve, migrate, and manage organizations and tokens.
 
+/// The allocator: one that hands freed memory back to the system (BENCHMARKS.md, "Memory").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use clap::{Parser, Subcommand};
 use graine::clock::Clock;
 use graine::config::{DatabaseArgs, LogFormat, ServeConfig};

@@ -31,8 +31,10 @@ impl Pattern {
 }
 
 fn compile(source: &str) -> Regex {
-    // The library's own patterns, built with the library's own flags: they always compile.
-    RegexBuilder::new(source).ignore_whitespace(true).build().expect("numbering-plan pattern")
+    // The library's own patterns, built with the library's own flags: they always compile. They run
+    // on ASCII digits only, so `\d` needs no Unicode tables: with them, country code 1's 25 regions
+    // alone took 20 MB once compiled.
+    RegexBuilder::new(source).ignore_whitespace(true).unicode(false).build().expect("numbering-plan pattern")
 }
 
 /// One region's plan.

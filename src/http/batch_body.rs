@@ -1,6 +1,7 @@
 //! Batch request bodies: JSON, or multipart with a CSV file, turned into domain values with every
 //! problem reported (contacts by index), all or nothing.
 
+use super::batch_contacts::{Contacts, CsvRows};
 use super::validate::{Problems, at};
 use crate::domain::batch::{BatchSettings, NewContact};
 use crate::domain::campaign::{CONCURRENCY_LIMIT_RANGE, RetryPolicy};
@@ -55,7 +56,8 @@ fn body() -> Vec<Loc> {
 
 /// Checks a batch body's fields (from JSON, or assembled from a multipart form) and the shape of its
 /// contact list. Returns the fields when they are all valid, the contacts to check, and the problems.
-pub fn envelope(mut obj: Map<String, Value>) -> (Option<BatchEnvelope>, Vec<Value>, Problems) {
+/// Contacts refused as a whole (not a list, too short or too long) come back empty: none is checked.
+pub fn envelope(obj: Map<String, Value>, contacts: Contacts) -> (Option<BatchEnvelope>, Contacts, Problems) {
     let mut p = Problems::default();
     let b = body();
     p.unknown_keys(&obj, &FIELDS, &b);
@@ -87,13 +89,7 @@ pub fn envelope(mut obj: Map<String, Value>) -> (Option<BatchEnvelope>, Vec<Valu
         .and_then(|v| p.bounded_object(v, at(&b, "call_context"), MAX_OBJECT_BYTES));
     let metadata =
         p.field(&obj, "metadata", &b, false).and_then(|v| p.bounded_object(v, at(&b, "metadata"), MAX_OBJECT_BYTES));
-    let items = match obj.remove("contacts") {
-        None | Some(Value::Null) => {
-            p.push(at(&b, "contacts"), "missing", "Field required");
-            Vec::new()
-        }
-        Some(v) => contact_list(v, &mut p),
-    };
+    let contacts = if contact_count(&contacts, &mut p) { contacts } else { Contacts::Missing };
     let envelope = p.is_empty().then(|| BatchEnvelope {
         campaign_id: campaign_id.as_deref().and_then(CampaignId::parse),
         organization_id,
@@ -106,26 +102,24 @@ pub fn envelope(mut obj: Map<String, Value>) -> (Option<BatchEnvelope>, Vec<Valu
             metadata: metadata.unwrap_or_default(),
         },
     });
-    (envelope, items, p)
+    (envelope, contacts, p)
 }
 
-/// The contacts list, when it is a list of an accepted length.
-fn contact_list(value: Value, p: &mut Problems) -> Vec<Value> {
+/// Reports a `contacts` that is missing, not a list, or of a length not accepted (counted before any
+/// contact is built); says whether it is accepted.
+fn contact_count(contacts: &Contacts, p: &mut Problems) -> bool {
     let loc = at(&body(), "contacts");
-    let Value::Array(items) = value else {
-        p.push(loc, "list_type", "Input should be a valid list");
-        return Vec::new();
-    };
-    if items.is_empty() || items.len() > MAX_CONTACTS {
-        let (kind, msg) = if items.is_empty() {
-            ("too_short", "List should have at least 1 item after validation, not 0".to_owned())
-        } else {
-            ("too_long", format!("List should have at most {MAX_CONTACTS} items after validation, not {}", items.len()))
-        };
-        p.push(loc, kind, msg);
-        return Vec::new();
+    let before = p.0.len();
+    match contacts.count() {
+        None if matches!(contacts, Contacts::Missing) => p.push(loc, "missing", "Field required"),
+        None => p.push(loc, "list_type", "Input should be a valid list"),
+        Some(0) => p.push(loc, "too_short", "List should have at least 1 item after validation, not 0"),
+        Some(n) if n > MAX_CONTACTS => {
+            p.push(loc, "too_long", format!("List should have at most {MAX_CONTACTS} items after validation, not {n}"))
+        }
+        Some(_) => {}
     }
-    items
+    p.0.len() == before
 }
 
 /// Checks contacts one by one, in list order: every problem is named by index; duplicates (after the
@@ -226,11 +220,12 @@ const CHUNK: usize = 4096;
 /// Checks every contact, sending those to store in chunks as it goes; once a problem is found, or
 /// the receiver is gone, it only checks. Blocking: run it off the async workers.
 pub fn check_contacts(
-    items: Vec<Value>,
+    contacts: Contacts,
     problems: Problems,
     out: mpsc::Sender<Vec<NewContact>>,
 ) -> Result<Checked, Error> {
-    let mut checker = ContactChecker::new(problems, items.len());
+    let mut checker = ContactChecker::new(problems, contacts.count().unwrap_or(0));
+    let items = contacts.into_items();
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut sending = true;
     for (index, item) in items.into_iter().enumerate() {
@@ -246,10 +241,10 @@ pub fn check_contacts(
     checker.finish()
 }
 
-/// Builds the body object of a multipart upload: form fields as the JSON fields, the CSV file's rows as
-/// `contacts`. Numbers and objects arrive as text and are decoded where they parse, so that the same
-/// validation (and the same error bodies) apply as for JSON.
-pub fn from_form(fields: Vec<(String, String)>, csv: Option<Vec<u8>>) -> Result<Map<String, Value>, Error> {
+/// Builds the fields of a multipart upload as the JSON fields, and its CSV file's rows as the contacts.
+/// Numbers and objects arrive as text and are decoded where they parse, so that the same validation
+/// (and the same error bodies) apply as for JSON.
+pub fn from_form(fields: Vec<(String, String)>, csv: Option<Vec<u8>>) -> Result<(Map<String, Value>, Contacts), Error> {
     let mut obj = Map::new();
     for (name, text) in fields {
         let value = match name.as_str() {
@@ -266,43 +261,6 @@ pub fn from_form(fields: Vec<(String, String)>, csv: Option<Vec<u8>>) -> Result<
     let Some(csv) = csv else {
         return Err(Error::invalid(file_loc(), "missing", "Field required: a CSV file in the form field 'file'"));
     };
-    obj.insert(
-        "contacts".into(),
-        Value::Array(csv_contacts(&csv).map_err(|msg| Error::invalid(file_loc(), "value_error", msg))?),
-    );
-    Ok(obj)
-}
-
-/// Rows of a CSV with a header row: the phone column becomes `phone_number`, every other non-empty
-/// cell a call variable.
-fn csv_contacts(bytes: &[u8]) -> Result<Vec<Value>, String> {
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(bytes);
-    let headers = reader.headers().map_err(|e| format!("Value error, CSV header row could not be read: {e}"))?.clone();
-    let names: Vec<String> = headers.iter().map(|h| h.to_owned()).collect();
-    let phone = PHONE_COLUMNS
-        .iter()
-        .find_map(|wanted| names.iter().position(|n| n.eq_ignore_ascii_case(wanted)))
-        .ok_or("Value error, CSV needs a phone_number, phone or contact_number column in its header row")?;
-    let mut rows = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| format!("Value error, CSV row {} could not be read: {e}", i + 1))?;
-        if record.iter().all(str::is_empty) {
-            continue;
-        }
-        let mut vars = Map::new();
-        let mut contact = Map::new();
-        for (j, cell) in record.iter().enumerate() {
-            if j == phone {
-                contact.insert("phone_number".into(), Value::String(cell.to_owned()));
-            } else if !cell.is_empty() {
-                let name =
-                    names.get(j).filter(|n| !n.is_empty()).cloned().unwrap_or_else(|| format!("column_{}", j + 1));
-                vars.insert(name, Value::String(cell.to_owned()));
-            }
-        }
-        contact.insert("call_variables".into(), Value::Object(vars));
-        rows.push(Value::Object(contact));
-    }
-    Ok(rows)
+    let (rows, total) = CsvRows::parse(csv).map_err(|msg| Error::invalid(file_loc(), "value_error", msg))?;
+    Ok((obj, Contacts::Csv { rows, total }))
 }

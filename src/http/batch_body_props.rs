@@ -20,7 +20,7 @@ proptest! {
         "(\u{feff})?phone_number,name\n([+0-9]{0,16},[a-zA-Z\" ]{0,8}\n){0,20}".prop_map(String::into_bytes),
     ]) {
         match from_form(vec![("campaign_id".into(), "cmp_x".into())], Some(csv)) {
-            Ok(obj) => prop_assert!(obj["contacts"].is_array()),
+            Ok((_, contacts)) => prop_assert!(contacts.count().is_some()),
             Err(e) => prop_assert!(matches!(e, Error::Validation(_)), "{e:?}"),
         }
     }
@@ -33,8 +33,9 @@ proptest! {
         for (phone, name, note) in &rows {
             csv.push_str(&format!("+1{phone},{name},\"{note}\"\n"));
         }
-        let obj = from_form(Vec::new(), Some(csv.into_bytes())).unwrap();
-        let contacts = obj["contacts"].as_array().unwrap();
+        let (_, contacts) = from_form(Vec::new(), Some(csv.into_bytes())).unwrap();
+        prop_assert_eq!(contacts.count(), Some(rows.len()));
+        let contacts: Vec<serde_json::Value> = contacts.into_items().collect();
         prop_assert_eq!(contacts.len(), rows.len());
         for (contact, (phone, name, note)) in contacts.iter().zip(&rows) {
             prop_assert_eq!(contact["phone_number"].as_str().unwrap(), format!("+1{phone}"));

@@ -3,7 +3,8 @@
 use super::AppState;
 use super::auth::Auth;
 use super::batch_body;
-use super::extract::{JsonObject, PathId, Query, check};
+use super::batch_contacts::{Contacts, split_json};
+use super::extract::{PathId, Query, check, read_request_body};
 use super::json::{Timestamp, created, ok};
 use crate::domain::batch::{Batch, BatchAction, BatchStatus};
 use crate::domain::contact::StatusCounts;
@@ -85,16 +86,17 @@ fn batch_id(text: &str) -> Result<BatchId, Error> {
     BatchId::parse(text).ok_or(Error::NotFound("Batch"))
 }
 
-/// Reads a create body: JSON, or `multipart/form-data` with a CSV `file` (as the equivalent JSON object).
-async fn read_body(st: &AppState, req: Request) -> Result<Map<String, Value>, Error> {
+/// Reads a create body: JSON, or `multipart/form-data` with a CSV `file`; its fields, and its
+/// contacts counted but not yet parsed.
+async fn read_body(st: &AppState, req: Request) -> Result<(Map<String, Value>, Contacts), Error> {
     let multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
     if !multipart {
-        let JsonObject(obj) = JsonObject::from_request(req, st).await?;
-        return Ok(obj);
+        let bytes = read_request_body(req, st.max_body_bytes).await?;
+        return tokio::task::spawn_blocking(move || split_json(bytes)).await.map_err(Error::internal)?;
     }
     let limit = st.max_body_bytes;
     let bad_form = |msg: String| Error::invalid(vec![Loc::from("body")], "multipart_invalid", msg);
@@ -131,8 +133,8 @@ fn multipart_error(e: axum::extract::multipart::MultipartError, limit: usize) ->
 /// `POST /batches/` and its alias `POST /batches/upload`. Contacts are checked on a blocking thread
 /// and stored chunk by chunk meanwhile, in one transaction that commits only when every one passed.
 pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Result<Response, Error> {
-    let obj = read_body(&st, req).await?;
-    let (envelope, items, problems) = batch_body::envelope(obj);
+    let (fields, contacts) = read_body(&st, req).await?;
+    let (envelope, items, problems) = batch_body::envelope(fields, contacts);
     let (sender, contacts) = mpsc::channel(4);
     let checker = tokio::task::spawn_blocking(move || batch_body::check_contacts(items, problems, sender));
     let checked = async { checker.await.map_err(Error::internal)? };

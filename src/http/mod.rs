@@ -4,6 +4,7 @@ mod auth;
 mod batch_body;
 #[cfg(test)]
 mod batch_body_props;
+mod batch_contacts;
 mod batches;
 mod campaign_body;
 mod campaigns;

@@ -11,6 +11,7 @@ mod hostile;
 mod idempotency;
 mod idempotency_crash;
 mod limits;
+mod memory;
 mod ops;
 mod orgs;
 mod placement;
