@@ -93,7 +93,11 @@ enum Part {
     All,
     A,
     B,
+    /// The listings of an organization with 100,000 campaigns (not part of `all`).
+    Lists,
 }
+
+mod lists;
 
 fn main() {
     // `cargo bench` passes `--bench` to harness-less benchmarks.
@@ -1439,6 +1443,10 @@ async fn run(opts: Opts) {
     report.push_str(&machine(&ctx).await);
     report.push('\n');
     println!("{report}");
+    if ctx.opts.only == Part::Lists {
+        println!("{}", lists::part_lists(&ctx).await);
+        return;
+    }
     if ctx.opts.only != Part::B {
         let a = part_a(&ctx).await;
         let section = report_a(&ctx, &a);

@@ -83,6 +83,7 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
     tokio::spawn(forget_revoked_tokens(state.clone(), revocations, shutdown.clone()));
     let dispatch_loop = tokio::spawn(dispatcher.run(shutdown.clone()));
     tokio::spawn(purge_idempotency_keys(store.clone(), clock, shutdown.clone()));
+    tokio::spawn(fold_list_counts(store.clone(), shutdown.clone()));
     let service = app(state);
     let join = tokio::spawn(async move {
         let limits = ClientLimits {
@@ -130,6 +131,22 @@ async fn forget_revoked_tokens(state: AppState, mut events: TokenEvents, shutdow
             }
         };
         state.tokens.clear();
+    }
+}
+
+/// Folds the listings' count deltas every second, so that counting reads few of them.
+async fn fold_list_counts(store: Store, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {
+                if let Err(e) = store.fold_list_counts().await {
+                    tracing::warn!(error = %e, "folding listing counts failed");
+                }
+            }
+        }
     }
 }
 

@@ -34,7 +34,7 @@ pub struct CampaignView<'a> {
     working_hours: &'a WorkingHours,
     retry_policy: &'a RetryPolicy,
     default_call_variables: &'a Map<String, Value>,
-    metadata: Value,
+    metadata: Metadata<'a>,
     #[serde(flatten)]
     counters: &'a CallCounters,
     created_at: Timestamp,
@@ -44,9 +44,6 @@ pub struct CampaignView<'a> {
 impl<'a> From<&'a Campaign> for CampaignView<'a> {
     fn from(c: &'a Campaign) -> Self {
         let s = &c.settings;
-        let mut metadata = Map::with_capacity(s.metadata.len() + 1);
-        metadata.insert("concurrency_limit".into(), s.concurrency_limit.into());
-        metadata.extend(s.metadata.iter().map(|(k, v)| (k.clone(), v.clone())));
         Self {
             campaign_id: c.id,
             name: &s.name,
@@ -60,11 +57,30 @@ impl<'a> From<&'a Campaign> for CampaignView<'a> {
             working_hours: &s.working_hours,
             retry_policy: &s.retry_policy,
             default_call_variables: &s.default_call_variables,
-            metadata: Value::Object(metadata),
+            metadata: Metadata { concurrency_limit: s.concurrency_limit, rest: &s.metadata },
             counters: &c.counters,
             created_at: Timestamp(c.created_at),
             updated_at: Timestamp(c.updated_at),
         }
+    }
+}
+
+/// `metadata` as the client sees it: `concurrency_limit` first, then the keys as stored (written
+/// without copying them).
+struct Metadata<'a> {
+    concurrency_limit: u32,
+    rest: &'a Map<String, Value>,
+}
+
+impl Serialize for Metadata<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.rest.len() + 1))?;
+        map.serialize_entry("concurrency_limit", &self.concurrency_limit)?;
+        for (k, v) in self.rest.iter().filter(|(k, _)| *k != "concurrency_limit") {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
     }
 }
 

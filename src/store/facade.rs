@@ -168,6 +168,9 @@ delegate!(Store {
     fn abandon_idempotent(claim: &IdempotencyClaim) -> ();
     /// Deletes records older than `before`; returns how many.
     fn purge_idempotency(before: DateTime<Utc>) -> u64;
+    /// Folds the counts of campaigns and batches by status that `X-Total-Count` reads (PostgreSQL
+    /// appends them as deltas; SQLite keeps them whole); returns how many deltas it folded.
+    fn fold_list_counts() -> u64;
 
     /// The organization's campaign with this id.
     fn get_campaign(org: OrgId, id: CampaignId) -> Option<Campaign>;

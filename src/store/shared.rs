@@ -6,7 +6,7 @@ use crate::domain::batch::BatchStatus;
 use crate::domain::campaign::Campaign;
 use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
 use crate::domain::outcome::{Attempts, NextContact, Outcome, next_contact};
-use crate::domain::working_hours::{DayHours, WEEKDAYS, WorkingHours};
+use crate::domain::working_hours::{DayHours, WorkingHours};
 use crate::error::Error;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -62,17 +62,40 @@ pub fn object(value: Value, what: &str) -> Result<Map<String, Value>, Error> {
     }
 }
 
-/// Working hours from their stored JSON.
-pub fn working_hours_from_json(value: &Value) -> Result<WorkingHours, Error> {
+/// Working hours from their stored JSON text, read straight into the seven days (no value tree:
+/// listings decode one per campaign).
+pub fn working_hours_from_text(text: &str) -> Result<WorkingHours, Error> {
+    use std::borrow::Cow;
+    #[derive(serde::Deserialize)]
+    struct Day<'a> {
+        #[serde(borrow)]
+        start: Cow<'a, str>,
+        #[serde(borrow)]
+        end: Cow<'a, str>,
+        enabled: bool,
+    }
+    #[derive(serde::Deserialize)]
+    struct Week<'a> {
+        #[serde(borrow)]
+        monday: Day<'a>,
+        #[serde(borrow)]
+        tuesday: Day<'a>,
+        #[serde(borrow)]
+        wednesday: Day<'a>,
+        #[serde(borrow)]
+        thursday: Day<'a>,
+        #[serde(borrow)]
+        friday: Day<'a>,
+        #[serde(borrow)]
+        saturday: Day<'a>,
+        #[serde(borrow)]
+        sunday: Day<'a>,
+    }
+    let w: Week<'_> = serde_json::from_str(text).map_err(|_| corrupt("working_hours"))?;
+    let days = [w.monday, w.tuesday, w.wednesday, w.thursday, w.friday, w.saturday, w.sunday];
     let mut hours = WorkingHours::default();
-    for (slot, name) in hours.days.iter_mut().zip(WEEKDAYS) {
-        let day = &value[name];
-        let (Some(start), Some(end), Some(enabled)) =
-            (day["start"].as_str(), day["end"].as_str(), day["enabled"].as_bool())
-        else {
-            return Err(corrupt("working_hours"));
-        };
-        *slot = DayHours::parse(start, end, enabled).map_err(|_| corrupt("working_hours"))?;
+    for (slot, day) in hours.days.iter_mut().zip(days) {
+        *slot = DayHours::parse(&day.start, &day.end, day.enabled).map_err(|_| corrupt("working_hours"))?;
     }
     Ok(hours)
 }

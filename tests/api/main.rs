@@ -6,6 +6,7 @@ mod common;
 mod batches;
 mod campaigns;
 mod conventions;
+mod counts;
 mod dispatch;
 mod hostile;
 mod idempotency;

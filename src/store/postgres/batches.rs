@@ -61,27 +61,44 @@ impl Store {
         filter: &BatchFilter,
         page: &Page,
     ) -> Result<(Vec<Batch>, i64), Error> {
-        let filter_sql =
-            "organization_id = $1 AND ($2::uuid IS NULL OR campaign_id = $2) AND ($3::text IS NULL OR status = $3)";
-        let sql = format!(
-            "SELECT {COLUMNS} FROM batches WHERE {filter_sql} ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
-        );
+        // One statement per filter, each on its own index (a generic plan of `$2 IS NULL OR …` would
+        // use none).
         let campaign = filter.campaign_id.map(|c| c.uuid());
         let status = filter.status.map(BatchStatus::as_str);
-        let rows = sqlx::query(&sql)
-            .bind(org.uuid())
-            .bind(campaign)
-            .bind(status)
-            .bind(page.limit)
-            .bind(page.skip)
-            .fetch_all(&self.reads)
-            .await?;
-        let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM batches WHERE {filter_sql}"))
-            .bind(org.uuid())
-            .bind(campaign)
-            .bind(status)
-            .fetch_one(&self.reads)
-            .await?;
+        let mut conditions = vec!["organization_id = $1"];
+        if campaign.is_some() {
+            conditions.push("campaign_id = $4");
+        }
+        if status.is_some() {
+            conditions.push(if campaign.is_some() { "status = $5" } else { "status = $4" });
+        }
+        let filter_sql = conditions.join(" AND ");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM batches WHERE {filter_sql} ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+        );
+        let mut query = sqlx::query(&sql).bind(org.uuid()).bind(page.limit).bind(page.skip);
+        if let Some(campaign) = campaign {
+            query = query.bind(campaign);
+        }
+        if let Some(status) = status {
+            query = query.bind(status);
+        }
+        let rows = query.fetch_all(&self.reads).await?;
+        let total = match campaign {
+            // A campaign's batches are counted on its index; the organization's are kept counted.
+            Some(campaign) => {
+                let sql = format!(
+                    "SELECT count(*) FROM batches WHERE organization_id = $1 AND campaign_id = $2{}",
+                    if status.is_some() { " AND status = $3" } else { "" }
+                );
+                let mut query = sqlx::query_scalar(&sql).bind(org.uuid()).bind(campaign);
+                if let Some(status) = status {
+                    query = query.bind(status);
+                }
+                query.fetch_one(&self.reads).await?
+            }
+            None => super::counts::listed(&self.reads, org, "batch", status).await?,
+        };
         Ok((rows.iter().map(batch_from_row).collect::<Result<_, _>>()?, total))
     }
 

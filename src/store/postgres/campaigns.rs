@@ -9,7 +9,7 @@ use crate::domain::phone::PhoneNumber;
 use crate::domain::timezone::Timezone;
 use crate::error::Error;
 use crate::store::Page;
-use crate::store::shared::{CAMPAIGN_COLUMNS as COLUMNS, corrupt, object, working_hours_from_json};
+use crate::store::shared::{CAMPAIGN_COLUMNS as COLUMNS, corrupt, object, working_hours_from_text};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::Row;
@@ -35,7 +35,9 @@ pub(super) fn campaign_from_row(row: &PgRow) -> Result<Campaign, Error> {
             phone_number_strategy: PhoneNumberStrategy::parse(&strategy).ok_or_else(|| corrupt("strategy"))?,
             working_hours_enforced: row.try_get("working_hours_enforced")?,
             timezone: Timezone::parse(&timezone).ok_or_else(|| corrupt("timezone"))?,
-            working_hours: working_hours_from_json(&row.try_get::<Value, _>("working_hours")?)?,
+            working_hours: working_hours_from_text(
+                row.try_get::<&serde_json::value::RawValue, _>("working_hours")?.get(),
+            )?,
             retry_policy: RetryPolicy {
                 max_retries: u8::try_from(max_retries).map_err(|_| corrupt("max_retries"))?,
                 strategy: RetryStrategy::parse(&retry_strategy).ok_or_else(|| corrupt("retry strategy"))?,
@@ -80,25 +82,19 @@ impl Store {
         status: Option<CampaignStatus>,
         page: &Page,
     ) -> Result<(Vec<Campaign>, i64), Error> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM campaigns WHERE organization_id = $1 AND ($2::text IS NULL OR status = $2)
-             ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
-        );
+        // One statement per filter, each on its own index (a generic plan of `$2 IS NULL OR status = $2`
+        // would use neither).
         let status = status.map(CampaignStatus::as_str);
-        let rows = sqlx::query(&sql)
-            .bind(org.uuid())
-            .bind(status)
-            .bind(page.limit)
-            .bind(page.skip)
-            .fetch_all(&self.reads)
-            .await?;
-        let total: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM campaigns WHERE organization_id = $1 AND ($2::text IS NULL OR status = $2)",
-        )
-        .bind(org.uuid())
-        .bind(status)
-        .fetch_one(&self.reads)
-        .await?;
+        let filter = if status.is_some() { "organization_id = $1 AND status = $4" } else { "organization_id = $1" };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM campaigns WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+        );
+        let mut query = sqlx::query(&sql).bind(org.uuid()).bind(page.limit).bind(page.skip);
+        if let Some(status) = status {
+            query = query.bind(status);
+        }
+        let rows = query.fetch_all(&self.reads).await?;
+        let total = super::counts::listed(&self.reads, org, "campaign", status).await?;
         let items = rows.iter().map(campaign_from_row).collect::<Result<_, _>>()?;
         Ok((items, total))
     }

@@ -9,6 +9,7 @@
 mod batches;
 mod campaigns;
 mod contacts;
+mod counts;
 mod dispatch;
 mod idempotency;
 mod orgs;
