@@ -1,27 +1,25 @@
 //! The in-process dispatcher: claims due contacts in short transactions, hands them to a placer,
 //! records outcomes, starts and expires batches, and knows when it next has something to do.
 
+mod claim;
 pub mod http_placer;
 mod place;
 pub mod placer;
+mod settle;
 pub mod simulated;
 
 use crate::clock::Clock;
-use crate::domain::caller_id;
-use crate::domain::campaign::PhoneNumberStrategy;
-use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
 use crate::domain::ids::{CampaignId, ExecutionId};
 use crate::domain::outcome::Outcome;
-use crate::domain::time::never;
 use crate::error::Error;
 use crate::metrics::Metrics;
-use crate::store::{AcceptedCall, FinishedCall, NewCall, Store, UnplacedCall};
+use crate::store::{AcceptedCall, DueNow, FinishedCall, Store};
 use chrono::{DateTime, Duration, Utc};
-use place::{Claimed, Throttle};
-use placer::{CallRequest, Placer};
+use place::Throttle;
+use placer::Placer;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::{Mutex, Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Rows settled per query while catching up.
@@ -38,6 +36,13 @@ const HELD_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
 struct Pass {
     changed: bool,
     held: bool,
+}
+
+impl Pass {
+    /// Both parts of a pass taken together.
+    fn and(self, other: Pass) -> Pass {
+        Pass { changed: self.changed || other.changed, held: self.held || other.held }
+    }
 }
 
 /// What telephony reports about a call.
@@ -185,15 +190,37 @@ impl Dispatcher {
     async fn pass(&self, now: DateTime<Utc>) -> Result<Pass, Error> {
         // One probe says which timed work is due; a pass with nothing due costs it and the claim query.
         let due = self.store.due_now(now).await?;
-        let settled = if due.simulated_ends { self.settle_simulated(now).await? } else { Pass::default() };
-        let mut changed = settled.changed;
+        if self.clock.is_manual() {
+            // On the manual clock each step in turn, always in the same order.
+            let settled = self.settle_simulated(now, due.simulated_ends, None).await?;
+            let rest = self.due_work(now, &due, None).await?;
+            return Ok(settled.and(rest));
+        }
+        // In real time the calls that ended are settled while the rest of the pass claims.
+        let (claims, heard) = watch::channel(());
+        let (settled, rest) = tokio::join!(
+            self.settle_simulated(now, due.simulated_ends, Some(heard)),
+            self.due_work(now, &due, Some(claims))
+        );
+        Ok(settled?.and(rest?))
+    }
+
+    /// The rest of a pass: calls past their deadline, batches to start and to expire, then claims.
+    /// Each claim that recorded calls already over says so on `claims` (dropped when they are done).
+    async fn due_work(
+        &self,
+        now: DateTime<Utc>,
+        due: &DueNow,
+        claims: Option<watch::Sender<()>>,
+    ) -> Result<Pass, Error> {
+        let mut changed = false;
         if due.overdue_calls {
             changed |= self.close_overdue(now).await?;
         }
         if due.batch_starts {
             changed |= self.store.start_due_batches(now).await? > 0;
         }
-        let mut held = settled.held;
+        let mut held = false;
         let expired = if due.batch_expiries { self.store.expired_batches(now).await? } else { Vec::new() };
         for (org, campaign, batch) in expired {
             let mut tx = self.store.begin().await?;
@@ -228,43 +255,25 @@ impl Dispatcher {
         // Each stream claims the next campaign not yet taken, in a dispatch slot, until shutdown.
         let next = AtomicUsize::new(0);
         let streams = (0..self.streams).map(|slot| {
-            let (candidates, next) = (&candidates, &next);
+            let (candidates, next, claims) = (&candidates, &next, claims.as_ref());
             async move {
                 let mut outcomes = Vec::new();
                 while !self.stopping()
                     && let Some(&campaign) = candidates.get(next.fetch_add(1, Ordering::Relaxed))
                 {
-                    outcomes.push(self.claim_and_place(campaign, slot, now).await);
+                    outcomes.push(self.claim_and_place(campaign, slot, now, claims).await);
                 }
                 outcomes
             }
         });
-        let claims = futures_util::future::join_all(streams).await.into_iter().flatten();
-        for claimed in claims {
+        let outcomes = futures_util::future::join_all(streams).await.into_iter().flatten();
+        for claimed in outcomes {
             match claimed? {
                 Some(n) => changed |= n > 0,
                 None => held = true,
             }
         }
         Ok(Pass { changed, held })
-    }
-
-    /// Closes the calls whose deadline passed with no outcome (`failed`, `status_timeout`, ended at
-    /// the deadline); says whether any was closed. On the manual clock every overdue call is closed
-    /// before the clock moves on; in real time, calls of a campaign another transaction holds are
-    /// left for a later pass.
-    async fn close_overdue(&self, now: DateTime<Utc>) -> Result<bool, Error> {
-        let timed_out = Outcome::bare(CallStatus::Failed, "system", "status_timeout");
-        let skip_held = !self.clock.is_manual();
-        let mut changed = false;
-        loop {
-            let closed = self.store.close_overdue(now, SETTLE_CHUNK, &timed_out, skip_held).await?;
-            if closed.is_empty() {
-                return Ok(changed);
-            }
-            self.count_outcomes(&closed);
-            changed = true;
-        }
     }
 
     /// Whether the process is shutting down (no new claim starts).
@@ -279,210 +288,21 @@ impl Dispatcher {
         campaign: CampaignId,
         slot: u32,
         now: DateTime<Utc>,
+        claims: Option<&watch::Sender<()>>,
     ) -> Result<Option<usize>, Error> {
         let started = std::time::Instant::now();
         let claim = self.claim(campaign, slot, now).await;
         self.metrics.observe_claim(started.elapsed());
-        let Some((claimed, to_place)) = claim? else { return Ok(None) };
-        if !to_place.is_empty() {
-            self.place(to_place).await?;
+        let Some(claim) = claim? else { return Ok(None) };
+        if claim.ended
+            && let Some(claims) = claims
+        {
+            claims.send_replace(());
         }
-        Ok(Some(claimed))
-    }
-
-    /// Records the simulated calls that ended by `now`: says whether any was recorded, and whether a
-    /// settle was left undone for want of a dispatch slot.
-    async fn settle_simulated(&self, now: DateTime<Utc>) -> Result<Pass, Error> {
-        let (mut changed, mut held) = (false, false);
-        if self.clock.is_manual() {
-            // On the manual clock every call that ended is recorded before the clock moves on.
-            loop {
-                let ends = self.store.simulated_ends(now, SETTLE_CHUNK).await?;
-                if ends.is_empty() {
-                    break;
-                }
-                self.record(&ends, now).await?;
-                changed = true;
-            }
-        } else {
-            // In real time a few transactions settle side by side, each in a dispatch slot and
-            // taking calls only of campaigns no other transaction holds, so they (and other
-            // replicas) split the work.
-            loop {
-                let settled = futures_util::future::join_all(
-                    (0..self.streams)
-                        .map(|slot| self.store.settle_simulated_ends(now, SETTLE_CHUNK, slot, self.streams)),
-                )
-                .await;
-                let mut closed = 0;
-                for statuses in settled {
-                    let Some(statuses) = statuses? else {
-                        held = true;
-                        continue;
-                    };
-                    self.count_outcomes(&statuses);
-                    closed += statuses.len();
-                }
-                if closed == 0 {
-                    break;
-                }
-                changed = true;
-            }
+        if !claim.to_place.is_empty() {
+            self.place(claim.to_place).await?;
         }
-        Ok(Pass { changed, held })
-    }
-
-    /// Claims what the campaign may call now, in one short transaction. Returns how many calls it
-    /// claimed and those still to hand to the placer, or `None` when another transaction held the
-    /// campaign (or it stopped being active meanwhile).
-    async fn claim(
-        &self,
-        id: CampaignId,
-        slot: u32,
-        now: DateTime<Utc>,
-    ) -> Result<Option<(usize, Vec<Claimed>)>, Error> {
-        let mut tx = self.store.begin().await?;
-        if !tx.take_dispatch_slot(slot, self.streams).await? {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        let Some((campaign, cursor)) = tx.lock_campaign_for_dispatch(id).await? else {
-            tx.rollback().await?;
-            return Ok(None);
-        };
-        let s = &campaign.settings;
-        if s.working_hours_enforced && !s.working_hours.is_open(s.timezone.tz(), now) {
-            // Closed: nothing looks at the campaign again until its hours open (or it changes).
-            let opens = s.working_hours.next_open(s.timezone.tz(), now).unwrap_or_else(never);
-            tx.set_opens_at(id, opens).await?;
-            tx.commit().await?;
-            return Ok(Some((0, Vec::new())));
-        }
-        let mut capacity = i64::from(s.concurrency_limit) - campaign.in_flight;
-        let mut claimed = Vec::new();
-        for batch in tx.running_batches(id, now).await? {
-            if capacity <= 0 {
-                break;
-            }
-            if batch.scheduled_start > now {
-                continue;
-            }
-            let room = batch.concurrency_limit.map_or(capacity, |l| capacity.min(i64::from(l) - batch.in_flight));
-            if room <= 0 {
-                continue;
-            }
-            let contacts = tx.claim_contacts(batch.id, now, room).await?;
-            capacity -= contacts.len() as i64;
-            claimed.extend(contacts.into_iter().map(|c| (batch.clone(), c)));
-        }
-        if claimed.is_empty() {
-            // Nothing due yet: the campaign's `due_at` says when something will be.
-            tx.refresh_due_at(id).await?;
-            tx.commit().await?;
-            return Ok(Some((0, Vec::new())));
-        }
-        let live = if s.phone_number_strategy == PhoneNumberStrategy::LeastLoaded {
-            let by_number = tx.live_calls_by_number(id).await?;
-            s.phone_numbers.iter().map(|n| by_number.get(n.as_str()).copied().unwrap_or(0)).collect()
-        } else {
-            Vec::new()
-        };
-        let mut seed = [0u8; 8];
-        getrandom::fill(&mut seed).map_err(|e| Error::internal(e.to_string()))?;
-        let mut state = u64::from_le_bytes(seed) | 1;
-        let picks =
-            caller_id::pick(s.phone_number_strategy, s.phone_numbers.len(), cursor, &live, claimed.len(), || {
-                // xorshift64*: uniform enough to spread calls over caller IDs
-                state ^= state >> 12;
-                state ^= state << 25;
-                state ^= state >> 27;
-                state.wrapping_mul(0x2545_f491_4f6c_dd1d)
-            });
-        let mut calls = Vec::with_capacity(claimed.len());
-        let mut requests = Vec::with_capacity(claimed.len());
-        let mut priors = Vec::with_capacity(claimed.len());
-        for ((batch, contact), pick) in claimed.into_iter().zip(picks) {
-            let kind = match contact.status {
-                ContactStatus::Retrying => CallKind::Retry,
-                ContactStatus::FollowupScheduled => CallKind::FollowUp,
-                _ => CallKind::Initial,
-            };
-            let execution_id = ExecutionId::generate();
-            let from_number = s.phone_numbers[pick].to_string();
-            let attempt = contact.retry_count + contact.follow_up_count;
-            priors.push(contact.prior.clone());
-            let mut call_variables = s.default_call_variables.clone();
-            call_variables.extend(contact.call_variables);
-            let request = CallRequest {
-                execution_id,
-                campaign_id: id,
-                batch_id: batch.id,
-                contact_id: contact.id,
-                agent_id: s.agent_id.clone(),
-                from_number: from_number.clone(),
-                to_number: contact.phone_number.clone(),
-                call_variables,
-                call_context: batch.call_context,
-                attempt,
-                kind,
-                dispatched_at: now,
-                deadline_at: now + self.call_timeout,
-            };
-            calls.push(NewCall {
-                accepted: self.placer.accept_at_once(&request),
-                execution_id,
-                contact_id: contact.id,
-                batch_id: batch.id,
-                campaign_id: id,
-                from_status: contact.status,
-                attempt,
-                kind,
-                from_number: from_number.clone(),
-                to_number: contact.phone_number.clone(),
-                dispatched_at: now,
-                deadline_at: now + self.call_timeout,
-            });
-            requests.push(request);
-        }
-        let advance = if s.phone_number_strategy == PhoneNumberStrategy::RoundRobin { calls.len() as i64 } else { 0 };
-        tx.insert_calls(id, &calls, advance).await?;
-        tx.refresh_due_at(id).await?;
-        tx.commit().await?;
-        let calls_len = calls.len();
-        // Calls telephony accepted at once were recorded (and handed over) by the claim itself; the
-        // others are counted when they are sent.
-        let to_place: Vec<Claimed> = requests
-            .into_iter()
-            .zip(calls)
-            .zip(priors)
-            .filter(|((_, c), _)| c.accepted.is_none())
-            .map(|((request, c), prior)| Claimed {
-                unplaced: UnplacedCall {
-                    execution_id: c.execution_id,
-                    contact_id: c.contact_id,
-                    batch_id: c.batch_id,
-                    campaign_id: c.campaign_id,
-                    kind: c.kind,
-                    prior,
-                },
-                request,
-            })
-            .collect();
-        self.metrics.add_calls_placed((calls_len - to_place.len()) as u64);
-        Ok(Some((calls_len, to_place)))
-    }
-
-    /// Records outcomes and counts them.
-    async fn record(&self, finished: &[FinishedCall], now: DateTime<Utc>) -> Result<usize, Error> {
-        let closed = self.store.record_outcomes(finished, now).await?;
-        self.count_outcomes(&closed);
-        Ok(closed.len())
-    }
-
-    fn count_outcomes(&self, closed: &[CallStatus]) {
-        for status in closed {
-            self.metrics.add_outcome(status.as_str(), 1);
-        }
+        Ok(Some(claim.claimed))
     }
 
     /// Applies a telephony callback: progress (`ringing`, `in_progress`) or a final outcome.

@@ -147,7 +147,9 @@ pub async fn act(
         // The campaign's next due work changes with the batch's: sooner on resume, maybe later else.
         match action {
             BatchAction::Resume => tx.mark_due(campaign.id, now).await?,
-            _ => tx.refresh_due_at(campaign.id).await?,
+            _ => {
+                tx.refresh_due_at(campaign.id).await?;
+            }
         }
         batch.status = next;
         batch.updated_at = now;

@@ -100,6 +100,12 @@ pub async fn holding_commits<F: Future>(pending: Arc<Pending>, request: F) -> F:
     PENDING.scope(pending, request).await
 }
 
+/// Whether commits are held (inside `holding_commits`): a use case that would write in one statement
+/// then writes in a transaction, so that the stored response joins it.
+pub fn holding() -> bool {
+    PENDING.try_with(|_| ()).is_ok()
+}
+
 /// Commits a use case's transaction; inside `holding_commits`, holds it instead, so that the request's
 /// stored response commits with the work (a use case commits at most one transaction).
 pub async fn commit(tx: Tx) -> Result<(), Error> {

@@ -4,7 +4,7 @@ use super::{
     AcceptedCall, BatchFilter, ClaimedContact, FinishedCall, IdempotencyBegin, NewCall, OrgRecord, Page, StatsSnapshot,
     StatusBreakdown, TokenRecord, UnplacedCall,
 };
-use super::{DueNow, IdempotencyClaim};
+use super::{DueNow, IdempotencyClaim, LockedForDispatch};
 use super::{postgres, sqlite};
 use crate::domain::batch::{Batch, BatchStatus, NewContact};
 use crate::domain::campaign::{Campaign, CampaignStatus};
@@ -174,6 +174,8 @@ delegate!(Store {
 
     /// The organization's campaign with this id.
     fn get_campaign(org: OrgId, id: CampaignId) -> Option<Campaign>;
+    /// Inserts a new campaign in a statement of its own.
+    fn insert_campaign(c: &Campaign) -> ();
     /// A page of the organization's campaigns, newest first, and the number matching in all.
     fn list_campaigns(org: OrgId, status: Option<CampaignStatus>, page: &Page) -> (Vec<Campaign>, i64);
 
@@ -288,8 +290,8 @@ delegate!(Tx {
     /// is lowered to `at` if later. Every change that adds work calls it, or lowers `due_at` itself.
     fn mark_due(campaign: CampaignId, at: DateTime<Utc>) -> ();
     /// Recomputes the campaign's `due_at` from its pending and running batches (after a claim, a
-    /// pause, a cancel or an expiry took work away).
-    fn refresh_due_at(campaign: CampaignId) -> ();
+    /// pause, a cancel or an expiry took work away); says whether it changed.
+    fn refresh_due_at(campaign: CampaignId) -> bool;
     /// Records when the campaign's working hours next open (they are closed until then).
     fn set_opens_at(campaign: CampaignId, at: DateTime<Utc>) -> ();
     /// Stores the response of the request that holds `claim` in this transaction, with its work, if
@@ -340,8 +342,8 @@ delegate!(Tx {
     /// got one; when not, the transaction can only be rolled back.
     fn take_dispatch_slot(slot: u32, slots: u32) -> bool;
     /// Locks an active campaign for a claim, skipping it when another transaction holds it.
-    /// Returns it with its round-robin cursor.
-    fn lock_campaign_for_dispatch(id: CampaignId) -> Option<(Campaign, i64)>;
+    /// Returns it with its round-robin cursor and recorded `due_at`.
+    fn lock_campaign_for_dispatch(id: CampaignId) -> Option<LockedForDispatch>;
     /// The campaign's running, unexpired batches, oldest first, locked.
     fn running_batches(campaign: CampaignId, now: DateTime<Utc>) -> Vec<Batch>;
     /// Up to `limit` contacts of the batch callable now: due retries and follow-ups first (soonest

@@ -12,6 +12,9 @@ pub use facade::{Store, TokenEvents, Tx};
 use crate::domain::ids::{OrgId, TokenId};
 use crate::error::Error;
 use chrono::{DateTime, Utc};
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// Twice the CPUs, at least 4: the size of the API read pools. Measured on two cores (BENCHMARKS.md):
 /// `/stats` p99 22.0 ms with one Postgres pool of 16 and 14.4–16.7 ms with reads limited to 4
@@ -22,8 +25,35 @@ fn read_pool_size() -> u32 {
     (2 * cpus).max(4)
 }
 
+/// When this process last saw a database connection die, in milliseconds after `STARTED` (0: never).
+/// A server that restarts or cuts its sessions kills every pooled connection at once, so each one
+/// idle since then is checked once before its next use rather than failing a request.
+static CONNECTION_LOST: AtomicU64 = AtomicU64::new(0);
+static STARTED: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+fn note_connection_lost() {
+    let at = STARTED.elapsed().as_millis() as u64 + 1;
+    CONNECTION_LOST.fetch_max(at, Ordering::Relaxed);
+}
+
+/// Whether a pooled connection idle for `idle_for` was already idle when a connection was last lost.
+fn idle_since_connection_lost(idle_for: Duration) -> bool {
+    let lost = CONNECTION_LOST.load(Ordering::Relaxed);
+    lost != 0 && STARTED.elapsed().as_millis() as u64 + 1 - lost <= idle_for.as_millis() as u64
+}
+
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
+        let lost = match &e {
+            sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => {
+                db.code().is_some_and(|c| matches!(c.as_ref(), "57P01" | "57P02" | "57P03") || c.starts_with("08"))
+            }
+            _ => false,
+        };
+        if lost {
+            note_connection_lost();
+        }
         match e {
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
@@ -121,6 +151,15 @@ pub struct StatusBreakdown {
 pub struct Page {
     pub skip: i64,
     pub limit: i64,
+}
+
+/// An active campaign locked for a claim.
+#[derive(Clone, Debug)]
+pub struct LockedForDispatch {
+    pub campaign: crate::domain::campaign::Campaign,
+    pub round_robin_cursor: i64,
+    /// The earliest instant it may have work, as last recorded (see `Tx::refresh_due_at`).
+    pub due_at: DateTime<Utc>,
 }
 
 /// A contact the dispatcher may call now, as claimed.

@@ -187,8 +187,10 @@ async fn api(client: &reqwest::Client, base: &str, path: &str, body: Option<Valu
         None => client.get(format!("{base}{path}")),
     };
     let r = req.bearer_auth(TOKEN).send().await.unwrap();
-    assert!(r.status().is_success(), "{path}: {}", r.status());
-    r.json().await.unwrap()
+    let status = r.status();
+    let body = r.text().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {body}");
+    serde_json::from_str(&body).unwrap()
 }
 
 fn server_url() -> String {

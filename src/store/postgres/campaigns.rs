@@ -178,38 +178,50 @@ impl Tx {
     }
 }
 
+/// Inserts a new campaign, on a pool or in a transaction.
+async fn insert<'e>(db: impl sqlx::Executor<'e, Database = sqlx::Postgres>, c: &Campaign) -> Result<(), Error> {
+    let s = &c.settings;
+    let numbers: Vec<&str> = s.phone_numbers.iter().map(PhoneNumber::as_str).collect();
+    sqlx::query(
+        "INSERT INTO campaigns (id, organization_id, name, agent_id, status, phone_numbers,
+            phone_number_strategy, working_hours_enforced, timezone, working_hours, max_retries,
+            retry_strategy, cooldown_minutes, default_call_variables, metadata, concurrency_limit,
+            created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+    )
+    .bind(c.id.uuid())
+    .bind(c.organization_id.uuid())
+    .bind(&s.name)
+    .bind(&s.agent_id)
+    .bind(c.status.as_str())
+    .bind(&numbers)
+    .bind(s.phone_number_strategy.as_str())
+    .bind(s.working_hours_enforced)
+    .bind(s.timezone.name())
+    .bind(json_of(&s.working_hours)?)
+    .bind(i16::from(s.retry_policy.max_retries))
+    .bind(s.retry_policy.strategy.as_str())
+    .bind(s.retry_policy.cooldown_minutes as i32)
+    .bind(Value::Object(s.default_call_variables.clone()))
+    .bind(Value::Object(s.metadata.clone()))
+    .bind(s.concurrency_limit as i32)
+    .bind(c.created_at)
+    .bind(c.updated_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Inserts a new campaign.
+    pub async fn insert_campaign(&self, c: &Campaign) -> Result<(), Error> {
+        insert(&self.pool, c).await
+    }
+}
+
 impl Tx {
     /// Inserts a new campaign.
     pub async fn insert_campaign(&mut self, c: &Campaign) -> Result<(), Error> {
-        let s = &c.settings;
-        let numbers: Vec<&str> = s.phone_numbers.iter().map(PhoneNumber::as_str).collect();
-        sqlx::query(
-            "INSERT INTO campaigns (id, organization_id, name, agent_id, status, phone_numbers,
-                phone_number_strategy, working_hours_enforced, timezone, working_hours, max_retries,
-                retry_strategy, cooldown_minutes, default_call_variables, metadata, concurrency_limit,
-                created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-        )
-        .bind(c.id.uuid())
-        .bind(c.organization_id.uuid())
-        .bind(&s.name)
-        .bind(&s.agent_id)
-        .bind(c.status.as_str())
-        .bind(&numbers)
-        .bind(s.phone_number_strategy.as_str())
-        .bind(s.working_hours_enforced)
-        .bind(s.timezone.name())
-        .bind(json_of(&s.working_hours)?)
-        .bind(i16::from(s.retry_policy.max_retries))
-        .bind(s.retry_policy.strategy.as_str())
-        .bind(s.retry_policy.cooldown_minutes as i32)
-        .bind(Value::Object(s.default_call_variables.clone()))
-        .bind(Value::Object(s.metadata.clone()))
-        .bind(s.concurrency_limit as i32)
-        .bind(c.created_at)
-        .bind(c.updated_at)
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
+        insert(&mut *self.0, c).await
     }
 }

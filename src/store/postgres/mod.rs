@@ -79,6 +79,15 @@ impl Store {
                 // No ping before each use: a broken connection still surfaces as an error, and the
                 // round trip cost a fifth of a simple request's throughput.
                 .test_before_acquire(false)
+                // ...except once, for a connection idle since another one was found dead.
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if super::idle_since_connection_lost(meta.idle_for) {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 // While the database is away a request waits this long for a connection, then gets 503.
                 .acquire_timeout(Duration::from_secs(2))
                 .after_connect({

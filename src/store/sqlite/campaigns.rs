@@ -185,38 +185,50 @@ impl Tx {
     }
 }
 
+/// Inserts a new campaign, on a pool or in a transaction.
+async fn insert<'e>(db: impl sqlx::Executor<'e, Database = sqlx::Sqlite>, c: &Campaign) -> Result<(), Error> {
+    let s = &c.settings;
+    let t = settings_text(c)?;
+    sqlx::query(
+        "INSERT INTO campaigns (id, organization_id, name, agent_id, status, phone_numbers,
+            phone_number_strategy, working_hours_enforced, timezone, working_hours, max_retries,
+            retry_strategy, cooldown_minutes, default_call_variables, metadata, concurrency_limit,
+            created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    )
+    .bind(id(c.id.uuid()))
+    .bind(id(c.organization_id.uuid()))
+    .bind(&s.name)
+    .bind(&s.agent_id)
+    .bind(c.status.as_str())
+    .bind(&t.numbers)
+    .bind(s.phone_number_strategy.as_str())
+    .bind(s.working_hours_enforced)
+    .bind(s.timezone.name())
+    .bind(&t.working_hours)
+    .bind(i64::from(s.retry_policy.max_retries))
+    .bind(s.retry_policy.strategy.as_str())
+    .bind(i64::from(s.retry_policy.cooldown_minutes))
+    .bind(&t.variables)
+    .bind(&t.metadata)
+    .bind(i64::from(s.concurrency_limit))
+    .bind(micros(c.created_at))
+    .bind(micros(c.updated_at))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Inserts a new campaign.
+    pub async fn insert_campaign(&self, c: &Campaign) -> Result<(), Error> {
+        insert(&self.writer, c).await
+    }
+}
+
 impl Tx {
     /// Inserts a new campaign.
     pub async fn insert_campaign(&mut self, c: &Campaign) -> Result<(), Error> {
-        let s = &c.settings;
-        let t = settings_text(c)?;
-        sqlx::query(
-            "INSERT INTO campaigns (id, organization_id, name, agent_id, status, phone_numbers,
-                phone_number_strategy, working_hours_enforced, timezone, working_hours, max_retries,
-                retry_strategy, cooldown_minutes, default_call_variables, metadata, concurrency_limit,
-                created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-        )
-        .bind(id(c.id.uuid()))
-        .bind(id(c.organization_id.uuid()))
-        .bind(&s.name)
-        .bind(&s.agent_id)
-        .bind(c.status.as_str())
-        .bind(&t.numbers)
-        .bind(s.phone_number_strategy.as_str())
-        .bind(s.working_hours_enforced)
-        .bind(s.timezone.name())
-        .bind(&t.working_hours)
-        .bind(i64::from(s.retry_policy.max_retries))
-        .bind(s.retry_policy.strategy.as_str())
-        .bind(i64::from(s.retry_policy.cooldown_minutes))
-        .bind(&t.variables)
-        .bind(&t.metadata)
-        .bind(i64::from(s.concurrency_limit))
-        .bind(micros(c.created_at))
-        .bind(micros(c.updated_at))
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
+        insert(&mut *self.0, c).await
     }
 }

@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::store::shared::{
     ADD_CAMPAIGN_OUTCOMES, BATCH_COLUMNS, BatchDelta, CAMPAIGN_COLUMNS, LIVE, LiveCall, corrupt, decide,
 };
-use crate::store::{AcceptedCall, ClaimedContact, FinishedCall, NewCall, PriorState};
+use crate::store::{AcceptedCall, ClaimedContact, FinishedCall, LockedForDispatch, NewCall, PriorState};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::sqlite::SqliteRow;
@@ -119,11 +119,19 @@ impl Tx {
 
     /// Reads an active campaign for a claim (the transaction holds the writer, so nobody else
     /// holds it). Returns it with its round-robin cursor.
-    pub async fn lock_campaign_for_dispatch(&mut self, id: CampaignId) -> Result<Option<(Campaign, i64)>, Error> {
-        let sql =
-            format!("SELECT {CAMPAIGN_COLUMNS}, round_robin_cursor FROM campaigns WHERE id = ? AND status = 'active'");
+    pub async fn lock_campaign_for_dispatch(&mut self, id: CampaignId) -> Result<Option<LockedForDispatch>, Error> {
+        let sql = format!(
+            "SELECT {CAMPAIGN_COLUMNS}, round_robin_cursor, due_at FROM campaigns WHERE id = ? AND status = 'active'"
+        );
         let row = sqlx::query(&sql).bind(super::id(id.uuid())).fetch_optional(&mut *self.0).await?;
-        row.map(|r| Ok((campaign_from_row(&r)?, r.try_get("round_robin_cursor")?))).transpose()
+        row.map(|r| {
+            Ok(LockedForDispatch {
+                campaign: campaign_from_row(&r)?,
+                round_robin_cursor: r.try_get("round_robin_cursor")?,
+                due_at: r.at("due_at")?,
+            })
+        })
+        .transpose()
     }
 
     /// The campaign's running, unexpired batches, oldest first.

@@ -91,24 +91,25 @@ impl Tx {
     }
 
     /// Recomputes the campaign's `due_at` from its pending and running batches: the start of one with
-    /// pending contacts, else its earliest retry or follow-up, else never.
-    pub async fn refresh_due_at(&mut self, campaign: CampaignId) -> Result<(), Error> {
-        sqlx::query(
-            "UPDATE campaigns SET due_at = COALESCE((SELECT min(d) FROM (
+    /// pending contacts, else its earliest retry or follow-up, else never. Says whether it changed
+    /// (an unchanged one is not written).
+    pub async fn refresh_due_at(&mut self, campaign: CampaignId) -> Result<bool, Error> {
+        let done = sqlx::query(
+            "WITH due AS (SELECT COALESCE((SELECT min(d) FROM (
                 SELECT b.scheduled_start AS d FROM batches b
                     WHERE b.campaign_id = ?1 AND b.status IN ('pending', 'in_progress') AND b.n_pending > 0
                 UNION ALL
                 SELECT (SELECT min(x.next_retry_at) FROM contacts x WHERE x.batch_id = b.id
                           AND x.status IN ('retrying', 'followup_scheduled'))
                     FROM batches b WHERE b.campaign_id = ?1 AND b.status IN ('pending', 'in_progress')
-                      AND (b.n_retrying > 0 OR b.n_followup_scheduled > 0))), ?2)
-             WHERE id = ?1",
+                      AND (b.n_retrying > 0 OR b.n_followup_scheduled > 0))), ?2) AS at)
+             UPDATE campaigns SET due_at = (SELECT at FROM due) WHERE id = ?1 AND due_at <> (SELECT at FROM due)",
         )
         .bind(id(campaign.uuid()))
         .bind(micros(never()))
         .execute(&mut *self.0)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() > 0)
     }
 
     /// Records when the campaign's working hours next open (they are closed until then).

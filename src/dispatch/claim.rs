@@ -1,0 +1,174 @@
+//! The claim: in one short transaction, what a campaign may call now, within its hours and limits,
+//! written as calls (with the contacts' prior state, should telephony not take them).
+
+use super::Dispatcher;
+use super::place::Claimed;
+use super::placer::CallRequest;
+use crate::domain::caller_id;
+use crate::domain::campaign::PhoneNumberStrategy;
+use crate::domain::contact::{CallKind, ContactStatus};
+use crate::domain::ids::{CampaignId, ExecutionId};
+use crate::domain::time::never;
+use crate::error::Error;
+use crate::store::{LockedForDispatch, NewCall, UnplacedCall};
+use chrono::{DateTime, Utc};
+
+/// What one claim did.
+#[derive(Default)]
+pub(super) struct Claim {
+    /// Calls claimed (and recorded).
+    pub claimed: usize,
+    /// Whether some call telephony accepted at once had already ended by the claim's `now` (a
+    /// simulated call of no length), so settling it is due.
+    pub ended: bool,
+    /// The calls still to hand to the placer.
+    pub to_place: Vec<Claimed>,
+}
+
+impl Dispatcher {
+    /// Claims what the campaign may call now, in one short transaction. Returns `None` when another
+    /// transaction held the campaign (or it stopped being active meanwhile).
+    pub(super) async fn claim(&self, id: CampaignId, slot: u32, now: DateTime<Utc>) -> Result<Option<Claim>, Error> {
+        let mut tx = self.store.begin().await?;
+        if !tx.take_dispatch_slot(slot, self.streams).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let Some(LockedForDispatch { campaign, round_robin_cursor: cursor, due_at }) =
+            tx.lock_campaign_for_dispatch(id).await?
+        else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        if due_at > now {
+            // Claimed meanwhile (by another stream or replica, whose claim recorded when more is due).
+            tx.rollback().await?;
+            return Ok(Some(Claim::default()));
+        }
+        let s = &campaign.settings;
+        if s.working_hours_enforced && !s.working_hours.is_open(s.timezone.tz(), now) {
+            // Closed: nothing looks at the campaign again until its hours open (or it changes).
+            let opens = s.working_hours.next_open(s.timezone.tz(), now).unwrap_or_else(never);
+            tx.set_opens_at(id, opens).await?;
+            tx.commit().await?;
+            return Ok(Some(Claim::default()));
+        }
+        let mut capacity = i64::from(s.concurrency_limit) - campaign.in_flight;
+        let mut claimed = Vec::new();
+        for batch in tx.running_batches(id, now).await? {
+            if capacity <= 0 {
+                break;
+            }
+            if batch.scheduled_start > now {
+                continue;
+            }
+            let room = batch.concurrency_limit.map_or(capacity, |l| capacity.min(i64::from(l) - batch.in_flight));
+            if room <= 0 {
+                continue;
+            }
+            let contacts = tx.claim_contacts(batch.id, now, room).await?;
+            capacity -= contacts.len() as i64;
+            claimed.extend(contacts.into_iter().map(|c| (batch.clone(), c)));
+        }
+        if claimed.is_empty() {
+            // Nothing due yet: the campaign's `due_at` (a lower bound, stale after a pause or a resume)
+            // says when something will be; an unchanged one is not written.
+            if tx.refresh_due_at(id).await? {
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            return Ok(Some(Claim::default()));
+        }
+        let live = if s.phone_number_strategy == PhoneNumberStrategy::LeastLoaded {
+            let by_number = tx.live_calls_by_number(id).await?;
+            s.phone_numbers.iter().map(|n| by_number.get(n.as_str()).copied().unwrap_or(0)).collect()
+        } else {
+            Vec::new()
+        };
+        let mut seed = [0u8; 8];
+        getrandom::fill(&mut seed).map_err(|e| Error::internal(e.to_string()))?;
+        let mut state = u64::from_le_bytes(seed) | 1;
+        let picks =
+            caller_id::pick(s.phone_number_strategy, s.phone_numbers.len(), cursor, &live, claimed.len(), || {
+                // xorshift64*: uniform enough to spread calls over caller IDs
+                state ^= state >> 12;
+                state ^= state << 25;
+                state ^= state >> 27;
+                state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+            });
+        let mut calls = Vec::with_capacity(claimed.len());
+        let mut requests = Vec::with_capacity(claimed.len());
+        let mut priors = Vec::with_capacity(claimed.len());
+        for ((batch, contact), pick) in claimed.into_iter().zip(picks) {
+            let kind = match contact.status {
+                ContactStatus::Retrying => CallKind::Retry,
+                ContactStatus::FollowupScheduled => CallKind::FollowUp,
+                _ => CallKind::Initial,
+            };
+            let execution_id = ExecutionId::generate();
+            let from_number = s.phone_numbers[pick].to_string();
+            let attempt = contact.retry_count + contact.follow_up_count;
+            priors.push(contact.prior.clone());
+            let mut call_variables = s.default_call_variables.clone();
+            call_variables.extend(contact.call_variables);
+            let request = CallRequest {
+                execution_id,
+                campaign_id: id,
+                batch_id: batch.id,
+                contact_id: contact.id,
+                agent_id: s.agent_id.clone(),
+                from_number: from_number.clone(),
+                to_number: contact.phone_number.clone(),
+                call_variables,
+                call_context: batch.call_context,
+                attempt,
+                kind,
+                dispatched_at: now,
+                deadline_at: now + self.call_timeout,
+            };
+            calls.push(NewCall {
+                accepted: self.placer.accept_at_once(&request),
+                execution_id,
+                contact_id: contact.id,
+                batch_id: batch.id,
+                campaign_id: id,
+                from_status: contact.status,
+                attempt,
+                kind,
+                from_number: from_number.clone(),
+                to_number: contact.phone_number.clone(),
+                dispatched_at: now,
+                deadline_at: now + self.call_timeout,
+            });
+            requests.push(request);
+        }
+        let advance = if s.phone_number_strategy == PhoneNumberStrategy::RoundRobin { calls.len() as i64 } else { 0 };
+        tx.insert_calls(id, &calls, advance).await?;
+        tx.refresh_due_at(id).await?;
+        tx.commit().await?;
+        let calls_len = calls.len();
+        let ended = calls.iter().any(|c| matches!(&c.accepted, Some(Some(script)) if script.ends_at <= now));
+        // Calls telephony accepted at once were recorded (and handed over) by the claim itself; the
+        // others are counted when they are sent.
+        let to_place: Vec<Claimed> = requests
+            .into_iter()
+            .zip(calls)
+            .zip(priors)
+            .filter(|((_, c), _)| c.accepted.is_none())
+            .map(|((request, c), prior)| Claimed {
+                unplaced: UnplacedCall {
+                    execution_id: c.execution_id,
+                    contact_id: c.contact_id,
+                    batch_id: c.batch_id,
+                    campaign_id: c.campaign_id,
+                    kind: c.kind,
+                    prior,
+                },
+                request,
+            })
+            .collect();
+        self.metrics.add_calls_placed((calls_len - to_place.len()) as u64);
+        Ok(Some(Claim { claimed: calls_len, ended, to_place }))
+    }
+}
