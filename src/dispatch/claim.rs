@@ -18,9 +18,6 @@ use chrono::{DateTime, Utc};
 pub(super) struct Claim {
     /// Calls claimed (and recorded).
     pub claimed: usize,
-    /// Whether some call telephony accepted at once had already ended by the claim's `now` (a
-    /// simulated call of no length), so settling it is due.
-    pub ended: bool,
     /// The calls still to hand to the placer.
     pub to_place: Vec<Claimed>,
 }
@@ -29,6 +26,10 @@ impl Dispatcher {
     /// Claims what the campaign may call now, in one short transaction. Returns `None` when another
     /// transaction held the campaign (or it stopped being active meanwhile).
     pub(super) async fn claim(&self, id: CampaignId, slot: u32, now: DateTime<Utc>) -> Result<Option<Claim>, Error> {
+        if !self.store.still_due(id, now).await? {
+            // Claimed meanwhile (by another stream or replica): not worth a turn in a slot.
+            return Ok(Some(Claim::default()));
+        }
         let mut tx = self.store.begin().await?;
         if !tx.take_dispatch_slot(slot, self.streams).await? {
             tx.rollback().await?;
@@ -148,7 +149,6 @@ impl Dispatcher {
         tx.refresh_due_at(id).await?;
         tx.commit().await?;
         let calls_len = calls.len();
-        let ended = calls.iter().any(|c| matches!(&c.accepted, Some(Some(script)) if script.ends_at <= now));
         // Calls telephony accepted at once were recorded (and handed over) by the claim itself; the
         // others are counted when they are sent.
         let to_place: Vec<Claimed> = requests
@@ -169,6 +169,6 @@ impl Dispatcher {
             })
             .collect();
         self.metrics.add_calls_placed((calls_len - to_place.len()) as u64);
-        Ok(Some(Claim { claimed: calls_len, ended, to_place }))
+        Ok(Some(Claim { claimed: calls_len, to_place }))
     }
 }

@@ -19,7 +19,7 @@ use place::Throttle;
 use placer::Placer;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use tokio::sync::{Mutex, Notify, watch};
+use tokio::sync::{Mutex, Notify};
 use tokio_util::sync::CancellationToken;
 
 /// Rows settled per query while catching up.
@@ -190,29 +190,14 @@ impl Dispatcher {
     async fn pass(&self, now: DateTime<Utc>) -> Result<Pass, Error> {
         // One probe says which timed work is due; a pass with nothing due costs it and the claim query.
         let due = self.store.due_now(now).await?;
-        if self.clock.is_manual() {
-            // On the manual clock each step in turn, always in the same order.
-            let settled = self.settle_simulated(now, due.simulated_ends, None).await?;
-            let rest = self.due_work(now, &due, None).await?;
-            return Ok(settled.and(rest));
-        }
-        // In real time the calls that ended are settled while the rest of the pass claims.
-        let (claims, heard) = watch::channel(());
-        let (settled, rest) = tokio::join!(
-            self.settle_simulated(now, due.simulated_ends, Some(heard)),
-            self.due_work(now, &due, Some(claims))
-        );
-        Ok(settled?.and(rest?))
+        // Outcomes first: the room they free is claimed in the same pass.
+        let settled = self.settle_simulated(now, due.simulated_ends).await?;
+        let rest = self.due_work(now, &due).await?;
+        Ok(settled.and(rest))
     }
 
     /// The rest of a pass: calls past their deadline, batches to start and to expire, then claims.
-    /// Each claim that recorded calls already over says so on `claims` (dropped when they are done).
-    async fn due_work(
-        &self,
-        now: DateTime<Utc>,
-        due: &DueNow,
-        claims: Option<watch::Sender<()>>,
-    ) -> Result<Pass, Error> {
+    async fn due_work(&self, now: DateTime<Utc>, due: &DueNow) -> Result<Pass, Error> {
         let mut changed = false;
         if due.overdue_calls {
             changed |= self.close_overdue(now).await?;
@@ -255,13 +240,13 @@ impl Dispatcher {
         // Each stream claims the next campaign not yet taken, in a dispatch slot, until shutdown.
         let next = AtomicUsize::new(0);
         let streams = (0..self.streams).map(|slot| {
-            let (candidates, next, claims) = (&candidates, &next, claims.as_ref());
+            let (candidates, next) = (&candidates, &next);
             async move {
                 let mut outcomes = Vec::new();
                 while !self.stopping()
                     && let Some(&campaign) = candidates.get(next.fetch_add(1, Ordering::Relaxed))
                 {
-                    outcomes.push(self.claim_and_place(campaign, slot, now, claims).await);
+                    outcomes.push(self.claim_and_place(campaign, slot, now).await);
                 }
                 outcomes
             }
@@ -288,17 +273,11 @@ impl Dispatcher {
         campaign: CampaignId,
         slot: u32,
         now: DateTime<Utc>,
-        claims: Option<&watch::Sender<()>>,
     ) -> Result<Option<usize>, Error> {
         let started = std::time::Instant::now();
         let claim = self.claim(campaign, slot, now).await;
         self.metrics.observe_claim(started.elapsed());
         let Some(claim) = claim? else { return Ok(None) };
-        if claim.ended
-            && let Some(claims) = claims
-        {
-            claims.send_replace(());
-        }
         if !claim.to_place.is_empty() {
             self.place(claim.to_place).await?;
         }

@@ -1,5 +1,5 @@
 //! Settling: the outcomes of simulated calls that ended, and of calls whose deadline passed, recorded
-//! in short transactions (in real time, side by side with the claims of the same pass).
+//! in short transactions, before the pass claims (so that the room they free is used at once).
 
 use super::{Dispatcher, Pass, SETTLE_CHUNK};
 use crate::domain::contact::CallStatus;
@@ -7,7 +7,6 @@ use crate::domain::outcome::Outcome;
 use crate::error::Error;
 use crate::store::FinishedCall;
 use chrono::{DateTime, Utc};
-use tokio::sync::watch;
 
 impl Dispatcher {
     /// Closes the calls whose deadline passed with no outcome (`failed`, `status_timeout`, ended at
@@ -30,15 +29,8 @@ impl Dispatcher {
 
     /// Records the simulated calls that ended by `now` (`due` says whether some had when the pass
     /// began): says whether any was recorded, and whether a settle was left undone for want of a
-    /// dispatch slot. In real time, `claims` hears from the pass's claims each time one recorded a
-    /// call that has already ended; the settle goes on while they run, so that recording outcomes
-    /// and claiming overlap rather than take turns.
-    pub(super) async fn settle_simulated(
-        &self,
-        now: DateTime<Utc>,
-        due: bool,
-        mut claims: Option<watch::Receiver<()>>,
-    ) -> Result<Pass, Error> {
+    /// dispatch slot.
+    pub(super) async fn settle_simulated(&self, now: DateTime<Utc>, due: bool) -> Result<Pass, Error> {
         let (mut changed, mut held) = (false, false);
         if self.clock.is_manual() {
             // On the manual clock every call that ended is recorded before the clock moves on.
@@ -58,38 +50,27 @@ impl Dispatcher {
         // In real time a few transactions settle side by side, each in a dispatch slot and taking
         // calls only of campaigns no other transaction holds, so they (and other replicas) split
         // the work.
-        let mut round_due = due;
+        if !due {
+            return Ok(Pass { changed, held });
+        }
         loop {
-            if round_due {
-                let settled = futures_util::future::join_all(
-                    (0..self.streams)
-                        .map(|slot| self.store.settle_simulated_ends(now, SETTLE_CHUNK, slot, self.streams)),
-                )
-                .await;
-                let mut closed = 0;
-                for statuses in settled {
-                    let Some(statuses) = statuses? else {
-                        held = true;
-                        continue;
-                    };
-                    self.count_outcomes(&statuses);
-                    closed += statuses.len();
-                }
-                if closed > 0 {
-                    changed = true;
+            let settled = futures_util::future::join_all(
+                (0..self.streams).map(|slot| self.store.settle_simulated_ends(now, SETTLE_CHUNK, slot, self.streams)),
+            )
+            .await;
+            let mut closed = 0;
+            for statuses in settled {
+                let Some(statuses) = statuses? else {
+                    held = true;
                     continue;
-                }
+                };
+                self.count_outcomes(&statuses);
+                closed += statuses.len();
             }
-            // Nothing more has ended: wait for a claim that recorded calls already over, until the
-            // claims are done.
-            let more = match claims.as_mut() {
-                Some(heard) => heard.changed().await.is_ok(),
-                None => false,
-            };
-            if !more {
+            if closed == 0 {
                 return Ok(Pass { changed, held });
             }
-            round_due = true;
+            changed = true;
         }
     }
 

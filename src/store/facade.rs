@@ -203,6 +203,8 @@ delegate!(Store {
     /// Active, open campaigns with room, whose due work has come (`due_at`, a lower bound: the
     /// claim recomputes it), and one of whose running batches has room and open contacts.
     fn dispatch_candidates(now: DateTime<Utc>) -> Vec<CampaignId>;
+    /// Whether the campaign is active, open and its due work has come (read without a lock).
+    fn still_due(campaign: CampaignId, now: DateTime<Utc>) -> bool;
     /// Records that telephony accepted these calls: they ring, their contacts are in progress, and a
     /// simulated call's script is kept so that it ends on the server's clock.
     fn mark_accepted(calls: &[AcceptedCall], now: DateTime<Utc>) -> usize;
@@ -344,7 +346,8 @@ delegate!(Tx {
     /// Locks an active campaign for a claim, skipping it when another transaction holds it.
     /// Returns it with its round-robin cursor and recorded `due_at`.
     fn lock_campaign_for_dispatch(id: CampaignId) -> Option<LockedForDispatch>;
-    /// The campaign's running, unexpired batches, oldest first, locked.
+    /// The campaign's running, unexpired batches with contacts still to call, oldest first, locked
+    /// (a batch whose contacts are all in calls or done is neither locked nor read).
     fn running_batches(campaign: CampaignId, now: DateTime<Utc>) -> Vec<Batch>;
     /// Up to `limit` contacts of the batch callable now: due retries and follow-ups first (soonest
     /// due first), then pending contacts in upload order.

@@ -72,7 +72,7 @@ impl Store {
                 return Err(Error::internal(e));
             }
         }
-        let pool_of = |size: u32| {
+        let pool_of = |size: u32, generic_plans: bool| {
             PgPoolOptions::new()
                 .max_connections(size)
                 .min_connections(1)
@@ -95,6 +95,11 @@ impl Store {
                     move |conn, _| {
                         let set_idle = set_idle.clone();
                         Box::pin(async move {
+                            if generic_plans {
+                                // Planned once per connection and the plan kept: the dispatcher's
+                                // statements took longer to plan than to run (BENCHMARKS.md).
+                                sqlx::Executor::execute(&mut *conn, "SET plan_cache_mode = force_generic_plan").await?;
+                            }
                             if let Some(sql) = set_idle {
                                 sqlx::Executor::execute(conn, sql.as_str()).await?;
                             }
@@ -103,8 +108,10 @@ impl Store {
                     }
                 })
         };
-        let pool = pool_of(max_connections).connect_with(options.clone()).await?;
-        let reads = pool_of(super::read_pool_size().min(max_connections)).connect_lazy_with(options.clone());
+        // Writes and dispatch keep generic plans; reads (listings, whose best plan may depend on the
+        // page asked for) are planned for their parameters.
+        let pool = pool_of(max_connections, true).connect_with(options.clone()).await?;
+        let reads = pool_of(super::read_pool_size().min(max_connections), false).connect_lazy_with(options.clone());
         Ok(Self { pool, reads, options })
     }
 

@@ -33,6 +33,19 @@ impl Store {
         Ok(ids.into_iter().map(CampaignId::from_uuid).collect())
     }
 
+    /// Whether the campaign is active, open and its due work has come (read without a lock: a claim
+    /// looks before it waits for a dispatch slot, so that a campaign claimed meanwhile costs none).
+    pub async fn still_due(&self, campaign: CampaignId, now: DateTime<Utc>) -> Result<bool, Error> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM campaigns WHERE id = $1 AND status = 'active'
+                AND GREATEST(due_at, opens_at) <= $2)",
+        )
+        .bind(campaign.uuid())
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// Which kinds of timed work are due at `now` (one indexed probe each, in one query).
     pub async fn due_now(&self, now: DateTime<Utc>) -> Result<DueNow, Error> {
         let sql = format!(

@@ -134,11 +134,13 @@ impl Tx {
         .transpose()
     }
 
-    /// The campaign's running, unexpired batches, oldest first.
+    /// The campaign's running, unexpired batches with contacts still to call, oldest first (a batch
+    /// whose contacts are all in calls or done is not read).
     pub async fn running_batches(&mut self, campaign: CampaignId, now: DateTime<Utc>) -> Result<Vec<Batch>, Error> {
         let sql = format!(
             "SELECT {BATCH_COLUMNS} FROM batches WHERE campaign_id = ?1 AND status = 'in_progress'
-                AND (expires_at IS NULL OR expires_at > ?2) ORDER BY created_at, id"
+                AND (expires_at IS NULL OR expires_at > ?2)
+                AND (n_pending > 0 OR n_retrying > 0 OR n_followup_scheduled > 0) ORDER BY created_at, id"
         );
         let rows = sqlx::query(&sql).bind(id(campaign.uuid())).bind(micros(now)).fetch_all(&mut *self.0).await?;
         rows.iter().map(batch_from_row).collect()
