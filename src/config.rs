@@ -66,6 +66,10 @@ pub struct ServeConfig {
     /// Where the http placer sends calls.
     #[arg(long, env = "GRAINE_TELEPHONY_URL")]
     pub telephony_url: Option<String>,
+    /// A PEM file of certificate authorities that outbound HTTPS trusts besides the system's (for
+    /// a telephony service behind a private CA).
+    #[arg(long, env = "GRAINE_EXTRA_CA_CERTS")]
+    pub extra_ca_certs: Option<std::path::PathBuf>,
     /// Signing secret (`whsec_<base64>`) for placer requests and telephony callbacks.
     #[arg(long, env = "GRAINE_WEBHOOK_SECRET")]
     pub webhook_secret: Option<String>,
@@ -129,6 +133,12 @@ impl ServeConfig {
         if self.telephony == Telephony::Http && self.telephony_url.is_none() {
             return Err("--telephony http needs --telephony-url".into());
         }
+        if let Some(url) = &self.telephony_url {
+            crate::outbound::check_url("--telephony-url", url)?;
+        }
+        if let Some(path) = &self.extra_ca_certs {
+            crate::outbound::TrustedRoots::from_pem_file(path)?;
+        }
         if self.telephony == Telephony::Http && self.webhook_secret.is_none() {
             return Err(
                 "--telephony http needs --webhook-secret (whsec_<base64>) to sign calls and verify callbacks".into()
@@ -160,6 +170,7 @@ impl ServeConfig {
             },
             telephony: Telephony::Simulated,
             telephony_url: None,
+            extra_ca_certs: None,
             webhook_secret: None,
             call_timeout: 1800,
             simulated_call_seconds: 120,

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod outbound;
 pub mod service;
 pub mod startup;
 pub mod store;

@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::http::server::{self, ClientLimits};
 use crate::http::{AppState, Shared, app};
 use crate::metrics::Metrics;
+use crate::outbound::TrustedRoots;
 use crate::service::idempotency;
 use crate::service::tokens::{self, Bootstrap, TokenCache};
 use crate::store::{Store, TokenEvents};
@@ -51,7 +52,11 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
             let url = config.telephony_url.clone().unwrap_or_default();
             let secret =
                 webhook_secret.clone().ok_or_else(|| Error::internal("http telephony needs a webhook secret"))?;
-            Arc::new(HttpPlacer::new(url, secret).map_err(Error::internal)?)
+            let roots = match &config.extra_ca_certs {
+                Some(path) => TrustedRoots::from_pem_file(path).map_err(Error::internal)?,
+                None => TrustedRoots::default(),
+            };
+            Arc::new(HttpPlacer::new(url, secret, &roots).map_err(Error::internal)?)
         }
     };
     let metrics = Arc::new(Metrics::default());

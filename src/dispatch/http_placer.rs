@@ -4,6 +4,7 @@
 use super::placer::{CallRequest, PlaceFuture, Placement, Placer, retry_after};
 use crate::clock::Clock;
 use crate::domain::signing::Secret;
+use crate::outbound::TrustedRoots;
 use std::time::Duration;
 
 /// How long telephony may take to accept a call.
@@ -19,11 +20,9 @@ pub struct HttpPlacer {
 }
 
 impl HttpPlacer {
-    pub fn new(url: String, secret: Secret) -> Result<Self, reqwest::Error> {
-        // A redirect is not a placement: it is answered as a refusal rather than followed.
-        let client =
-            reqwest::Client::builder().timeout(ACCEPT_TIMEOUT).redirect(reqwest::redirect::Policy::none()).build()?;
-        Ok(Self { client, url, secret })
+    /// A redirect is not a placement: it is answered as a refusal rather than followed.
+    pub fn new(url: String, secret: Secret, roots: &TrustedRoots) -> Result<Self, reqwest::Error> {
+        Ok(Self { client: roots.client(ACCEPT_TIMEOUT)?, url, secret })
     }
 }
 

@@ -18,4 +18,5 @@ mod orgs;
 mod placement;
 mod stores;
 mod telephony;
+mod tls;
 mod wake;

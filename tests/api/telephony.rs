@@ -26,6 +26,15 @@ pub(crate) struct Stub {
 }
 
 pub(crate) async fn start_stub() -> (Stub, String) {
+    let (stub, app) = stub_app();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/calls", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (stub, url)
+}
+
+/// The stub's routes (`POST /calls`), to serve over any transport.
+pub(crate) fn stub_app() -> (Stub, Router) {
     let stub = Stub { placed: Arc::default(), answer: Arc::new(Mutex::new(StatusCode::OK)), next: Arc::default() };
     let state = stub.clone();
     let app = Router::new().route(
@@ -54,10 +63,7 @@ pub(crate) async fn start_stub() -> (Stub, String) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/calls", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (stub, url)
+    (stub, app)
 }
 
 pub(crate) async fn server(url: &str) -> TestApp {

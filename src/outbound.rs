@@ -1,0 +1,73 @@
+//! Calls out of the server: the HTTP client every outbound request uses, with TLS (rustls) trusting
+//! the system's certificate authorities plus those of `--extra-ca-certs`.
+
+use std::path::Path;
+use std::time::Duration;
+
+/// The certificate authorities outbound TLS trusts beyond the system's.
+#[derive(Clone, Default)]
+pub struct TrustedRoots(Vec<reqwest::Certificate>);
+
+impl TrustedRoots {
+    /// Reads a PEM file of one or more certificates; the message names the flag, for the operator.
+    pub fn from_pem_file(path: &Path) -> Result<Self, String> {
+        let shown = path.display();
+        let pem = std::fs::read(path).map_err(|e| format!("--extra-ca-certs {shown}: {e}"))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("--extra-ca-certs {shown}: not a PEM file of certificates ({e})"))?;
+        if certs.is_empty() {
+            return Err(format!("--extra-ca-certs {shown}: holds no certificate"));
+        }
+        Ok(Self(certs))
+    }
+
+    /// The client for requests that time out after `timeout` and never follow redirects (a
+    /// redirect is an answer, not a place to go).
+    pub fn client(&self, timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+        let mut builder =
+            reqwest::Client::builder().use_rustls_tls().timeout(timeout).redirect(reqwest::redirect::Policy::none());
+        for cert in &self.0 {
+            builder = builder.add_root_certificate(cert.clone());
+        }
+        builder.build()
+    }
+}
+
+/// Checks an outbound URL given by `flag`: `http` or `https`, with a host.
+pub fn check_url(flag: &str, url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{flag} {url}: not a URL ({e})"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!("{flag} {url}: the scheme must be http or https"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{flag} {url}: names no host"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_need_an_http_scheme_and_a_host() {
+        assert!(check_url("--telephony-url", "https://telephony.example/calls").is_ok());
+        assert!(check_url("--telephony-url", "http://127.0.0.1:9/").is_ok());
+        for bad in ["ftp://example.com/", "telephony.example/calls", "https://", "file:///etc/passwd"] {
+            let e = check_url("--telephony-url", bad).unwrap_err();
+            assert!(e.starts_with("--telephony-url"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_ca_file_must_hold_certificates() {
+        let dir = std::env::temp_dir().join(format!("graine-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let e = TrustedRoots::from_pem_file(&empty).err().unwrap();
+        assert!(e.starts_with("--extra-ca-certs"), "{e}");
+        let e = TrustedRoots::from_pem_file(&dir.join("missing.pem")).err().unwrap();
+        assert!(e.starts_with("--extra-ca-certs"), "{e}");
+    }
+}

@@ -1,0 +1,93 @@
+//! Outbound HTTPS: the http placer reaches telephony over TLS, trusting the system's authorities
+//! plus `--extra-ca-certs`, against a local server whose certificate the test generates.
+
+use crate::common::TestApp;
+use crate::telephony::{MONDAY_10, SECRET, Stub, contact, setup, stub_app};
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio_rustls::rustls;
+
+/// A fresh certificate authority (its PEM written to a file) and a server certificate it signed
+/// for 127.0.0.1.
+fn authority_and_server() -> (PathBuf, rustls::ServerConfig) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(rcgen::DnType::CommonName, "Graine test authority");
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let server =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap().signed_by(&key, &ca, &ca_key).unwrap();
+    let dir = std::env::temp_dir().join(format!("graine-tls-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![server.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    (ca_file, config)
+}
+
+/// The telephony stub served over HTTPS; returns it and its URL.
+async fn start_tls_stub(config: rustls::ServerConfig) -> (Stub, String) {
+    let (stub, app) = stub_app();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}/calls", listener.local_addr().unwrap());
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { return };
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            tokio::spawn(async move {
+                // A client that does not trust the certificate ends the handshake here.
+                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let service = hyper_util::service::TowerToHyperService::new(app);
+                let io = hyper_util::rt::TokioIo::new(tls);
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+            });
+        }
+    });
+    (stub, url)
+}
+
+async fn server(url: &str, ca: Option<PathBuf>) -> TestApp {
+    let url = url.to_owned();
+    TestApp::with_clock(MONDAY_10, move |c| {
+        c.telephony = graine::config::Telephony::Http;
+        c.telephony_url = Some(url);
+        c.webhook_secret = Some(SECRET.into());
+        c.extra_ca_certs = ca;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn calls_are_placed_over_https_to_a_server_signed_by_an_extra_authority() {
+    let (ca, config) = authority_and_server();
+    let (stub, url) = start_tls_stub(config).await;
+    let app = server(&url, Some(ca)).await;
+    let (_, batch) = setup(&app, &["+14155551234"], json!({})).await;
+    let placed = stub.placed.lock().unwrap().clone();
+    assert_eq!(placed.len(), 1, "the call went through TLS");
+    assert_eq!(placed[0]["to_number"], "+14155551234");
+    assert_eq!(contact(&app, &batch).await["status"], "in_progress");
+}
+
+#[tokio::test]
+async fn a_server_whose_authority_is_not_trusted_gets_no_call_and_costs_no_attempt() {
+    let (_, config) = authority_and_server();
+    let (stub, url) = start_tls_stub(config).await;
+    let app = server(&url, None).await;
+    let (_, batch) = setup(&app, &["+14155551234"], json!({})).await;
+    assert!(stub.placed.lock().unwrap().is_empty(), "nothing reached an untrusted server");
+    let c = contact(&app, &batch).await;
+    assert_eq!((c["status"].as_str(), c["retry_count"].as_i64()), (Some("pending"), Some(0)), "{c}");
+}
