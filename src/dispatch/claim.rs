@@ -139,6 +139,7 @@ impl Dispatcher {
                 kind,
                 from_number: from_number.clone(),
                 to_number: contact.phone_number.clone(),
+                provider: self.placer.provider(),
                 dispatched_at: now,
                 deadline_at: now + self.call_timeout,
             });

@@ -27,6 +27,10 @@ impl HttpPlacer {
 }
 
 impl Placer for HttpPlacer {
+    fn provider(&self) -> crate::domain::provider::Provider {
+        crate::domain::provider::Provider::Http
+    }
+
     fn place<'a>(&'a self, call: &'a CallRequest) -> PlaceFuture<'a> {
         Box::pin(async move {
             let body = match serde_json::to_vec(call) {

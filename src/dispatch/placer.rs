@@ -68,6 +68,9 @@ pub type PlaceFuture<'a> = Pin<Box<dyn Future<Output = Placement> + Send + 'a>>;
 
 /// A way of placing calls.
 pub trait Placer: Send + Sync {
+    /// The telephony this placer reaches, recorded on every call it places.
+    fn provider(&self) -> crate::domain::provider::Provider;
+
     /// Hands one call to telephony.
     fn place<'a>(&'a self, call: &'a CallRequest) -> PlaceFuture<'a>;
 

@@ -19,6 +19,10 @@ impl SimulatedPlacer {
 }
 
 impl Placer for SimulatedPlacer {
+    fn provider(&self) -> crate::domain::provider::Provider {
+        crate::domain::provider::Provider::Simulated
+    }
+
     fn place<'a>(&'a self, call: &'a CallRequest) -> PlaceFuture<'a> {
         let plan = self.script(call);
         Box::pin(async move { Placement::Accepted(Some(plan)) })

@@ -125,6 +125,9 @@ pub struct CallRecord {
     pub hangup_by: Option<String>,
     pub hangup_reason: Option<String>,
     pub total_cost: Option<f64>,
+    /// Null for calls placed before the server recorded it.
+    pub provider: Option<super::provider::Provider>,
+    pub provider_call_id: Option<String>,
     pub dispatched_at: DateTime<Utc>,
     pub answered_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,

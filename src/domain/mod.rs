@@ -11,6 +11,7 @@ pub mod outcome;
 #[cfg(test)]
 mod parsers_props;
 pub mod phone;
+pub mod provider;
 pub mod rate;
 pub mod signing;
 pub mod simulate;

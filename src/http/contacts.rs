@@ -6,6 +6,7 @@ use super::extract::{PathId, Query, check};
 use super::json::{Timestamp, ok};
 use crate::domain::contact::{CallKind, CallRecord, CallStatus, ContactStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId};
+use crate::domain::provider::Provider;
 use crate::error::{Error, FieldError, Loc};
 use crate::service::batches::{self as service, ContactWithCalls};
 use axum::extract::State;
@@ -27,6 +28,8 @@ pub struct CallView<'a> {
     hangup_by: Option<&'a str>,
     hangup_reason: Option<&'a str>,
     total_cost: Option<f64>,
+    provider: Option<Provider>,
+    provider_call_id: Option<&'a str>,
     from_number: &'a str,
     to_number: &'a str,
     attempt: i64,
@@ -49,6 +52,8 @@ impl<'a> From<&'a CallRecord> for CallView<'a> {
             hangup_by: c.hangup_by.as_deref(),
             hangup_reason: c.hangup_reason.as_deref(),
             total_cost: c.total_cost,
+            provider: c.provider,
+            provider_call_id: c.provider_call_id.as_deref(),
             from_number: &c.from_number,
             to_number: &c.to_number,
             attempt: c.attempt,

@@ -210,6 +210,7 @@ pub struct NewCall {
     pub kind: crate::domain::contact::CallKind,
     pub from_number: String,
     pub to_number: String,
+    pub provider: crate::domain::provider::Provider,
     pub dispatched_at: DateTime<Utc>,
     pub deadline_at: DateTime<Utc>,
     /// Set when telephony already accepted the call (a placer that decides at once, without I/O):

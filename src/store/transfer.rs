@@ -172,6 +172,8 @@ pub const TABLES: [Table; 7] = [
             ("hangup_by", Text),
             ("hangup_reason", Text),
             ("total_cost", Real),
+            ("provider", Text),
+            ("provider_call_id", Text),
             ("dispatched_at", Instant),
             ("answered_at", Instant),
             ("ended_at", Instant),

@@ -179,6 +179,10 @@ async fn permanent_failures_are_not_retried_and_no_retries_keeps_the_outcome() {
     let contacts = app.contacts_with_calls(&b).await;
     assert_eq!(contacts[0]["status"], "failed");
     assert_eq!(calls(&contacts[0])[0]["hangup_reason"], "invalid_number");
+    assert_eq!(
+        (calls(&contacts[0])[0]["provider"].as_str(), &calls(&contacts[0])[0]["provider_call_id"]),
+        (Some("simulated"), &Value::Null)
+    );
     assert_eq!(contacts[1]["status"], "failed");
     let c2 = campaign(&app, json!({})).await;
     let b2 = batch(&app, &c2, &["+14155550005"], json!({})).await;

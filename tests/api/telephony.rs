@@ -162,6 +162,7 @@ async fn calls_are_posted_signed_and_callbacks_drive_them() {
     let record = &now["call_records"][0];
     assert_eq!((record["duration_seconds"].as_f64(), record["summary"].as_str()), (Some(42.5), Some("Renewed")));
     assert_eq!(record["answered_at"], MONDAY_10);
+    assert_eq!((record["provider"].as_str(), &record["provider_call_id"]), (Some("http"), &Value::Null));
     // duplicates and late progress change nothing
     for again in [
         done,

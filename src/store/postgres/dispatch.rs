@@ -232,6 +232,7 @@ impl Tx {
         let kinds: Vec<&str> = calls.iter().map(|c| c.kind.as_str()).collect();
         let from: Vec<&str> = calls.iter().map(|c| c.from_number.as_str()).collect();
         let to: Vec<&str> = calls.iter().map(|c| c.to_number.as_str()).collect();
+        let providers: Vec<&str> = calls.iter().map(|c| c.provider.as_str()).collect();
         let deadlines: Vec<DateTime<Utc>> = calls.iter().map(|c| c.deadline_at).collect();
         let statuses: Vec<&str> =
             calls.iter().map(|c| if c.accepted.is_some() { "ringing" } else { "dispatched" }).collect();
@@ -246,12 +247,13 @@ impl Tx {
             .map_err(Error::internal)?;
         sqlx::query(
             "INSERT INTO call_records (id, contact_id, batch_id, campaign_id, attempt, kind, call_status,
-                from_number, to_number, dispatched_at, deadline_at, planned_end_at, planned_outcome)
+                from_number, to_number, dispatched_at, deadline_at, planned_end_at, planned_outcome, provider)
              SELECT t.id, t.contact_id, t.batch_id, $4, t.attempt, t.kind, t.status, t.from_number,
-                t.to_number, $9, t.deadline_at, t.ends, t.plan
+                t.to_number, $9, t.deadline_at, t.ends, t.plan, t.provider
              FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $5::int2[], $6::text[], $7::text[], $8::text[],
-                $10::timestamptz[], $11::text[], $12::timestamptz[], $13::jsonb[])
-                AS t(id, contact_id, batch_id, attempt, kind, from_number, to_number, deadline_at, status, ends, plan)",
+                $10::timestamptz[], $11::text[], $12::timestamptz[], $13::jsonb[], $14::text[])
+                AS t(id, contact_id, batch_id, attempt, kind, from_number, to_number, deadline_at, status, ends, plan,
+                     provider)",
         )
         .bind(&ids)
         .bind(&contacts)
@@ -266,6 +268,7 @@ impl Tx {
         .bind(&statuses)
         .bind(&ends)
         .bind(&plans)
+        .bind(&providers)
         .execute(&mut *self.0)
         .await?;
         let contact_statuses: Vec<&str> =

@@ -5,6 +5,7 @@ use super::{RowExt, Store, Tx, id, id_list, micros};
 use crate::domain::batch::NewContact;
 use crate::domain::contact::{CallKind, CallRecord, CallStatus, Contact, ContactStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId};
+use crate::domain::provider::Provider;
 use crate::error::Error;
 use crate::store::shared::{CALL_COLUMNS, CONTACT_COLUMNS, corrupt};
 use crate::store::{Page, StatusBreakdown};
@@ -49,6 +50,11 @@ fn call_from_row(row: &SqliteRow) -> Result<CallRecord, Error> {
         hangup_by: row.try_get("hangup_by")?,
         hangup_reason: row.try_get("hangup_reason")?,
         total_cost: row.try_get("total_cost")?,
+        provider: match row.try_get::<Option<String>, _>("provider")? {
+            Some(p) => Some(Provider::parse(&p).ok_or_else(|| corrupt("call provider"))?),
+            None => None,
+        },
+        provider_call_id: row.try_get("provider_call_id")?,
         dispatched_at: row.at("dispatched_at")?,
         answered_at: row.at_opt("answered_at")?,
         ended_at: row.at_opt("ended_at")?,
