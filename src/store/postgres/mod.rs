@@ -8,6 +8,7 @@ mod dispatch;
 mod idempotency;
 mod orgs;
 mod release;
+mod settle;
 mod transfer;
 mod wake;
 

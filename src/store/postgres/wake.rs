@@ -1,14 +1,16 @@
 //! When a campaign has something due, and when the dispatcher next has: each campaign keeps the
 //! earliest instant it may have work (`due_at`) and the next opening of its working hours
-//! (`opens_at`), so that a pass and the next wake-up read one index instead of every campaign.
+//! (`opens_at`), so that a pass and the next wake-up read one index instead of every campaign; and
+//! the batches whose start or expiry has come.
 
 use super::{Store, Tx};
-use crate::domain::ids::CampaignId;
+use crate::domain::ids::{BatchId, CampaignId, OrgId};
 use crate::domain::time::never;
 use crate::error::Error;
 use crate::store::DueNow;
 use crate::store::shared::LIVE;
 use chrono::{DateTime, Utc};
+use sqlx::Row;
 use uuid::Uuid;
 
 impl Store {
@@ -127,5 +129,40 @@ impl Tx {
             .execute(&mut *self.0)
             .await?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Moves pending batches whose start has come to `in_progress`; returns how many.
+    pub async fn start_due_batches(&self, now: DateTime<Utc>) -> Result<u64, Error> {
+        let done = sqlx::query(
+            "UPDATE batches SET status = 'in_progress', updated_at = $1
+             WHERE id IN (SELECT id FROM batches WHERE status = 'pending' AND scheduled_start <= $1
+                          ORDER BY id FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Open batches whose expiry has passed: `(org, campaign, batch)`.
+    pub async fn expired_batches(&self, now: DateTime<Utc>) -> Result<Vec<(OrgId, CampaignId, BatchId)>, Error> {
+        let rows = sqlx::query(
+            "SELECT organization_id, campaign_id, id FROM batches
+             WHERE status IN ('pending', 'in_progress', 'paused') AND expires_at <= $1 ORDER BY expires_at, id LIMIT 100",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    OrgId::from_uuid(r.try_get("organization_id")?),
+                    CampaignId::from_uuid(r.try_get("campaign_id")?),
+                    BatchId::from_uuid(r.try_get("id")?),
+                ))
+            })
+            .collect()
     }
 }

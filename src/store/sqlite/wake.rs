@@ -1,9 +1,10 @@
 //! When a campaign has something due, and when the dispatcher next has: each campaign keeps the
 //! earliest instant it may have work (`due_at`) and the next opening of its working hours
-//! (`opens_at`), so that a pass and the next wake-up read one index instead of every campaign.
+//! (`opens_at`), so that a pass and the next wake-up read one index instead of every campaign; and
+//! the batches whose start or expiry has come.
 
-use super::{Store, Tx, id, instant, micros};
-use crate::domain::ids::CampaignId;
+use super::{RowExt, Store, Tx, id, instant, micros};
+use crate::domain::ids::{BatchId, CampaignId, OrgId};
 use crate::domain::time::never;
 use crate::error::Error;
 use crate::store::DueNow;
@@ -133,5 +134,38 @@ impl Tx {
             .execute(&mut *self.0)
             .await?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Moves pending batches whose start has come to `in_progress`; returns how many.
+    pub async fn start_due_batches(&self, now: DateTime<Utc>) -> Result<u64, Error> {
+        let done = sqlx::query(
+            "UPDATE batches SET status = 'in_progress', updated_at = ?1 WHERE status = 'pending' AND scheduled_start <= ?1",
+        )
+        .bind(micros(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Open batches whose expiry has passed: `(org, campaign, batch)`.
+    pub async fn expired_batches(&self, now: DateTime<Utc>) -> Result<Vec<(OrgId, CampaignId, BatchId)>, Error> {
+        let rows = sqlx::query(
+            "SELECT organization_id, campaign_id, id FROM batches
+             WHERE status IN ('pending', 'in_progress', 'paused') AND expires_at <= ? ORDER BY expires_at, id LIMIT 100",
+        )
+        .bind(micros(now))
+        .fetch_all(&self.reads)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    OrgId::from_uuid(r.uuid("organization_id")?),
+                    CampaignId::from_uuid(r.uuid("campaign_id")?),
+                    BatchId::from_uuid(r.uuid("id")?),
+                ))
+            })
+            .collect()
     }
 }

@@ -1,0 +1,363 @@
+//! Recording what became of calls: placements telephony accepted, answers, outcomes (from callbacks,
+//! simulated scripts and timeouts) with exact counters, each under its campaign's lock.
+
+use super::Store;
+use super::dispatch::{apply_batch_deltas, complete_finished, lock_campaigns, take_slot};
+use crate::domain::batch::BatchStatus;
+use crate::domain::campaign::Campaign;
+use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
+use crate::domain::ids::ExecutionId;
+use crate::domain::outcome::{Attempts, Outcome};
+use crate::error::Error;
+use crate::store::shared::{ADD_CAMPAIGN_OUTCOMES, BatchDelta, LIVE, LiveCall, corrupt, decide};
+use crate::store::{AcceptedCall, FinishedCall};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::Row;
+use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
+
+impl Store {
+    /// Records that telephony accepted these calls: they ring, their contacts are in progress, and a
+    /// simulated call's script is kept so that it ends on the server's clock.
+    pub async fn mark_accepted(&self, calls: &[AcceptedCall], now: DateTime<Utc>) -> Result<usize, Error> {
+        self.mark_live(calls, false, now).await
+    }
+
+    /// Records that a live call was answered; `false` when it is not ringing or dispatched any more.
+    pub async fn mark_answered(&self, call: ExecutionId, now: DateTime<Utc>) -> Result<bool, Error> {
+        Ok(self.mark_live(&[AcceptedCall { execution_id: call, script: None }], true, now).await? > 0)
+    }
+
+    /// Moves calls forward while they are live: to `ringing` (accepted), or to `in_progress`
+    /// (`answered`), under their campaigns' locks; their contacts become `in_progress`. Returns how
+    /// many calls moved.
+    async fn mark_live(&self, calls: &[AcceptedCall], answered: bool, now: DateTime<Utc>) -> Result<usize, Error> {
+        if calls.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<Uuid> = calls.iter().map(|c| c.execution_id.uuid()).collect();
+        let ends: Vec<Option<DateTime<Utc>>> = calls.iter().map(|c| c.script.as_ref().map(|s| s.ends_at)).collect();
+        let plans: Vec<Option<Value>> = calls
+            .iter()
+            .map(|c| c.script.as_ref().map(|s| serde_json::to_value(&s.outcome)).transpose())
+            .collect::<Result<_, _>>()
+            .map_err(Error::internal)?;
+        let mut tx = self.pool.begin().await?;
+        let campaigns: Vec<Uuid> =
+            sqlx::query_scalar("SELECT DISTINCT campaign_id FROM call_records WHERE id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&mut *tx)
+                .await?;
+        lock_campaigns(&mut tx, &campaigns).await?;
+        let contacts: Vec<Uuid> = sqlx::query_scalar(
+            "UPDATE call_records cr SET call_status = CASE WHEN $4 THEN 'in_progress' ELSE 'ringing' END,
+                answered_at = CASE WHEN $4 THEN COALESCE(cr.answered_at, $5) ELSE cr.answered_at END,
+                planned_end_at = COALESCE(t.ends, cr.planned_end_at), planned_outcome = COALESCE(t.plan, cr.planned_outcome)
+             FROM UNNEST($1::uuid[], $2::timestamptz[], $3::jsonb[]) AS t(id, ends, plan)
+             WHERE cr.id = t.id AND (cr.call_status = 'dispatched' OR ($4 AND cr.call_status = 'ringing'))
+             RETURNING cr.contact_id",
+        )
+        .bind(&ids)
+        .bind(&ends)
+        .bind(&plans)
+        .bind(answered)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let moved: Vec<Uuid> = sqlx::query_scalar(
+            "UPDATE contacts SET status = 'in_progress', updated_at = $2 WHERE id = ANY($1) AND status = 'dispatched'
+             RETURNING batch_id",
+        )
+        .bind(&contacts)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut deltas: BTreeMap<Uuid, BatchDelta> = BTreeMap::new();
+        for batch in moved {
+            deltas.entry(batch).or_default().moved(ContactStatus::Dispatched, ContactStatus::InProgress);
+        }
+        apply_batch_deltas(&mut tx, &deltas, now).await?;
+        tx.commit().await?;
+        Ok(contacts.len())
+    }
+
+    /// Records final outcomes. A call that is no longer live (already recorded, timed out, or a
+    /// duplicate callback) is left as it is. Returns the statuses of the calls it closed.
+    pub async fn record_outcomes(
+        &self,
+        finished: &[FinishedCall],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CallStatus>, Error> {
+        if finished.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = finished.iter().map(|f| f.execution_id.uuid()).collect();
+        let mut tx = self.pool.begin().await?;
+        let campaign_ids: Vec<Uuid> =
+            sqlx::query_scalar("SELECT DISTINCT campaign_id FROM call_records WHERE id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&mut *tx)
+                .await?;
+        let campaigns = lock_campaigns(&mut tx, &campaign_ids).await?;
+        record_locked(tx, campaigns, finished, now).await
+    }
+
+    /// Records the outcomes of simulated calls that ended by `now`, up to `limit` of them, taking only
+    /// calls of campaigns no other transaction holds (so that replicas settle disjoint campaigns side
+    /// by side). Returns the statuses of the calls it closed.
+    pub async fn settle_simulated_ends(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        slot: u32,
+        slots: u32,
+    ) -> Result<Option<Vec<CallStatus>>, Error> {
+        let mut tx = self.pool.begin().await?;
+        if !take_slot(&mut tx, slot, slots).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT cr.id, cr.campaign_id, cr.planned_end_at, cr.planned_outcome
+             FROM call_records cr JOIN campaigns c ON c.id = cr.campaign_id
+             WHERE cr.call_status IN {LIVE} AND cr.planned_end_at IS NOT NULL AND cr.planned_end_at <= $1
+             ORDER BY cr.planned_end_at, cr.id LIMIT $2 FOR UPDATE OF c SKIP LOCKED"
+        );
+        let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(&mut *tx).await?;
+        let finished: Vec<FinishedCall> = rows.iter().map(planned_end).collect::<Result<_, _>>()?;
+        let mut campaign_ids: Vec<Uuid> = rows.iter().map(|r| r.try_get("campaign_id")).collect::<Result<_, _>>()?;
+        if finished.is_empty() {
+            tx.rollback().await?;
+            return Ok(Some(Vec::new()));
+        }
+        campaign_ids.sort_unstable();
+        campaign_ids.dedup();
+        // Already locked by this transaction: this only reads them.
+        let campaigns = lock_campaigns(&mut tx, &campaign_ids).await?;
+        record_locked(tx, campaigns, &finished, now).await.map(Some)
+    }
+}
+
+impl Store {
+    /// Closes up to `limit` live calls whose deadline passed by `now` with `outcome`, ended at their
+    /// deadline. With `skip_held`, only calls of campaigns no other transaction holds (the others are
+    /// left for a later call); without, it waits for those campaigns. Returns the statuses of the
+    /// calls it closed.
+    pub async fn close_overdue(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        outcome: &Outcome,
+        skip_held: bool,
+    ) -> Result<Vec<CallStatus>, Error> {
+        let overdue = |r: &sqlx::postgres::PgRow| -> Result<FinishedCall, Error> {
+            let execution_id = ExecutionId::from_uuid(r.try_get("id")?);
+            Ok(FinishedCall { execution_id, outcome: outcome.clone(), ended_at: r.try_get("deadline_at")? })
+        };
+        if !skip_held {
+            // Read without locks; recording then locks the campaigns in id order, waiting for them.
+            let sql = format!(
+                "SELECT id, deadline_at FROM call_records WHERE call_status IN {LIVE} AND deadline_at <= $1
+                 ORDER BY deadline_at, id LIMIT $2"
+            );
+            let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(&self.pool).await?;
+            let finished = rows.iter().map(overdue).collect::<Result<Vec<_>, _>>()?;
+            return self.record_outcomes(&finished, now).await;
+        }
+        let mut tx = self.pool.begin().await?;
+        let sql = format!(
+            "SELECT cr.id, cr.campaign_id, cr.deadline_at FROM call_records cr JOIN campaigns c ON c.id = cr.campaign_id
+             WHERE cr.call_status IN {LIVE} AND cr.deadline_at <= $1
+             ORDER BY cr.deadline_at, cr.id LIMIT $2 FOR UPDATE OF c SKIP LOCKED"
+        );
+        let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(&mut *tx).await?;
+        if rows.is_empty() {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        let finished = rows.iter().map(overdue).collect::<Result<Vec<_>, _>>()?;
+        let mut campaign_ids = rows.iter().map(|r| r.try_get("campaign_id")).collect::<Result<Vec<Uuid>, _>>()?;
+        campaign_ids.sort_unstable();
+        campaign_ids.dedup();
+        // Already locked by this transaction: this only reads them.
+        let campaigns = lock_campaigns(&mut tx, &campaign_ids).await?;
+        record_locked(tx, campaigns, &finished, now).await
+    }
+}
+
+/// A simulated call's scripted end, from a row with `id`, `planned_end_at` and `planned_outcome`.
+fn planned_end(r: &sqlx::postgres::PgRow) -> Result<FinishedCall, Error> {
+    let plan: Value = r.try_get("planned_outcome")?;
+    Ok(FinishedCall {
+        execution_id: ExecutionId::from_uuid(r.try_get("id")?),
+        outcome: serde_json::from_value(plan).map_err(|_| corrupt("planned outcome"))?,
+        ended_at: r.try_get("planned_end_at")?,
+    })
+}
+
+/// Records final outcomes in `tx`, which holds the locks of `campaigns`; calls of other campaigns
+/// are left as they are. Commits, and returns the statuses of the calls it closed.
+async fn record_locked(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    campaigns: HashMap<Uuid, Campaign>,
+    finished: &[FinishedCall],
+    now: DateTime<Utc>,
+) -> Result<Vec<CallStatus>, Error> {
+    let ids: Vec<Uuid> = finished.iter().map(|f| f.execution_id.uuid()).collect();
+    let locked: Vec<Uuid> = campaigns.keys().copied().collect();
+    let live_sql = format!(
+        "SELECT id, contact_id, batch_id, campaign_id, kind FROM call_records
+         WHERE id = ANY($1) AND campaign_id = ANY($2) AND call_status IN {LIVE} FOR UPDATE"
+    );
+    let live = sqlx::query(&live_sql).bind(&ids).bind(&locked).fetch_all(&mut *tx).await?;
+    if live.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut calls: HashMap<Uuid, LiveCall> = HashMap::with_capacity(live.len());
+    for r in &live {
+        let kind: String = r.try_get("kind")?;
+        calls.insert(
+            r.try_get("id")?,
+            LiveCall {
+                contact: r.try_get("contact_id")?,
+                batch: r.try_get("batch_id")?,
+                campaign: r.try_get("campaign_id")?,
+                kind: CallKind::parse(&kind).ok_or_else(|| corrupt("call kind"))?,
+            },
+        );
+    }
+    let contact_ids: Vec<Uuid> = calls.values().map(|c| c.contact).collect();
+    let batch_ids: Vec<Uuid> = calls.values().map(|c| c.batch).collect();
+    let contact_rows = sqlx::query(
+        "SELECT id, status, retry_count, follow_up_count FROM contacts WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+    )
+    .bind(&contact_ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut contacts: HashMap<Uuid, (ContactStatus, Attempts)> = HashMap::new();
+    for r in &contact_rows {
+        let status: String = r.try_get("status")?;
+        contacts.insert(
+            r.try_get("id")?,
+            (
+                ContactStatus::parse(&status).ok_or_else(|| corrupt("contact status"))?,
+                Attempts {
+                    retry_count: i64::from(r.try_get::<i16, _>("retry_count")?),
+                    follow_up_count: i64::from(r.try_get::<i16, _>("follow_up_count")?),
+                },
+            ),
+        );
+    }
+    let batch_rows =
+        sqlx::query("SELECT id, status, max_retries_override FROM batches WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(&batch_ids)
+            .fetch_all(&mut *tx)
+            .await?;
+    let mut batches: HashMap<Uuid, (BatchStatus, Option<i64>)> = HashMap::new();
+    for r in &batch_rows {
+        let status: String = r.try_get("status")?;
+        batches.insert(
+            r.try_get("id")?,
+            (
+                BatchStatus::parse(&status).ok_or_else(|| corrupt("batch status"))?,
+                r.try_get::<Option<i16>, _>("max_retries_override")?.map(i64::from),
+            ),
+        );
+    }
+
+    let recorded = decide(finished, calls, &contacts, &batches, &campaigns);
+
+    // Write.
+    let ids: Vec<Uuid> = recorded.calls.iter().map(|c| c.0).collect();
+    let statuses: Vec<&str> = recorded.calls.iter().map(|c| c.1.status.as_str()).collect();
+    let durations: Vec<Option<f64>> = recorded.calls.iter().map(|c| c.1.duration_seconds).collect();
+    let text = |f: fn(&Outcome) -> &Option<String>| -> Vec<Option<String>> {
+        recorded.calls.iter().map(|c| f(c.1).clone()).collect()
+    };
+    let costs: Vec<Option<f64>> = recorded.calls.iter().map(|c| c.1.total_cost).collect();
+    let answered: Vec<Option<DateTime<Utc>>> = recorded.calls.iter().map(|c| c.1.answered_at).collect();
+    let ended: Vec<DateTime<Utc>> = recorded.calls.iter().map(|c| c.2).collect();
+    sqlx::query(
+            "UPDATE call_records cr SET call_status = t.status, duration_seconds = t.duration,
+                recording_url = t.recording_url, transcript = t.transcript, summary = t.summary,
+                sentiment = t.sentiment, hangup_by = t.hangup_by, hangup_reason = t.hangup_reason,
+                total_cost = t.cost, answered_at = COALESCE(t.answered_at, cr.answered_at, CASE WHEN t.status = 'completed'
+                    THEN t.ended_at - make_interval(secs => COALESCE(t.duration, 0)) END),
+                ended_at = t.ended_at,
+                planned_end_at = NULL, planned_outcome = NULL, closed_seq = nextval('call_events')
+             FROM UNNEST($1::uuid[], $2::text[], $3::float8[], $4::text[], $5::text[], $6::text[], $7::text[],
+                $8::text[], $9::text[], $10::float8[], $11::timestamptz[], $12::timestamptz[])
+                AS t(id, status, duration, recording_url, transcript, summary, sentiment, hangup_by, hangup_reason,
+                     cost, answered_at, ended_at)
+             WHERE cr.id = t.id",
+        )
+        .bind(&ids)
+        .bind(&statuses)
+        .bind(&durations)
+        .bind(text(|o| &o.recording_url))
+        .bind(text(|o| &o.transcript))
+        .bind(text(|o| &o.summary))
+        .bind(text(|o| &o.sentiment))
+        .bind(text(|o| &o.hangup_by))
+        .bind(text(|o| &o.hangup_reason))
+        .bind(&costs)
+        .bind(&answered)
+        .bind(&ended)
+        .execute(&mut *tx)
+        .await?;
+    if !recorded.contacts.is_empty() {
+        let ids: Vec<Uuid> = recorded.contacts.iter().map(|c| c.0).collect();
+        let statuses: Vec<&str> = recorded.contacts.iter().map(|c| c.1.status.as_str()).collect();
+        let retries: Vec<i16> = recorded.contacts.iter().map(|c| c.1.attempts.retry_count as i16).collect();
+        let follow_ups: Vec<i16> = recorded.contacts.iter().map(|c| c.1.attempts.follow_up_count as i16).collect();
+        let due: Vec<Option<DateTime<Utc>>> = recorded.contacts.iter().map(|c| c.1.next_retry_at).collect();
+        sqlx::query(
+            "UPDATE contacts c SET status = t.status, retry_count = t.retry_count, follow_up_count = t.follow_ups,
+                    next_retry_at = t.due, updated_at = $6
+                 FROM UNNEST($1::uuid[], $2::text[], $3::int2[], $4::int2[], $5::timestamptz[])
+                    AS t(id, status, retry_count, follow_ups, due)
+                 WHERE c.id = t.id",
+        )
+        .bind(&ids)
+        .bind(&statuses)
+        .bind(&retries)
+        .bind(&follow_ups)
+        .bind(&due)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    apply_batch_deltas(&mut tx, &recorded.batches, now).await?;
+    for (campaign, d) in &recorded.campaigns {
+        sqlx::query(ADD_CAMPAIGN_OUTCOMES)
+            .bind(campaign)
+            .bind(d.in_flight as i32)
+            .bind(d.completed)
+            .bind(d.failed)
+            .bind(d.busy)
+            .bind(d.no_answer)
+            .bind(d.answered)
+            .bind(d.answered_seconds)
+            .bind(d.due)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let touched: Vec<Uuid> = recorded.batches.keys().copied().collect();
+    complete_finished(&mut tx, &touched, now).await?;
+    tx.commit().await?;
+    Ok(recorded.calls.iter().map(|c| c.1.status).collect())
+}
+
+impl Store {
+    /// Live simulated calls whose scripted end is at or before `now`, soonest first.
+    pub async fn simulated_ends(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<FinishedCall>, Error> {
+        let sql = format!(
+            "SELECT id, planned_end_at, planned_outcome FROM call_records
+             WHERE call_status IN {LIVE} AND planned_end_at IS NOT NULL AND planned_end_at <= $1
+             ORDER BY planned_end_at, id LIMIT $2"
+        );
+        let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(planned_end).collect()
+    }
+}
