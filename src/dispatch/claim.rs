@@ -9,6 +9,7 @@ use crate::domain::campaign::PhoneNumberStrategy;
 use crate::domain::contact::{CallKind, ContactStatus};
 use crate::domain::ids::{CampaignId, ExecutionId};
 use crate::domain::time::never;
+use crate::domain::voicemail::VoicemailAction;
 use crate::error::Error;
 use crate::store::{LockedForDispatch, NewCall, UnplacedCall};
 use chrono::{DateTime, Utc};
@@ -125,6 +126,7 @@ impl Dispatcher {
                 call_context: batch.call_context,
                 attempt,
                 kind,
+                voicemail_action: VoicemailAction::of_metadata(&s.metadata),
                 dispatched_at: now,
                 deadline_at: now + self.call_timeout,
             };

@@ -76,7 +76,7 @@ impl Placer for HttpPlacer {
 async fn classify(mut r: reqwest::Response) -> Placement {
     let status = r.status();
     if status.is_success() {
-        return Placement::Accepted(None);
+        return Placement::Accepted { script: None, provider_call_id: None };
     }
     let reason = format!("telephony answered {status}");
     match status.as_u16() {

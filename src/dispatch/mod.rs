@@ -11,6 +11,7 @@ pub mod simulated;
 use crate::clock::Clock;
 use crate::domain::ids::{CampaignId, ExecutionId};
 use crate::domain::outcome::Outcome;
+use crate::domain::voicemail::{self, AnsweredBy};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::store::{AcceptedCall, DueNow, FinishedCall, Store};
@@ -45,12 +46,26 @@ impl Pass {
     }
 }
 
-/// What telephony reports about a call.
+/// What telephony reports about a call, whichever provider it came from.
 #[derive(Clone, Debug)]
 pub enum Report {
     Ringing,
-    Answered,
+    /// Answered; who answered, when telephony detected it (possibly in a report of its own).
+    Answered(Option<AnsweredBy>),
     Finished(Box<Outcome>),
+}
+
+/// What a report did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Reported {
+    /// No call has that id.
+    Unknown,
+    /// A duplicate, late or out-of-order report: nothing changed.
+    Ignored,
+    Applied,
+    /// Applied, and the call is over as far as the campaign goes (a machine answered and the
+    /// campaign hangs up on machines): telephony should hang it up.
+    HangUp,
 }
 
 /// The dispatcher of one server process. Several processes may run against one database.
@@ -284,22 +299,42 @@ impl Dispatcher {
         Ok(Some(claim.claimed))
     }
 
-    /// Applies a telephony callback: progress (`ringing`, `in_progress`) or a final outcome.
-    /// Duplicates and late or out-of-order callbacks change nothing. Returns whether it applied.
-    pub async fn report(&self, execution_id: ExecutionId, report: Report) -> Result<bool, Error> {
+    /// Applies a telephony callback: progress (`ringing`, `in_progress`) or a final outcome, with
+    /// the provider's id for the call when it names one. Duplicates and late or out-of-order
+    /// callbacks change nothing. A machine's answer ends the call at once when the campaign hangs
+    /// up on machines (API.md §7), as one rule for every provider.
+    pub async fn report(
+        &self,
+        execution_id: ExecutionId,
+        provider_call_id: Option<String>,
+        report: Report,
+    ) -> Result<Reported, Error> {
         let now = self.clock.now();
-        let applied = match report {
-            Report::Ringing => self.store.mark_accepted(&[AcceptedCall { execution_id, script: None }], now).await? > 0,
-            Report::Answered => self.store.mark_answered(execution_id, now).await?,
-            Report::Finished(outcome) => {
+        let Some(action) = self.store.voicemail_action_of(execution_id).await? else {
+            return Ok(Reported::Unknown);
+        };
+        let call = AcceptedCall { provider_call_id, ..AcceptedCall::bare(execution_id) };
+        let (applied, ended) = match report {
+            Report::Ringing => (self.store.mark_accepted(&[call], now).await? > 0, false),
+            Report::Answered(by) => match by.and_then(|by| voicemail::ends_call(action, by)) {
+                Some(mut outcome) => {
+                    outcome.provider_call_id = call.provider_call_id;
+                    let finished = FinishedCall { execution_id, outcome, ended_at: now };
+                    (self.record(&[finished], now).await? > 0, true)
+                }
+                None => (self.store.mark_answered(&AcceptedCall { answered_by: by, ..call }, now).await?, false),
+            },
+            Report::Finished(mut outcome) => {
+                outcome.provider_call_id = outcome.provider_call_id.or(call.provider_call_id);
                 let finished = FinishedCall { execution_id, outcome: *outcome, ended_at: now };
-                self.record(&[finished], now).await? > 0
+                (self.record(&[finished], now).await? > 0, false)
             }
         };
-        if applied {
-            self.wakeup.notify_one();
+        if !applied {
+            return Ok(Reported::Ignored);
         }
-        Ok(applied)
+        self.wakeup.notify_one();
+        Ok(if ended { Reported::HangUp } else { Reported::Applied })
     }
 
     /// The next future instant at which something will be due: a timed event, a campaign's due work

@@ -65,7 +65,11 @@ impl Dispatcher {
         for (call, placement) in claimed.into_iter().zip(placements) {
             let execution_id = call.request.execution_id;
             match placement {
-                Placement::Accepted(script) => accepted.push(AcceptedCall { execution_id, script }),
+                Placement::Accepted { script, provider_call_id } => accepted.push(AcceptedCall {
+                    script: script.map(|s| *s),
+                    provider_call_id,
+                    ..AcceptedCall::bare(execution_id)
+                }),
                 Placement::Rejected { reason, permanent } => {
                     tracing::warn!(%execution_id, %reason, "telephony refused a call");
                     let mut outcome =

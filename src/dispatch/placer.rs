@@ -3,6 +3,7 @@
 use crate::domain::contact::CallKind;
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId};
 use crate::domain::simulate::Script;
+use crate::domain::voicemail::VoicemailAction;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -25,6 +26,9 @@ pub struct CallRequest {
     pub call_context: Map<String, Value>,
     pub attempt: i64,
     pub kind: CallKind,
+    /// The campaign's `metadata.voicemail_action` (whether machines are detected and hung up on).
+    #[serde(skip)]
+    pub voicemail_action: VoicemailAction,
     #[serde(skip)]
     pub dispatched_at: DateTime<Utc>,
     /// After this instant the call is closed as timed out: telephony must not start it any more.
@@ -35,8 +39,8 @@ pub struct CallRequest {
 /// What telephony said to a placement (API.md §7, "What telephony's answer means").
 #[derive(Clone, Debug, PartialEq)]
 pub enum Placement {
-    /// The call is on its way; a simulated call comes with its script.
-    Accepted(Option<Script>),
+    /// The call is on its way; a simulated call comes with its script, a provider's with its own id.
+    Accepted { script: Option<Box<Script>>, provider_call_id: Option<String> },
     /// Telephony refused the call for good: it was not placed and the attempt fails (`failed`, the
     /// reason kept on the call record), permanently when telephony says the number is invalid.
     Rejected { reason: String, permanent: bool },

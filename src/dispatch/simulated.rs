@@ -14,7 +14,7 @@ impl SimulatedPlacer {
     fn script(&self, call: &CallRequest) -> Script {
         let first_call = call.kind == CallKind::Initial;
         let name = call.call_variables.get("callee_name").and_then(|v| v.as_str());
-        script(&call.to_number, first_call, self.call_seconds, name, call.dispatched_at)
+        script(&call.to_number, first_call, self.call_seconds, name, call.voicemail_action, call.dispatched_at)
     }
 }
 
@@ -25,7 +25,7 @@ impl Placer for SimulatedPlacer {
 
     fn place<'a>(&'a self, call: &'a CallRequest) -> PlaceFuture<'a> {
         let plan = self.script(call);
-        Box::pin(async move { Placement::Accepted(Some(plan)) })
+        Box::pin(async move { Placement::Accepted { script: Some(Box::new(plan)), provider_call_id: None } })
     }
 
     fn accept_at_once(&self, call: &CallRequest) -> Option<Option<Script>> {

@@ -128,6 +128,10 @@ pub struct CallRecord {
     /// Null for calls placed before the server recorded it.
     pub provider: Option<super::provider::Provider>,
     pub provider_call_id: Option<String>,
+    /// Who answered, where telephony detected it.
+    pub answered_by: Option<super::voicemail::AnsweredBy>,
+    /// The person asked not to be called again.
+    pub opt_out: bool,
     pub dispatched_at: DateTime<Utc>,
     pub answered_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,

@@ -17,6 +17,7 @@ pub mod signing;
 pub mod simulate;
 pub mod time;
 pub mod timezone;
+pub mod voicemail;
 pub mod working_hours;
 #[cfg(test)]
 mod working_hours_props;

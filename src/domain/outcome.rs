@@ -2,6 +2,7 @@
 
 use super::campaign::{RetryPolicy, RetryStrategy};
 use super::contact::{CallKind, CallStatus, ContactStatus};
+use super::voicemail::AnsweredBy;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +29,15 @@ pub struct Outcome {
     pub follow_up_at: Option<DateTime<Utc>>,
     /// A failure that retrying cannot fix (e.g. an invalid number).
     pub permanent: bool,
+    /// Who answered, where telephony detected it.
+    #[serde(default)]
+    pub answered_by: Option<AnsweredBy>,
+    /// The person asked not to be called again.
+    #[serde(default)]
+    pub opt_out: bool,
+    /// The provider's own id for the call, when the outcome names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_call_id: Option<String>,
 }
 
 impl Outcome {
@@ -46,6 +56,9 @@ impl Outcome {
             answered_at: None,
             follow_up_at: None,
             permanent: false,
+            answered_by: None,
+            opt_out: false,
+            provider_call_id: None,
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::domain::campaign::{
 };
 use crate::domain::phone::PhoneNumber;
 use crate::domain::timezone::Timezone;
+use crate::domain::voicemail::VoicemailAction;
 use crate::domain::working_hours::{DayHours, WEEKDAYS, WorkingHours};
 use crate::error::{Error, Loc};
 use serde_json::{Map, Value};
@@ -209,5 +210,9 @@ fn metadata(value: &Value, p: &mut Problems) -> Option<(Map<String, Value>, u32)
             p.int(&v, at(&loc, "concurrency_limit"), *range.start(), *range.end())? as u32
         }
     };
+    // Kept in the metadata as given; only its value is checked (API.md §7 "Answering machines").
+    if let Some(v) = obj.get("voicemail_action").filter(|v| !v.is_null()) {
+        p.one_of(v, at(&loc, "voicemail_action"), VoicemailAction::parse, &VoicemailAction::expected())?;
+    }
     Some((obj, limit))
 }

@@ -7,6 +7,7 @@ use super::json::{Timestamp, ok};
 use crate::domain::contact::{CallKind, CallRecord, CallStatus, ContactStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId};
 use crate::domain::provider::Provider;
+use crate::domain::voicemail::AnsweredBy;
 use crate::error::{Error, FieldError, Loc};
 use crate::service::batches::{self as service, ContactWithCalls};
 use axum::extract::State;
@@ -30,6 +31,8 @@ pub struct CallView<'a> {
     total_cost: Option<f64>,
     provider: Option<Provider>,
     provider_call_id: Option<&'a str>,
+    answered_by: Option<AnsweredBy>,
+    opt_out: bool,
     from_number: &'a str,
     to_number: &'a str,
     attempt: i64,
@@ -54,6 +57,8 @@ impl<'a> From<&'a CallRecord> for CallView<'a> {
             total_cost: c.total_cost,
             provider: c.provider,
             provider_call_id: c.provider_call_id.as_deref(),
+            answered_by: c.answered_by,
+            opt_out: c.opt_out,
             from_number: &c.from_number,
             to_number: &c.to_number,
             attempt: c.attempt,

@@ -7,11 +7,12 @@ use super::extract::{parse_json_object, read_request_body};
 use super::json::ok;
 use super::validate::{Problems, at};
 use crate::clock::Clock;
-use crate::dispatch::Report;
+use crate::dispatch::{Report, Reported};
 use crate::domain::contact::CallStatus;
 use crate::domain::ids::ExecutionId;
 use crate::domain::outcome::Outcome;
 use crate::domain::signing::{SignedHeaders, VerifyError};
+use crate::domain::voicemail::AnsweredBy;
 use crate::error::{Error, Loc};
 use axum::body::Bytes;
 use axum::extract::{Request, State};
@@ -58,11 +59,14 @@ pub async fn call_status(State(st): State<AppState>, req: Request) -> Result<Res
     let body = verified_body(&st, req).await?;
     let obj = parse_json_object(&body)?;
     let (execution, report) = parse(&obj, st.clock.now())?;
-    let applied = match execution {
-        Some(execution_id) => st.dispatcher.report(execution_id, report).await?,
-        None => false,
+    let reported = match execution {
+        Some(execution_id) => st.dispatcher.report(execution_id, None, report).await?,
+        None => Reported::Unknown,
     };
-    ok(&json!({ "execution_id": obj.get("execution_id"), "applied": applied }))
+    let applied = matches!(reported, Reported::Applied | Reported::HangUp);
+    // `hang_up`: a machine answered and the campaign hangs up on machines; telephony ends the call.
+    let hang_up = reported == Reported::HangUp;
+    ok(&json!({ "execution_id": obj.get("execution_id"), "applied": applied, "hang_up": hang_up }))
 }
 
 /// Reads a callback body. Fields the server does not know are ignored, so that telephony can add some.
@@ -115,14 +119,17 @@ fn parse(obj: &Map<String, Value>, now: DateTime<Utc>) -> Result<(Option<Executi
             format!("Value error, follow_up_at must be at most {MAX_FOLLOW_UP_DAYS} days after the call"),
         );
     }
-    let permanent =
-        p.field(obj, "permanent", &b, false).and_then(|v| p.boolean(v, at(&b, "permanent"))).unwrap_or(false);
+    let mut flag = |key: &str| p.field(obj, key, &b, false).and_then(|v| p.boolean(v, at(&b, key))).unwrap_or(false);
+    let (permanent, opt_out) = (flag("permanent"), flag("opt_out"));
+    let answered_by = p
+        .field(obj, "answered_by", &b, false)
+        .and_then(|v| p.one_of(v, at(&b, "answered_by"), AnsweredBy::parse, &AnsweredBy::expected()));
     if !p.is_empty() {
         return Err(Error::Validation(p.0));
     }
     let report = match status {
         Some(CallStatus::Ringing) => Report::Ringing,
-        Some(CallStatus::InProgress) => Report::Answered,
+        Some(CallStatus::InProgress) => Report::Answered(answered_by),
         Some(status) => Report::Finished(Box::new(Outcome {
             status,
             duration_seconds,
@@ -137,6 +144,9 @@ fn parse(obj: &Map<String, Value>, now: DateTime<Utc>) -> Result<(Option<Executi
             answered_at: None,
             follow_up_at,
             permanent,
+            answered_by,
+            opt_out,
+            provider_call_id: None,
         })),
         None => return Err(Error::internal("call_status checked above")),
     };

@@ -11,6 +11,7 @@ use crate::domain::campaign::{Campaign, CampaignStatus};
 use crate::domain::contact::{CallRecord, CallStatus, Contact, ContactStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId, TokenId};
 use crate::domain::outcome::Outcome;
+use crate::domain::voicemail::VoicemailAction;
 use crate::error::Error;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -212,7 +213,9 @@ delegate!(Store {
     /// their contacts back as they were before the claim, with every counter; returns how many.
     fn release_unplaced(calls: &[UnplacedCall], now: DateTime<Utc>) -> usize;
     /// Records that a live call was answered; `false` when it is not ringing or dispatched any more.
-    fn mark_answered(call: ExecutionId, now: DateTime<Utc>) -> bool;
+    fn mark_answered(call: &AcceptedCall, now: DateTime<Utc>) -> bool;
+    /// The voicemail action of the campaign a call belongs to; `None` when there is no such call.
+    fn voicemail_action_of(call: ExecutionId) -> Option<VoicemailAction>;
     /// Records final outcomes. A call that is no longer live (already recorded, timed out, or a
     /// duplicate callback) is left as it is. Returns the statuses of the calls it closed.
     fn record_outcomes(finished: &[FinishedCall], now: DateTime<Utc>) -> Vec<CallStatus>;

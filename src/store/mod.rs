@@ -231,6 +231,17 @@ pub struct FinishedCall {
 pub struct AcceptedCall {
     pub execution_id: crate::domain::ids::ExecutionId,
     pub script: Option<crate::domain::simulate::Script>,
+    /// The provider's own id for the call, kept unless one was already.
+    pub provider_call_id: Option<String>,
+    /// Who answered, once telephony detected it.
+    pub answered_by: Option<crate::domain::voicemail::AnsweredBy>,
+}
+
+impl AcceptedCall {
+    /// A call telephony took, with nothing more known of it yet.
+    pub fn bare(execution_id: crate::domain::ids::ExecutionId) -> Self {
+        Self { execution_id, script: None, provider_call_id: None, answered_by: None }
+    }
 }
 
 /// What `/stats` reads about a campaign, at one instant.

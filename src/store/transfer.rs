@@ -174,6 +174,8 @@ pub const TABLES: [Table; 7] = [
             ("total_cost", Real),
             ("provider", Text),
             ("provider_call_id", Text),
+            ("answered_by", Text),
+            ("opt_out", Bool),
             ("dispatched_at", Instant),
             ("answered_at", Instant),
             ("ended_at", Instant),

@@ -12,6 +12,7 @@ mod hostile;
 mod idempotency;
 mod idempotency_crash;
 mod limits;
+mod machines;
 mod memory;
 mod ops;
 mod orgs;

@@ -148,7 +148,7 @@ async fn calls_are_posted_signed_and_callbacks_drive_them() {
     assert_eq!(contact(&app, &b).await["status"], "in_progress");
 
     let r = callback(&app, json!({"execution_id": exec, "call_status": "in-progress"})).await;
-    assert_eq!(r.body, json!({"execution_id": exec, "applied": true}));
+    assert_eq!(r.body, json!({"execution_id": exec, "applied": true, "hang_up": false}));
     assert_eq!(contact(&app, &b).await["current_call"]["call_status"], "in_progress");
     let done = json!({
         "execution_id": exec, "call_status": "completed", "duration_seconds": 42.5, "transcript": "Agent: hi",

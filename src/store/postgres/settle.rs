@@ -8,6 +8,7 @@ use crate::domain::campaign::Campaign;
 use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
 use crate::domain::ids::ExecutionId;
 use crate::domain::outcome::{Attempts, Outcome};
+use crate::domain::voicemail::VoicemailAction;
 use crate::error::Error;
 use crate::store::shared::{ADD_CAMPAIGN_OUTCOMES, BatchDelta, LIVE, LiveCall, corrupt, decide};
 use crate::store::{AcceptedCall, FinishedCall};
@@ -25,8 +26,19 @@ impl Store {
     }
 
     /// Records that a live call was answered; `false` when it is not ringing or dispatched any more.
-    pub async fn mark_answered(&self, call: ExecutionId, now: DateTime<Utc>) -> Result<bool, Error> {
-        Ok(self.mark_live(&[AcceptedCall { execution_id: call, script: None }], true, now).await? > 0)
+    pub async fn mark_answered(&self, call: &AcceptedCall, now: DateTime<Utc>) -> Result<bool, Error> {
+        Ok(self.mark_live(std::slice::from_ref(call), true, now).await? > 0)
+    }
+
+    /// The voicemail action of the campaign a call belongs to; `None` when there is no such call.
+    pub async fn voicemail_action_of(&self, call: ExecutionId) -> Result<Option<VoicemailAction>, Error> {
+        let row: Option<(Value,)> = sqlx::query_as(
+            "SELECT c.metadata FROM call_records cr JOIN campaigns c ON c.id = cr.campaign_id WHERE cr.id = $1",
+        )
+        .bind(call.uuid())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(m,)| m.as_object().map_or(VoicemailAction::Hangup, VoicemailAction::of_metadata)))
     }
 
     /// Moves calls forward while they are live: to `ringing` (accepted), or to `in_progress`
@@ -43,6 +55,8 @@ impl Store {
             .map(|c| c.script.as_ref().map(|s| serde_json::to_value(&s.outcome)).transpose())
             .collect::<Result<_, _>>()
             .map_err(Error::internal)?;
+        let provider_ids: Vec<Option<&str>> = calls.iter().map(|c| c.provider_call_id.as_deref()).collect();
+        let answered_by: Vec<Option<&str>> = calls.iter().map(|c| c.answered_by.map(|b| b.as_str())).collect();
         let mut tx = self.pool.begin().await?;
         let campaigns: Vec<Uuid> =
             sqlx::query_scalar("SELECT DISTINCT campaign_id FROM call_records WHERE id = ANY($1)")
@@ -53,8 +67,11 @@ impl Store {
         let contacts: Vec<Uuid> = sqlx::query_scalar(
             "UPDATE call_records cr SET call_status = CASE WHEN $4 THEN 'in_progress' ELSE 'ringing' END,
                 answered_at = CASE WHEN $4 THEN COALESCE(cr.answered_at, $5) ELSE cr.answered_at END,
-                planned_end_at = COALESCE(t.ends, cr.planned_end_at), planned_outcome = COALESCE(t.plan, cr.planned_outcome)
-             FROM UNNEST($1::uuid[], $2::timestamptz[], $3::jsonb[]) AS t(id, ends, plan)
+                planned_end_at = COALESCE(t.ends, cr.planned_end_at), planned_outcome = COALESCE(t.plan, cr.planned_outcome),
+                provider_call_id = COALESCE(cr.provider_call_id, t.provider_call_id),
+                answered_by = COALESCE(t.answered_by, cr.answered_by)
+             FROM UNNEST($1::uuid[], $2::timestamptz[], $3::jsonb[], $6::text[], $7::text[])
+                AS t(id, ends, plan, provider_call_id, answered_by)
              WHERE cr.id = t.id AND (cr.call_status = 'dispatched' OR ($4 AND cr.call_status = 'ringing'))
              RETURNING cr.contact_id",
         )
@@ -63,6 +80,8 @@ impl Store {
         .bind(&plans)
         .bind(answered)
         .bind(now)
+        .bind(&provider_ids)
+        .bind(&answered_by)
         .fetch_all(&mut *tx)
         .await?;
         let moved: Vec<Uuid> = sqlx::query_scalar(
@@ -278,18 +297,22 @@ async fn record_locked(
     let costs: Vec<Option<f64>> = recorded.calls.iter().map(|c| c.1.total_cost).collect();
     let answered: Vec<Option<DateTime<Utc>>> = recorded.calls.iter().map(|c| c.1.answered_at).collect();
     let ended: Vec<DateTime<Utc>> = recorded.calls.iter().map(|c| c.2).collect();
+    let answered_by: Vec<Option<&str>> = recorded.calls.iter().map(|c| c.1.answered_by.map(|b| b.as_str())).collect();
+    let opt_outs: Vec<bool> = recorded.calls.iter().map(|c| c.1.opt_out).collect();
     sqlx::query(
             "UPDATE call_records cr SET call_status = t.status, duration_seconds = t.duration,
                 recording_url = t.recording_url, transcript = t.transcript, summary = t.summary,
                 sentiment = t.sentiment, hangup_by = t.hangup_by, hangup_reason = t.hangup_reason,
                 total_cost = t.cost, answered_at = COALESCE(t.answered_at, cr.answered_at, CASE WHEN t.status = 'completed'
                     THEN t.ended_at - make_interval(secs => COALESCE(t.duration, 0)) END),
-                ended_at = t.ended_at,
+                ended_at = t.ended_at, answered_by = COALESCE(t.answered_by, cr.answered_by), opt_out = t.opt_out,
+                provider_call_id = COALESCE(cr.provider_call_id, t.provider_call_id),
                 planned_end_at = NULL, planned_outcome = NULL, closed_seq = nextval('call_events')
              FROM UNNEST($1::uuid[], $2::text[], $3::float8[], $4::text[], $5::text[], $6::text[], $7::text[],
-                $8::text[], $9::text[], $10::float8[], $11::timestamptz[], $12::timestamptz[])
+                $8::text[], $9::text[], $10::float8[], $11::timestamptz[], $12::timestamptz[], $13::text[],
+                $14::bool[], $15::text[])
                 AS t(id, status, duration, recording_url, transcript, summary, sentiment, hangup_by, hangup_reason,
-                     cost, answered_at, ended_at)
+                     cost, answered_at, ended_at, answered_by, opt_out, provider_call_id)
              WHERE cr.id = t.id",
         )
         .bind(&ids)
@@ -304,6 +327,9 @@ async fn record_locked(
         .bind(&costs)
         .bind(&answered)
         .bind(&ended)
+        .bind(&answered_by)
+        .bind(&opt_outs)
+        .bind(text(|o| &o.provider_call_id))
         .execute(&mut *tx)
         .await?;
     if !recorded.contacts.is_empty() {

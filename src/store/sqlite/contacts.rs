@@ -6,6 +6,7 @@ use crate::domain::batch::NewContact;
 use crate::domain::contact::{CallKind, CallRecord, CallStatus, Contact, ContactStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId};
 use crate::domain::provider::Provider;
+use crate::domain::voicemail::AnsweredBy;
 use crate::error::Error;
 use crate::store::shared::{CALL_COLUMNS, CONTACT_COLUMNS, corrupt};
 use crate::store::{Page, StatusBreakdown};
@@ -55,6 +56,11 @@ fn call_from_row(row: &SqliteRow) -> Result<CallRecord, Error> {
             None => None,
         },
         provider_call_id: row.try_get("provider_call_id")?,
+        answered_by: match row.try_get::<Option<String>, _>("answered_by")? {
+            Some(b) => Some(AnsweredBy::parse(&b).ok_or_else(|| corrupt("answered_by"))?),
+            None => None,
+        },
+        opt_out: row.try_get("opt_out")?,
         dispatched_at: row.at("dispatched_at")?,
         answered_at: row.at_opt("answered_at")?,
         ended_at: row.at_opt("ended_at")?,

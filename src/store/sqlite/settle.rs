@@ -8,6 +8,7 @@ use crate::domain::campaign::Campaign;
 use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
 use crate::domain::ids::ExecutionId;
 use crate::domain::outcome::{Attempts, Outcome};
+use crate::domain::voicemail::VoicemailAction;
 use crate::error::Error;
 use crate::store::shared::{ADD_CAMPAIGN_OUTCOMES, BatchDelta, LIVE, LiveCall, corrupt, decide};
 use crate::store::{AcceptedCall, FinishedCall};
@@ -27,8 +28,20 @@ impl Store {
     }
 
     /// Records that a live call was answered; `false` when it is not ringing or dispatched any more.
-    pub async fn mark_answered(&self, call: ExecutionId, now: DateTime<Utc>) -> Result<bool, Error> {
-        Ok(self.mark_live(&[AcceptedCall { execution_id: call, script: None }], true, now).await? > 0)
+    pub async fn mark_answered(&self, call: &AcceptedCall, now: DateTime<Utc>) -> Result<bool, Error> {
+        Ok(self.mark_live(std::slice::from_ref(call), true, now).await? > 0)
+    }
+
+    /// The voicemail action of the campaign a call belongs to; `None` when there is no such call.
+    pub async fn voicemail_action_of(&self, call: ExecutionId) -> Result<Option<VoicemailAction>, Error> {
+        let row: Option<(Option<String>,)> = sqlx::query_as(
+            "SELECT c.metadata ->> '$.voicemail_action' FROM call_records cr JOIN campaigns c ON c.id = cr.campaign_id
+             WHERE cr.id = ?1",
+        )
+        .bind(id(call.uuid()))
+        .fetch_optional(&self.reads)
+        .await?;
+        Ok(row.map(|(a,)| a.as_deref().and_then(VoicemailAction::parse).unwrap_or(VoicemailAction::Hangup)))
     }
 
     /// Moves calls forward while they are live: to `ringing` (accepted), or to `in_progress`
@@ -42,15 +55,24 @@ impl Store {
             .iter()
             .map(|c| {
                 let plan = c.script.as_ref().map(|s| json_text(&s.outcome)).transpose()?;
-                Ok(json!([c.execution_id.uuid().to_string(), c.script.as_ref().map(|s| micros(s.ends_at)), plan]))
+                Ok(json!([
+                    c.execution_id.uuid().to_string(),
+                    c.script.as_ref().map(|s| micros(s.ends_at)),
+                    plan,
+                    c.provider_call_id,
+                    c.answered_by.map(|b| b.as_str()),
+                ]))
             })
             .collect::<Result<_, Error>>()?;
         let mut tx = self.begin().await?.0;
         let contacts: Vec<Hyphenated> = sqlx::query_scalar(
             "UPDATE call_records SET call_status = CASE WHEN ?1 THEN 'in_progress' ELSE 'ringing' END,
                 answered_at = CASE WHEN ?1 THEN COALESCE(answered_at, ?2) ELSE answered_at END,
-                planned_end_at = COALESCE(t.ends, planned_end_at), planned_outcome = COALESCE(t.plan, planned_outcome)
-             FROM (SELECT value ->> 0 AS id, value ->> 1 AS ends, value ->> 2 AS plan FROM json_each(?3)) AS t
+                planned_end_at = COALESCE(t.ends, planned_end_at), planned_outcome = COALESCE(t.plan, planned_outcome),
+                provider_call_id = COALESCE(call_records.provider_call_id, t.provider_call_id),
+                answered_by = COALESCE(t.answered_by, call_records.answered_by)
+             FROM (SELECT value ->> 0 AS id, value ->> 1 AS ends, value ->> 2 AS plan, value ->> 3 AS provider_call_id,
+                    value ->> 4 AS answered_by FROM json_each(?3)) AS t
              WHERE call_records.id = t.id AND (call_status = 'dispatched' OR (?1 AND call_status = 'ringing'))
              RETURNING contact_id",
         )
@@ -237,6 +259,9 @@ async fn record_locked(
                 o.sentiment,
                 o.hangup_by,
                 o.hangup_reason,
+                o.answered_by.map(|b| b.as_str()),
+                o.opt_out,
+                o.provider_call_id,
             ])
         })
         .collect();
@@ -247,11 +272,13 @@ async fn record_locked(
             answered_at = COALESCE(t.answered, call_records.answered_at, t.fallback), ended_at = t.ended,
             planned_end_at = NULL, planned_outcome = NULL, closed_seq = t.seq, recording_url = t.recording_url,
             transcript = t.transcript, summary = t.summary, sentiment = t.sentiment, hangup_by = t.hangup_by,
-            hangup_reason = t.hangup_reason
+            hangup_reason = t.hangup_reason, answered_by = COALESCE(t.answered_by, call_records.answered_by),
+            opt_out = t.opt_out, provider_call_id = COALESCE(call_records.provider_call_id, t.provider_call_id)
          FROM (SELECT value ->> 0 AS id, value ->> 1 AS status, value ->> 2 AS duration, value ->> 3 AS cost,
                 value ->> 4 AS answered, value ->> 5 AS fallback, value ->> 6 AS ended, value ->> 7 AS seq,
                 value ->> 8 AS recording_url, value ->> 9 AS transcript, value ->> 10 AS summary,
-                value ->> 11 AS sentiment, value ->> 12 AS hangup_by, value ->> 13 AS hangup_reason
+                value ->> 11 AS sentiment, value ->> 12 AS hangup_by, value ->> 13 AS hangup_reason,
+                value ->> 14 AS answered_by, value ->> 15 AS opt_out, value ->> 16 AS provider_call_id
                FROM json_each(?1)) AS t
          WHERE call_records.id = t.id",
     )
