@@ -3,9 +3,9 @@
 use crate::clock::Clock;
 use crate::config::{ServeConfig, Telephony};
 use crate::dispatch::Dispatcher;
-use crate::dispatch::http_placer::HttpPlacer;
-use crate::dispatch::placer::Placer;
-use crate::dispatch::simulated::SimulatedPlacer;
+use crate::telephony::http::HttpPlacer;
+use crate::telephony::placer::Placer;
+use crate::telephony::simulated::SimulatedPlacer;
 use crate::domain::signing::Secret;
 use crate::error::Error;
 use crate::http::server::{self, ClientLimits};

@@ -3,7 +3,7 @@
 
 use super::Dispatcher;
 use super::place::Claimed;
-use super::placer::CallRequest;
+use crate::telephony::placer::CallRequest;
 use crate::domain::caller_id;
 use crate::domain::campaign::PhoneNumberStrategy;
 use crate::domain::contact::{CallKind, ContactStatus};

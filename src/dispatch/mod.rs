@@ -2,22 +2,18 @@
 //! records outcomes, starts and expires batches, and knows when it next has something to do.
 
 mod claim;
-pub mod http_placer;
 mod place;
-pub mod placer;
 mod settle;
-pub mod simulated;
 
 use crate::clock::Clock;
 use crate::domain::ids::{CampaignId, ExecutionId};
-use crate::domain::outcome::Outcome;
-use crate::domain::voicemail::{self, AnsweredBy};
+use crate::domain::voicemail;
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::store::{AcceptedCall, DueNow, FinishedCall, Store};
 use chrono::{DateTime, Duration, Utc};
 use place::Throttle;
-use placer::Placer;
+use crate::telephony::placer::{Placer, Report};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{Mutex, Notify};
@@ -44,15 +40,6 @@ impl Pass {
     fn and(self, other: Pass) -> Pass {
         Pass { changed: self.changed || other.changed, held: self.held || other.held }
     }
-}
-
-/// What telephony reports about a call, whichever provider it came from.
-#[derive(Clone, Debug)]
-pub enum Report {
-    Ringing,
-    /// Answered; who answered, when telephony detected it (possibly in a report of its own).
-    Answered(Option<AnsweredBy>),
-    Finished(Box<Outcome>),
 }
 
 /// What a report did.

@@ -2,7 +2,7 @@
 //! fails), busy or out of reach (no attempt used; this process pauses its claims), or in doubt.
 
 use super::Dispatcher;
-use super::placer::{CallRequest, Placement};
+use crate::telephony::placer::{CallRequest, Placement};
 use crate::domain::contact::CallStatus;
 use crate::domain::outcome::Outcome;
 use crate::error::Error;

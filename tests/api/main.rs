@@ -6,6 +6,8 @@ mod common;
 mod batches;
 mod campaigns;
 mod conventions;
+#[allow(dead_code)] // fakes offer more than each test uses
+mod fakes;
 mod counts;
 mod dispatch;
 mod hostile;

@@ -3,7 +3,8 @@
 use crate::domain::contact::CallKind;
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId};
 use crate::domain::simulate::Script;
-use crate::domain::voicemail::VoicemailAction;
+use crate::domain::outcome::Outcome;
+use crate::domain::voicemail::{AnsweredBy, VoicemailAction};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -51,6 +52,15 @@ pub enum Placement {
     /// It is not known whether telephony took the call: it stays live until an outcome arrives or
     /// the call timeout closes it, and is never placed again meanwhile.
     Unknown(String),
+}
+
+/// What telephony reports about a call, whichever provider it came from.
+#[derive(Clone, Debug)]
+pub enum Report {
+    Ringing,
+    /// Answered; who answered, when telephony detected it (possibly in a report of its own).
+    Answered(Option<AnsweredBy>),
+    Finished(Box<Outcome>),
 }
 
 /// The longest `Retry-After` honoured: a larger one would stall every campaign on a typo.

@@ -1,0 +1,4 @@
+//! Fakes of telephony providers that speak their documented wire protocols.
+
+pub mod jambonz;
+pub mod twilio;
