@@ -3,9 +3,6 @@
 use crate::clock::Clock;
 use crate::config::{ServeConfig, Telephony};
 use crate::dispatch::Dispatcher;
-use crate::telephony::http::HttpPlacer;
-use crate::telephony::placer::Placer;
-use crate::telephony::simulated::SimulatedPlacer;
 use crate::domain::signing::Secret;
 use crate::error::Error;
 use crate::http::server::{self, ClientLimits};
@@ -15,6 +12,13 @@ use crate::outbound::TrustedRoots;
 use crate::service::idempotency;
 use crate::service::tokens::{self, Bootstrap, TokenCache};
 use crate::store::{Store, TokenEvents};
+use crate::telephony::http::HttpPlacer;
+use crate::telephony::jambonz::{AgentApp, JambonzPlacer};
+use crate::telephony::jambonz_callbacks::JambonzCallbacks;
+use crate::telephony::placer::Placer;
+use crate::telephony::simulated::SimulatedPlacer;
+use crate::telephony::twilio::{AgentLink, TwilioPlacer};
+use crate::telephony::twilio_callbacks::TwilioCallbacks;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,30 +50,42 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
     let listener = tokio::net::TcpListener::bind(config.bind).await.map_err(Error::internal)?;
     let addr = listener.local_addr().map_err(Error::internal)?;
     let webhook_secret = config.webhook_secret.as_deref().and_then(Secret::parse);
+    let roots = match &config.extra_ca_certs {
+        Some(path) => TrustedRoots::from_pem_file(path).map_err(Error::internal)?,
+        None => TrustedRoots::default(),
+    };
     let placer: Arc<dyn Placer> = match config.telephony {
         Telephony::Simulated => Arc::new(SimulatedPlacer { call_seconds: config.simulated_call_seconds }),
         Telephony::Http => {
             let url = config.telephony_url.clone().unwrap_or_default();
             let secret =
                 webhook_secret.clone().ok_or_else(|| Error::internal("http telephony needs a webhook secret"))?;
-            let roots = match &config.extra_ca_certs {
-                Some(path) => TrustedRoots::from_pem_file(path).map_err(Error::internal)?,
-                None => TrustedRoots::default(),
-            };
             Arc::new(HttpPlacer::new(url, secret, &roots).map_err(Error::internal)?)
         }
+        Telephony::Twilio => Arc::new(twilio_placer(&config, &roots)?),
+        Telephony::Jambonz => Arc::new(jambonz_placer(&config, &roots)?),
     };
+    let twilio = match (config.telephony, &config.providers.twilio_auth_token, &config.public_url) {
+        (Telephony::Twilio, Some(token), Some(public)) => Some(TwilioCallbacks::new(token, public)),
+        _ => None,
+    };
+    let p = &config.providers;
+    let jambonz = (config.telephony == Telephony::Jambonz)
+        .then(|| JambonzCallbacks::new(p.jambonz_webhook_secret.as_deref(), p.jambonz_webhook_auth.as_deref()));
     let metrics = Arc::new(Metrics::default());
     let call_timeout = chrono::Duration::seconds(i64::from(config.call_timeout));
-    let dispatcher = Arc::new(Dispatcher::new(
-        store.clone(),
-        clock.clone(),
-        placer,
-        call_timeout,
-        config.dispatch,
-        config.dispatch_streams,
-        metrics.clone(),
-    ));
+    let dispatcher = Arc::new(
+        Dispatcher::new(
+            store.clone(),
+            clock.clone(),
+            placer,
+            call_timeout,
+            config.dispatch,
+            config.dispatch_streams,
+            metrics.clone(),
+        )
+        .with_calls_per_second(config.calls_per_second),
+    );
     let state = AppState::new(Shared {
         store: store.clone(),
         clock: clock.clone(),
@@ -81,6 +97,8 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
         auth_failures: crate::http::FailureLimiter::new(config.auth_failure_limit),
         dispatcher: dispatcher.clone(),
         webhook_secret,
+        twilio,
+        jambonz,
     });
     // Subscribed before the first request is served, so that no token read from now on can be
     // revoked unseen.
@@ -190,4 +208,43 @@ pub async fn termination_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
+}
+
+/// The Twilio placer the flags describe (checked by `ServeConfig::validate`).
+fn twilio_placer(config: &ServeConfig, roots: &TrustedRoots) -> Result<TwilioPlacer, Error> {
+    let p = &config.providers;
+    let missing = || Error::internal("twilio settings were checked at start");
+    let account = p.twilio_account_sid.as_deref().ok_or_else(missing)?;
+    let credentials = match (&p.twilio_api_key, &p.twilio_api_secret) {
+        (Some(key), Some(secret)) => (key.clone(), secret.clone()),
+        _ => (account.to_owned(), p.twilio_auth_token.clone().ok_or_else(missing)?),
+    };
+    let agent = match (&p.twilio_stream_url, &p.twilio_twiml_url) {
+        (Some(stream), _) => AgentLink::Stream(stream.clone()),
+        (None, Some(url)) => AgentLink::TwimlUrl(url.clone()),
+        (None, None) => return Err(missing()),
+    };
+    let public = config.public_url.as_deref().ok_or_else(missing)?;
+    TwilioPlacer::new(&p.twilio_api_url, account, credentials, public, agent, roots).map_err(Error::internal)
+}
+
+/// The jambonz placer the flags describe (checked by `ServeConfig::validate`).
+fn jambonz_placer(config: &ServeConfig, roots: &TrustedRoots) -> Result<JambonzPlacer, Error> {
+    let p = &config.providers;
+    let missing = || Error::internal("jambonz settings were checked at start");
+    let app = match (&p.jambonz_application_sid, &p.jambonz_call_hook_url) {
+        (Some(sid), _) => AgentApp::Application(sid.clone()),
+        (None, Some(hook)) => AgentApp::CallHook(hook.clone()),
+        (None, None) => return Err(missing()),
+    };
+    JambonzPlacer::new(
+        &p.jambonz_api_url,
+        p.jambonz_account_sid.as_deref().ok_or_else(missing)?,
+        p.jambonz_api_key.as_deref().ok_or_else(missing)?,
+        config.public_url.as_deref().ok_or_else(missing)?,
+        p.jambonz_webhook_auth.as_deref(),
+        app,
+        roots,
+    )
+    .map_err(Error::internal)
 }

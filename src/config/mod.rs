@@ -1,5 +1,9 @@
 //! Typed settings for `graine serve`, from flags with `GRAINE_…` environment twins, validated at start.
 
+mod providers;
+
+pub use providers::ProviderArgs;
+
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
@@ -41,6 +45,10 @@ pub enum Telephony {
     Simulated,
     /// A signed POST to `--telephony-url` per call.
     Http,
+    /// Twilio's Calls API (API.md §7.1).
+    Twilio,
+    /// jambonz's REST API (API.md §7.1).
+    Jambonz,
 }
 
 /// How log lines are written.
@@ -66,6 +74,15 @@ pub struct ServeConfig {
     /// Where the http placer sends calls.
     #[arg(long, env = "GRAINE_TELEPHONY_URL")]
     pub telephony_url: Option<String>,
+    /// The server's externally reachable base URL (`https://graine.example.com`): providers send
+    /// call status to it.
+    #[arg(long, env = "GRAINE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Calls all replicas together may start in any one second (0: unlimited).
+    #[arg(long, env = "GRAINE_CALLS_PER_SECOND", default_value_t = 0)]
+    pub calls_per_second: u32,
+    #[command(flatten)]
+    pub providers: ProviderArgs,
     /// A PEM file of certificate authorities that outbound HTTPS trusts besides the system's (for
     /// a telephony service behind a private CA).
     #[arg(long, env = "GRAINE_EXTRA_CA_CERTS")]
@@ -136,6 +153,10 @@ impl ServeConfig {
         if let Some(url) = &self.telephony_url {
             crate::outbound::check_url("--telephony-url", url)?;
         }
+        if let Some(url) = &self.public_url {
+            crate::outbound::check_url("--public-url", url)?;
+        }
+        self.providers.validate(self.telephony, self.public_url.as_deref())?;
         if let Some(path) = &self.extra_ca_certs {
             crate::outbound::TrustedRoots::from_pem_file(path)?;
         }
@@ -170,6 +191,13 @@ impl ServeConfig {
             },
             telephony: Telephony::Simulated,
             telephony_url: None,
+            public_url: None,
+            calls_per_second: 0,
+            providers: ProviderArgs {
+                twilio_api_url: "https://api.twilio.com".into(),
+                jambonz_api_url: "https://api.jambonz.cloud".into(),
+                ..ProviderArgs::default()
+            },
             extra_ca_certs: None,
             webhook_secret: None,
             call_timeout: 1800,

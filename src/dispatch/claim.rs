@@ -3,15 +3,16 @@
 
 use super::Dispatcher;
 use super::place::Claimed;
-use crate::telephony::placer::CallRequest;
 use crate::domain::caller_id;
 use crate::domain::campaign::PhoneNumberStrategy;
 use crate::domain::contact::{CallKind, ContactStatus};
 use crate::domain::ids::{CampaignId, ExecutionId};
+use crate::domain::pacing;
 use crate::domain::time::never;
 use crate::domain::voicemail::VoicemailAction;
 use crate::error::Error;
 use crate::store::{LockedForDispatch, NewCall, UnplacedCall};
+use crate::telephony::placer::CallRequest;
 use chrono::{DateTime, Utc};
 
 /// What one claim did.
@@ -56,6 +57,21 @@ impl Dispatcher {
             return Ok(Some(Claim::default()));
         }
         let mut capacity = i64::from(s.concurrency_limit) - campaign.in_flight;
+        // Pacing: this second's count is locked until commit, so replicas count one after another.
+        let second = pacing::second_of(now);
+        let mut paced_room = None;
+        if let Some(per_second) = self.calls_per_second
+            && capacity > 0
+        {
+            let room = pacing::room(per_second, tx.paced_calls(second).await?);
+            if room == 0 {
+                tx.rollback().await?;
+                self.pace_until(pacing::next_second(now));
+                return Ok(Some(Claim::default()));
+            }
+            capacity = capacity.min(room);
+            paced_room = Some(room);
+        }
         let mut claimed = Vec::new();
         for batch in tx.running_batches(id, now).await? {
             if capacity <= 0 {
@@ -149,6 +165,12 @@ impl Dispatcher {
         }
         let advance = if s.phone_number_strategy == PhoneNumberStrategy::RoundRobin { calls.len() as i64 } else { 0 };
         tx.insert_calls(id, &calls, advance).await?;
+        if let Some(room) = paced_room {
+            tx.add_paced_calls(second, calls.len() as i64).await?;
+            if calls.len() as i64 >= room {
+                self.pace_until(pacing::next_second(now));
+            }
+        }
         tx.refresh_due_at(id).await?;
         tx.commit().await?;
         let calls_len = calls.len();

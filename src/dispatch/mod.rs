@@ -11,9 +11,9 @@ use crate::domain::voicemail;
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::store::{AcceptedCall, DueNow, FinishedCall, Store};
+use crate::telephony::placer::{Placer, Report};
 use chrono::{DateTime, Duration, Utc};
 use place::Throttle;
-use crate::telephony::placer::{Placer, Report};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{Mutex, Notify};
@@ -75,6 +75,10 @@ pub struct Dispatcher {
     shutdown: OnceLock<CancellationToken>,
     /// Until when telephony asked this process to place nothing more (`429`, out of reach).
     throttle: std::sync::Mutex<Throttle>,
+    /// `--calls-per-second`: the calls every replica together may start in one second.
+    calls_per_second: Option<u32>,
+    /// Until when this second's calls are all started (claims wait for the next second).
+    paced_until: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
 impl Dispatcher {
@@ -101,7 +105,31 @@ impl Dispatcher {
             wakeup,
             shutdown: OnceLock::new(),
             throttle: std::sync::Mutex::default(),
+            calls_per_second: None,
+            paced_until: std::sync::Mutex::default(),
         }
+    }
+
+    /// Paces call starts: at most `n` a second across every replica (0: unlimited).
+    pub fn with_calls_per_second(mut self, n: u32) -> Self {
+        self.calls_per_second = (n > 0).then_some(n);
+        self
+    }
+
+    /// `--calls-per-second`, when set.
+    pub fn calls_per_second(&self) -> Option<u32> {
+        self.calls_per_second
+    }
+
+    /// Until when claims wait for the next second's pacing, if they do at `now`.
+    fn paced_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.paced_until.lock().unwrap_or_else(|e| e.into_inner()).filter(|u| *u > now)
+    }
+
+    /// Holds claims back until `until` (this second's calls are all started).
+    fn pace_until(&self, until: DateTime<Utc>) {
+        let mut paced = self.paced_until.lock().unwrap_or_else(|e| e.into_inner());
+        *paced = Some(paced.map_or(until, |p| p.max(until)));
     }
 
     /// Does everything due at `now` until nothing more is.
@@ -227,7 +255,7 @@ impl Dispatcher {
         // Campaigns are claimed a few at a time: each claim locks only its own campaign, and while one
         // waits on the database another can run.
         // While telephony asked for a pause, nothing is claimed (outcomes and timeouts go on).
-        if self.throttled_until(now).is_some() {
+        if self.throttled_until(now).is_some() || self.paced_until(now).is_some() {
             return Ok(Pass { changed, held });
         }
         let mut candidates = self.store.dispatch_candidates(now).await?;
@@ -246,6 +274,7 @@ impl Dispatcher {
             async move {
                 let mut outcomes = Vec::new();
                 while !self.stopping()
+                    && self.paced_until(now).is_none()
                     && let Some(&campaign) = candidates.get(next.fetch_add(1, Ordering::Relaxed))
                 {
                     outcomes.push(self.claim_and_place(campaign, slot, now).await);
@@ -300,7 +329,7 @@ impl Dispatcher {
         let Some(action) = self.store.voicemail_action_of(execution_id).await? else {
             return Ok(Reported::Unknown);
         };
-        let call = AcceptedCall { provider_call_id, ..AcceptedCall::bare(execution_id) };
+        let call = AcceptedCall { provider_call_id: provider_call_id.clone(), ..AcceptedCall::bare(execution_id) };
         let (applied, ended) = match report {
             Report::Ringing => (self.store.mark_accepted(&[call], now).await? > 0, false),
             Report::Answered(by) => match by.and_then(|by| voicemail::ends_call(action, by)) {
@@ -321,14 +350,28 @@ impl Dispatcher {
             return Ok(Reported::Ignored);
         }
         self.wakeup.notify_one();
-        Ok(if ended { Reported::HangUp } else { Reported::Applied })
+        if !ended {
+            return Ok(Reported::Applied);
+        }
+        if let Some(sid) = provider_call_id {
+            // The outcome is recorded: the provider is asked to end the call without holding the callback.
+            let placer = self.placer.clone();
+            tokio::spawn(async move { placer.hang_up(&sid).await });
+        }
+        Ok(Reported::HangUp)
+    }
+
+    /// Whether a call has that id (`Ignored` when it has: a report that changes nothing).
+    pub async fn knows(&self, execution_id: ExecutionId) -> Result<Reported, Error> {
+        let known = self.store.voicemail_action_of(execution_id).await?.is_some();
+        Ok(if known { Reported::Ignored } else { Reported::Unknown })
     }
 
     /// The next future instant at which something will be due: a timed event, a campaign's due work
     /// in its working hours, or the end of a pause telephony asked for. One indexed query.
     pub async fn next_wakeup(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Error> {
         let mut next = self.store.next_wakeup(now).await?;
-        if let Some(end) = self.throttled_until(now) {
+        for end in [self.throttled_until(now), self.paced_until(now)].into_iter().flatten() {
             next = Some(next.map_or(end, |n| n.min(end)));
         }
         Ok(next)

@@ -2,11 +2,11 @@
 //! fails), busy or out of reach (no attempt used; this process pauses its claims), or in doubt.
 
 use super::Dispatcher;
-use crate::telephony::placer::{CallRequest, Placement};
 use crate::domain::contact::CallStatus;
 use crate::domain::outcome::Outcome;
 use crate::error::Error;
 use crate::store::{AcceptedCall, FinishedCall, UnplacedCall};
+use crate::telephony::placer::{CallRequest, Placement};
 use chrono::{DateTime, Duration, Utc};
 
 /// A claimed call still to hand to telephony, with what puts it back if telephony does not take it.

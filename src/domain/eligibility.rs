@@ -13,16 +13,19 @@ wire_enum!(
         ScheduledStart = "scheduled_start",
         OutsideWorkingHours = "outside_working_hours",
         ConcurrencyLimit = "concurrency_limit",
+        CallsPerSecond = "calls_per_second",
         NothingDue = "nothing_due",
     }
 );
 
 /// Every reason no contact of `batch` can be called at `now`; empty when calls can start.
-/// `next_due_retry` is the earliest due time of the batch's retries and follow-ups.
+/// `next_due_retry` is the earliest due time of the batch's retries and follow-ups; `paced` says
+/// that this second's `--calls-per-second` are all used.
 pub fn blocked_by(
     campaign: &Campaign,
     batch: &Batch,
     next_due_retry: Option<DateTime<Utc>>,
+    paced: bool,
     now: DateTime<Utc>,
 ) -> Vec<BlockedBy> {
     let mut reasons = Vec::new();
@@ -42,6 +45,9 @@ pub fn blocked_by(
     let batch_full = batch.concurrency_limit.is_some_and(|l| batch.in_flight >= i64::from(l));
     if campaign.in_flight >= i64::from(s.concurrency_limit) || batch_full {
         reasons.push(BlockedBy::ConcurrencyLimit);
+    }
+    if paced {
+        reasons.push(BlockedBy::CallsPerSecond);
     }
     let due = batch.counters.get(ContactStatus::Pending) > 0 || next_due_retry.is_some_and(|t| t <= now);
     if batch.status.is_terminal() || !due {
@@ -75,12 +81,14 @@ impl From<&Batch> for BatchState {
 }
 
 /// The earliest instant at or after `now` when a call of `batch` may start, as far as its status,
-/// start, expiry, due work, working hours and limits tell; `None` when nothing is waiting, the batch
-/// cannot dispatch, or a full concurrency limit must first free a slot.
+/// start, expiry, due work, working hours, limits and pacing (`paced_until`: the next second, when
+/// this one's calls are all used) tell; `None` when nothing is waiting, the batch cannot dispatch,
+/// or a full concurrency limit must first free a slot.
 pub fn earliest_start(
     campaign: &Campaign,
     batch: &BatchState,
     next_due_retry: Option<DateTime<Utc>>,
+    paced_until: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
     let s = &campaign.settings;
@@ -93,6 +101,9 @@ pub fn earliest_start(
     }
     let work = if batch.pending > 0 { Some(now) } else { next_due_retry }?;
     let mut t = work.max(batch.scheduled_start).max(now);
+    if let Some(paced) = paced_until {
+        t = t.max(paced);
+    }
     if s.working_hours_enforced {
         t = s.working_hours.next_open(s.timezone.tz(), t)?;
     }

@@ -8,6 +8,7 @@ pub mod eligibility;
 pub mod ids;
 pub mod numbering;
 pub mod outcome;
+pub mod pacing;
 #[cfg(test)]
 mod parsers_props;
 pub mod phone;

@@ -8,6 +8,8 @@ use serde::Serialize;
 pub enum Provider {
     Simulated,
     Http,
+    Twilio,
+    Jambonz,
 }
 
 impl Provider {
@@ -15,11 +17,13 @@ impl Provider {
         match self {
             Provider::Simulated => "simulated",
             Provider::Http => "http",
+            Provider::Twilio => "twilio",
+            Provider::Jambonz => "jambonz",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Provider::Simulated, Provider::Http].into_iter().find(|p| p.as_str() == s)
+        [Provider::Simulated, Provider::Http, Provider::Twilio, Provider::Jambonz].into_iter().find(|p| p.as_str() == s)
     }
 }
 
@@ -29,7 +33,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for p in [Provider::Simulated, Provider::Http] {
+        for p in [Provider::Simulated, Provider::Http, Provider::Twilio, Provider::Jambonz] {
             assert_eq!(Provider::parse(p.as_str()), Some(p));
             assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
         }

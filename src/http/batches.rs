@@ -247,7 +247,7 @@ pub async fn dispatch(State(st): State<AppState>, auth: Auth, PathId(id): PathId
 
 /// `GET /batches/{batch_id}/debug`.
 pub async fn debug(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
-    let d = service::debug(&st.store, auth.0, batch_id(&id)?, st.clock.now()).await?;
+    let d = service::debug(&st.store, auth.0, batch_id(&id)?, st.dispatcher.calls_per_second(), st.clock.now()).await?;
     let breakdown: Map<String, Value> = d
         .breakdown
         .iter()
@@ -283,6 +283,7 @@ fn reason_tip(reason: &str) -> &'static str {
         "scheduled_start" => "The batch starts at its scheduled_start",
         "outside_working_hours" => "Outside the campaign's working hours; calls start at the next window",
         "concurrency_limit" => "The concurrency limit is reached; calls start as calls in flight end",
+        "calls_per_second" => "This second's --calls-per-second are all started; calls go on in the next second",
         _ => "Nothing is due: no pending contacts and no retry or follow-up due yet",
     }
 }

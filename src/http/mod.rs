@@ -61,6 +61,10 @@ pub struct Shared {
     pub dispatcher: Arc<Dispatcher>,
     /// Verifies telephony callbacks; without it every callback is refused.
     pub webhook_secret: Option<crate::domain::signing::Secret>,
+    /// Verifies Twilio's callbacks, when the server places calls through Twilio.
+    pub twilio: Option<crate::telephony::twilio_callbacks::TwilioCallbacks>,
+    /// Authenticates jambonz's callbacks, when the server places calls through jambonz.
+    pub jambonz: Option<crate::telephony::jambonz_callbacks::JambonzCallbacks>,
 }
 
 impl std::ops::Deref for AppState {
@@ -98,6 +102,8 @@ fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::GET, "/api/v1/campaigns/{campaign_id}/stats", get(stats::get)),
         (Method::GET, "/api/v1/campaigns/{campaign_id}/batches", get(batches::list_of_campaign)),
         (Method::POST, "/api/v1/webhooks/call-status", post(webhooks::call_status)),
+        (Method::POST, "/api/v1/webhooks/twilio", post(webhooks::twilio::status)),
+        (Method::POST, "/api/v1/webhooks/jambonz", post(webhooks::jambonz::status)),
         (Method::GET, "/api/v1/test/clock", get(test_clock::get)),
         (Method::POST, "/api/v1/test/clock", post(test_clock::set)),
         (Method::POST, "/api/v1/batches/", post(batches::create)),

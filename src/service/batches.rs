@@ -226,11 +226,18 @@ pub struct BatchDebug {
 const STUCK_AFTER_MINUTES: i64 = 30;
 
 /// Diagnoses why a batch is or is not dispatching.
-pub async fn debug(store: &Store, org: OrgId, id: BatchId, now: DateTime<Utc>) -> Result<BatchDebug, Error> {
+pub async fn debug(
+    store: &Store,
+    org: OrgId,
+    id: BatchId,
+    calls_per_second: Option<u32>,
+    now: DateTime<Utc>,
+) -> Result<BatchDebug, Error> {
     let batch = get(store, org, id).await?;
     let campaign = store.get_campaign(org, batch.campaign_id).await?.ok_or(NOT_FOUND)?;
     let next_due = store.next_due_retry(id).await?;
-    let blocked_by = blocked_by(&campaign, &batch, next_due, now);
+    let paced = super::stats::paced_until(store, calls_per_second, now).await?.is_some();
+    let blocked_by = blocked_by(&campaign, &batch, next_due, paced, now);
     let stuck_pending = if blocked_by.is_empty() {
         store.pending_untouched_since(id, now - Duration::minutes(STUCK_AFTER_MINUTES)).await?
     } else {

@@ -5,6 +5,7 @@ use crate::domain::campaign::CallCounters;
 use crate::domain::contact::{ContactStatus, StatusCounts};
 use crate::domain::eligibility::earliest_start;
 use crate::domain::ids::{CampaignId, OrgId};
+use crate::domain::pacing;
 use crate::error::Error;
 use crate::store::{StatsSnapshot, Store};
 use chrono::{DateTime, Utc};
@@ -52,15 +53,17 @@ pub async fn campaign_stats(
     store: &Store,
     org: OrgId,
     id: CampaignId,
+    calls_per_second: Option<u32>,
     now: DateTime<Utc>,
 ) -> Result<CampaignStats, Error> {
     let StatsSnapshot { campaign, batches, retry_breakdown } =
         store.campaign_stats_snapshot(org, id).await?.ok_or(Error::NotFound("Campaign"))?;
     let mut contact_counts = StatusCounts::default();
+    let paced_until = paced_until(store, calls_per_second, now).await?;
     let mut next_dispatch_at: Option<DateTime<Utc>> = None;
     for (state, counts, next_due) in &batches {
         contact_counts.add(counts);
-        if let Some(t) = earliest_start(&campaign, state, *next_due, now) {
+        if let Some(t) = earliest_start(&campaign, state, *next_due, paced_until, now) {
             next_dispatch_at = Some(next_dispatch_at.map_or(t, |n| n.min(t)));
         }
     }
@@ -79,5 +82,18 @@ pub async fn campaign_stats(
         answered_calls: campaign.answered_calls,
         answered_seconds: campaign.answered_seconds,
         next_dispatch_at,
+    })
+}
+
+/// Until when `--calls-per-second` holds calls back at `now`: the next second, when this one's are
+/// all started.
+pub async fn paced_until(
+    store: &Store,
+    calls_per_second: Option<u32>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, Error> {
+    Ok(match calls_per_second {
+        Some(_) => pacing::held_until(calls_per_second, store.paced_calls(pacing::second_of(now)).await?, now),
+        None => None,
     })
 }

@@ -206,6 +206,8 @@ delegate!(Store {
     fn dispatch_candidates(now: DateTime<Utc>) -> Vec<CampaignId>;
     /// Whether the campaign is active, open and its due work has come (read without a lock).
     fn still_due(campaign: CampaignId, now: DateTime<Utc>) -> bool;
+    /// The calls every replica started in `second` (Unix seconds) so far.
+    fn paced_calls(second: i64) -> i64;
     /// Records that telephony accepted these calls: they ring, their contacts are in progress, and a
     /// simulated call's script is kept so that it ends on the server's clock.
     fn mark_accepted(calls: &[AcceptedCall], now: DateTime<Utc>) -> usize;
@@ -346,6 +348,11 @@ delegate!(Tx {
     /// replicas never runs more of them at once than the database has room for. Says whether it
     /// got one; when not, the transaction can only be rolled back.
     fn take_dispatch_slot(slot: u32, slots: u32) -> bool;
+    /// The calls every replica started in `second` (Unix seconds) so far, that second's count
+    /// locked until the transaction ends, so that concurrent claims count one after another.
+    fn paced_calls(second: i64) -> i64;
+    /// Counts `calls` more started in `second`.
+    fn add_paced_calls(second: i64, calls: i64) -> ();
     /// Locks an active campaign for a claim, skipping it when another transaction holds it.
     /// Returns it with its round-robin cursor and recorded `due_at`.
     fn lock_campaign_for_dispatch(id: CampaignId) -> Option<LockedForDispatch>;

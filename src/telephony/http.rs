@@ -1,7 +1,8 @@
 //! The http placer: a signed POST per call to the configured telephony URL (API.md §7, §8), and
 //! what telephony's answer means: placed, refused, busy (no attempt used), or in doubt.
 
-use super::placer::{CallRequest, PlaceFuture, Placement, Placer, retry_after};
+use super::answer;
+use super::placer::{CallRequest, PlaceFuture, Placement, Placer};
 use crate::clock::Clock;
 use crate::domain::signing::Secret;
 use crate::outbound::TrustedRoots;
@@ -9,8 +10,6 @@ use std::time::Duration;
 
 /// How long telephony may take to accept a call.
 const ACCEPT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The most of a refusal's body read, to learn whether the number is invalid.
-const MAX_REFUSAL_BYTES: usize = 64 * 1024;
 
 /// Places calls by POSTing them to telephony.
 pub struct HttpPlacer {
@@ -58,13 +57,9 @@ impl Placer for HttpPlacer {
                 .await;
             match sent {
                 Ok(r) => classify(r).await,
-                // Never connected: certainly not placed, and not the contact's fault.
-                Err(e) if e.is_connect() => {
-                    Placement::Throttled { reason: format!("telephony unreachable: {e}"), retry_after: None }
-                }
-                // Sent, but no clear answer: the call may exist. Never redial on doubt; the call
-                // timeout closes it if no outcome arrives.
-                Err(e) => Placement::Unknown(format!("no answer from telephony: {e}")),
+                // Never connected: not placed; sent without a clear answer: never redialled (the
+                // call timeout closes it if no outcome arrives).
+                Err(e) => answer::failed_request(&e, "telephony"),
             }
         })
     }
@@ -73,28 +68,16 @@ impl Placer for HttpPlacer {
 /// What an answer means (API.md §7): `2xx` placed; `429` busy, no attempt used; `408` and `5xx`
 /// doubt (a gateway may answer so after the call was placed); any other status a refusal,
 /// permanent when the body says `"permanent": true` (an invalid number).
-async fn classify(mut r: reqwest::Response) -> Placement {
-    let status = r.status();
-    if status.is_success() {
+async fn classify(r: reqwest::Response) -> Placement {
+    if r.status().is_success() {
         return Placement::Accepted { script: None, provider_call_id: None };
     }
-    let reason = format!("telephony answered {status}");
-    match status.as_u16() {
-        429 => {
-            let wait = r.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
-            Placement::Throttled { retry_after: retry_after(wait, Clock::System.now()), reason }
-        }
-        408 | 500..=599 => Placement::Unknown(reason),
-        _ => {
-            let mut body = Vec::new();
-            while body.len() < MAX_REFUSAL_BYTES
-                && let Ok(Some(chunk)) = r.chunk().await
-            {
-                body.extend_from_slice(&chunk);
-            }
-            let permanent = serde_json::from_slice::<serde_json::Value>(&body)
-                .is_ok_and(|v| v.get("permanent").and_then(serde_json::Value::as_bool) == Some(true));
-            Placement::Rejected { reason, permanent }
-        }
+    if let Some(placement) = answer::common(&r, "telephony") {
+        return placement;
     }
+    let reason = format!("telephony answered {}", r.status());
+    let body = answer::bounded_body(r).await;
+    let permanent = serde_json::from_slice::<serde_json::Value>(&body)
+        .is_ok_and(|v| v.get("permanent").and_then(serde_json::Value::as_bool) == Some(true));
+    Placement::Rejected { reason, permanent }
 }

@@ -2,8 +2,8 @@
 
 use crate::domain::contact::CallKind;
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId};
-use crate::domain::simulate::Script;
 use crate::domain::outcome::Outcome;
+use crate::domain::simulate::Script;
 use crate::domain::voicemail::{AnsweredBy, VoicemailAction};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -92,6 +92,14 @@ pub trait Placer: Send + Sync {
     /// claim records the placement in its own transaction. `None`: the call goes through `place`.
     fn accept_at_once(&self, _call: &CallRequest) -> Option<Option<Script>> {
         None
+    }
+
+    /// Ends a live call at the provider (a machine answered and the campaign hangs up on machines).
+    /// The outcome is already recorded; a failure is only logged. Placers that cannot do it (the
+    /// simulated one's calls end by script; the http one's telephony learns it from the callback's
+    /// answer) do nothing.
+    fn hang_up<'a>(&'a self, _provider_call_id: &'a str) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(async {})
     }
 }
 

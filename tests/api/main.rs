@@ -6,20 +6,23 @@ mod common;
 mod batches;
 mod campaigns;
 mod conventions;
-#[allow(dead_code)] // fakes offer more than each test uses
-mod fakes;
 mod counts;
 mod dispatch;
+#[allow(dead_code)] // fakes offer more than each test uses
+mod fakes;
 mod hostile;
 mod idempotency;
 mod idempotency_crash;
+mod jambonz;
 mod limits;
 mod machines;
 mod memory;
 mod ops;
 mod orgs;
+mod pacing;
 mod placement;
 mod stores;
 mod telephony;
 mod tls;
+mod twilio;
 mod wake;

@@ -1,6 +1,9 @@
 //! `POST /api/v1/webhooks/call-status`: telephony's progress and outcome callbacks, verified by
 //! signature (API.md §7, §8) instead of a bearer token.
 
+pub mod jambonz;
+pub mod twilio;
+
 use super::AppState;
 use super::auth::client_of;
 use super::extract::{parse_json_object, read_request_body};
@@ -8,13 +11,13 @@ use super::json::ok;
 use super::validate::{Problems, at};
 use crate::clock::Clock;
 use crate::dispatch::Reported;
-use crate::telephony::placer::Report;
 use crate::domain::contact::CallStatus;
 use crate::domain::ids::ExecutionId;
 use crate::domain::outcome::Outcome;
 use crate::domain::signing::{SignedHeaders, VerifyError};
 use crate::domain::voicemail::AnsweredBy;
 use crate::error::{Error, Loc};
+use crate::telephony::placer::Report;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::response::Response;

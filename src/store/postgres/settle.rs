@@ -72,7 +72,8 @@ impl Store {
                 answered_by = COALESCE(t.answered_by, cr.answered_by)
              FROM UNNEST($1::uuid[], $2::timestamptz[], $3::jsonb[], $6::text[], $7::text[])
                 AS t(id, ends, plan, provider_call_id, answered_by)
-             WHERE cr.id = t.id AND (cr.call_status = 'dispatched' OR ($4 AND cr.call_status = 'ringing'))
+             WHERE cr.id = t.id AND (cr.call_status = 'dispatched' OR ($4 AND cr.call_status = 'ringing')
+                OR ($4 AND cr.call_status = 'in_progress' AND cr.answered_by IS NULL AND t.answered_by IS NOT NULL))
              RETURNING cr.contact_id",
         )
         .bind(&ids)

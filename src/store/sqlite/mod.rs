@@ -13,6 +13,7 @@ mod counts;
 mod dispatch;
 mod idempotency;
 mod orgs;
+mod pacing;
 mod release;
 mod settle;
 mod transfer;

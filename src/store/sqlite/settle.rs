@@ -73,7 +73,9 @@ impl Store {
                 answered_by = COALESCE(t.answered_by, call_records.answered_by)
              FROM (SELECT value ->> 0 AS id, value ->> 1 AS ends, value ->> 2 AS plan, value ->> 3 AS provider_call_id,
                     value ->> 4 AS answered_by FROM json_each(?3)) AS t
-             WHERE call_records.id = t.id AND (call_status = 'dispatched' OR (?1 AND call_status = 'ringing'))
+             WHERE call_records.id = t.id AND (call_status = 'dispatched' OR (?1 AND call_status = 'ringing')
+                OR (?1 AND call_status = 'in_progress' AND call_records.answered_by IS NULL
+                    AND t.answered_by IS NOT NULL))
              RETURNING contact_id",
         )
         .bind(answered)

@@ -1,0 +1,431 @@
+//! Fake Twilio Voice REST API: records create-call and hang-up requests; sends callbacks signed as Twilio signs them.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha1::Sha1;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+type Form = Vec<(String, String)>;
+
+/// One create-call request as received. `sid` is empty when the request was refused.
+#[derive(Clone, Debug)]
+pub struct CreatedCall {
+    pub sid: String,
+    pub basic_auth: (String, String),
+    pub form: Vec<(String, String)>,
+}
+
+impl CreatedCall {
+    /// The first value of a form parameter.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+    /// Every value of a (repeatable) form parameter, in the order sent.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.form.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    api_keys: Vec<(String, String)>,
+    calls: Vec<CreatedCall>,
+    updates: Vec<(String, Form)>,
+    /// The answers queued for the next valid create-calls; None holds the request open.
+    queued: VecDeque<Option<Response>>,
+    /// The Call resource of every created call, by sid.
+    resources: HashMap<String, Value>,
+    /// The next SequenceNumber of each call's status callbacks.
+    sequence: HashMap<String, u64>,
+}
+
+/// The fake, serving on `base` until the test's runtime ends.
+#[derive(Clone)]
+pub struct FakeTwilio {
+    pub base: String,
+    pub account_sid: String,
+    pub auth_token: String,
+    inner: Arc<Mutex<Inner>>,
+    client: reqwest::Client,
+}
+
+/// The X-Twilio-Signature of a request: base64(HMAC-SHA1(auth_token, url + name+value for each parameter,
+/// names sorted, the values of a repeated name de-duplicated and sorted)).
+pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+    let mut by_name: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (name, value) in params {
+        by_name.entry(name).or_default().insert(value);
+    }
+    let mut data = url.to_owned();
+    for (name, values) in by_name {
+        for value in values {
+            data.push_str(name);
+            data.push_str(value);
+        }
+    }
+    let mut mac = Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()).expect("HMAC takes any key length");
+    mac.update(data.as_bytes());
+    B64.encode(mac.finalize().into_bytes())
+}
+
+/// "AC"/"CA"-style identifiers: a prefix and 32 random hex digits.
+pub fn random_sid(prefix: &str) -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("random bytes");
+    bytes.iter().fold(prefix.to_owned(), |s, b| s + &format!("{b:02x}"))
+}
+
+fn now_rfc2822() -> String {
+    chrono::Utc::now().to_rfc2822()
+}
+
+/// Twilio's error shape: `{code, message, more_info, status}`.
+fn error(status: u16, code: u32, message: &str) -> Response {
+    let more_info = format!("https://www.twilio.com/docs/errors/{code}");
+    let body = json!({"code": code, "message": message, "more_info": more_info, "status": status});
+    (StatusCode::from_u16(status).expect("a valid status"), axum::Json(body)).into_response()
+}
+
+fn not_found(path: &str) -> Response {
+    error(404, 20404, &format!("The requested resource {path} was not found"))
+}
+
+fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(B64.decode(encoded.trim()).ok()?).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+fn first<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+}
+
+impl FakeTwilio {
+    fn authorized(&self, creds: &Option<(String, String)>) -> bool {
+        let Some((user, password)) = creds else { return false };
+        (*user == self.account_sid && *password == self.auth_token)
+            || self.inner.lock().unwrap().api_keys.iter().any(|(k, s)| k == user && s == password)
+    }
+
+    fn new_resource(&self, sid: &str, to: &str, from: &str) -> Value {
+        let (account, created) = (&self.account_sid, now_rfc2822());
+        let base = format!("/2010-04-01/Accounts/{account}/Calls/{sid}");
+        json!({
+            "account_sid": account, "answered_by": null, "api_version": "2010-04-01", "caller_name": null,
+            "date_created": created, "date_updated": created, "direction": "outbound-api", "duration": null,
+            "end_time": null, "forwarded_from": null, "from": from, "from_formatted": from, "group_sid": null,
+            "parent_call_sid": null, "phone_number_sid": null, "price": null, "price_unit": "USD",
+            "queue_time": "0", "sid": sid, "start_time": null, "status": "queued", "to": to, "to_formatted": to,
+            "trunk_sid": null, "uri": format!("{base}.json"),
+            "subresource_uris": {
+                "notifications": format!("{base}/Notifications.json"), "recordings": format!("{base}/Recordings.json"),
+                "payments": format!("{base}/Payments.json"), "events": format!("{base}/Events.json"),
+                "siprec": format!("{base}/Siprec.json"), "streams": format!("{base}/Streams.json"),
+            },
+        })
+    }
+}
+
+async fn create_call(
+    State(s): State<FakeTwilio>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let creds = basic_auth(&headers);
+    let form: Form = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let mut call = CreatedCall { sid: String::new(), basic_auth: creds.clone().unwrap_or_default(), form };
+    let refusal = if !s.authorized(&creds) {
+        Some(error(401, 20003, "Authenticate"))
+    } else if account != s.account_sid {
+        Some(not_found(&format!("/2010-04-01/Accounts/{account}/Calls.json")))
+    } else if first(&call.form, "To").is_none() {
+        Some(error(400, 21201, "No 'To' number is specified"))
+    } else if first(&call.form, "From").is_none() {
+        Some(error(400, 21213, "'From' phone number is required"))
+    } else if ["Url", "Twiml", "ApplicationSid"].iter().all(|p| first(&call.form, p).is_none()) {
+        Some(error(400, 21200, "Either a 'Url', 'Twiml' or 'ApplicationSid' parameter is required"))
+    } else {
+        None
+    };
+    let answer = {
+        let mut inner = s.inner.lock().unwrap();
+        let answer = refusal.map(Some).or_else(|| inner.queued.pop_front()).unwrap_or_else(|| {
+            call.sid = random_sid("CA");
+            let (to, from) = (first(&call.form, "To").unwrap(), first(&call.form, "From").unwrap());
+            let resource = s.new_resource(&call.sid, to, from);
+            inner.resources.insert(call.sid.clone(), resource.clone());
+            Some((StatusCode::CREATED, axum::Json(resource)).into_response())
+        });
+        inner.calls.push(call);
+        answer
+    };
+    match answer {
+        Some(answer) => answer,
+        None => std::future::pending().await,
+    }
+}
+
+async fn update_call(
+    State(s): State<FakeTwilio>,
+    Path((account, file)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = format!("/2010-04-01/Accounts/{account}/Calls/{file}");
+    if !s.authorized(&basic_auth(&headers)) {
+        return error(401, 20003, "Authenticate");
+    }
+    let Some(sid) = file.strip_suffix(".json").filter(|_| account == s.account_sid) else { return not_found(&path) };
+    let form: Form = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let mut inner = s.inner.lock().unwrap();
+    inner.updates.push((sid.to_owned(), form.clone()));
+    let Some(resource) = inner.resources.get_mut(sid) else { return not_found(&path) };
+    let current = resource["status"].as_str().unwrap_or_default().to_owned();
+    let ringing = matches!(current.as_str(), "queued" | "ringing");
+    match first(&form, "Status") {
+        // `canceled` only ends a call that has not been answered; `completed` ends any live call.
+        Some("canceled") if ringing => resource["status"] = json!("canceled"),
+        Some("completed") if ringing || current == "in-progress" => resource["status"] = json!("completed"),
+        Some("canceled" | "completed") | None => {}
+        Some(other) => return error(400, 21200, &format!("Invalid Status: {other}")),
+    }
+    resource["date_updated"] = json!(now_rfc2822());
+    (StatusCode::OK, axum::Json(resource.clone())).into_response()
+}
+
+impl FakeTwilio {
+    /// Starts the fake on 127.0.0.1:0. `account_sid` is like "AC" + 32 hex, `auth_token` 32 hex.
+    pub async fn start(account_sid: &str, auth_token: &str) -> FakeTwilio {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let client = reqwest::Client::builder().no_proxy().timeout(std::time::Duration::from_secs(10)).build().unwrap();
+        let (account_sid, auth_token, inner) = (account_sid.to_owned(), auth_token.to_owned(), Arc::default());
+        let fake = FakeTwilio { base, account_sid, auth_token, inner, client };
+        let app = Router::new()
+            .route("/2010-04-01/Accounts/{account}/Calls.json", post(create_call))
+            .route("/2010-04-01/Accounts/{account}/Calls/{file}", post(update_call))
+            .with_state(fake.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        fake
+    }
+
+    /// Also accepts this API key pair on basic auth (the account SID and auth token are always accepted).
+    pub fn accept_api_key(&self, key_sid: &str, secret: &str) {
+        self.inner.lock().unwrap().api_keys.push((key_sid.to_owned(), secret.to_owned()));
+    }
+
+    /// Every create-call request received (also the refused ones), in order.
+    pub fn calls(&self) -> Vec<CreatedCall> {
+        self.inner.lock().unwrap().calls.clone()
+    }
+
+    /// Hang-up (call update) requests received with valid credentials: (call sid, form).
+    pub fn updates(&self) -> Vec<(String, Vec<(String, String)>)> {
+        self.inner.lock().unwrap().updates.clone()
+    }
+
+    /// The Call resource of a created call as the fake now sees it.
+    pub fn resource(&self, sid: &str) -> Option<Value> {
+        self.inner.lock().unwrap().resources.get(sid).cloned()
+    }
+
+    /// The next create-call that passes authentication and validation answers this Twilio error instead of 201.
+    pub fn queue_error(&self, status: u16, code: u32, message: &str, headers: &[(&str, &str)]) {
+        let mut response = error(status, code, message);
+        for (name, value) in headers {
+            let name = header::HeaderName::from_bytes(name.as_bytes()).expect("a valid header name");
+            response.headers_mut().append(name, value.parse().expect("a valid header value"));
+        }
+        self.inner.lock().unwrap().queued.push_back(Some(response));
+    }
+
+    /// The next create-call that passes authentication and validation is recorded and never answered.
+    pub fn queue_silence(&self) {
+        self.inner.lock().unwrap().queued.push_back(None);
+    }
+
+    /// Sends a status callback for `call` to its StatusCallback (with its StatusCallbackMethod), signed with the
+    /// auth token: the standard parameters plus `extra` (an `extra` name replaces the standard one).
+    /// A `CallStatus` in `extra` also becomes the status of the fake's Call resource.
+    pub async fn send_status(&self, call: &CreatedCall, extra: &[(&str, &str)]) -> (u16, String) {
+        let url = call.get("StatusCallback").expect("the call was created without a StatusCallback");
+        let (from, to) = (call.get("From").unwrap_or_default(), call.get("To").unwrap_or_default());
+        let sequence = {
+            let mut inner = self.inner.lock().unwrap();
+            let status = lookup(extra, "CallStatus").filter(|status| *status != "initiated");
+            if let (Some(status), Some(resource)) = (status, inner.resources.get_mut(&call.sid)) {
+                resource["status"] = json!(status);
+            }
+            let next = inner.sequence.entry(call.sid.clone()).or_insert(0);
+            *next += 1;
+            *next - 1
+        };
+        let mut params = pairs(&[
+            ("CallSid", &call.sid),
+            ("AccountSid", &self.account_sid),
+            ("From", from),
+            ("To", to),
+            ("Caller", from),
+            ("Called", to),
+            ("Direction", "outbound-api"),
+            ("ApiVersion", "2010-04-01"),
+            ("CallbackSource", "call-progress-events"),
+            ("SequenceNumber", &sequence.to_string()),
+            ("Timestamp", &now_rfc2822()),
+        ]);
+        params.retain(|(name, _)| lookup(extra, name).is_none());
+        params.extend(pairs(extra));
+        let method = call.get("StatusCallbackMethod").unwrap_or("POST");
+        self.deliver(url, method, params, Some(&self.auth_token)).await
+    }
+
+    /// Sends the async AMD callback to the call's AsyncAmdStatusCallback, signed like `send_status`.
+    pub async fn send_amd(&self, call: &CreatedCall, answered_by: &str) -> (u16, String) {
+        let url = call.get("AsyncAmdStatusCallback").expect("the call was created without an AsyncAmdStatusCallback");
+        let params = pairs(&[
+            ("CallSid", &call.sid),
+            ("AccountSid", &self.account_sid),
+            ("AnsweredBy", answered_by),
+            ("MachineDetectionDuration", "2340"),
+        ]);
+        let method = call.get("AsyncAmdStatusCallbackMethod").unwrap_or("POST");
+        self.deliver(url, method, params, Some(&self.auth_token)).await
+    }
+
+    /// POSTs a form to `url`, signed with `sign_with` (no X-Twilio-Signature header when None).
+    pub async fn send_signed(&self, url: &str, params: &[(&str, &str)], sign_with: Option<&str>) -> (u16, String) {
+        self.deliver(url, "POST", pairs(params), sign_with).await
+    }
+
+    /// POST: a form body, signed over the URL and the parameters. GET: the parameters in the query string, signed
+    /// over that whole URL alone.
+    async fn deliver(&self, url: &str, method: &str, params: Form, sign_with: Option<&str>) -> (u16, String) {
+        let encoded = serde_urlencoded::to_string(&params).unwrap();
+        let get = method.eq_ignore_ascii_case("GET");
+        let (url, signed) = match get {
+            true => (format!("{url}{}{encoded}", if url.contains('?') { '&' } else { '?' }), &[][..]),
+            false => (url.to_owned(), &params[..]),
+        };
+        let mut request = match get {
+            true => self.client.get(&url),
+            false => {
+                self.client.post(&url).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(encoded)
+            }
+        };
+        if let Some(token) = sign_with {
+            request = request.header("X-Twilio-Signature", signature(token, &url, signed));
+        }
+        let response = request.send().await.expect("the callback was delivered");
+        (response.status().as_u16(), response.text().await.unwrap_or_default())
+    }
+}
+
+fn pairs(list: &[(&str, &str)]) -> Form {
+    list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn lookup<'a>(list: &[(&str, &'a str)], name: &str) -> Option<&'a str> {
+    list.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
+}
+
+#[tokio::test]
+async fn self_test() {
+    const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+    const TOKEN: &str = "fedcba9876543210fedcba9876543210";
+    // Twilio's documented example; repeated names are de-duplicated and their values sorted.
+    let documented =
+        "CallSid=CA1234567890ABCDE&Caller=%2B12349013030&Digits=1234&From=%2B12349013030&To=%2B18005551212";
+    let documented: Form = serde_urlencoded::from_str(documented).unwrap();
+    let example = signature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", &documented);
+    assert_eq!(example, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
+    let repeated = pairs(&[("b", "x"), ("A", "2"), ("A", "1"), ("A", "2"), ("a", "é")]);
+    assert_eq!(signature("12345", "https://example.com/cb", &repeated), "hjoajkQp/ZJ10c4r6pHB2Mcl9GM=");
+
+    // A receiver of callbacks: records (URI, headers, body), answers 200.
+    let received: Arc<Mutex<Vec<(String, HeaderMap, Bytes)>>> = Arc::default();
+    let log = received.clone();
+    let app = Router::new().fallback(move |uri: axum::http::Uri, headers: HeaderMap, body: Bytes| {
+        log.lock().unwrap().push((uri.to_string(), headers, body));
+        std::future::ready(StatusCode::OK)
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/twilio/status?campaign=c1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let fake = FakeTwilio::start(ACCOUNT, TOKEN).await;
+    let http = reqwest::Client::builder().no_proxy().timeout(std::time::Duration::from_secs(2)).build().unwrap();
+    let url = format!("{}/2010-04-01/Accounts/{ACCOUNT}/Calls.json", fake.base);
+    let encode = |list: &[(&str, &str)]| serde_urlencoded::to_string(list).unwrap();
+    let events = encode(&[("StatusCallbackEvent", "answered"), ("StatusCallbackEvent", "completed")]);
+    let form = encode(&[("To", "+33612345678"), ("From", "+33198765432"), ("Url", "https://a.example/twiml")]);
+    let form = format!("{form}&{}&{events}", encode(&[("StatusCallback", &hook)]));
+    let post = |user: &str, password: &str| {
+        let request = http.post(&url).basic_auth(user, Some(password)).body(form.clone());
+        request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").send()
+    };
+    let response = post(ACCOUNT, TOKEN).await.unwrap();
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    let sid = created["sid"].as_str().unwrap().to_owned();
+    assert!(sid.len() == 34 && sid.starts_with("CA") && sid[2..].chars().all(|c| c.is_ascii_hexdigit()));
+    assert_eq!((created["status"].as_str(), created["to"].as_str()), (Some("queued"), Some("+33612345678")));
+    let call = fake.calls()[0].clone();
+    assert_eq!(
+        (call.sid.as_str(), call.basic_auth.1.as_str(), call.get("StatusCallback")),
+        (&sid[..], TOKEN, Some(&hook[..]))
+    );
+    assert_eq!(call.all("StatusCallbackEvent"), ["answered", "completed"]);
+
+    let refused = post(ACCOUNT, "wrong").await.unwrap();
+    assert_eq!(
+        (refused.status().as_u16(), refused.json::<Value>().await.unwrap()["code"].as_u64()),
+        (401, Some(20003))
+    );
+    fake.accept_api_key("SK0123456789abcdef0123456789abcdef", "keysecret");
+    assert_eq!(post("SK0123456789abcdef0123456789abcdef", "keysecret").await.unwrap().status(), 201);
+    fake.queue_error(429, 20429, "Too Many Requests", &[("Retry-After", "2")]);
+    let limited = post(ACCOUNT, TOKEN).await.unwrap();
+    assert_eq!((limited.status().as_u16(), limited.headers()["retry-after"].to_str().unwrap()), (429, "2"));
+    assert_eq!(limited.json::<Value>().await.unwrap()["code"], 20429);
+    fake.queue_silence();
+    assert!(post(ACCOUNT, TOKEN).await.unwrap_err().is_timeout());
+    assert_eq!(fake.calls().len(), 5);
+
+    let (status, _) = fake.send_status(&call, &[("CallStatus", "completed"), ("CallDuration", "42")]).await;
+    assert_eq!(status, 200);
+    let (uri, headers, body) = received.lock().unwrap()[0].clone();
+    let got: Form = serde_urlencoded::from_bytes(&body).unwrap();
+    assert_eq!(
+        (uri.as_str(), headers["x-twilio-signature"].to_str().unwrap()),
+        ("/twilio/status?campaign=c1", &signature(TOKEN, &hook, &got)[..])
+    );
+    let value = |name: &str| got.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap();
+    assert_eq!(
+        [value("CallSid"), value("SequenceNumber"), value("CallDuration")],
+        [sid.clone(), "0".into(), "42".into()]
+    );
+    assert!(chrono::DateTime::parse_from_rfc2822(&value("Timestamp")).is_ok());
+
+    let hang_up = |sid: &str| {
+        let url = format!("{}/2010-04-01/Accounts/{ACCOUNT}/Calls/{sid}.json", fake.base);
+        http.post(url).basic_auth(ACCOUNT, Some(TOKEN)).body("Status=completed").send()
+    };
+    assert_eq!(hang_up(&sid).await.unwrap().json::<Value>().await.unwrap()["status"], "completed");
+    assert_eq!(hang_up(&random_sid("CA")).await.unwrap().status(), 404);
+    assert_eq!(fake.updates()[0], (sid, pairs(&[("Status", "completed")])));
+}

@@ -1,0 +1,40 @@
+//! `POST /api/v1/webhooks/twilio`: Twilio's status and answering-machine callbacks (API.md §7.1),
+//! verified by `X-Twilio-Signature`; a callback naming no call of ours is `404` and changes nothing.
+
+use super::MAX_CALLBACK_BYTES;
+use crate::dispatch::Reported;
+use crate::error::Error;
+use crate::http::AppState;
+use crate::http::auth::client_of;
+use crate::http::extract::read_request_body;
+use crate::http::json::ok;
+use crate::telephony::twilio_callbacks::read;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use serde_json::json;
+
+/// `POST /api/v1/webhooks/twilio`.
+pub async fn status(State(st): State<AppState>, req: Request) -> Result<Response, Error> {
+    let client = client_of(req.extensions());
+    let guard = &st.auth_failures;
+    guard.check(client)?;
+    // Only a server that places calls through Twilio takes Twilio's callbacks.
+    let Some(callbacks) = st.twilio.clone() else { return Err(Error::NoRoute) };
+    let signature = req.headers().get("x-twilio-signature").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let signature = guard.guard(client, signature.ok_or(Error::BadSignature))?;
+    let query = req.uri().query().map(str::to_owned);
+    let body = read_request_body(req, MAX_CALLBACK_BYTES).await?;
+    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).map_err(|_| Error::BadSignature)?;
+    let verified = callbacks.verify(query.as_deref(), &params, &signature);
+    guard.guard(client, if verified { Ok(()) } else { Err(Error::BadSignature) })?;
+    let callback = read(query.as_deref(), &params);
+    let execution_id = callback.execution_id.ok_or(Error::NotFound("Call"))?;
+    let reported = match callback.report {
+        Some(report) => st.dispatcher.report(execution_id, callback.call_sid, report).await?,
+        None => st.dispatcher.knows(execution_id).await?,
+    };
+    if reported == Reported::Unknown {
+        return Err(Error::NotFound("Call"));
+    }
+    ok(&json!({ "applied": matches!(reported, Reported::Applied | Reported::HangUp) }))
+}

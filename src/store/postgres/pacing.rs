@@ -1,0 +1,51 @@
+//! Calls started per second by every replica together (API.md §7 "Pacing"), one row per second.
+
+use super::{Store, Tx};
+use crate::error::Error;
+
+/// Seconds of history kept (older rows are removed as new seconds begin).
+const KEPT_SECONDS: i64 = 60;
+
+impl Tx {
+    /// The calls started in `second` so far, its row locked until the transaction ends (so that
+    /// concurrent claims on every replica count one after another).
+    pub async fn paced_calls(&mut self, second: i64) -> Result<i64, Error> {
+        let created = sqlx::query("INSERT INTO dispatch_pacing (second, placed) VALUES ($1, 0) ON CONFLICT DO NOTHING")
+            .bind(second)
+            .execute(&mut *self.0)
+            .await?
+            .rows_affected();
+        if created > 0 {
+            sqlx::query("DELETE FROM dispatch_pacing WHERE second < $1")
+                .bind(second - KEPT_SECONDS)
+                .execute(&mut *self.0)
+                .await?;
+        }
+        let placed: i32 = sqlx::query_scalar("SELECT placed FROM dispatch_pacing WHERE second = $1 FOR UPDATE")
+            .bind(second)
+            .fetch_one(&mut *self.0)
+            .await?;
+        Ok(i64::from(placed))
+    }
+
+    /// Counts `calls` more started in `second` (whose row `paced_calls` locked).
+    pub async fn add_paced_calls(&mut self, second: i64, calls: i64) -> Result<(), Error> {
+        sqlx::query("UPDATE dispatch_pacing SET placed = placed + $2 WHERE second = $1")
+            .bind(second)
+            .bind(i32::try_from(calls).unwrap_or(i32::MAX))
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// The calls started in `second` so far (read without a lock).
+    pub async fn paced_calls(&self, second: i64) -> Result<i64, Error> {
+        let placed: Option<i32> = sqlx::query_scalar("SELECT placed FROM dispatch_pacing WHERE second = $1")
+            .bind(second)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(placed.map_or(0, i64::from))
+    }
+}
