@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 #[path = "../support/db.rs"]
 mod db;
+mod providers;
 use db::Db;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
