@@ -21,7 +21,7 @@ const JAMBONZ_SECRET: &str = "wh_secret_faults";
 
 /// A `graine serve` process with the provider flags `extra`, on `port`.
 async fn start(database: &str, port: u16, extra: &[String]) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_graine"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_graine"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--database-url", database])
         .args(["--bootstrap-token", TOKEN, "--public-url", &format!("http://127.0.0.1:{port}")])
         .args(extra)
@@ -38,6 +38,7 @@ async fn start(database: &str, port: u16, extra: &[String]) -> Child {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    kill(&mut child);
     panic!("graine did not become ready");
 }
 
