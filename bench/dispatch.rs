@@ -5,6 +5,7 @@
 //! Run with `scripts/bench-dispatch` (builds the release binary first). Prints a markdown report.
 
 mod idle;
+mod providers;
 
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
@@ -370,6 +371,9 @@ fn main() {
             println!("| measure | p50 | max |");
             println!("|---|---|---|");
             println!("{}\n", start_to_ready().await);
+        }
+        if which == "providers" {
+            println!("{}", providers::providers().await);
         }
         if which == "idle" {
             println!("### Idle: every campaign outside its working hours\n");

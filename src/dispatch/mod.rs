@@ -3,15 +3,15 @@
 
 mod claim;
 mod place;
+mod report;
 mod settle;
 
 use crate::clock::Clock;
-use crate::domain::ids::{CampaignId, ExecutionId};
-use crate::domain::voicemail;
+use crate::domain::ids::CampaignId;
 use crate::error::Error;
 use crate::metrics::Metrics;
-use crate::store::{AcceptedCall, DueNow, FinishedCall, Store};
-use crate::telephony::placer::{Placer, Report};
+use crate::store::{DueNow, Store};
+use crate::telephony::placer::Placer;
 use chrono::{DateTime, Duration, Utc};
 use place::Throttle;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -75,6 +75,8 @@ pub struct Dispatcher {
     shutdown: OnceLock<CancellationToken>,
     /// Until when telephony asked this process to place nothing more (`429`, out of reach).
     throttle: std::sync::Mutex<Throttle>,
+    /// Callbacks' final outcomes, recorded a batch at a time.
+    outcomes: report::OutcomeQueue,
     /// `--calls-per-second`: the calls every replica together may start in one second.
     calls_per_second: Option<u32>,
     /// Until when this second's calls are all started (claims wait for the next second).
@@ -93,7 +95,9 @@ impl Dispatcher {
     ) -> Self {
         let wakeup = Arc::new(Notify::new());
         let streams = streams.max(1);
+        let outcomes = report::OutcomeQueue::start(store.clone(), clock.clone(), metrics.clone(), wakeup.clone());
         Self {
+            outcomes,
             store,
             clock,
             placer,
@@ -313,58 +317,6 @@ impl Dispatcher {
             self.place(claim.to_place).await?;
         }
         Ok(Some(claim.claimed))
-    }
-
-    /// Applies a telephony callback: progress (`ringing`, `in_progress`) or a final outcome, with
-    /// the provider's id for the call when it names one. Duplicates and late or out-of-order
-    /// callbacks change nothing. A machine's answer ends the call at once when the campaign hangs
-    /// up on machines (API.md §7), as one rule for every provider.
-    pub async fn report(
-        &self,
-        execution_id: ExecutionId,
-        provider_call_id: Option<String>,
-        report: Report,
-    ) -> Result<Reported, Error> {
-        let now = self.clock.now();
-        let Some(action) = self.store.voicemail_action_of(execution_id).await? else {
-            return Ok(Reported::Unknown);
-        };
-        let call = AcceptedCall { provider_call_id: provider_call_id.clone(), ..AcceptedCall::bare(execution_id) };
-        let (applied, ended) = match report {
-            Report::Ringing => (self.store.mark_accepted(&[call], now).await? > 0, false),
-            Report::Answered(by) => match by.and_then(|by| voicemail::ends_call(action, by)) {
-                Some(mut outcome) => {
-                    outcome.provider_call_id = call.provider_call_id;
-                    let finished = FinishedCall { execution_id, outcome, ended_at: now };
-                    (self.record(&[finished], now).await? > 0, true)
-                }
-                None => (self.store.mark_answered(&AcceptedCall { answered_by: by, ..call }, now).await?, false),
-            },
-            Report::Finished(mut outcome) => {
-                outcome.provider_call_id = outcome.provider_call_id.or(call.provider_call_id);
-                let finished = FinishedCall { execution_id, outcome: *outcome, ended_at: now };
-                (self.record(&[finished], now).await? > 0, false)
-            }
-        };
-        if !applied {
-            return Ok(Reported::Ignored);
-        }
-        self.wakeup.notify_one();
-        if !ended {
-            return Ok(Reported::Applied);
-        }
-        if let Some(sid) = provider_call_id {
-            // The outcome is recorded: the provider is asked to end the call without holding the callback.
-            let placer = self.placer.clone();
-            tokio::spawn(async move { placer.hang_up(&sid).await });
-        }
-        Ok(Reported::HangUp)
-    }
-
-    /// Whether a call has that id (`Ignored` when it has: a report that changes nothing).
-    pub async fn knows(&self, execution_id: ExecutionId) -> Result<Reported, Error> {
-        let known = self.store.voicemail_action_of(execution_id).await?.is_some();
-        Ok(if known { Reported::Ignored } else { Reported::Unknown })
     }
 
     /// The next future instant at which something will be due: a timed event, a campaign's due work

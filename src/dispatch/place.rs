@@ -6,8 +6,9 @@ use crate::domain::contact::CallStatus;
 use crate::domain::outcome::Outcome;
 use crate::error::Error;
 use crate::store::{AcceptedCall, FinishedCall, UnplacedCall};
-use crate::telephony::placer::{CallRequest, Placement};
+use crate::telephony::placer::{CallRequest, PlaceFuture, Placement};
 use chrono::{DateTime, Duration, Utc};
+use futures_util::StreamExt;
 
 /// A claimed call still to hand to telephony, with what puts it back if telephony does not take it.
 pub(super) struct Claimed {
@@ -22,6 +23,9 @@ pub(super) struct Throttle {
     /// Pauses in a row without `Retry-After`: each doubles the last (1 s up to `MAX_BACKOFF`).
     streak: u32,
 }
+
+/// Placement requests one claim has in flight at once.
+const PLACING_AT_ONCE: usize = 64;
 
 /// The longest pause telephony gets without saying how long it needs.
 const MAX_BACKOFF_SECONDS: i64 = 30;
@@ -58,7 +62,10 @@ impl Dispatcher {
             tracing::warn!(%execution_id, "call not placed: its deadline passed before it was sent");
         }
         self.metrics.add_calls_placed(claimed.len() as u64);
-        let placements = futures_util::future::join_all(claimed.iter().map(|c| self.placer.place(&c.request))).await;
+        // At most `PLACING_AT_ONCE` requests to telephony at a time: a claim of thousands of calls must
+        // not open thousands of connections at once.
+        let requests: Vec<PlaceFuture<'_>> = claimed.iter().map(|c| self.placer.place(&c.request)).collect();
+        let placements: Vec<Placement> = futures_util::stream::iter(requests).buffered(PLACING_AT_ONCE).collect().await;
         let now = self.clock.now();
         let (mut accepted, mut rejected, mut unplaced) = (Vec::new(), Vec::new(), Vec::new());
         let mut asked_wait: Option<Option<std::time::Duration>> = None;

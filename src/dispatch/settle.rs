@@ -5,7 +5,7 @@ use super::{Dispatcher, Pass, SETTLE_CHUNK};
 use crate::domain::contact::CallStatus;
 use crate::domain::outcome::Outcome;
 use crate::error::Error;
-use crate::store::FinishedCall;
+use crate::store::{Closed, FinishedCall};
 use chrono::{DateTime, Utc};
 
 impl Dispatcher {
@@ -81,8 +81,8 @@ impl Dispatcher {
         Ok(closed.len())
     }
 
-    pub(super) fn count_outcomes(&self, closed: &[CallStatus]) {
-        for status in closed {
+    pub(super) fn count_outcomes(&self, closed: &[Closed]) {
+        for (_, status) in closed {
             self.metrics.add_outcome(status.as_str(), 1);
         }
     }

@@ -1,14 +1,14 @@
 //! The storage interface the services use, and its two implementations behind it: the URL picks one.
 
 use super::{
-    AcceptedCall, BatchFilter, ClaimedContact, FinishedCall, IdempotencyBegin, NewCall, OrgRecord, Page, StatsSnapshot,
-    StatusBreakdown, TokenRecord, UnplacedCall,
+    AcceptedCall, BatchFilter, ClaimedContact, Closed, FinishedCall, IdempotencyBegin, NewCall, OrgRecord, Page,
+    StatsSnapshot, StatusBreakdown, TokenRecord, UnplacedCall,
 };
 use super::{DueNow, IdempotencyClaim, LockedForDispatch};
 use super::{postgres, sqlite};
 use crate::domain::batch::{Batch, BatchStatus, NewContact};
 use crate::domain::campaign::{Campaign, CampaignStatus};
-use crate::domain::contact::{CallRecord, CallStatus, Contact, ContactStatus};
+use crate::domain::contact::{CallRecord, Contact, ContactStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId, TokenId};
 use crate::domain::outcome::Outcome;
 use crate::domain::voicemail::VoicemailAction;
@@ -220,12 +220,12 @@ delegate!(Store {
     fn voicemail_action_of(call: ExecutionId) -> Option<VoicemailAction>;
     /// Records final outcomes. A call that is no longer live (already recorded, timed out, or a
     /// duplicate callback) is left as it is. Returns the statuses of the calls it closed.
-    fn record_outcomes(finished: &[FinishedCall], now: DateTime<Utc>) -> Vec<CallStatus>;
+    fn record_outcomes(finished: &[FinishedCall], now: DateTime<Utc>) -> Vec<Closed>;
     /// Records the outcomes of simulated calls that ended by `now`, up to `limit` of them, taking only
     /// calls of campaigns no other transaction holds, in a dispatch slot (see
     /// `Tx::take_dispatch_slot`). Returns the statuses of the calls it closed, or `None` when no
     /// slot came free in time.
-    fn settle_simulated_ends(now: DateTime<Utc>, limit: i64, slot: u32, slots: u32) -> Option<Vec<CallStatus>>;
+    fn settle_simulated_ends(now: DateTime<Utc>, limit: i64, slot: u32, slots: u32) -> Option<Vec<Closed>>;
     /// Calls in flight across every campaign, counted in proportion to them.
     fn calls_in_flight() -> i64;
     /// Live simulated calls whose scripted end is at or before `now`, soonest first.
@@ -234,7 +234,7 @@ delegate!(Store {
     /// deadline. With `skip_held`, calls of campaigns another transaction holds are left for a
     /// later call (a long upload, or a frozen replica, delays only its own campaign); without, it
     /// waits for them. Returns the statuses of the calls it closed.
-    fn close_overdue(now: DateTime<Utc>, limit: i64, outcome: &Outcome, skip_held: bool) -> Vec<CallStatus>;
+    fn close_overdue(now: DateTime<Utc>, limit: i64, outcome: &Outcome, skip_held: bool) -> Vec<Closed>;
     /// Moves pending batches whose start has come to `in_progress`; returns how many.
     fn start_due_batches(now: DateTime<Utc>) -> u64;
     /// Open batches whose expiry has passed: `(org, campaign, batch)`.

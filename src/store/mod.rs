@@ -226,6 +226,9 @@ pub struct FinishedCall {
     pub ended_at: DateTime<Utc>,
 }
 
+/// A call an outcome closed, and the status it closed with.
+pub type Closed = (crate::domain::ids::ExecutionId, crate::domain::contact::CallStatus);
+
 /// A call accepted by telephony; simulated calls come with their script.
 #[derive(Clone, Debug)]
 pub struct AcceptedCall {

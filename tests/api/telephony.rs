@@ -323,3 +323,29 @@ async fn a_held_campaign_does_not_delay_the_timeouts_of_the_others() {
     let _: Vec<(i64,)> = holder.rows("ROLLBACK").await;
     eventually("the held campaign's call never timed out once let go", || timed_out(&held_batch)).await;
 }
+
+/// Outcomes arriving together are recorded together; of the same outcome sent many times at once,
+/// exactly one applies.
+#[tokio::test]
+async fn simultaneous_duplicate_outcomes_apply_once() {
+    let (stub, url) = start_stub().await;
+    let app = server(&url).await;
+    let phones: Vec<String> = (0..8).map(|i| format!("+1415555{i:04}")).collect();
+    let phones: Vec<&str> = phones.iter().map(String::as_str).collect();
+    let (_, b) = setup(&app, &phones, json!({})).await;
+    app.advance(1).await;
+    let placed = stub.placed.lock().unwrap().clone();
+    assert_eq!(placed.len(), 8);
+    let sends = placed.iter().flat_map(|call| {
+        let body = json!({"execution_id": call["execution_id"], "call_status": "completed", "duration_seconds": 3});
+        (0..4).map(move |_| body.clone())
+    });
+    let answers = futures_util::future::join_all(sends.map(|body| callback(&app, body))).await;
+    assert!(answers.iter().all(|r| r.status == 200));
+    let applied = answers.iter().filter(|r| r.body["applied"] == true).count();
+    assert_eq!(applied, 8, "one of each call's four outcomes applied");
+    let contacts = app.get(&format!("/api/v1/batches/{b}/contacts")).await.body;
+    assert!(contacts.as_array().unwrap().iter().all(|c| c["status"] == "completed"), "{contacts}");
+    let camp = app.get(&format!("/api/v1/batches/{b}")).await.body;
+    assert_eq!(camp["status"], "completed");
+}

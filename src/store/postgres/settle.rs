@@ -5,13 +5,13 @@ use super::Store;
 use super::dispatch::{apply_batch_deltas, complete_finished, lock_campaigns, take_slot};
 use crate::domain::batch::BatchStatus;
 use crate::domain::campaign::Campaign;
-use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
+use crate::domain::contact::{CallKind, ContactStatus};
 use crate::domain::ids::ExecutionId;
 use crate::domain::outcome::{Attempts, Outcome};
 use crate::domain::voicemail::VoicemailAction;
 use crate::error::Error;
 use crate::store::shared::{ADD_CAMPAIGN_OUTCOMES, BatchDelta, LIVE, LiveCall, corrupt, decide};
-use crate::store::{AcceptedCall, FinishedCall};
+use crate::store::{AcceptedCall, Closed, FinishedCall};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::Row;
@@ -58,6 +58,7 @@ impl Store {
         let provider_ids: Vec<Option<&str>> = calls.iter().map(|c| c.provider_call_id.as_deref()).collect();
         let answered_by: Vec<Option<&str>> = calls.iter().map(|c| c.answered_by.map(|b| b.as_str())).collect();
         let mut tx = self.pool.begin().await?;
+        plan_for_sizes(&mut tx).await?;
         let campaigns: Vec<Uuid> =
             sqlx::query_scalar("SELECT DISTINCT campaign_id FROM call_records WHERE id = ANY($1)")
                 .bind(&ids)
@@ -103,17 +104,14 @@ impl Store {
     }
 
     /// Records final outcomes. A call that is no longer live (already recorded, timed out, or a
-    /// duplicate callback) is left as it is. Returns the statuses of the calls it closed.
-    pub async fn record_outcomes(
-        &self,
-        finished: &[FinishedCall],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<CallStatus>, Error> {
+    /// duplicate callback) is left as it is. Returns the calls it closed, with their statuses.
+    pub async fn record_outcomes(&self, finished: &[FinishedCall], now: DateTime<Utc>) -> Result<Vec<Closed>, Error> {
         if finished.is_empty() {
             return Ok(Vec::new());
         }
         let ids: Vec<Uuid> = finished.iter().map(|f| f.execution_id.uuid()).collect();
         let mut tx = self.pool.begin().await?;
+        plan_for_sizes(&mut tx).await?;
         let campaign_ids: Vec<Uuid> =
             sqlx::query_scalar("SELECT DISTINCT campaign_id FROM call_records WHERE id = ANY($1)")
                 .bind(&ids)
@@ -125,15 +123,16 @@ impl Store {
 
     /// Records the outcomes of simulated calls that ended by `now`, up to `limit` of them, taking only
     /// calls of campaigns no other transaction holds (so that replicas settle disjoint campaigns side
-    /// by side). Returns the statuses of the calls it closed.
+    /// by side). Returns the calls it closed, with their statuses.
     pub async fn settle_simulated_ends(
         &self,
         now: DateTime<Utc>,
         limit: i64,
         slot: u32,
         slots: u32,
-    ) -> Result<Option<Vec<CallStatus>>, Error> {
+    ) -> Result<Option<Vec<Closed>>, Error> {
         let mut tx = self.pool.begin().await?;
+        plan_for_sizes(&mut tx).await?;
         if !take_slot(&mut tx, slot, slots).await? {
             tx.rollback().await?;
             return Ok(None);
@@ -170,7 +169,7 @@ impl Store {
         limit: i64,
         outcome: &Outcome,
         skip_held: bool,
-    ) -> Result<Vec<CallStatus>, Error> {
+    ) -> Result<Vec<Closed>, Error> {
         let overdue = |r: &sqlx::postgres::PgRow| -> Result<FinishedCall, Error> {
             let execution_id = ExecutionId::from_uuid(r.try_get("id")?);
             Ok(FinishedCall { execution_id, outcome: outcome.clone(), ended_at: r.try_get("deadline_at")? })
@@ -186,6 +185,7 @@ impl Store {
             return self.record_outcomes(&finished, now).await;
         }
         let mut tx = self.pool.begin().await?;
+        plan_for_sizes(&mut tx).await?;
         let sql = format!(
             "SELECT cr.id, cr.campaign_id, cr.deadline_at FROM call_records cr JOIN campaigns c ON c.id = cr.campaign_id
              WHERE cr.call_status IN {LIVE} AND cr.deadline_at <= $1
@@ -206,6 +206,14 @@ impl Store {
     }
 }
 
+/// Outcome statements join arrays of any length to tables that grow fast (a batch upload, a burst
+/// of calls): they are planned for the sizes at hand in each transaction, since a plan kept from
+/// when the tables were small scans them whole (30 ms a callback at 100,000 calls, BENCHMARKS.md).
+async fn plan_for_sizes(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>) -> Result<(), Error> {
+    sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan").execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// A simulated call's scripted end, from a row with `id`, `planned_end_at` and `planned_outcome`.
 fn planned_end(r: &sqlx::postgres::PgRow) -> Result<FinishedCall, Error> {
     let plan: Value = r.try_get("planned_outcome")?;
@@ -217,13 +225,13 @@ fn planned_end(r: &sqlx::postgres::PgRow) -> Result<FinishedCall, Error> {
 }
 
 /// Records final outcomes in `tx`, which holds the locks of `campaigns`; calls of other campaigns
-/// are left as they are. Commits, and returns the statuses of the calls it closed.
+/// are left as they are. Commits, and returns the calls it closed, with their statuses.
 async fn record_locked(
     mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
     campaigns: HashMap<Uuid, Campaign>,
     finished: &[FinishedCall],
     now: DateTime<Utc>,
-) -> Result<Vec<CallStatus>, Error> {
+) -> Result<Vec<Closed>, Error> {
     let ids: Vec<Uuid> = finished.iter().map(|f| f.execution_id.uuid()).collect();
     let locked: Vec<Uuid> = campaigns.keys().copied().collect();
     let live_sql = format!(
@@ -373,7 +381,7 @@ async fn record_locked(
     let touched: Vec<Uuid> = recorded.batches.keys().copied().collect();
     complete_finished(&mut tx, &touched, now).await?;
     tx.commit().await?;
-    Ok(recorded.calls.iter().map(|c| c.1.status).collect())
+    Ok(recorded.calls.iter().map(|c| (ExecutionId::from_uuid(c.0), c.1.status)).collect())
 }
 
 impl Store {

@@ -11,7 +11,7 @@ use crate::domain::outcome::{Attempts, Outcome};
 use crate::domain::voicemail::VoicemailAction;
 use crate::error::Error;
 use crate::store::shared::{ADD_CAMPAIGN_OUTCOMES, BatchDelta, LIVE, LiveCall, corrupt, decide};
-use crate::store::{AcceptedCall, FinishedCall};
+use crate::store::{AcceptedCall, Closed, FinishedCall};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::sqlite::SqliteRow;
@@ -103,12 +103,8 @@ impl Store {
     }
 
     /// Records final outcomes. A call that is no longer live (already recorded, timed out, or a
-    /// duplicate callback) is left as it is. Returns the statuses of the calls it closed.
-    pub async fn record_outcomes(
-        &self,
-        finished: &[FinishedCall],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<CallStatus>, Error> {
+    /// duplicate callback) is left as it is. Returns the calls it closed, with their statuses.
+    pub async fn record_outcomes(&self, finished: &[FinishedCall], now: DateTime<Utc>) -> Result<Vec<Closed>, Error> {
         if finished.is_empty() {
             return Ok(Vec::new());
         }
@@ -125,7 +121,7 @@ impl Store {
 
     /// Records the outcomes of simulated calls that ended by `now`, up to `limit` of them. Settles
     /// run one at a time on the writer and each takes the calls still live when it runs, so settles
-    /// side by side take disjoint calls. Returns the statuses of the calls it closed.
+    /// side by side take disjoint calls. Returns the calls it closed, with their statuses.
     /// Every write goes through the one writer connection, so dispatch slots need no lock here.
     pub async fn settle_simulated_ends(
         &self,
@@ -133,11 +129,11 @@ impl Store {
         limit: i64,
         _slot: u32,
         _slots: u32,
-    ) -> Result<Option<Vec<CallStatus>>, Error> {
+    ) -> Result<Option<Vec<Closed>>, Error> {
         self.settle_ended(now, limit).await.map(Some)
     }
 
-    async fn settle_ended(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<CallStatus>, Error> {
+    async fn settle_ended(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Closed>, Error> {
         // Nothing due (seen by a reader): leave the writer alone.
         let any: bool = sqlx::query_scalar(&format!("SELECT EXISTS ({})", due_ends_sql("")))
             .bind(micros(now))
@@ -193,13 +189,13 @@ fn answered_fallback(o: &Outcome, ended_at: DateTime<Utc>) -> Option<i64> {
 }
 
 /// Records final outcomes in `tx`, which holds the writer and read `campaigns`; calls of other
-/// campaigns are left as they are. Commits, and returns the statuses of the calls it closed.
+/// campaigns are left as they are. Commits, and returns the calls it closed, with their statuses.
 async fn record_locked(
     mut tx: sqlx::Transaction<'static, Sqlite>,
     campaigns: HashMap<Uuid, Campaign>,
     finished: &[FinishedCall],
     now: DateTime<Utc>,
-) -> Result<Vec<CallStatus>, Error> {
+) -> Result<Vec<Closed>, Error> {
     let live_sql = format!(
         "SELECT id, contact_id, batch_id, campaign_id, kind FROM call_records
          WHERE id IN (SELECT value FROM json_each(?1)) AND campaign_id IN (SELECT value FROM json_each(?2))
@@ -331,7 +327,7 @@ async fn record_locked(
     let touched: Vec<Uuid> = recorded.batches.keys().copied().collect();
     complete_finished(&mut tx, &touched, now).await?;
     tx.commit().await?;
-    Ok(recorded.calls.iter().map(|c| c.1.status).collect())
+    Ok(recorded.calls.iter().map(|c| (ExecutionId::from_uuid(c.0), c.1.status)).collect())
 }
 
 impl Store {
@@ -349,7 +345,7 @@ impl Store {
         limit: i64,
         outcome: &Outcome,
         _skip_held: bool,
-    ) -> Result<Vec<CallStatus>, Error> {
+    ) -> Result<Vec<Closed>, Error> {
         let sql = format!(
             "SELECT id, deadline_at FROM call_records WHERE call_status IN {LIVE} AND deadline_at <= ?
              ORDER BY deadline_at, id LIMIT ?"

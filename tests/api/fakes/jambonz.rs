@@ -31,6 +31,8 @@ struct Inner {
     /// The SIP Call-ID of every created call.
     call_ids: HashMap<String, String>,
     webhook_secret: Option<String>,
+    /// Whether every created call is at once reported completed (for benchmarks).
+    auto_complete: bool,
 }
 
 /// The fake, serving on `base` until the test's runtime ends.
@@ -41,6 +43,8 @@ pub struct FakeJambonz {
     pub api_key: String,
     inner: Arc<Mutex<Inner>>,
     client: reqwest::Client,
+    /// Callbacks sent at once by `auto_complete`, as a provider's bounded webhook senders would.
+    sending: Arc<tokio::sync::Semaphore>,
 }
 
 /// The `Jambonz-Signature` header value: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>`.
@@ -165,6 +169,14 @@ async fn create_call(
             inner.call_ids.insert(call.sid.clone(), call_id.clone());
             Some((StatusCode::CREATED, axum::Json(json!({"sid": call.sid, "callId": call_id}))).into_response())
         });
+        if inner.auto_complete && !call.sid.is_empty() {
+            let (fake, call) = (s.clone(), call.clone());
+            let done = json!({"call_status": "completed", "sip_status": 200, "duration": 1});
+            tokio::spawn(async move {
+                let _sending = fake.sending.acquire().await;
+                fake.send_status(&call, done).await
+            });
+        }
         inner.calls.push(call);
         answer
     };
@@ -234,7 +246,14 @@ impl FakeJambonz {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let client = reqwest::Client::builder().no_proxy().timeout(std::time::Duration::from_secs(10)).build().unwrap();
         let (account_sid, api_key, inner) = (account_sid.to_owned(), api_key.to_owned(), Arc::default());
-        let fake = FakeJambonz { base, account_sid, api_key, inner, client };
+        let fake = FakeJambonz {
+            base,
+            account_sid,
+            api_key,
+            inner,
+            client,
+            sending: Arc::new(tokio::sync::Semaphore::new(64)),
+        };
         let app = Router::new()
             .route("/v1/Accounts/{account}/Calls", post(create_call))
             .route("/v1/Accounts/{account}/Calls/{call_sid}", post(update_call).put(update_call))
@@ -304,6 +323,11 @@ impl FakeJambonz {
             fields.insert("customerData".into(), tag.clone());
         }
         fields.clone()
+    }
+
+    /// Reports every call created from now on as completed at once (one callback per call).
+    pub fn auto_complete(&self) {
+        self.inner.lock().unwrap().auto_complete = true;
     }
 
     /// Sends a call-status webhook for `call` to its call_status_hook: the call fields merged with `extra`

@@ -46,6 +46,8 @@ struct Inner {
     resources: HashMap<String, Value>,
     /// The next SequenceNumber of each call's status callbacks.
     sequence: HashMap<String, u64>,
+    /// Whether every created call is at once reported completed (for benchmarks).
+    auto_complete: bool,
 }
 
 /// The fake, serving on `base` until the test's runtime ends.
@@ -56,6 +58,8 @@ pub struct FakeTwilio {
     pub auth_token: String,
     inner: Arc<Mutex<Inner>>,
     client: reqwest::Client,
+    /// Callbacks sent at once by `auto_complete`, as a provider's bounded webhook senders would.
+    sending: Arc<tokio::sync::Semaphore>,
 }
 
 /// The X-Twilio-Signature of a request: base64(HMAC-SHA1(auth_token, url + name+value for each parameter,
@@ -171,6 +175,13 @@ async fn create_call(
             inner.resources.insert(call.sid.clone(), resource.clone());
             Some((StatusCode::CREATED, axum::Json(resource)).into_response())
         });
+        if inner.auto_complete && !call.sid.is_empty() {
+            let (fake, call) = (s.clone(), call.clone());
+            tokio::spawn(async move {
+                let _sending = fake.sending.acquire().await;
+                fake.send_status(&call, &[("CallStatus", "completed"), ("CallDuration", "1")]).await
+            });
+        }
         inner.calls.push(call);
         answer
     };
@@ -215,7 +226,14 @@ impl FakeTwilio {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let client = reqwest::Client::builder().no_proxy().timeout(std::time::Duration::from_secs(10)).build().unwrap();
         let (account_sid, auth_token, inner) = (account_sid.to_owned(), auth_token.to_owned(), Arc::default());
-        let fake = FakeTwilio { base, account_sid, auth_token, inner, client };
+        let fake = FakeTwilio {
+            base,
+            account_sid,
+            auth_token,
+            inner,
+            client,
+            sending: Arc::new(tokio::sync::Semaphore::new(64)),
+        };
         let app = Router::new()
             .route("/2010-04-01/Accounts/{account}/Calls.json", post(create_call))
             .route("/2010-04-01/Accounts/{account}/Calls/{file}", post(update_call))
@@ -257,6 +275,11 @@ impl FakeTwilio {
     /// The next create-call that passes authentication and validation is recorded and never answered.
     pub fn queue_silence(&self) {
         self.inner.lock().unwrap().queued.push_back(None);
+    }
+
+    /// Reports every call created from now on as completed at once (one callback per call).
+    pub fn auto_complete(&self) {
+        self.inner.lock().unwrap().auto_complete = true;
     }
 
     /// Sends a status callback for `call` to its StatusCallback (with its StatusCallbackMethod), signed with the
