@@ -155,10 +155,8 @@ async fn callback_latency(placer: Placer, port: u16) -> String {
     let db = "graine_bench_provider_callbacks";
     let mut conn = fresh_db(db).await;
     let calls = 20_000usize;
-    load(db, &[10_000; 20], |i, _| {
-        (0..1000).map(|j| contact(format!("+1416{:03}{:04}", 200 + i, 1000 + j))).collect()
-    })
-    .await;
+    load(db, &[10_000; 20], |i, _| (0..1000).map(|j| contact(format!("+1416{:03}{:04}", 200 + i, 1000 + j))).collect())
+        .await;
     let flags = fakes.flags(placer, port);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let _server = spawn(db, port, &flags).await;

@@ -44,7 +44,7 @@ impl Store {
     pub async fn paced_calls(&self, second: i64) -> Result<i64, Error> {
         let placed: Option<i32> = sqlx::query_scalar("SELECT placed FROM dispatch_pacing WHERE second = $1")
             .bind(second)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await?;
         Ok(placed.map_or(0, i64::from))
     }

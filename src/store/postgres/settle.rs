@@ -36,7 +36,9 @@ impl Store {
             "SELECT c.metadata FROM call_records cr JOIN campaigns c ON c.id = cr.campaign_id WHERE cr.id = $1",
         )
         .bind(call.uuid())
-        .fetch_optional(&self.pool)
+        // The read pool plans for the tables as they are (a plan kept from when they were small
+        // would scan `call_records` whole).
+        .fetch_optional(&self.reads)
         .await?;
         Ok(row.map(|(m,)| m.as_object().map_or(VoicemailAction::Hangup, VoicemailAction::of_metadata)))
     }
@@ -132,7 +134,6 @@ impl Store {
         slots: u32,
     ) -> Result<Option<Vec<Closed>>, Error> {
         let mut tx = self.pool.begin().await?;
-        plan_for_sizes(&mut tx).await?;
         if !take_slot(&mut tx, slot, slots).await? {
             tx.rollback().await?;
             return Ok(None);
@@ -207,8 +208,10 @@ impl Store {
 }
 
 /// Outcome statements join arrays of any length to tables that grow fast (a batch upload, a burst
-/// of calls): they are planned for the sizes at hand in each transaction, since a plan kept from
-/// when the tables were small scans them whole (30 ms a callback at 100,000 calls, BENCHMARKS.md).
+/// of calls): callbacks' and placements' few rows are planned for the sizes at hand in each
+/// transaction, since a plan kept from when the tables were small scans them whole (30 ms a callback
+/// at 100,000 calls, BENCHMARKS.md). Simulated ends, settled thousands at a time, keep the kept plan:
+/// planning their long arrays each time cost the burn-down a fifth of its rate.
 async fn plan_for_sizes(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>) -> Result<(), Error> {
     sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan").execute(&mut **tx).await?;
     Ok(())
