@@ -245,3 +245,23 @@ async fn forged_and_unknown_callbacks_change_nothing() {
     assert_eq!((code, body.as_str()), (404, r#"{"detail":"Call not found"}"#));
     assert_eq!(latest(&contact(&app, &b).await)["call_status"], "ringing", "nothing was recorded");
 }
+
+/// A server that places no calls through a provider cannot verify that provider's callbacks: they
+/// are refused like any callback that does not verify.
+#[tokio::test]
+async fn provider_callbacks_to_a_server_without_that_provider_are_refused() {
+    let app = TestApp::with_clock(MONDAY_10, |_| {}).await;
+    for (route, content_type) in [("twilio", "application/x-www-form-urlencoded"), ("jambonz", "application/json")] {
+        let r = app
+            .send(
+                app.client
+                    .post(format!("{}/api/v1/webhooks/{route}?execution_id=exec_01m90sebakezvvkhss95dqx85g", app.base))
+                    .header("content-type", content_type)
+                    .header("x-twilio-signature", "AAAA")
+                    .header("jambonz-signature", "t=1,v1=00")
+                    .body("CallStatus=completed"),
+            )
+            .await;
+        assert_eq!((r.status, r.text.as_str()), (401, r#"{"detail":"Invalid webhook signature"}"#), "{route}");
+    }
+}

@@ -18,10 +18,11 @@ pub async fn status(State(st): State<AppState>, req: Request) -> Result<Response
     let client = client_of(req.extensions());
     let guard = &st.auth_failures;
     guard.check(client)?;
-    // Only a server that places calls through Twilio takes Twilio's callbacks.
-    let Some(callbacks) = st.twilio.clone() else { return Err(Error::NoRoute) };
     let signature = req.headers().get("x-twilio-signature").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let signature = guard.guard(client, signature.ok_or(Error::BadSignature))?;
+    // Only a server that places calls through Twilio can verify Twilio's callbacks: on any other,
+    // every one is refused as unverifiable, like a callback to a server without its secret.
+    let checked = signature.zip(st.twilio.clone()).ok_or(Error::BadSignature);
+    let (signature, callbacks) = guard.guard(client, checked)?;
     let query = req.uri().query().map(str::to_owned);
     let body = read_request_body(req, MAX_CALLBACK_BYTES).await?;
     let params: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).map_err(|_| Error::BadSignature)?;
