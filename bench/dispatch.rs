@@ -372,6 +372,9 @@ fn main() {
             println!("|---|---|---|");
             println!("{}\n", start_to_ready().await);
         }
+        if which == "callbacks" {
+            println!("{}", providers::callbacks().await);
+        }
         if which == "providers" {
             println!("{}", providers::providers().await);
         }

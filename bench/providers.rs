@@ -212,6 +212,18 @@ async fn callback_latency(placer: Placer, port: u16) -> String {
     )
 }
 
+/// The callback part alone (`… -- callbacks postgres|sqlite`).
+pub async fn callbacks() -> String {
+    let mut out = String::from(
+        "| provider | callbacks | connections | throughput | p50 | p99 | max |\n|---|---|---|---|---|---|---|\n",
+    );
+    for (i, placer) in [Placer::Twilio, Placer::Jambonz].into_iter().enumerate() {
+        out.push_str(&callback_latency(placer, 18940 + i as u16).await);
+        out.push('\n');
+    }
+    out
+}
+
 /// Both parts, as markdown.
 pub async fn providers() -> String {
     let mut out =
