@@ -163,13 +163,7 @@ async fn burn_down(replicas: usize) -> String {
     let mut first_call = None;
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        // Cheap reads only: counting call records every 20 ms would itself load the database.
-        let (done, placed): (i64, i64) = conn
-            .rows(
-                "SELECT CAST(COALESCE((SELECT sum(n_completed) FROM batches), 0) AS BIGINT),
-                        CAST((SELECT count(*) FROM (SELECT 1 FROM call_records LIMIT 1) AS one) AS BIGINT)",
-            )
-            .await[0];
+        let (done, placed) = progress(&mut conn).await;
         if placed > 0 && first_call.is_none() {
             first_call = Some(started.elapsed());
         }
@@ -194,6 +188,16 @@ async fn burn_down(replicas: usize) -> String {
         p99_from_metrics(&texts, "graine_dispatch_claim_seconds"),
         cpu.map_or("n/a".into(), |c| format!("{c}%"))
     )
+}
+
+/// Contacts completed so far, and whether any call was placed. Cheap reads only: counting call
+/// records every 20 ms would itself load the database.
+async fn progress(conn: &mut Db) -> (i64, i64) {
+    conn.rows(
+        "SELECT CAST(COALESCE((SELECT sum(n_completed) FROM batches), 0) AS BIGINT),
+                    CAST((SELECT count(*) FROM (SELECT 1 FROM call_records LIMIT 1) AS one) AS BIGINT)",
+    )
+    .await[0]
 }
 
 /// Busy and total CPU time of the whole machine so far, in clock ticks (Linux `/proc/stat`).

@@ -2,7 +2,7 @@
 //! answers the create request and calls back `completed` at once), with the server's CPU per call
 //! against the simulated placer's; then callback handling latency at 32 connections.
 
-use super::{contact, fresh_db, load, spawn};
+use super::{contact, fresh_db, load, progress, spawn};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -123,12 +123,7 @@ async fn burn(fakes: &Fakes, placer: Placer, port: u16) -> String {
     let deadline = Instant::now() + Duration::from_secs(900);
     let mut done = 0;
     while Instant::now() < deadline {
-        let (completed, placed): (i64, i64) = conn
-            .rows(
-                "SELECT CAST(COALESCE((SELECT sum(n_completed) FROM batches), 0) AS BIGINT),
-                        CAST((SELECT count(*) FROM (SELECT 1 FROM call_records LIMIT 1) AS one) AS BIGINT)",
-            )
-            .await[0];
+        let (completed, placed) = progress(&mut conn).await;
         if placed > 0 && first_call.is_none() {
             first_call = Some(started.elapsed());
         }

@@ -54,6 +54,11 @@ pub fn corrupt(what: &str) -> Error {
     Error::internal(format!("stored data has an invalid {what}"))
 }
 
+/// A nullable stored enum read back: null stays `None`, an unknown spelling is corrupt data.
+pub fn nullable<T>(text: Option<String>, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<Option<T>, Error> {
+    text.map(|t| parse(&t).ok_or_else(|| corrupt(what))).transpose()
+}
+
 /// A stored JSON object.
 pub fn object(value: Value, what: &str) -> Result<Map<String, Value>, Error> {
     match value {

@@ -1,11 +1,9 @@
 //! jambonz's call-status and answering-machine callbacks (API.md §7.1): authenticated by the
 //! `Jambonz-Signature` header and/or HTTP basic credentials, read as provider-neutral reports.
 
-use super::placer::Report;
-use super::twilio_callbacks::PERMANENT_SIP;
+use super::placer::{Callback, Report, ended};
 use crate::domain::contact::CallStatus;
 use crate::domain::ids::ExecutionId;
-use crate::domain::outcome::Outcome;
 use crate::domain::voicemail::AnsweredBy;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -17,8 +15,6 @@ use subtle::ConstantTimeEq;
 const TOLERANCE_SECONDS: i64 = 300;
 /// The most signatures one header may carry.
 const MAX_SIGNATURES: usize = 10;
-/// The longest call a callback may report.
-const MAX_DURATION_SECONDS: f64 = 86_400.0;
 
 /// Authenticates jambonz's callbacks: every configured way must pass.
 #[derive(Clone)]
@@ -102,16 +98,6 @@ fn hex_bytes(text: &str) -> Option<Vec<u8>> {
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
 
-/// One callback, read.
-#[derive(Debug)]
-pub struct Callback {
-    /// From `customerData` (the placement's `tag`).
-    pub execution_id: Option<ExecutionId>,
-    pub call_sid: Option<String>,
-    /// `None`: an event that changes nothing.
-    pub report: Option<Report>,
-}
-
 /// Reads a call-status callback (`call_status`) or an answering-machine event (`type`: `amd_…`).
 pub fn read(body: &Value) -> Callback {
     let execution_id = body["customerData"]["execution_id"].as_str().and_then(ExecutionId::parse);
@@ -145,15 +131,7 @@ fn status(state: &str, body: &Value) -> Option<Report> {
         _ => return None,
     };
     let sip = body["sip_status"].as_u64().and_then(|c| u16::try_from(c).ok());
-    let reason = match sip {
-        Some(code) => format!("{state} (SIP {code})"),
-        None => state.to_owned(),
-    };
-    let mut outcome = Outcome::bare(final_status, "", &reason);
-    outcome.hangup_by = None;
-    outcome.duration_seconds = body["duration"].as_f64().filter(|d| (0.0..=MAX_DURATION_SECONDS).contains(d));
-    outcome.permanent = final_status == CallStatus::Failed && sip.is_some_and(|c| PERMANENT_SIP.contains(&c));
-    Some(Report::Finished(Box::new(outcome)))
+    Some(ended(final_status, state, sip, body["duration"].as_f64(), None))
 }
 
 #[cfg(test)]

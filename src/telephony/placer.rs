@@ -1,6 +1,6 @@
 //! The telephony side as the dispatcher sees it: one trait, implemented by each way of placing calls.
 
-use crate::domain::contact::CallKind;
+use crate::domain::contact::{CallKind, CallStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId};
 use crate::domain::outcome::Outcome;
 use crate::domain::simulate::Script;
@@ -61,6 +61,43 @@ pub enum Report {
     /// Answered; who answered, when telephony detected it (possibly in a report of its own).
     Answered(Option<AnsweredBy>),
     Finished(Box<Outcome>),
+}
+
+/// A provider's callback, read: the call it names (Twilio's callback URL query, jambonz's
+/// `customerData`), the provider's id for it, and what it reports (`None`: nothing that changes
+/// the call, or a state the provider may add later).
+#[derive(Debug)]
+pub struct Callback {
+    pub execution_id: Option<ExecutionId>,
+    pub call_sid: Option<String>,
+    pub report: Option<Report>,
+}
+
+/// SIP answers that say the number does not exist: the failure is permanent (API.md §7.1).
+pub const PERMANENT_SIP: [u16; 4] = [404, 410, 484, 604];
+/// The longest call telephony may report (API.md §7).
+pub const MAX_DURATION_SECONDS: f64 = 86_400.0;
+
+/// A provider's final state as a report, the same for every provider: the state and SIP code go
+/// to `hangup_reason`, a failure with an unallocated-number code is permanent, and a duration out
+/// of bounds is left out rather than refusing the callback (a provider does not send it again).
+pub fn ended(
+    status: CallStatus,
+    state: &str,
+    sip: Option<u16>,
+    duration: Option<f64>,
+    answered_by: Option<AnsweredBy>,
+) -> Report {
+    let reason = match sip {
+        Some(code) => format!("{state} (SIP {code})"),
+        None => state.to_owned(),
+    };
+    let mut outcome = Outcome::bare(status, "", &reason);
+    outcome.hangup_by = None;
+    outcome.duration_seconds = duration.filter(|d| (0.0..=MAX_DURATION_SECONDS).contains(d));
+    outcome.permanent = status == CallStatus::Failed && sip.is_some_and(|c| PERMANENT_SIP.contains(&c));
+    outcome.answered_by = answered_by;
+    Report::Finished(Box::new(outcome))
 }
 
 /// The longest `Retry-After` honoured: a larger one would stall every campaign on a typo.

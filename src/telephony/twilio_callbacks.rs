@@ -1,19 +1,13 @@
 //! Twilio's status and answering-machine callbacks (API.md §7.1): `X-Twilio-Signature` verified
 //! over the callback URL and the sorted form, and Twilio's call states read as provider-neutral reports.
 
-use super::placer::Report;
+use super::placer::{Callback, Report, ended};
 use super::twilio::CALLBACK_PATH;
 use crate::domain::contact::CallStatus;
 use crate::domain::ids::ExecutionId;
-use crate::domain::outcome::Outcome;
 use crate::domain::voicemail::AnsweredBy;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-
-/// SIP answers that say the number does not exist: the failure is permanent.
-pub const PERMANENT_SIP: [u16; 4] = [404, 410, 484, 604];
-/// The longest call a callback may report.
-const MAX_DURATION_SECONDS: f64 = 86_400.0;
 
 /// Verifies Twilio's callbacks to this server.
 #[derive(Clone)]
@@ -21,16 +15,6 @@ pub struct TwilioCallbacks {
     auth_token: String,
     /// `{public_url}/api/v1/webhooks/twilio`, as given to Twilio.
     callback_url: String,
-}
-
-/// One callback, read.
-#[derive(Debug)]
-pub struct Callback {
-    /// From the callback URL's query (the placement put it there).
-    pub execution_id: Option<ExecutionId>,
-    pub call_sid: Option<String>,
-    /// `None`: a state that changes nothing (or one Twilio may add later).
-    pub report: Option<Report>,
 }
 
 impl TwilioCallbacks {
@@ -98,18 +82,8 @@ pub fn read(query: Option<&str>, params: &[(String, String)]) -> Callback {
                 "failed" | "canceled" => CallStatus::Failed,
                 _ => return Callback { execution_id, call_sid: get("CallSid").map(str::to_owned), report: None },
             };
-            let reason = match sip {
-                Some(code) => format!("{state} (SIP {code})"),
-                None => state.to_owned(),
-            };
-            let mut outcome = Outcome::bare(status, "", &reason);
-            outcome.hangup_by = None;
-            outcome.duration_seconds = get("CallDuration")
-                .and_then(|d| d.parse::<f64>().ok())
-                .filter(|d| (0.0..=MAX_DURATION_SECONDS).contains(d));
-            outcome.answered_by = answered_by;
-            outcome.permanent = status == CallStatus::Failed && sip.is_some_and(|c| PERMANENT_SIP.contains(&c));
-            Some(Report::Finished(Box::new(outcome)))
+            let duration = get("CallDuration").and_then(|d| d.parse::<f64>().ok());
+            Some(ended(status, state, sip, duration, answered_by))
         }
     };
     Callback { execution_id, call_sid: get("CallSid").map(str::to_owned), report }

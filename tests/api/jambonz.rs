@@ -4,7 +4,7 @@
 
 use crate::common::{TestApp, eventually};
 use crate::fakes::jambonz::{CreatedCall, FakeJambonz, signature_header};
-use crate::telephony::{MONDAY_10, contact, setup};
+use crate::telephony::{contact, setup, with_public_url};
 use graine::config::{ServeConfig, Telephony};
 use serde_json::{Value, json};
 
@@ -13,16 +13,9 @@ const API_KEY: &str = "4a3d9a6e-1e2c-4f3b-9d6a-0c5e8f7b2a11";
 const SECRET: &str = "wh_secret_cJqHWhxDPgBFbnX4V6zYxQ";
 const APP_SID: &str = "0dddaabf-0a30-43e3-84e8-426873b1a78b";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 async fn jambonz_app(fake: &FakeJambonz, adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
-    let port = free_port();
     let api = fake.base.clone();
-    TestApp::with_clock(MONDAY_10, move |c| {
-        c.bind = format!("127.0.0.1:{port}").parse().unwrap();
-        c.public_url = Some(format!("http://127.0.0.1:{port}"));
+    with_public_url(move |c| {
         c.telephony = Telephony::Jambonz;
         c.providers.jambonz_api_url = api;
         c.providers.jambonz_account_sid = Some(ACCOUNT.into());

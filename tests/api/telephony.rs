@@ -66,6 +66,18 @@ pub(crate) fn stub_app() -> (Stub, Router) {
     (stub, app)
 }
 
+/// A server on the test clock that knows its own public URL (providers call it back there): it
+/// listens on a port picked beforehand.
+pub(crate) async fn with_public_url(adjust: impl FnOnce(&mut graine::config::ServeConfig)) -> TestApp {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    TestApp::with_clock(MONDAY_10, move |c| {
+        c.bind = format!("127.0.0.1:{port}").parse().unwrap();
+        c.public_url = Some(format!("http://127.0.0.1:{port}"));
+        adjust(c);
+    })
+    .await
+}
+
 pub(crate) async fn server(url: &str) -> TestApp {
     let url = url.to_owned();
     TestApp::with_clock(MONDAY_10, move |c| {

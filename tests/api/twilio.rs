@@ -4,24 +4,16 @@
 
 use crate::common::{TestApp, eventually};
 use crate::fakes::twilio::{CreatedCall, FakeTwilio};
-use crate::telephony::{MONDAY_10, contact, setup};
+use crate::telephony::{MONDAY_10, contact, setup, with_public_url};
 use graine::config::{ServeConfig, Telephony};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
-/// A free local port, for a server that must know its own public URL before it starts.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 pub(crate) async fn twilio_app(fake: &FakeTwilio, adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
-    let port = free_port();
     let api = fake.base.clone();
-    TestApp::with_clock(MONDAY_10, move |c| {
-        c.bind = format!("127.0.0.1:{port}").parse().unwrap();
-        c.public_url = Some(format!("http://127.0.0.1:{port}"));
+    with_public_url(move |c| {
         c.telephony = Telephony::Twilio;
         c.providers.twilio_api_url = api;
         c.providers.twilio_account_sid = Some(ACCOUNT.into());

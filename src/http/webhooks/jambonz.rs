@@ -2,9 +2,8 @@
 //! §7.1), authenticated before the body is read where jambonz allows; a callback naming no call of
 //! ours is `404` and changes nothing. Success answers `204` (an action hook given no verbs goes on).
 
-use super::MAX_CALLBACK_BYTES;
+use super::{MAX_CALLBACK_BYTES, apply_provider_callback};
 use crate::clock::Clock;
-use crate::dispatch::Reported;
 use crate::error::Error;
 use crate::http::AppState;
 use crate::http::auth::client_of;
@@ -29,14 +28,6 @@ pub async fn status(State(st): State<AppState>, req: Request) -> Result<Response
     let body = read_request_body(req, MAX_CALLBACK_BYTES).await?;
     let verified = callbacks.verify_body(signature.as_ref(), &body);
     guard.guard(client, if verified { Ok(()) } else { Err(Error::BadSignature) })?;
-    let callback = read(&serde_json::Value::Object(parse_json_object(&body)?));
-    let execution_id = callback.execution_id.ok_or(Error::NotFound("Call"))?;
-    let reported = match callback.report {
-        Some(report) => st.dispatcher.report(execution_id, callback.call_sid, report).await?,
-        None => st.dispatcher.knows(execution_id).await?,
-    };
-    if reported == Reported::Unknown {
-        return Err(Error::NotFound("Call"));
-    }
+    apply_provider_callback(&st, read(&serde_json::Value::Object(parse_json_object(&body)?))).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

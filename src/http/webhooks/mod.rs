@@ -17,7 +17,7 @@ use crate::domain::outcome::Outcome;
 use crate::domain::signing::{SignedHeaders, VerifyError};
 use crate::domain::voicemail::AnsweredBy;
 use crate::error::{Error, Loc};
-use crate::telephony::placer::Report;
+use crate::telephony::placer::{Callback, MAX_DURATION_SECONDS, Report};
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -26,8 +26,6 @@ use serde_json::{Map, Value, json};
 
 /// The largest callback body (API.md §7); a larger one gets `413` before it is read.
 pub const MAX_CALLBACK_BYTES: usize = 1 << 20;
-/// The longest call a callback may report.
-const MAX_DURATION_SECONDS: f64 = 86_400.0;
 /// How far after the call a follow-up may be asked for.
 const MAX_FOLLOW_UP_DAYS: i64 = 30;
 
@@ -56,6 +54,21 @@ async fn verified_body(st: &AppState, req: Request) -> Result<Bytes, Error> {
     let body = read_request_body(req, MAX_CALLBACK_BYTES).await?;
     guard.guard(client, secret.verify_body(&headers, &body).map_err(|_| Error::BadSignature))?;
     Ok(body)
+}
+
+/// Applies a provider's authenticated callback; says whether it changed the call. A callback that
+/// names no call of this server is `404`, and changes nothing.
+async fn apply_provider_callback(st: &AppState, callback: Callback) -> Result<bool, Error> {
+    let execution_id = callback.execution_id.ok_or(Error::NotFound("Call"))?;
+    let reported = match callback.report {
+        Some(report) => st.dispatcher.report(execution_id, callback.call_sid, report).await?,
+        None => st.dispatcher.knows(execution_id).await?,
+    };
+    match reported {
+        Reported::Unknown => Err(Error::NotFound("Call")),
+        Reported::Ignored => Ok(false),
+        Reported::Applied | Reported::HangUp => Ok(true),
+    }
 }
 
 /// `POST /api/v1/webhooks/call-status`.

@@ -1,8 +1,7 @@
 //! `POST /api/v1/webhooks/twilio`: Twilio's status and answering-machine callbacks (API.md §7.1),
 //! verified by `X-Twilio-Signature`; a callback naming no call of ours is `404` and changes nothing.
 
-use super::MAX_CALLBACK_BYTES;
-use crate::dispatch::Reported;
+use super::{MAX_CALLBACK_BYTES, apply_provider_callback};
 use crate::error::Error;
 use crate::http::AppState;
 use crate::http::auth::client_of;
@@ -28,14 +27,6 @@ pub async fn status(State(st): State<AppState>, req: Request) -> Result<Response
     let params: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).map_err(|_| Error::BadSignature)?;
     let verified = callbacks.verify(query.as_deref(), &params, &signature);
     guard.guard(client, if verified { Ok(()) } else { Err(Error::BadSignature) })?;
-    let callback = read(query.as_deref(), &params);
-    let execution_id = callback.execution_id.ok_or(Error::NotFound("Call"))?;
-    let reported = match callback.report {
-        Some(report) => st.dispatcher.report(execution_id, callback.call_sid, report).await?,
-        None => st.dispatcher.knows(execution_id).await?,
-    };
-    if reported == Reported::Unknown {
-        return Err(Error::NotFound("Call"));
-    }
-    ok(&json!({ "applied": matches!(reported, Reported::Applied | Reported::HangUp) }))
+    let applied = apply_provider_callback(&st, read(query.as_deref(), &params)).await?;
+    ok(&json!({ "applied": applied }))
 }

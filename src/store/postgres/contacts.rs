@@ -7,7 +7,7 @@ use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId};
 use crate::domain::provider::Provider;
 use crate::domain::voicemail::AnsweredBy;
 use crate::error::Error;
-use crate::store::shared::{CALL_COLUMNS, CONTACT_COLUMNS, corrupt};
+use crate::store::shared::{CALL_COLUMNS, CONTACT_COLUMNS, corrupt, nullable};
 use crate::store::{Page, StatusBreakdown};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
@@ -71,15 +71,9 @@ fn call_from_row(row: &PgRow) -> Result<CallRecord, Error> {
         hangup_by: row.try_get("hangup_by")?,
         hangup_reason: row.try_get("hangup_reason")?,
         total_cost: row.try_get("total_cost")?,
-        provider: match row.try_get::<Option<String>, _>("provider")? {
-            Some(p) => Some(Provider::parse(&p).ok_or_else(|| corrupt("call provider"))?),
-            None => None,
-        },
+        provider: nullable(row.try_get("provider")?, Provider::parse, "call provider")?,
         provider_call_id: row.try_get("provider_call_id")?,
-        answered_by: match row.try_get::<Option<String>, _>("answered_by")? {
-            Some(b) => Some(AnsweredBy::parse(&b).ok_or_else(|| corrupt("answered_by"))?),
-            None => None,
-        },
+        answered_by: nullable(row.try_get("answered_by")?, AnsweredBy::parse, "answered_by")?,
         opt_out: row.try_get("opt_out")?,
         dispatched_at: row.try_get("dispatched_at")?,
         answered_at: row.try_get("answered_at")?,

@@ -6,6 +6,7 @@ mod contacts;
 mod counts;
 mod dispatch;
 mod idempotency;
+mod live;
 mod orgs;
 mod pacing;
 mod release;

@@ -12,6 +12,7 @@ mod contacts;
 mod counts;
 mod dispatch;
 mod idempotency;
+mod live;
 mod orgs;
 mod pacing;
 mod release;

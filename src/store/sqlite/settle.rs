@@ -1,107 +1,24 @@
-//! Recording what became of calls: placements telephony accepted, answers, outcomes (from callbacks,
-//! simulated scripts and timeouts) with exact counters, on the single writer connection.
+//! Recording what became of calls: outcomes (from callbacks, simulated scripts and timeouts) with
+//! exact counters, on the single writer connection.
 
 use super::dispatch::{apply_batch_deltas, complete_finished, ids, lock_campaigns, parsed, rows_in, take_seqs, uuids};
-use super::{RowExt, Store, id, id_list, json_text, micros};
+use super::{RowExt, Store, id, id_list, micros};
 use crate::domain::batch::BatchStatus;
 use crate::domain::campaign::Campaign;
 use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
 use crate::domain::ids::ExecutionId;
 use crate::domain::outcome::{Attempts, Outcome};
-use crate::domain::voicemail::VoicemailAction;
 use crate::error::Error;
-use crate::store::shared::{ADD_CAMPAIGN_OUTCOMES, BatchDelta, LIVE, LiveCall, corrupt, decide};
-use crate::store::{AcceptedCall, Closed, FinishedCall};
+use crate::store::shared::{ADD_CAMPAIGN_OUTCOMES, LIVE, LiveCall, corrupt, decide};
+use crate::store::{Closed, FinishedCall};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use uuid::Uuid;
-use uuid::fmt::Hyphenated;
 
 impl Store {
-    /// Records that telephony accepted these calls: they ring, their contacts are in progress, and a
-    /// simulated call's script is kept so that it ends on the server's clock.
-    pub async fn mark_accepted(&self, calls: &[AcceptedCall], now: DateTime<Utc>) -> Result<usize, Error> {
-        self.mark_live(calls, false, now).await
-    }
-
-    /// Records that a live call was answered; `false` when it is not ringing or dispatched any more.
-    pub async fn mark_answered(&self, call: &AcceptedCall, now: DateTime<Utc>) -> Result<bool, Error> {
-        Ok(self.mark_live(std::slice::from_ref(call), true, now).await? > 0)
-    }
-
-    /// The voicemail action of the campaign a call belongs to; `None` when there is no such call.
-    pub async fn voicemail_action_of(&self, call: ExecutionId) -> Result<Option<VoicemailAction>, Error> {
-        let row: Option<(Option<String>,)> = sqlx::query_as(
-            "SELECT c.metadata ->> '$.voicemail_action' FROM call_records cr JOIN campaigns c ON c.id = cr.campaign_id
-             WHERE cr.id = ?1",
-        )
-        .bind(id(call.uuid()))
-        .fetch_optional(&self.reads)
-        .await?;
-        Ok(row.map(|(a,)| a.as_deref().and_then(VoicemailAction::parse).unwrap_or(VoicemailAction::Hangup)))
-    }
-
-    /// Moves calls forward while they are live: to `ringing` (accepted), or to `in_progress`
-    /// (`answered`), in one transaction on the writer; their contacts become `in_progress`. Returns
-    /// how many calls moved.
-    async fn mark_live(&self, calls: &[AcceptedCall], answered: bool, now: DateTime<Utc>) -> Result<usize, Error> {
-        if calls.is_empty() {
-            return Ok(0);
-        }
-        let rows: Vec<Value> = calls
-            .iter()
-            .map(|c| {
-                let plan = c.script.as_ref().map(|s| json_text(&s.outcome)).transpose()?;
-                Ok(json!([
-                    c.execution_id.uuid().to_string(),
-                    c.script.as_ref().map(|s| micros(s.ends_at)),
-                    plan,
-                    c.provider_call_id,
-                    c.answered_by.map(|b| b.as_str()),
-                ]))
-            })
-            .collect::<Result<_, Error>>()?;
-        let mut tx = self.begin().await?.0;
-        let contacts: Vec<Hyphenated> = sqlx::query_scalar(
-            "UPDATE call_records SET call_status = CASE WHEN ?1 THEN 'in_progress' ELSE 'ringing' END,
-                answered_at = CASE WHEN ?1 THEN COALESCE(answered_at, ?2) ELSE answered_at END,
-                planned_end_at = COALESCE(t.ends, planned_end_at), planned_outcome = COALESCE(t.plan, planned_outcome),
-                provider_call_id = COALESCE(call_records.provider_call_id, t.provider_call_id),
-                answered_by = COALESCE(t.answered_by, call_records.answered_by)
-             FROM (SELECT value ->> 0 AS id, value ->> 1 AS ends, value ->> 2 AS plan, value ->> 3 AS provider_call_id,
-                    value ->> 4 AS answered_by FROM json_each(?3)) AS t
-             WHERE call_records.id = t.id AND (call_status = 'dispatched' OR (?1 AND call_status = 'ringing')
-                OR (?1 AND call_status = 'in_progress' AND call_records.answered_by IS NULL
-                    AND t.answered_by IS NOT NULL))
-             RETURNING contact_id",
-        )
-        .bind(answered)
-        .bind(micros(now))
-        .bind(Value::Array(rows).to_string())
-        .fetch_all(&mut *tx)
-        .await?;
-        let contacts = uuids(contacts);
-        let moved: Vec<Hyphenated> = sqlx::query_scalar(
-            "UPDATE contacts SET status = 'in_progress', updated_at = ?2
-             WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'dispatched'
-             RETURNING batch_id",
-        )
-        .bind(ids(&contacts))
-        .bind(micros(now))
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut deltas: BTreeMap<Uuid, BatchDelta> = BTreeMap::new();
-        for batch in moved {
-            deltas.entry(batch.into_uuid()).or_default().moved(ContactStatus::Dispatched, ContactStatus::InProgress);
-        }
-        apply_batch_deltas(&mut tx, &deltas, now).await?;
-        tx.commit().await?;
-        Ok(contacts.len())
-    }
-
     /// Records final outcomes. A call that is no longer live (already recorded, timed out, or a
     /// duplicate callback) is left as it is. Returns the calls it closed, with their statuses.
     pub async fn record_outcomes(&self, finished: &[FinishedCall], now: DateTime<Utc>) -> Result<Vec<Closed>, Error> {
