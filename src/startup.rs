@@ -15,7 +15,9 @@ use crate::store::{Store, TokenEvents};
 use crate::telephony::http::HttpPlacer;
 use crate::telephony::jambonz::{AgentApp, JambonzPlacer};
 use crate::telephony::jambonz_callbacks::JambonzCallbacks;
-use crate::telephony::placer::Placer;
+use crate::telephony::livekit::LiveKitPlacer;
+use crate::telephony::livekit_callbacks::LiveKitCallbacks;
+use crate::telephony::placer::{Callback, Placer};
 use crate::telephony::simulated::SimulatedPlacer;
 use crate::telephony::twilio::{AgentLink, TwilioPlacer};
 use crate::telephony::twilio_callbacks::TwilioCallbacks;
@@ -54,6 +56,8 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
         Some(path) => TrustedRoots::from_pem_file(path).map_err(Error::internal)?,
         None => TrustedRoots::default(),
     };
+    // What placers learn after a placement returned (a LiveKit dial's answer), to the dispatcher.
+    let (late_reports, late) = tokio::sync::mpsc::unbounded_channel();
     let placer: Arc<dyn Placer> = match config.telephony {
         Telephony::Simulated => Arc::new(SimulatedPlacer { call_seconds: config.simulated_call_seconds }),
         Telephony::Http => {
@@ -64,6 +68,7 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
         }
         Telephony::Twilio => Arc::new(twilio_placer(&config, &roots)?),
         Telephony::Jambonz => Arc::new(jambonz_placer(&config, &roots)?),
+        Telephony::Livekit => Arc::new(livekit_placer(&config, late_reports, &roots)?),
     };
     let twilio = match (config.telephony, &config.providers.twilio_auth_token, &config.public_url) {
         (Telephony::Twilio, Some(token), Some(public)) => Some(TwilioCallbacks::new(token, public)),
@@ -72,6 +77,10 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
     let p = &config.providers;
     let jambonz = (config.telephony == Telephony::Jambonz)
         .then(|| JambonzCallbacks::new(p.jambonz_webhook_secret.as_deref(), p.jambonz_webhook_auth.as_deref()));
+    let livekit = match (config.telephony, &p.livekit_api_key, &p.livekit_api_secret) {
+        (Telephony::Livekit, Some(key), Some(secret)) => Some(LiveKitCallbacks::new(key, secret)),
+        _ => None,
+    };
     let metrics = Arc::new(Metrics::default());
     let call_timeout = chrono::Duration::seconds(i64::from(config.call_timeout));
     let dispatcher = Arc::new(
@@ -99,11 +108,13 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
         webhook_secret,
         twilio,
         jambonz,
+        livekit,
     });
     // Subscribed before the first request is served, so that no token read from now on can be
     // revoked unseen.
     let revocations = store.token_events().await?;
     tokio::spawn(forget_revoked_tokens(state.clone(), revocations, shutdown.clone()));
+    tokio::spawn(dispatcher.clone().follow(late));
     let dispatch_loop = tokio::spawn(dispatcher.run(shutdown.clone()));
     tokio::spawn(purge_idempotency_keys(store.clone(), clock, shutdown.clone()));
     tokio::spawn(fold_list_counts(store.clone(), shutdown.clone()));
@@ -244,6 +255,26 @@ fn jambonz_placer(config: &ServeConfig, roots: &TrustedRoots) -> Result<JambonzP
         config.public_url.as_deref().ok_or_else(missing)?,
         p.jambonz_webhook_auth.as_deref(),
         app,
+        roots,
+    )
+    .map_err(Error::internal)
+}
+
+/// The LiveKit placer the flags describe (checked by `ServeConfig::validate`); dials' answers go to
+/// `reports`.
+fn livekit_placer(
+    config: &ServeConfig,
+    reports: tokio::sync::mpsc::UnboundedSender<Callback>,
+    roots: &TrustedRoots,
+) -> Result<LiveKitPlacer, Error> {
+    let p = &config.providers;
+    let missing = || Error::internal("livekit settings were checked at start");
+    LiveKitPlacer::new(
+        p.livekit_url.as_deref().ok_or_else(missing)?,
+        p.livekit_api_key.as_deref().ok_or_else(missing)?,
+        p.livekit_api_secret.as_deref().ok_or_else(missing)?,
+        p.livekit_sip_trunk_id.as_deref().ok_or_else(missing)?,
+        reports,
         roots,
     )
     .map_err(Error::internal)

@@ -49,6 +49,8 @@ pub enum Telephony {
     Twilio,
     /// jambonz's REST API (API.md §7.1).
     Jambonz,
+    /// LiveKit's agent dispatch and SIP services (API.md §7.1).
+    Livekit,
 }
 
 /// How log lines are written.

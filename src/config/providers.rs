@@ -53,6 +53,18 @@ pub struct ProviderArgs {
     /// `user:password` that jambonz's callbacks carry as HTTP basic credentials.
     #[arg(long, env = "GRAINE_JAMBONZ_WEBHOOK_AUTH")]
     pub jambonz_webhook_auth: Option<String>,
+    /// The LiveKit server or Cloud project URL (`https://…`, or the `wss://…` URL clients use).
+    #[arg(long, env = "GRAINE_LIVEKIT_URL")]
+    pub livekit_url: Option<String>,
+    /// LiveKit API key: issues the tokens of API requests, and signs LiveKit's webhooks.
+    #[arg(long, env = "GRAINE_LIVEKIT_API_KEY")]
+    pub livekit_api_key: Option<String>,
+    /// LiveKit API secret of that key.
+    #[arg(long, env = "GRAINE_LIVEKIT_API_SECRET")]
+    pub livekit_api_secret: Option<String>,
+    /// The LiveKit outbound SIP trunk calls are dialled through (`ST_…`).
+    #[arg(long, env = "GRAINE_LIVEKIT_SIP_TRUNK_ID")]
+    pub livekit_sip_trunk_id: Option<String>,
 }
 
 fn need(value: &Option<String>, flag: &str, provider: &str) -> Result<(), String> {
@@ -68,6 +80,7 @@ impl ProviderArgs {
         let provider = match telephony {
             Telephony::Twilio => "twilio",
             Telephony::Jambonz => "jambonz",
+            Telephony::Livekit => "livekit",
             _ => return Ok(()),
         };
         need(&public_url.map(str::to_owned), "--public-url (where the provider sends call status)", provider)?;
@@ -81,6 +94,14 @@ impl ProviderArgs {
                     (None, Some(twiml)) => check_url("--twilio-twiml-url", twiml)?,
                     _ => return Err("--telephony twilio needs --twilio-stream-url or --twilio-twiml-url".into()),
                 }
+            }
+            Telephony::Livekit => {
+                need(&self.livekit_url, "--livekit-url", provider)?;
+                let url = self.livekit_url.as_deref().unwrap_or_default();
+                check_url("--livekit-url", &url.replacen("wss://", "https://", 1).replacen("ws://", "http://", 1))?;
+                need(&self.livekit_api_key, "--livekit-api-key", provider)?;
+                need(&self.livekit_api_secret, "--livekit-api-secret", provider)?;
+                need(&self.livekit_sip_trunk_id, "--livekit-sip-trunk-id", provider)?;
             }
             _ => {
                 need(&self.jambonz_account_sid, "--jambonz-account-sid", provider)?;
@@ -152,5 +173,19 @@ mod tests {
         assert!(jambonz(&j).contains("user:password"));
         j.jambonz_webhook_auth = Some("graine:s3cret".into());
         assert_eq!(j.validate(Telephony::Jambonz, public), Ok(()));
+
+        let mut l = ProviderArgs::default();
+        let livekit = |a: &ProviderArgs| a.validate(Telephony::Livekit, public).unwrap_err();
+        assert_eq!(livekit(&l), "--telephony livekit needs --livekit-url");
+        l.livekit_url = Some("ftp://lk.example.com".into());
+        assert!(livekit(&l).contains("--livekit-url"));
+        l.livekit_url = Some("wss://project.livekit.cloud".into());
+        assert!(livekit(&l).contains("--livekit-api-key"));
+        l.livekit_api_key = Some("APIabc".into());
+        l.livekit_api_secret = Some("secret".into());
+        assert!(livekit(&l).contains("--livekit-sip-trunk-id"));
+        l.livekit_sip_trunk_id = Some("ST_abc".into());
+        assert_eq!(l.validate(Telephony::Livekit, public), Ok(()));
+        assert!(l.validate(Telephony::Livekit, None).unwrap_err().contains("--public-url"));
     }
 }

@@ -4,12 +4,15 @@
 
 use super::{Dispatcher, Reported};
 use crate::clock::Clock;
+use crate::domain::contact::CallStatus;
 use crate::domain::ids::ExecutionId;
+use crate::domain::outcome::Outcome;
 use crate::domain::voicemail;
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::store::{AcceptedCall, FinishedCall, Store};
-use crate::telephony::placer::Report;
+use crate::telephony::placer::{Callback, MAX_DURATION_SECONDS, Report};
+use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
@@ -97,6 +100,13 @@ impl Dispatcher {
     ) -> Result<Reported, Error> {
         let now = self.clock.now();
         let call = AcceptedCall { provider_call_id: provider_call_id.clone(), ..AcceptedCall::bare(execution_id) };
+        let report = match report {
+            Report::HungUp { answered, unanswered } => match self.store.answered_at_of(execution_id).await? {
+                None => return Ok(Reported::Unknown),
+                Some(answered_at) => Report::Finished(Box::new(hung_up(answered, answered_at, *unanswered, now))),
+            },
+            report => report,
+        };
         if let Report::Finished(mut outcome) = report {
             // The common case costs no read: only an outcome that closed nothing asks whether the
             // call exists at all.
@@ -120,7 +130,9 @@ impl Dispatcher {
                 }
                 None => (self.store.mark_answered(&AcceptedCall { answered_by: by, ..call }, now).await?, false),
             },
-            Report::Finished(_) => return Err(Error::internal("final outcomes are recorded above")),
+            Report::Finished(_) | Report::HungUp { .. } => {
+                return Err(Error::internal("final outcomes are recorded above"));
+            }
         };
         if !applied {
             return Ok(Reported::Ignored);
@@ -137,9 +149,35 @@ impl Dispatcher {
         Ok(Reported::HangUp)
     }
 
+    /// Applies reports that a placer learns after its placement (a dial answered or refused), as
+    /// they come, until the placer stops sending them.
+    pub async fn follow(self: Arc<Self>, mut reports: mpsc::UnboundedReceiver<Callback>) {
+        while let Some(Callback { execution_id, call_sid, report }) = reports.recv().await {
+            let (Some(execution_id), Some(report)) = (execution_id, report) else { continue };
+            if let Err(e) = self.report(execution_id, call_sid, report).await {
+                tracing::warn!(%execution_id, error = %e, "a placement's late report was not applied");
+            }
+        }
+    }
+
     /// Whether a call has that id (`Ignored` when it has: a report that changes nothing).
     pub async fn knows(&self, execution_id: ExecutionId) -> Result<Reported, Error> {
         let known = self.store.voicemail_action_of(execution_id).await?.is_some();
         Ok(if known { Reported::Ignored } else { Reported::Unknown })
     }
+}
+
+/// A hang-up the provider did not qualify: a call answered (as recorded, or as the provider says)
+/// completed, lasting from its recorded answer to `now`; else the provider's unanswered outcome.
+fn hung_up(answered: bool, answered_at: Option<DateTime<Utc>>, unanswered: Outcome, now: DateTime<Utc>) -> Outcome {
+    if !answered && answered_at.is_none() {
+        return unanswered;
+    }
+    let mut outcome = Outcome::bare(CallStatus::Completed, "", unanswered.hangup_reason.as_deref().unwrap_or_default());
+    outcome.hangup_by = None;
+    outcome.provider_call_id = unanswered.provider_call_id;
+    outcome.duration_seconds = answered_at
+        .map(|at| (now - at).num_milliseconds() as f64 / 1000.0)
+        .filter(|d| (0.0..=MAX_DURATION_SECONDS).contains(d));
+    outcome
 }

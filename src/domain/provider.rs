@@ -10,20 +10,25 @@ pub enum Provider {
     Http,
     Twilio,
     Jambonz,
+    Livekit,
 }
 
 impl Provider {
+    pub const ALL: [Provider; 5] =
+        [Provider::Simulated, Provider::Http, Provider::Twilio, Provider::Jambonz, Provider::Livekit];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Simulated => "simulated",
             Provider::Http => "http",
             Provider::Twilio => "twilio",
             Provider::Jambonz => "jambonz",
+            Provider::Livekit => "livekit",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Provider::Simulated, Provider::Http, Provider::Twilio, Provider::Jambonz].into_iter().find(|p| p.as_str() == s)
+        Provider::ALL.into_iter().find(|p| p.as_str() == s)
     }
 }
 
@@ -33,7 +38,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for p in [Provider::Simulated, Provider::Http, Provider::Twilio, Provider::Jambonz] {
+        for p in Provider::ALL {
             assert_eq!(Provider::parse(p.as_str()), Some(p));
             assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
         }

@@ -65,6 +65,8 @@ pub struct Shared {
     pub twilio: Option<crate::telephony::twilio_callbacks::TwilioCallbacks>,
     /// Authenticates jambonz's callbacks, when the server places calls through jambonz.
     pub jambonz: Option<crate::telephony::jambonz_callbacks::JambonzCallbacks>,
+    /// Authenticates LiveKit's webhooks, when the server places calls through LiveKit.
+    pub livekit: Option<crate::telephony::livekit_callbacks::LiveKitCallbacks>,
 }
 
 impl std::ops::Deref for AppState {
@@ -104,6 +106,7 @@ fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::POST, "/api/v1/webhooks/call-status", post(webhooks::call_status)),
         (Method::POST, "/api/v1/webhooks/twilio", post(webhooks::twilio::status)),
         (Method::POST, "/api/v1/webhooks/jambonz", post(webhooks::jambonz::status)),
+        (Method::POST, "/api/v1/webhooks/livekit", post(webhooks::livekit::event)),
         (Method::GET, "/api/v1/test/clock", get(test_clock::get)),
         (Method::POST, "/api/v1/test/clock", post(test_clock::set)),
         (Method::POST, "/api/v1/batches/", post(batches::create)),

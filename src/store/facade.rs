@@ -218,6 +218,8 @@ delegate!(Store {
     fn mark_answered(call: &AcceptedCall, now: DateTime<Utc>) -> bool;
     /// The voicemail action of the campaign a call belongs to; `None` when there is no such call.
     fn voicemail_action_of(call: ExecutionId) -> Option<VoicemailAction>;
+    /// When a call was answered (`Some(None)`: not answered); `None` when there is no such call.
+    fn answered_at_of(call: ExecutionId) -> Option<Option<DateTime<Utc>>>;
     /// Records final outcomes. A call that is no longer live (already recorded, timed out, or a
     /// duplicate callback) is left as it is. Returns the statuses of the calls it closed.
     fn record_outcomes(finished: &[FinishedCall], now: DateTime<Utc>) -> Vec<Closed>;

@@ -61,6 +61,12 @@ pub enum Report {
     /// Answered; who answered, when telephony detected it (possibly in a report of its own).
     Answered(Option<AnsweredBy>),
     Finished(Box<Outcome>),
+    /// The call ended at the provider, which does not say how it went: `completed`, lasting from its
+    /// recorded answer, when it was answered (or `answered` says so), else `unanswered`.
+    HungUp {
+        answered: bool,
+        unanswered: Box<Outcome>,
+    },
 }
 
 /// A provider's callback, read: the call it names (Twilio's callback URL query, jambonz's

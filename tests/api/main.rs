@@ -15,6 +15,7 @@ mod idempotency;
 mod idempotency_crash;
 mod jambonz;
 mod limits;
+mod livekit;
 mod machines;
 mod memory;
 mod ops;

@@ -2,6 +2,7 @@
 //! signature (API.md §7, §8) instead of a bearer token.
 
 pub mod jambonz;
+pub mod livekit;
 pub mod twilio;
 
 use super::AppState;

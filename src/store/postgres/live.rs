@@ -41,6 +41,16 @@ impl Store {
         Ok(row.map(|(m,)| m.as_object().map_or(VoicemailAction::Hangup, VoicemailAction::of_metadata)))
     }
 
+    /// When a call was answered (`Some(None)`: not answered); `None` when there is no such call.
+    pub async fn answered_at_of(&self, call: ExecutionId) -> Result<Option<Option<DateTime<Utc>>>, Error> {
+        let row: Option<(Option<DateTime<Utc>>,)> =
+            sqlx::query_as("SELECT answered_at FROM call_records WHERE id = $1")
+                .bind(call.uuid())
+                .fetch_optional(&self.reads)
+                .await?;
+        Ok(row.map(|(at,)| at))
+    }
+
     /// Moves calls forward while they are live: to `ringing` (accepted), or to `in_progress`
     /// (`answered`), under their campaigns' locks; their contacts become `in_progress`. Returns how
     /// many calls moved.

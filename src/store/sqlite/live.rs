@@ -3,7 +3,7 @@
 //! needs to know of its call before it is applied.
 
 use super::dispatch::{apply_batch_deltas, ids, uuids};
-use super::{Store, id, json_text, micros};
+use super::{Store, id, instant, json_text, micros};
 use crate::domain::contact::ContactStatus;
 use crate::domain::ids::ExecutionId;
 use crate::domain::voicemail::VoicemailAction;
@@ -38,6 +38,15 @@ impl Store {
         .fetch_optional(&self.reads)
         .await?;
         Ok(row.map(|(a,)| a.as_deref().and_then(VoicemailAction::parse).unwrap_or(VoicemailAction::Hangup)))
+    }
+
+    /// When a call was answered (`Some(None)`: not answered); `None` when there is no such call.
+    pub async fn answered_at_of(&self, call: ExecutionId) -> Result<Option<Option<DateTime<Utc>>>, Error> {
+        let row: Option<(Option<i64>,)> = sqlx::query_as("SELECT answered_at FROM call_records WHERE id = ?1")
+            .bind(id(call.uuid()))
+            .fetch_optional(&self.reads)
+            .await?;
+        row.map(|(at,)| at.map(instant).transpose()).transpose()
     }
 
     /// Moves calls forward while they are live: to `ringing` (accepted), or to `in_progress`
