@@ -1,6 +1,6 @@
 //! A replica killed (`SIGKILL`) between placing a call through a provider and the provider's
 //! callback: a replica started on the same database takes the callback, records the outcome once,
-//! and the provider never sees the attempt placed twice (Twilio and jambonz fakes).
+//! and the provider never sees the attempt placed twice (Twilio, jambonz and LiveKit fakes).
 
 use super::{TOKEN, api, free_port, server_url};
 use serde_json::json;
@@ -11,6 +11,9 @@ use std::time::Duration;
 #[path = "../api/fakes/jambonz.rs"]
 #[allow(dead_code)] // fakes offer more than this test uses
 mod jambonz_fake;
+#[path = "../api/fakes/livekit.rs"]
+#[allow(dead_code)]
+mod livekit_fake;
 #[path = "../api/fakes/twilio.rs"]
 #[allow(dead_code)]
 mod twilio_fake;
@@ -91,7 +94,8 @@ async fn a_replica_killed_between_placement_and_callback_loses_nothing_and_place
     let twilio = twilio_fake::FakeTwilio::start(ACCOUNT, AUTH_TOKEN).await;
     let jambonz = jambonz_fake::FakeJambonz::start("acct-faults", "key-faults").await;
     jambonz.set_webhook_secret(JAMBONZ_SECRET);
-    let flags: [Vec<String>; 2] = [
+    let livekit = livekit_fake::FakeLiveKit::start("APIfaults", "livekit-faults-secret").await;
+    let flags: [Vec<String>; 3] = [
         ["--telephony", "twilio", "--twilio-api-url", &twilio.base, "--twilio-account-sid", ACCOUNT]
             .into_iter()
             .chain(["--twilio-auth-token", AUTH_TOKEN, "--twilio-stream-url", "wss://agents.test/{agent_id}"])
@@ -103,6 +107,11 @@ async fn a_replica_killed_between_placement_and_callback_loses_nothing_and_place
             .chain(["--jambonz-webhook-secret", JAMBONZ_SECRET])
             .map(str::to_owned)
             .collect(),
+        ["--telephony", "livekit", "--livekit-url", &livekit.base, "--livekit-api-key", "APIfaults"]
+            .into_iter()
+            .chain(["--livekit-api-secret", "livekit-faults-secret", "--livekit-sip-trunk-id", "ST_faults"])
+            .map(str::to_owned)
+            .collect(),
     ];
     for (provider, extra) in flags.iter().enumerate() {
         let database = format!("{}/graine_provfaults_{}", server_url(), uuid::Uuid::now_v7().simple());
@@ -110,26 +119,45 @@ async fn a_replica_killed_between_placement_and_callback_loses_nothing_and_place
         let base = format!("http://127.0.0.1:{port}");
         let mut first = start(&database, port, extra).await;
         let batch = one_call(&base).await;
-        let placed = || if provider == 0 { twilio.calls().len() } else { jambonz.calls().len() };
+        livekit.set_webhook_url(&format!("{base}/api/v1/webhooks/livekit"));
+        let placed = || match provider {
+            0 => twilio.calls().len(),
+            1 => jambonz.calls().len(),
+            _ => livekit.requests_of("AgentDispatchService/CreateDispatch").len(),
+        };
         wait_for("the call is placed", || placed() == 1).await;
+        // LiveKit's call is dialled, and the dial waits for its answer when the process dies.
+        wait_for("the call is dialled", || provider != 2 || livekit.held_dials().len() == 1).await;
         // Placed and recorded as ringing: then the process dies at once.
         tokio::time::sleep(Duration::from_millis(200)).await;
         kill(&mut first);
         let mut second = start(&database, port, extra).await;
-        let (code, body) = if provider == 0 {
-            let call = twilio.calls()[0].clone();
-            twilio.send_status(&call, &[("CallStatus", "in-progress")]).await;
-            twilio.send_status(&call, &[("CallStatus", "completed"), ("CallDuration", "12")]).await
-        } else {
-            let call = jambonz.calls()[0].clone();
-            jambonz.send_status(&call, json!({"call_status": "in-progress", "sip_status": 200})).await;
-            jambonz.send_status(&call, json!({"call_status": "completed", "sip_status": 200, "duration": 12})).await
+        let (code, body) = match provider {
+            0 => {
+                let call = twilio.calls()[0].clone();
+                twilio.send_status(&call, &[("CallStatus", "in-progress")]).await;
+                twilio.send_status(&call, &[("CallStatus", "completed"), ("CallDuration", "12")]).await
+            }
+            1 => {
+                let call = jambonz.calls()[0].clone();
+                jambonz.send_status(&call, json!({"call_status": "in-progress", "sip_status": 200})).await;
+                jambonz.send_status(&call, json!({"call_status": "completed", "sip_status": 200, "duration": 12})).await
+            }
+            _ => {
+                // The dial's answer died with the process: the webhooks alone tell the new one.
+                let room = livekit.held_dials()[0].clone();
+                let phone = |status| Some(livekit.phone(&room, status, None));
+                livekit.send_event("track_published", &room, phone("active")).await;
+                livekit.send_event("participant_left", &room, phone("hangup")).await
+            }
         };
         assert!(code < 300, "provider {provider}: the restarted replica takes the callback: {code} {body}");
         let c = contact(&base, &batch).await;
         assert_eq!(c["status"], "completed", "provider {provider}: {c}");
         assert_eq!(c["call_records"].as_array().unwrap().len(), 1);
-        assert_eq!(c["call_records"][0]["duration_seconds"], 12.0);
+        if provider < 2 {
+            assert_eq!(c["call_records"][0]["duration_seconds"], 12.0);
+        }
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(placed(), 1, "provider {provider}: the attempt was placed once");
         kill(&mut second);
