@@ -379,6 +379,9 @@ fn main() {
         if which == "callbacks" {
             println!("{}", providers::callbacks().await);
         }
+        if which == "livekit" {
+            println!("{}", providers::livekit().await);
+        }
         if which == "providers" {
             println!("{}", providers::providers().await);
         }

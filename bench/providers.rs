@@ -1,6 +1,7 @@
-//! Built-in providers: 100,000 calls placed and closed through the Twilio and jambonz fakes (each
-//! answers the create request and calls back `completed` at once), with the server's CPU per call
-//! against the simulated placer's; then callback handling latency at 32 connections.
+//! Built-in providers: 100,000 calls placed and closed through the Twilio, jambonz and LiveKit fakes
+//! (each answers the create request, or the dispatch and the dial, and reports the end at once),
+//! with the server's CPU per call against the simulated placer's; then callback handling latency at
+//! 32 connections.
 
 use super::{contact, fresh_db, load, progress, spawn};
 use serde_json::json;
@@ -9,6 +10,9 @@ use std::time::{Duration, Instant};
 #[path = "../tests/api/fakes/jambonz.rs"]
 #[allow(dead_code)]
 mod jambonz_fake;
+#[path = "../tests/api/fakes/livekit.rs"]
+#[allow(dead_code)]
+mod livekit_fake;
 #[path = "../tests/api/fakes/twilio.rs"]
 #[allow(dead_code)]
 mod twilio_fake;
@@ -18,6 +22,8 @@ const AUTH_TOKEN: &str = "0123456789abcdef0123456789abcdef";
 const JAMBONZ_ACCOUNT: &str = "acct-bench";
 const JAMBONZ_KEY: &str = "key-bench";
 const JAMBONZ_SECRET: &str = "wh_secret_bench";
+const LIVEKIT_KEY: &str = "APIbench";
+const LIVEKIT_SECRET: &str = "livekit-bench-secret";
 /// Connections sending callbacks at once in the latency run.
 const CONNECTIONS: usize = 32;
 
@@ -26,6 +32,7 @@ enum Placer {
     Simulated,
     Twilio,
     Jambonz,
+    Livekit,
 }
 
 impl Placer {
@@ -34,6 +41,7 @@ impl Placer {
             Placer::Simulated => "simulated",
             Placer::Twilio => "twilio (fake)",
             Placer::Jambonz => "jambonz (fake)",
+            Placer::Livekit => "livekit (fake)",
         }
     }
 }
@@ -42,6 +50,7 @@ impl Placer {
 struct Fakes {
     twilio: twilio_fake::FakeTwilio,
     jambonz: jambonz_fake::FakeJambonz,
+    livekit: livekit_fake::FakeLiveKit,
 }
 
 impl Fakes {
@@ -49,7 +58,8 @@ impl Fakes {
         let twilio = twilio_fake::FakeTwilio::start(ACCOUNT, AUTH_TOKEN).await;
         let jambonz = jambonz_fake::FakeJambonz::start(JAMBONZ_ACCOUNT, JAMBONZ_KEY).await;
         jambonz.set_webhook_secret(JAMBONZ_SECRET);
-        Self { twilio, jambonz }
+        let livekit = livekit_fake::FakeLiveKit::start(LIVEKIT_KEY, LIVEKIT_SECRET).await;
+        Self { twilio, jambonz, livekit }
     }
 
     fn flags(&self, placer: Placer, port: u16) -> Vec<String> {
@@ -86,6 +96,20 @@ impl Fakes {
                 "--jambonz-webhook-secret",
                 JAMBONZ_SECRET,
             ],
+            Placer::Livekit => vec![
+                "--telephony",
+                "livekit",
+                "--public-url",
+                &public,
+                "--livekit-url",
+                &self.livekit.base,
+                "--livekit-api-key",
+                LIVEKIT_KEY,
+                "--livekit-api-secret",
+                LIVEKIT_SECRET,
+                "--livekit-sip-trunk-id",
+                "ST_bench",
+            ],
         };
         flags.into_iter().map(str::to_owned).collect()
     }
@@ -113,6 +137,10 @@ async fn burn(fakes: &Fakes, placer: Placer, port: u16) -> String {
     match placer {
         Placer::Twilio => fakes.twilio.auto_complete(),
         Placer::Jambonz => fakes.jambonz.auto_complete(),
+        Placer::Livekit => {
+            fakes.livekit.set_webhook_url(&format!("http://127.0.0.1:{port}/api/v1/webhooks/livekit"));
+            fakes.livekit.auto_complete();
+        }
         Placer::Simulated => {}
     }
     let server = spawn(&db, port, &flags).await;
@@ -219,20 +247,31 @@ pub async fn callbacks() -> String {
     out
 }
 
-/// Both parts, as markdown.
-pub async fn providers() -> String {
+/// 100,000 calls through each of `placers`, as a markdown table.
+async fn burns(placers: &[Placer]) -> String {
     let mut out =
         String::from("### Through the providers' fakes: 100,000 calls, each answered and completed at once\n\n");
     out.push_str("| placer | calls closed | time (first call → last completed) | calls/s | server CPU per call |\n");
     out.push_str("|---|---|---|---|---|\n");
-    for (i, placer) in [Placer::Simulated, Placer::Twilio, Placer::Jambonz].into_iter().enumerate() {
-        // A fresh pair of fakes per run, so that each one's log holds only its own calls.
+    for (i, placer) in placers.iter().enumerate() {
+        // Fresh fakes per run, so that each one's log holds only its own calls.
         let fakes = Fakes::start().await;
-        let row = burn(&fakes, placer, 18930 + i as u16).await;
+        let row = burn(&fakes, *placer, 18930 + i as u16).await;
         println!("{row}");
         out.push_str(&row);
         out.push('\n');
     }
+    out
+}
+
+/// The simulated placer and LiveKit alone (`… -- livekit postgres|sqlite`).
+pub async fn livekit() -> String {
+    burns(&[Placer::Simulated, Placer::Livekit]).await
+}
+
+/// Both parts, as markdown.
+pub async fn providers() -> String {
+    let mut out = burns(&[Placer::Simulated, Placer::Twilio, Placer::Jambonz, Placer::Livekit]).await;
     out.push_str("\n### Callback handling: 20,000 `completed` callbacks over 32 connections\n\n");
     out.push_str(
         "| provider | callbacks | connections | throughput | p50 | p99 | max |\n|---|---|---|---|---|---|---|\n",
