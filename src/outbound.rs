@@ -33,6 +33,16 @@ impl TrustedRoots {
     }
 }
 
+/// The HTTP(S) twin of a WebSocket URL (`wss://` → `https://`, `ws://` → `http://`), as LiveKit's
+/// SDKs turn a project URL into its API base; any other URL as it is.
+pub fn https_twin(url: &str) -> String {
+    match url.split_once("://") {
+        Some(("wss", rest)) => format!("https://{rest}"),
+        Some(("ws", rest)) => format!("http://{rest}"),
+        _ => url.to_owned(),
+    }
+}
+
 /// Checks an outbound URL given by `flag`: `http` or `https`, with a host.
 pub fn check_url(flag: &str, url: &str) -> Result<(), String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("{flag} {url}: not a URL ({e})"))?;

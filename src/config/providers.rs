@@ -2,7 +2,7 @@
 //! call reaches the agent, each flag with its `GRAINE_…` twin, checked at start naming the flag.
 
 use super::Telephony;
-use crate::outbound::check_url;
+use crate::outbound::{check_url, https_twin};
 use clap::Args;
 
 /// Twilio's and jambonz's flags.
@@ -98,7 +98,7 @@ impl ProviderArgs {
             Telephony::Livekit => {
                 need(&self.livekit_url, "--livekit-url", provider)?;
                 let url = self.livekit_url.as_deref().unwrap_or_default();
-                check_url("--livekit-url", &url.replacen("wss://", "https://", 1).replacen("ws://", "http://", 1))?;
+                check_url("--livekit-url", &https_twin(url))?;
                 need(&self.livekit_api_key, "--livekit-api-key", provider)?;
                 need(&self.livekit_api_secret, "--livekit-api-secret", provider)?;
                 need(&self.livekit_sip_trunk_id, "--livekit-sip-trunk-id", provider)?;

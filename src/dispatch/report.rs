@@ -11,7 +11,7 @@ use crate::domain::voicemail;
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::store::{AcceptedCall, FinishedCall, Store};
-use crate::telephony::placer::{Callback, MAX_DURATION_SECONDS, Report};
+use crate::telephony::placer::{Callback, GUESS_GRACE_SECONDS, Report, ended};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -101,10 +101,12 @@ impl Dispatcher {
         let now = self.clock.now();
         let call = AcceptedCall { provider_call_id: provider_call_id.clone(), ..AcceptedCall::bare(execution_id) };
         let report = match report {
-            Report::HungUp { answered, unanswered } => match self.store.answered_at_of(execution_id).await? {
-                None => return Ok(Reported::Unknown),
-                Some(answered_at) => Report::Finished(Box::new(hung_up(answered, answered_at, *unanswered, now))),
-            },
+            Report::HungUp { reason, answered, unanswered } => {
+                match self.hung_up(execution_id, &reason, answered, unanswered, now).await? {
+                    Ok(completed) => completed,
+                    Err(reported) => return Ok(reported),
+                }
+            }
             report => report,
         };
         if let Report::Finished(mut outcome) = report {
@@ -154,10 +156,40 @@ impl Dispatcher {
     pub async fn follow(self: Arc<Self>, mut reports: mpsc::UnboundedReceiver<Callback>) {
         while let Some(Callback { execution_id, call_sid, report }) = reports.recv().await {
             let (Some(execution_id), Some(report)) = (execution_id, report) else { continue };
-            if let Err(e) = self.report(execution_id, call_sid, report).await {
-                tracing::warn!(%execution_id, error = %e, "a placement's late report was not applied");
-            }
+            // Each at once: an answer waiting behind others would be recorded late.
+            let dispatcher = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = dispatcher.report(execution_id, call_sid, report).await {
+                    tracing::warn!(%execution_id, error = %e, "a placement's late report was not applied");
+                }
+            });
         }
+    }
+
+    /// A hang-up the provider did not qualify: the completed outcome of an answered call, or what
+    /// was done instead (an unanswered call's outcome deferred, or nothing).
+    async fn hung_up(
+        &self,
+        execution_id: ExecutionId,
+        reason: &str,
+        answered: bool,
+        unanswered: Option<Box<Outcome>>,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Report, Reported>, Error> {
+        let Some(answered_at) = self.store.answered_at_of(execution_id).await? else {
+            return Ok(Err(Reported::Unknown));
+        };
+        if answered || answered_at.is_some() {
+            let duration = answered_at.map(|at| (now - at).num_milliseconds() as f64 / 1000.0);
+            return Ok(Ok(ended(CallStatus::Completed, reason, None, duration, None)));
+        }
+        let Some(guess) = unanswered else { return Ok(Err(Reported::Ignored)) };
+        let until = now + chrono::Duration::seconds(GUESS_GRACE_SECONDS);
+        if !self.store.defer_outcome(execution_id, until, &guess).await? {
+            return Ok(Err(Reported::Ignored));
+        }
+        self.wakeup.notify_one();
+        Ok(Err(Reported::Applied))
     }
 
     /// Whether a call has that id (`Ignored` when it has: a report that changes nothing).
@@ -165,19 +197,4 @@ impl Dispatcher {
         let known = self.store.voicemail_action_of(execution_id).await?.is_some();
         Ok(if known { Reported::Ignored } else { Reported::Unknown })
     }
-}
-
-/// A hang-up the provider did not qualify: a call answered (as recorded, or as the provider says)
-/// completed, lasting from its recorded answer to `now`; else the provider's unanswered outcome.
-fn hung_up(answered: bool, answered_at: Option<DateTime<Utc>>, unanswered: Outcome, now: DateTime<Utc>) -> Outcome {
-    if !answered && answered_at.is_none() {
-        return unanswered;
-    }
-    let mut outcome = Outcome::bare(CallStatus::Completed, "", unanswered.hangup_reason.as_deref().unwrap_or_default());
-    outcome.hangup_by = None;
-    outcome.provider_call_id = unanswered.provider_call_id;
-    outcome.duration_seconds = answered_at
-        .map(|at| (now - at).num_milliseconds() as f64 / 1000.0)
-        .filter(|d| (0.0..=MAX_DURATION_SECONDS).contains(d));
-    outcome
 }

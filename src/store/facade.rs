@@ -220,6 +220,10 @@ delegate!(Store {
     fn voicemail_action_of(call: ExecutionId) -> Option<VoicemailAction>;
     /// When a call was answered (`Some(None)`: not answered); `None` when there is no such call.
     fn answered_at_of(call: ExecutionId) -> Option<Option<DateTime<Utc>>>;
+    /// Plans `outcome` for a live call not yet answered, to be recorded at `at` unless the call
+    /// closes first (a provider's guess waiting for a surer answer); `false` when the call is
+    /// answered, closed or already has a planned end.
+    fn defer_outcome(call: ExecutionId, at: DateTime<Utc>, outcome: &Outcome) -> bool;
     /// Records final outcomes. A call that is no longer live (already recorded, timed out, or a
     /// duplicate callback) is left as it is. Returns the statuses of the calls it closed.
     fn record_outcomes(finished: &[FinishedCall], now: DateTime<Utc>) -> Vec<Closed>;

@@ -9,12 +9,11 @@ use super::placer::{CallRequest, Callback, PlaceFuture, Placement, Placer, Repor
 use crate::clock::Clock;
 use crate::domain::contact::CallStatus;
 use crate::domain::ids::ExecutionId;
-use crate::domain::outcome::Outcome;
 use crate::domain::provider::Provider;
-use crate::outbound::TrustedRoots;
+use crate::outbound::{TrustedRoots, https_twin};
 use serde_json::{Value, json};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// How long LiveKit may take to answer a request other than the dial.
@@ -23,6 +22,8 @@ const ACCEPT_TIMEOUT: Duration = Duration::from_secs(10);
 const RING_SECONDS: u64 = 30;
 /// How long a dial may wait for its answer: the ringing, then time to set the call up.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(RING_SECONDS + 15);
+/// How long placements pause after LiveKit refused a dial as too many (it names no wait).
+const LIMITED_PAUSE: Duration = Duration::from_secs(5);
 /// How long each request's token is valid.
 const TOKEN_SECONDS: i64 = 600;
 /// The callback route, under `--public-url` (configured in LiveKit's webhook settings).
@@ -76,6 +77,8 @@ pub struct LiveKitPlacer {
     trunk_id: String,
     /// What each dial learns, to the dispatcher.
     reports: mpsc::UnboundedSender<Callback>,
+    /// Until when placements pause, after LiveKit refused a dial as too many.
+    paused: Arc<Mutex<Option<Instant>>>,
 }
 
 impl LiveKitPlacer {
@@ -87,14 +90,9 @@ impl LiveKitPlacer {
         reports: mpsc::UnboundedSender<Callback>,
         roots: &TrustedRoots,
     ) -> Result<Self, reqwest::Error> {
-        let base = url.trim_end_matches('/');
-        let base = match base.split_once("://") {
-            Some(("wss", rest)) => format!("https://{rest}"),
-            Some(("ws", rest)) => format!("http://{rest}"),
-            _ => base.to_owned(),
-        };
+        let base = https_twin(url.trim_end_matches('/'));
         let api = Api { client: roots.client(ACCEPT_TIMEOUT)?, base, api_key: api_key.into(), secret: secret.into() };
-        Ok(Self { api: Arc::new(api), trunk_id: trunk_id.to_owned(), reports })
+        Ok(Self { api: Arc::new(api), trunk_id: trunk_id.to_owned(), reports, paused: Arc::default() })
     }
 
     /// The body of the agent's dispatch: the agent named by the campaign, in the call's room, with
@@ -120,6 +118,8 @@ impl LiveKitPlacer {
             "participant_name": "Phone",
             "wait_until_answered": true,
             "ringing_timeout": format!("{RING_SECONDS}s"),
+            // LiveKit ends the call when graine's call timeout would close it.
+            "max_call_duration": format!("{}s", (call.deadline_at - call.dispatched_at).num_seconds().max(1)),
         })
     }
 }
@@ -131,6 +131,11 @@ impl Placer for LiveKitPlacer {
 
     fn place<'a>(&'a self, call: &'a CallRequest) -> PlaceFuture<'a> {
         Box::pin(async move {
+            let paused = *self.paused.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(wait) = paused.and_then(|until| until.checked_duration_since(Instant::now())) {
+                let reason = "livekit refused dials as too many".to_owned();
+                return Placement::Throttled { reason, retry_after: Some(wait) };
+            }
             let room = room_of(call.execution_id);
             let grants = json!({ "video": { "roomAdmin": true, "room": room } });
             let sent = self.api.request("AgentDispatchService/CreateDispatch", grants, &Self::dispatch_body(call));
@@ -141,7 +146,7 @@ impl Placer for LiveKitPlacer {
             match &placement {
                 Placement::Accepted { .. } => {
                     let (api, body, reports) = (self.api.clone(), self.dial_body(call), self.reports.clone());
-                    tokio::spawn(dial(api, call.execution_id, body, reports));
+                    tokio::spawn(dial(api, call.execution_id, body, reports, self.paused.clone()));
                 }
                 // The dispatch may exist: its room goes, so that no agent waits for a call never dialled.
                 Placement::Unknown(_) => {
@@ -200,14 +205,25 @@ impl TwirpError {
     }
 }
 
-/// What a dial's answer means for the call: answered (`Ok`), an outcome (`Err(Some)`: the callee
-/// refused or never answered, or LiveKit refused the dial), or doubt (`Err(None)`: LiveKit may be
-/// dialling; its webhooks or the call timeout decide).
-pub fn dial_result(status: u16, body: &[u8]) -> Result<Option<String>, Option<Report>> {
+/// What a dial's answer means for the call.
+#[derive(Debug)]
+pub enum Dialled {
+    /// Answered, with LiveKit's SIP call id.
+    Answered(Option<String>),
+    /// The callee refused or never answered, or LiveKit refused the dial: the call's outcome.
+    Ended(Report),
+    /// LiveKit refused the dial as too many (no SIP status): the call fails, and dials pause.
+    Limited(Report),
+    /// Unknown: LiveKit may be dialling; its webhooks or the call timeout decide.
+    Doubt,
+}
+
+/// Reads a dial's answer.
+pub fn dial_result(status: u16, body: &[u8]) -> Dialled {
     if (200..300).contains(&status) {
         let info: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let sid = ["sip_call_id", "sipCallId"].iter().find_map(|k| info[*k].as_str().map(str::to_owned));
-        return Ok(sid.filter(|s| !s.is_empty()));
+        return Dialled::Answered(sid.filter(|s| !s.is_empty()));
     }
     let error = TwirpError::read(body);
     if let Some(code) = error.sip_code {
@@ -218,46 +234,68 @@ pub fn dial_result(status: u16, body: &[u8]) -> Result<Option<String>, Option<Re
             _ => CallStatus::Failed,
         };
         let state = error.sip_status.unwrap_or_else(|| error.code.clone());
-        return Err(Some(ended(status, &answer::short(&state), Some(code), None, None)));
+        return Dialled::Ended(ended(status, &answer::short(&state), Some(code), None, None));
     }
+    let refused = |code: &str| {
+        let code = if code.is_empty() { status.to_string() } else { code.to_owned() };
+        ended(
+            CallStatus::Failed,
+            &answer::short(&format!("livekit dial refused: {code}: {}", error.msg)),
+            None,
+            None,
+            None,
+        )
+    };
     match error.code.as_str() {
         // Nobody answered before the ringing timeout: LiveKit cancels the dial.
         "deadline_exceeded" | "canceled" => {
-            Err(Some(ended(CallStatus::NoAnswer, "unanswered timeout", None, None, None)))
+            Dialled::Ended(ended(CallStatus::NoAnswer, "unanswered timeout", None, None, None))
         }
-        "internal" | "unavailable" | "unknown" | "dataloss" => Err(None),
-        _ if status >= 500 => Err(None),
-        code => {
-            let code = if code.is_empty() { status.to_string() } else { code.to_owned() };
-            let reason = answer::short(&format!("livekit dial refused: {code}: {}", error.msg));
-            Err(Some(Report::Finished(Box::new(Outcome::bare(CallStatus::Failed, "system", &reason)))))
-        }
+        "resource_exhausted" => Dialled::Limited(refused("resource_exhausted")),
+        "internal" | "unavailable" | "unknown" | "dataloss" => Dialled::Doubt,
+        _ if status >= 500 => Dialled::Doubt,
+        code => Dialled::Ended(refused(code)),
     }
 }
 
-/// Dials an accepted call and reports the answer; a dial that ended the call deletes its room.
-async fn dial(api: Arc<Api>, execution_id: ExecutionId, body: Value, reports: mpsc::UnboundedSender<Callback>) {
+/// Dials an accepted call and reports the answer; a dial that ended the call deletes its room
+/// once the outcome is on its way, and one refused as too many pauses new placements.
+async fn dial(
+    api: Arc<Api>,
+    execution_id: ExecutionId,
+    body: Value,
+    reports: mpsc::UnboundedSender<Callback>,
+    paused: Arc<Mutex<Option<Instant>>>,
+) {
     let room = room_of(execution_id);
     let grants = json!({ "sip": { "call": true } });
-    let answered = match api.request("SIP/CreateSIPParticipant", grants, &body).timeout(DIAL_TIMEOUT).send().await {
+    let dialled = match api.request("SIP/CreateSIPParticipant", grants, &body).timeout(DIAL_TIMEOUT).send().await {
         Ok(r) => {
             let status = r.status().as_u16();
             dial_result(status, &answer::bounded_body(r).await)
         }
         Err(e) => {
             tracing::warn!(%execution_id, error = %e, "no answer from livekit to a dial; its webhooks will tell");
-            Err(None)
+            Dialled::Doubt
         }
     };
-    let (call_sid, report) = match answered {
-        Ok(sid) => (sid, Report::Answered(None)),
-        Err(Some(report)) => {
+    let send = |call_sid, report| {
+        let _ = reports.send(Callback { execution_id: Some(execution_id), call_sid, report: Some(report) });
+    };
+    match dialled {
+        Dialled::Answered(sid) => send(sid, Report::Answered(None)),
+        Dialled::Ended(report) => {
+            send(None, report);
             api.delete_room(&room).await;
-            (None, report)
         }
-        Err(None) => return,
-    };
-    let _ = reports.send(Callback { execution_id: Some(execution_id), call_sid, report: Some(report) });
+        Dialled::Limited(report) => {
+            tracing::warn!(%execution_id, "livekit refused a dial as too many; placements pause");
+            *paused.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + LIMITED_PAUSE);
+            send(None, report);
+            api.delete_room(&room).await;
+        }
+        Dialled::Doubt => {}
+    }
 }
 
 #[cfg(test)]
@@ -266,7 +304,7 @@ mod tests {
 
     fn outcome(status: u16, body: &str) -> Option<(CallStatus, String, bool)> {
         match dial_result(status, body.as_bytes()) {
-            Err(Some(Report::Finished(o))) => Some((o.status, o.hangup_reason.unwrap_or_default(), o.permanent)),
+            Dialled::Ended(Report::Finished(o)) => Some((o.status, o.hangup_reason.unwrap_or_default(), o.permanent)),
             _ => None,
         }
     }
@@ -284,10 +322,14 @@ mod tests {
         assert_eq!(outcome(408, timeout), Some((CallStatus::NoAnswer, "unanswered timeout".into(), false)));
         let refused = r#"{"code":"invalid_argument","msg":"no trunk"}"#;
         assert_eq!(outcome(400, refused).map(|o| o.1), Some("livekit dial refused: invalid_argument: no trunk".into()));
-        assert!(matches!(dial_result(503, br#"{"code":"unavailable","msg":"x"}"#), Err(None)), "doubt");
-        assert!(matches!(dial_result(502, b"bad gateway"), Err(None)), "doubt");
+        let limited = dial_result(429, br#"{"code":"resource_exhausted","msg":"too many calls"}"#);
+        assert!(
+            matches!(limited, Dialled::Limited(Report::Finished(o)) if o.status == CallStatus::Failed && !o.permanent)
+        );
+        assert!(matches!(dial_result(503, br#"{"code":"unavailable","msg":"x"}"#), Dialled::Doubt));
+        assert!(matches!(dial_result(502, b"bad gateway"), Dialled::Doubt));
         let answered = dial_result(200, br#"{"participant_id":"PA_1","sip_call_id":"SCL_1"}"#);
-        assert_eq!(answered.ok().flatten().as_deref(), Some("SCL_1"));
+        assert!(matches!(answered, Dialled::Answered(Some(sid)) if sid == "SCL_1"));
     }
 
     #[test]

@@ -4,8 +4,9 @@
 
 use super::livekit::call_of_room;
 use super::livekit_token;
-use super::placer::{Callback, Report, ended};
+use super::placer::{Callback, Report, final_outcome};
 use crate::domain::contact::CallStatus;
+use crate::domain::outcome::Outcome;
 use base64::Engine;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -49,17 +50,23 @@ fn is_phone(participant: &Value) -> bool {
         || participant.get("kind") == Some(&Value::from(3))
 }
 
-/// What the phone's leaving means when it was never answered: the reason LiveKit gives for the
-/// disconnection, else its last call status (still ringing: nobody answered).
-fn unanswered(participant: &Value, event: &str) -> Report {
-    let reason = participant["disconnectReason"].as_str().filter(|r| !r.is_empty() && *r != "UNKNOWN_REASON");
+/// The reason a phone left, as LiveKit gives it (none when it does not say).
+fn disconnect_reason(participant: &Value) -> Option<&str> {
+    participant["disconnectReason"].as_str().filter(|r| !r.is_empty() && *r != "UNKNOWN_REASON")
+}
+
+/// A guess at what the phone's leaving means when it was never answered (the dial's own answer,
+/// when it comes, says it surely): the reason LiveKit gives for the disconnection, else its last
+/// call status (still ringing: nobody answered).
+fn unanswered(participant: &Value, event: &str) -> Box<Outcome> {
+    let reason = disconnect_reason(participant);
     let status = match (reason, participant["attributes"]["sip.callStatus"].as_str()) {
         (Some("USER_REJECTED"), _) => CallStatus::Busy,
         (Some("USER_UNAVAILABLE"), _) | (_, Some("ringing")) => CallStatus::NoAnswer,
         _ => CallStatus::Failed,
     };
     let state = reason.map_or_else(|| event.to_owned(), |r| format!("{event}: {r}"));
-    ended(status, &state, None, None, None)
+    Box::new(final_outcome(status, &state, None, None, None))
 }
 
 /// A webhook event, read: `None` when it is about no call of ours (another room, or no room).
@@ -70,17 +77,23 @@ pub fn read(event: &Value) -> Option<Callback> {
     let phone = is_phone(participant);
     let call_status = participant["attributes"]["sip.callStatus"].as_str().unwrap_or_default();
     let call_sid = participant["attributes"]["sip.callID"].as_str().filter(|s| !s.is_empty()).map(str::to_owned);
-    let hung_up = |answered: bool, unanswered: Report| match unanswered {
-        Report::Finished(outcome) => Some(Report::HungUp { answered, unanswered: outcome }),
-        _ => None,
-    };
     let report = match name {
-        // A phone joins its room while it is still dialling: only `active` is an answer.
+        // A phone joins its room, and publishes its track, while it is still dialling: only
+        // `active` is an answer (the dial's success is the usual one).
         "participant_joined" | "track_published" if phone && call_status == "active" => Some(Report::Answered(None)),
-        "participant_joined" if phone && call_status == "ringing" => Some(Report::Ringing),
-        "participant_left" if phone => hung_up(call_status == "active", unanswered(participant, name)),
-        "participant_connection_aborted" if phone => hung_up(false, ended(CallStatus::Failed, name, None, None, None)),
-        "room_finished" => hung_up(false, ended(CallStatus::NoAnswer, name, None, None, None)),
+        "participant_left" if phone => {
+            let reason = disconnect_reason(participant).map_or_else(|| name.to_owned(), |r| format!("{name}: {r}"));
+            // LiveKit marks an answered call `hangup` as it ends; a call never answered keeps
+            // `dialing` or `ringing`.
+            let answered = matches!(call_status, "active" | "hangup" | "automation");
+            Some(Report::HungUp { reason, answered, unanswered: Some(unanswered(participant, name)) })
+        }
+        "participant_connection_aborted" if phone => {
+            let guess = unanswered(participant, name);
+            Some(Report::HungUp { reason: name.to_owned(), answered: call_status == "active", unanswered: Some(guess) })
+        }
+        // The room finishing ends an answered call; an unanswered one is the dial's, or its phone's.
+        "room_finished" => Some(Report::HungUp { reason: name.to_owned(), answered: false, unanswered: None }),
         _ => None,
     };
     Some(Callback { execution_id: Some(execution_id), call_sid, report })
@@ -105,10 +118,11 @@ mod tests {
         callback.report
     }
 
-    fn left(status: &str, reason: Option<&str>) -> (bool, CallStatus, String) {
+    fn left(status: &str, reason: Option<&str>) -> (bool, String, CallStatus, bool) {
         match phone("participant_left", status, reason) {
-            Some(Report::HungUp { answered, unanswered }) => {
-                (answered, unanswered.status, unanswered.hangup_reason.unwrap_or_default())
+            Some(Report::HungUp { answered, reason, unanswered: Some(guess) }) => {
+                let same = guess.hangup_reason.as_deref() == Some(reason.as_str());
+                (answered, reason, guess.status, same)
             }
             other => panic!("{other:?}"),
         }
@@ -117,23 +131,22 @@ mod tests {
     #[test]
     fn joining_is_not_answering() {
         assert!(phone("participant_joined", "dialing", None).is_none());
-        assert!(matches!(phone("participant_joined", "ringing", None), Some(Report::Ringing)));
+        assert!(phone("participant_joined", "ringing", None).is_none());
         assert!(matches!(phone("participant_joined", "active", None), Some(Report::Answered(None))));
         assert!(matches!(phone("track_published", "active", None), Some(Report::Answered(None))));
-        assert!(phone("track_published", "ringing", None).is_none());
+        assert!(phone("track_published", "dialing", None).is_none());
     }
 
     #[test]
     fn leaving_ends_the_call_by_what_livekit_says_of_it() {
-        assert!(left("active", None).0, "answered");
-        assert_eq!(
-            left("ringing", Some("USER_REJECTED")),
-            (false, CallStatus::Busy, "participant_left: USER_REJECTED".into())
-        );
-        assert_eq!(left("ringing", Some("USER_UNAVAILABLE")).1, CallStatus::NoAnswer);
-        assert_eq!(left("ringing", None).1, CallStatus::NoAnswer);
-        assert_eq!(left("dialing", Some("SIP_TRUNK_FAILURE")).1, CallStatus::Failed);
-        assert_eq!(left("hangup", None).1, CallStatus::Failed);
+        assert!(left("hangup", Some("CLIENT_INITIATED")).0, "LiveKit marks an answered call hangup as it ends");
+        assert!(left("active", None).0);
+        let rejected = left("ringing", Some("USER_REJECTED"));
+        assert_eq!(rejected, (false, "participant_left: USER_REJECTED".into(), CallStatus::Busy, true));
+        assert_eq!(left("ringing", Some("USER_UNAVAILABLE")).2, CallStatus::NoAnswer);
+        assert_eq!(left("ringing", None).2, CallStatus::NoAnswer);
+        assert_eq!(left("dialing", Some("CLIENT_INITIATED")).2, CallStatus::Failed);
+        assert!(!left("dialing", None).0);
     }
 
     #[test]
@@ -145,7 +158,7 @@ mod tests {
             "participant": {"identity": "agent-AJ_1", "kind": "AGENT"}});
         assert!(read(&agent).unwrap().report.is_none());
         let finished = read(&json!({"event": "room_finished", "room": {"name": room_of(id)}})).unwrap();
-        assert!(matches!(finished.report, Some(Report::HungUp { answered: false, .. })));
+        assert!(matches!(finished.report, Some(Report::HungUp { answered: false, unanswered: None, .. })));
     }
 
     #[test]

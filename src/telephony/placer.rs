@@ -61,11 +61,14 @@ pub enum Report {
     /// Answered; who answered, when telephony detected it (possibly in a report of its own).
     Answered(Option<AnsweredBy>),
     Finished(Box<Outcome>),
-    /// The call ended at the provider, which does not say how it went: `completed`, lasting from its
-    /// recorded answer, when it was answered (or `answered` says so), else `unanswered`.
+    /// The call ended at the provider, which does not say how it went: `completed` (lasting from
+    /// its recorded answer, `reason` in `hangup_reason`) when it was answered, as recorded or as
+    /// `answered` says; otherwise `unanswered`, a guess that stands only if nothing surer (the
+    /// dial's own answer) closes the call within `GUESS_GRACE_SECONDS`; `None`: nothing to record.
     HungUp {
+        reason: String,
         answered: bool,
-        unanswered: Box<Outcome>,
+        unanswered: Option<Box<Outcome>>,
     },
 }
 
@@ -81,19 +84,21 @@ pub struct Callback {
 
 /// SIP answers that say the number does not exist: the failure is permanent (API.md §7.1).
 pub const PERMANENT_SIP: [u16; 4] = [404, 410, 484, 604];
+/// How long a provider's guess at an unanswered call's outcome waits for a surer answer.
+pub const GUESS_GRACE_SECONDS: i64 = 15;
 /// The longest call telephony may report (API.md §7).
 pub const MAX_DURATION_SECONDS: f64 = 86_400.0;
 
-/// A provider's final state as a report, the same for every provider: the state and SIP code go
+/// A provider's final state as an outcome, the same for every provider: the state and SIP code go
 /// to `hangup_reason`, a failure with an unallocated-number code is permanent, and a duration out
 /// of bounds is left out rather than refusing the callback (a provider does not send it again).
-pub fn ended(
+pub fn final_outcome(
     status: CallStatus,
     state: &str,
     sip: Option<u16>,
     duration: Option<f64>,
     answered_by: Option<AnsweredBy>,
-) -> Report {
+) -> Outcome {
     let reason = match sip {
         Some(code) => format!("{state} (SIP {code})"),
         None => state.to_owned(),
@@ -103,7 +108,18 @@ pub fn ended(
     outcome.duration_seconds = duration.filter(|d| (0.0..=MAX_DURATION_SECONDS).contains(d));
     outcome.permanent = status == CallStatus::Failed && sip.is_some_and(|c| PERMANENT_SIP.contains(&c));
     outcome.answered_by = answered_by;
-    Report::Finished(Box::new(outcome))
+    outcome
+}
+
+/// `final_outcome` as a report.
+pub fn ended(
+    status: CallStatus,
+    state: &str,
+    sip: Option<u16>,
+    duration: Option<f64>,
+    answered_by: Option<AnsweredBy>,
+) -> Report {
+    Report::Finished(Box::new(final_outcome(status, state, sip, duration, answered_by)))
 }
 
 /// The longest `Retry-After` honoured: a larger one would stall every campaign on a typo.

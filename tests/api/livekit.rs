@@ -80,6 +80,7 @@ async fn the_agent_is_dispatched_then_the_contact_dialled_and_the_answer_drives_
     let body = &dial.body;
     assert_eq!((&body["sip_trunk_id"], &body["sip_number"]), (&json!(TRUNK), &json!("+919876543210")));
     assert_eq!((&body["wait_until_answered"], &body["participant_identity"]), (&json!(true), &json!("callee")));
+    assert_eq!((&body["ringing_timeout"], &body["max_call_duration"]), (&json!("30s"), &json!("1800s")));
     assert_eq!(record["provider"], "livekit");
     assert_eq!(record["call_status"], "ringing");
 
@@ -109,13 +110,17 @@ async fn the_agent_is_dispatched_then_the_contact_dialled_and_the_answer_drives_
 #[tokio::test]
 async fn a_dial_refused_with_a_sip_status_is_the_calls_outcome_and_its_room_goes() {
     let (fake, app) = started().await;
-    let phones = ["+14155550100", "+14155550101", "+14155550102", "+14155550103"];
+    let phones = ["+14155550100", "+14155550101", "+14155550102", "+14155550103", "+14155550104", "+14155550105"];
     let (b, rooms) = placed(&fake, &app, &phones).await;
+    // The phone leaves its room (LiveKit's guess: unavailable or rejected) before each error goes
+    // back: the dial's SIP status decides.
     fake.end_dial(&rooms[0], DialEnd::Sip { status: 486, twirp: "resource_exhausted", reason: "Busy Here" });
     fake.end_dial(&rooms[1], DialEnd::Sip { status: 404, twirp: "not_found", reason: "Not Found" });
     fake.end_dial(&rooms[2], DialEnd::Twirp { status: 408, code: "canceled", msg: "ringing timeout" });
     fake.end_dial(&rooms[3], DialEnd::Sip { status: 603, twirp: "permission_denied", reason: "Decline" });
-    eventually("every refused dial deletes its room", || async { fake.deleted_rooms().len() == 4 }).await;
+    fake.end_dial(&rooms[4], DialEnd::Sip { status: 487, twirp: "aborted", reason: "Request Terminated" });
+    fake.end_dial(&rooms[5], DialEnd::Sip { status: 600, twirp: "internal", reason: "Busy Everywhere" });
+    eventually("every refused dial deletes its room", || async { fake.deleted_rooms().len() == 6 }).await;
     let by_phone = || async {
         let all = app.get(&format!("/api/v1/batches/{b}/contacts?include_calls=true")).await.body;
         phones.map(|p| all.as_array().unwrap().iter().find(|c| c["phone_number"] == p).unwrap().clone())
@@ -124,7 +129,7 @@ async fn a_dial_refused_with_a_sip_status_is_the_calls_outcome_and_its_room_goes
         by_phone().await.iter().all(|c| latest(c)["ended_at"].is_string())
     })
     .await;
-    let [busy, gone, unanswered, declined] = by_phone().await;
+    let [busy, gone, unanswered, declined, terminated, busy_everywhere] = by_phone().await;
     let seen = |c: &Value| {
         let r = latest(c);
         (
@@ -138,41 +143,52 @@ async fn a_dial_refused_with_a_sip_status_is_the_calls_outcome_and_its_room_goes
     assert_eq!(seen(&gone), row("failed", "failed", "Not Found (SIP 404)"), "unallocated: permanent");
     assert_eq!(seen(&unanswered), row("retrying", "no_answer", "unanswered timeout"));
     assert_eq!(seen(&declined), row("retrying", "failed", "Decline (SIP 603)"));
-    // The busy answer did not slow dispatch down: the retry is placed when due.
-    app.advance(600).await;
-    eventually("retries are dialled", || async { fake.held_dials().len() == 3 }).await;
+    assert_eq!(seen(&terminated), row("retrying", "no_answer", "Request Terminated (SIP 487)"));
+    assert_eq!(seen(&busy_everywhere), row("retrying", "busy", "Busy Everywhere (SIP 600)"));
+    // The guesses the phones' leaving deferred are gone with the calls they were about.
+    app.advance(60).await;
+    assert_eq!(seen(&by_phone().await[1]), row("failed", "failed", "Not Found (SIP 404)"));
+    // The busy answers did not slow dispatch down: the retries are placed when due.
+    app.advance(540).await;
+    eventually("retries are dialled", || async { fake.held_dials().len() == 5 }).await;
 }
 
 #[tokio::test]
 async fn webhooks_alone_decide_calls_whose_dial_answer_never_came() {
     let (fake, app) = started().await;
     let (b, rooms) = placed(&fake, &app, &["+14155550100", "+14155550101", "+14155550102"]).await;
-    // LiveKit never answers these dials (a lost connection): its webhooks say what happened.
+    // LiveKit never answers these dials (a lost connection, a restart): its webhooks say what happened.
     let (rejected, answered, vanished) = (&rooms[0], &rooms[1], &rooms[2]);
     assert_eq!(event(&fake, "participant_left", rejected, Some(("ringing", Some("USER_REJECTED")))).await, 204);
-    assert_eq!(event(&fake, "track_published", answered, Some(("active", None))).await, 204);
-    app.advance(5).await;
-    assert_eq!(event(&fake, "room_finished", answered, None).await, 204);
+    assert_eq!(event(&fake, "participant_left", answered, Some(("hangup", Some("CLIENT_INITIATED")))).await, 204);
     assert_eq!(event(&fake, "room_finished", vanished, None).await, 204);
-    // A late join of the answered call changes nothing.
-    assert_eq!(event(&fake, "participant_joined", answered, Some(("active", None))).await, 204);
-    let all = app.get(&format!("/api/v1/batches/{b}/contacts?include_calls=true")).await.body;
-    let of = |phone: &str| latest(all.as_array().unwrap().iter().find(|c| c["phone_number"] == phone).unwrap());
-    let busy = of("+14155550100");
+    let all = || async { app.get(&format!("/api/v1/batches/{b}/contacts?include_calls=true")).await.body };
+    let of =
+        |all: &Value, phone: &str| latest(all.as_array().unwrap().iter().find(|c| c["phone_number"] == phone).unwrap());
+    let now = all().await;
+    let done = of(&now, "+14155550101");
     assert_eq!(
-        (&busy["call_status"], &busy["hangup_reason"]),
-        (&json!("busy"), &json!("participant_left: USER_REJECTED"))
+        (&done["call_status"], &done["duration_seconds"], &done["hangup_reason"]),
+        (&json!("completed"), &Value::Null, &json!("participant_left: CLIENT_INITIATED")),
+        "LiveKit marks an answered call hangup as it ends; when it was answered is not known"
     );
-    let done = of("+14155550101");
-    assert_eq!((&done["call_status"], &done["duration_seconds"]), (&json!("completed"), &json!(5.0)));
-    assert_eq!(of("+14155550102")["call_status"], "no_answer", "the room finished before anyone answered");
-    // The dial's answer arriving after the webhooks changes nothing either.
+    assert_eq!(of(&now, "+14155550100")["call_status"], "ringing", "a guess waits for the dial's own answer");
+    assert_eq!(of(&now, "+14155550102")["call_status"], "ringing", "a room gone before an answer decides nothing");
+    app.advance(15).await;
+    let now = all().await;
+    let busy = of(&now, "+14155550100");
+    assert_eq!(
+        (&busy["call_status"], &busy["hangup_reason"], &busy["ended_at"]),
+        (&json!("busy"), &json!("participant_left: USER_REJECTED"), &json!("2026-11-30T10:00:16Z"))
+    );
+    assert_eq!(of(&now, "+14155550102")["call_status"], "ringing");
+    // The dials' answers arriving after the webhooks change nothing.
     fake.end_dial(answered, DialEnd::Answer);
     fake.end_dial(rejected, DialEnd::Sip { status: 486, twirp: "resource_exhausted", reason: "Busy Here" });
     eventually("the late refusal deletes its room", || async { fake.deleted_rooms().len() == 1 }).await;
-    let all = app.get(&format!("/api/v1/batches/{b}/contacts?include_calls=true")).await.body;
-    let done = latest(all.as_array().unwrap().iter().find(|c| c["phone_number"] == "+14155550101").unwrap());
-    assert_eq!((&done["call_status"], &done["duration_seconds"]), (&json!("completed"), &json!(5.0)));
+    let now = all().await;
+    assert_eq!(of(&now, "+14155550100")["hangup_reason"], "participant_left: USER_REJECTED");
+    assert_eq!(of(&now, "+14155550101")["call_status"], "completed");
 }
 
 #[tokio::test]
@@ -249,4 +265,20 @@ async fn refused_and_doubtful_dispatches_and_a_dial_refused_after_its_dispatch()
     assert_eq!(requests.iter().filter(|r| r.body["room"] == room.as_str()).count(), 2, "one dispatch, one delete");
     assert!(!requests.iter().any(|r| r.body["room_name"] == room.as_str()), "never dialled");
     assert_eq!(record["call_status"], "dispatched");
+
+    // A dial refused as too many (no SIP status): that call fails, and new placements pause
+    // without using an attempt.
+    let (_, b4) = setup(&app, &["+14155550103"], json!({})).await;
+    app.advance(1).await;
+    eventually("the call is dialled", || async { fake.held_dials().len() == 1 }).await;
+    let room = fake.held_dials()[0].clone();
+    fake.end_dial(&room, DialEnd::Twirp { status: 429, code: "resource_exhausted", msg: "too many calls" });
+    let c4 = status_becomes(&app, &b4, "failed").await;
+    assert_eq!(latest(&c4)["hangup_reason"], "livekit dial refused: resource_exhausted: too many calls");
+    let before = fake.requests().len();
+    let (_, b5) = setup(&app, &["+14155550104"], json!({})).await;
+    app.advance(1).await;
+    let c5 = contact(&app, &b5).await;
+    assert_eq!((c5["status"].as_str(), &c5["current_call"]), (Some("pending"), &Value::Null), "no attempt used");
+    assert_eq!(fake.requests().len(), before, "nothing was sent to LiveKit");
 }

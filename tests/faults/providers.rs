@@ -146,9 +146,8 @@ async fn a_replica_killed_between_placement_and_callback_loses_nothing_and_place
             _ => {
                 // The dial's answer died with the process: the webhooks alone tell the new one.
                 let room = livekit.held_dials()[0].clone();
-                let phone = |status| Some(livekit.phone(&room, status, None));
-                livekit.send_event("track_published", &room, phone("active")).await;
-                livekit.send_event("participant_left", &room, phone("hangup")).await
+                let phone = livekit.phone(&room, "hangup", Some("CLIENT_INITIATED"));
+                livekit.send_event("participant_left", &room, Some(phone)).await
             }
         };
         assert!(code < 300, "provider {provider}: the restarted replica takes the callback: {code} {body}");

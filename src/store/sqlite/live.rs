@@ -6,6 +6,7 @@ use super::dispatch::{apply_batch_deltas, ids, uuids};
 use super::{Store, id, instant, json_text, micros};
 use crate::domain::contact::ContactStatus;
 use crate::domain::ids::ExecutionId;
+use crate::domain::outcome::Outcome;
 use crate::domain::voicemail::VoicemailAction;
 use crate::error::Error;
 use crate::store::AcceptedCall;
@@ -47,6 +48,22 @@ impl Store {
             .fetch_optional(&self.reads)
             .await?;
         row.map(|(at,)| at.map(instant).transpose()).transpose()
+    }
+
+    /// Plans `outcome` for a live call not yet answered, to be recorded at `at` unless the call closes
+    /// first (a provider's guess waiting for a surer answer); `false` when the call is answered,
+    /// closed or already has a planned end.
+    pub async fn defer_outcome(&self, call: ExecutionId, at: DateTime<Utc>, outcome: &Outcome) -> Result<bool, Error> {
+        let done = sqlx::query(
+            "UPDATE call_records SET planned_end_at = ?2, planned_outcome = ?3
+             WHERE id = ?1 AND call_status IN ('dispatched', 'ringing') AND planned_end_at IS NULL",
+        )
+        .bind(id(call.uuid()))
+        .bind(micros(at))
+        .bind(json_text(outcome)?)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Moves calls forward while they are live: to `ringing` (accepted), or to `in_progress`

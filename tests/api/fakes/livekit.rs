@@ -35,13 +35,24 @@ pub enum DialEnd {
     Twirp { status: u16, code: &'static str, msg: &'static str },
 }
 
+/// How a phone that was never answered leaves its room: its last call status and the reason.
+type Leaving = (&'static str, &'static str);
+
+/// The reason LiveKit's SIP service gives the room for a dial the callee's side refused.
+fn reason_for(sip_status: u16) -> &'static str {
+    match sip_status {
+        404 | 408 | 480 => "USER_UNAVAILABLE",
+        _ => "USER_REJECTED",
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     requests: Vec<Request>,
     /// Answers for the next valid CreateDispatch requests.
     dispatch_errors: VecDeque<Response>,
-    /// Dials waiting for the test to end them, by room.
-    held: HashMap<String, oneshot::Sender<Response>>,
+    /// Dials waiting for the test to end them, by room: the answer, and how the phone leaves first.
+    held: HashMap<String, oneshot::Sender<(Response, Option<Leaving>)>>,
     rooms: HashSet<String>,
     deleted: Vec<String>,
     /// The SIP call id of each room's phone.
@@ -166,7 +177,7 @@ async fn twirp_method(
             let call_id = id("SCL_");
             let info = json!({"participant_id": id("PA_"), "participant_identity":
                 text("participant_identity", "participantIdentity"), "room_name": room, "sip_call_id": call_id});
-            let (done, answer) = oneshot::channel();
+            let (done, answer) = oneshot::channel::<(Response, Option<Leaving>)>();
             let auto = {
                 let mut inner = s.inner.lock().unwrap();
                 inner.rooms.insert(room.clone());
@@ -180,13 +191,22 @@ async fn twirp_method(
                 let fake = s.clone();
                 tokio::spawn(async move {
                     let _sending = fake.sending.acquire().await;
-                    fake.send_event("participant_left", &room, Some(fake.phone(&room, "active", None))).await;
+                    let phone = fake.phone(&room, "hangup", Some("CLIENT_INITIATED"));
+                    fake.send_event("participant_left", &room, Some(phone)).await;
                 });
                 return axum::Json(info).into_response();
             }
+            // The phone joins the room at once, still dialling.
+            s.notify("participant_joined", &room, Some(s.phone(&room, "dialing", None))).await;
             match answer.await {
-                Ok(response) if response.status().is_success() => axum::Json(info).into_response(),
-                Ok(response) => response,
+                Ok((response, _)) if response.status().is_success() => axum::Json(info).into_response(),
+                Ok((response, leaving)) => {
+                    // A refused phone leaves the room before the dial's error goes back.
+                    if let Some((status, reason)) = leaving {
+                        s.notify("participant_left", &room, Some(s.phone(&room, status, Some(reason)))).await;
+                    }
+                    response
+                }
                 Err(_) => twirp(503, "unavailable", "dial abandoned", None),
             }
         }
@@ -195,11 +215,14 @@ async fn twirp_method(
                 return twirp(401, "unauthenticated", "permissions denied", None);
             }
             let room = text("room", "room");
-            let mut inner = s.inner.lock().unwrap();
-            if !inner.rooms.remove(&room) {
-                return twirp(404, "not_found", "requested room does not exist", None);
+            {
+                let mut inner = s.inner.lock().unwrap();
+                if !inner.rooms.remove(&room) {
+                    return twirp(404, "not_found", "requested room does not exist", None);
+                }
+                inner.deleted.push(room.clone());
             }
-            inner.deleted.push(room);
+            s.notify("room_finished", &room, None).await;
             axum::Json(json!({})).into_response()
         }
         _ => twirp(404, "bad_route", &format!("no handler for path {method}"), None),
@@ -261,11 +284,14 @@ impl FakeLiveKit {
         self.inner.lock().unwrap().dispatch_errors.push_back(answer);
     }
 
-    /// Ends the dial held for `room` as `end` says.
+    /// Ends the dial held for `room` as `end` says; a callee's refusal and the ringing timeout
+    /// make the phone leave the room first, as LiveKit does.
     pub fn end_dial(&self, room: &str, end: DialEnd) {
+        let mut leaving = None;
         let answer = match end {
             DialEnd::Answer => StatusCode::OK.into_response(),
             DialEnd::Sip { status, twirp: code, reason } => {
+                leaving = Some(("ringing", reason_for(status)));
                 let meta = json!({"sip_status_code": status.to_string(), "sip_status": reason});
                 let http = match code {
                     "resource_exhausted" => 429,
@@ -277,10 +303,15 @@ impl FakeLiveKit {
                 };
                 twirp(http, code, &format!("twirp error unknown: {reason}"), Some(meta))
             }
-            DialEnd::Twirp { status, code, msg } => twirp(status, code, msg, None),
+            DialEnd::Twirp { status, code, msg } => {
+                if code == "canceled" {
+                    leaving = Some(("ringing", "USER_UNAVAILABLE"));
+                }
+                twirp(status, code, msg, None)
+            }
         };
         let held = self.inner.lock().unwrap().held.remove(room).expect("a dial is held for that room");
-        held.send(answer).expect("the dial is still waiting");
+        assert!(held.send((answer, leaving)).is_ok(), "the dial is still waiting");
     }
 
     /// The room's phone (a SIP participant) as a webhook shows it, with its last call status and
@@ -309,6 +340,13 @@ impl FakeLiveKit {
         let body = body.to_string();
         let token = webhook_token(&self.api_key, &self.secret, body.as_bytes(), now);
         self.send_raw(&body, &[("authorization", token.as_str())]).await
+    }
+
+    /// Sends a webhook of LiveKit's own accord, when a webhook URL is set.
+    async fn notify(&self, event: &str, room: &str, participant: Option<Value>) {
+        if self.inner.lock().unwrap().webhook_url.is_some() {
+            self.send_event(event, room, participant).await;
+        }
     }
 
     /// POSTs `body` to the webhook URL with exactly these extra headers.
