@@ -130,7 +130,7 @@ impl Dispatcher {
                     let finished = FinishedCall { execution_id, outcome, ended_at: now };
                     (self.outcomes.record(finished).await?, true)
                 }
-                None => (self.store.mark_answered(&AcceptedCall { answered_by: by, ..call }, now).await?, false),
+                None => (self.store.mark_answered(&[AcceptedCall { answered_by: by, ..call }], now).await? > 0, false),
             },
             Report::Finished(_) | Report::HungUp { .. } => {
                 return Err(Error::internal("final outcomes are recorded above"));
@@ -151,18 +151,32 @@ impl Dispatcher {
         Ok(Reported::HangUp)
     }
 
-    /// Applies reports that a placer learns after its placement (a dial answered or refused), as
-    /// they come, until the placer stops sending them.
+    /// Applies reports that a placer learns after its placement (a dial answered or refused), until
+    /// the placer stops sending them: the answers that have arrived together in one transaction
+    /// (one each would queue on their campaigns' locks, and be recorded late), anything else as a
+    /// callback is.
     pub async fn follow(self: Arc<Self>, mut reports: mpsc::UnboundedReceiver<Callback>) {
-        while let Some(Callback { execution_id, call_sid, report }) = reports.recv().await {
-            let (Some(execution_id), Some(report)) = (execution_id, report) else { continue };
-            // Each at once: an answer waiting behind others would be recorded late.
-            let dispatcher = self.clone();
-            tokio::spawn(async move {
-                if let Err(e) = dispatcher.report(execution_id, call_sid, report).await {
-                    tracing::warn!(%execution_id, error = %e, "a placement's late report was not applied");
+        let mut arrived = Vec::new();
+        while reports.recv_many(&mut arrived, BATCH).await > 0 {
+            let mut answers = Vec::new();
+            for Callback { execution_id, call_sid, report } in arrived.drain(..) {
+                let (Some(execution_id), Some(report)) = (execution_id, report) else { continue };
+                if matches!(report, Report::Answered(None)) {
+                    answers.push(AcceptedCall { provider_call_id: call_sid, ..AcceptedCall::bare(execution_id) });
+                    continue;
                 }
-            });
+                let dispatcher = self.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = dispatcher.report(execution_id, call_sid, report).await {
+                        tracing::warn!(%execution_id, error = %e, "a placement's late report was not applied");
+                    }
+                });
+            }
+            match self.store.mark_answered(&answers, self.clock.now()).await {
+                Ok(0) => {}
+                Ok(_) => self.wakeup.notify_one(),
+                Err(e) => tracing::warn!(error = %e, calls = answers.len(), "answers to dials were not recorded"),
+            }
         }
     }
 

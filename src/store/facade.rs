@@ -214,8 +214,9 @@ delegate!(Store {
     /// Removes calls telephony did not take and that used no attempt (still `dispatched`), and puts
     /// their contacts back as they were before the claim, with every counter; returns how many.
     fn release_unplaced(calls: &[UnplacedCall], now: DateTime<Utc>) -> usize;
-    /// Records that a live call was answered; `false` when it is not ringing or dispatched any more.
-    fn mark_answered(call: &AcceptedCall, now: DateTime<Utc>) -> bool;
+    /// Records that live calls were answered; returns how many moved (a call no longer ringing or
+    /// dispatched does not).
+    fn mark_answered(calls: &[AcceptedCall], now: DateTime<Utc>) -> usize;
     /// The voicemail action of the campaign a call belongs to; `None` when there is no such call.
     fn voicemail_action_of(call: ExecutionId) -> Option<VoicemailAction>;
     /// When a call was answered (`Some(None)`: not answered); `None` when there is no such call.

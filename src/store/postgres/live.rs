@@ -24,9 +24,10 @@ impl Store {
         self.mark_live(calls, false, now).await
     }
 
-    /// Records that a live call was answered; `false` when it is not ringing or dispatched any more.
-    pub async fn mark_answered(&self, call: &AcceptedCall, now: DateTime<Utc>) -> Result<bool, Error> {
-        Ok(self.mark_live(std::slice::from_ref(call), true, now).await? > 0)
+    /// Records that live calls were answered; returns how many moved (a call no longer ringing or
+    /// dispatched does not).
+    pub async fn mark_answered(&self, calls: &[AcceptedCall], now: DateTime<Utc>) -> Result<usize, Error> {
+        self.mark_live(calls, true, now).await
     }
 
     /// The voicemail action of the campaign a call belongs to; `None` when there is no such call.
