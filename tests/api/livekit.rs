@@ -282,3 +282,39 @@ async fn refused_and_doubtful_dispatches_and_a_dial_refused_after_its_dispatch()
     assert_eq!((c5["status"].as_str(), &c5["current_call"]), (Some("pending"), &Value::Null), "no attempt used");
     assert_eq!(fake.requests().len(), before, "nothing was sent to LiveKit");
 }
+
+#[tokio::test]
+async fn a_dial_in_doubt_is_decided_by_the_phone_or_the_room() {
+    let (fake, app) = started().await;
+    let phones = ["+14155550100", "+14155550101", "+14155550102"];
+    let (b, rooms) = placed(&fake, &app, &phones).await;
+    // LiveKit in trouble while dialling: no outcome from the dial, and the room stays.
+    for room in &rooms {
+        fake.end_dial(room, DialEnd::Twirp { status: 503, code: "unavailable", msg: "sip service unavailable" });
+    }
+    let all = || async { app.get(&format!("/api/v1/batches/{b}/contacts?include_calls=true")).await.body };
+    let of =
+        |all: &Value, phone: &str| latest(all.as_array().unwrap().iter().find(|c| c["phone_number"] == phone).unwrap());
+    assert!(fake.deleted_rooms().is_empty(), "a dial in doubt keeps its room");
+    assert_eq!(of(&all().await, phones[0])["call_status"], "ringing");
+    assert_eq!(event(&fake, "participant_left", &rooms[0], Some(("ringing", Some("USER_UNAVAILABLE")))).await, 204);
+    assert_eq!(event(&fake, "participant_connection_aborted", &rooms[1], Some(("dialing", None))).await, 204);
+    assert_eq!(event(&fake, "participant_left", &rooms[2], Some(("ringing", Some("USER_REJECTED")))).await, 204);
+    // A second guess does not replace the first.
+    assert_eq!(event(&fake, "participant_left", &rooms[2], Some(("dialing", Some("CLIENT_INITIATED")))).await, 204);
+    app.advance(14).await;
+    assert_eq!(of(&all().await, phones[0])["call_status"], "ringing", "the guesses wait for the dial's answer");
+    app.advance(1).await;
+    let now = all().await;
+    let unavailable = of(&now, phones[0]);
+    assert_eq!(
+        (&unavailable["call_status"], &unavailable["hangup_reason"]),
+        (&json!("no_answer"), &json!("participant_left: USER_UNAVAILABLE"))
+    );
+    let aborted = of(&now, phones[1]);
+    assert_eq!(
+        (&aborted["call_status"], &aborted["hangup_reason"]),
+        (&json!("failed"), &json!("participant_connection_aborted"))
+    );
+    assert_eq!(of(&now, phones[2])["call_status"], "busy");
+}
