@@ -10,6 +10,7 @@ pub mod http;
 pub mod metrics;
 pub mod outbound;
 pub mod service;
+pub mod signing;
 pub mod startup;
 pub mod store;
 pub mod telephony;

@@ -3,7 +3,6 @@
 use crate::clock::Clock;
 use crate::config::{ServeConfig, Telephony};
 use crate::dispatch::Dispatcher;
-use crate::domain::signing::Secret;
 use crate::error::Error;
 use crate::http::server::{self, ClientLimits};
 use crate::http::{AppState, Shared, app};
@@ -11,6 +10,7 @@ use crate::metrics::Metrics;
 use crate::outbound::TrustedRoots;
 use crate::service::idempotency;
 use crate::service::tokens::{self, Bootstrap, TokenCache};
+use crate::signing::Secret;
 use crate::store::{Store, TokenEvents};
 use crate::telephony::http::HttpPlacer;
 use crate::telephony::jambonz::{AgentApp, JambonzPlacer};
@@ -102,7 +102,7 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
         metrics: metrics.clone(),
         max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
         rate_limits: (config.rate_limit > 0)
-            .then(|| std::sync::Mutex::new(crate::domain::rate::RateLimits::new(config.rate_limit))),
+            .then(|| std::sync::Mutex::new(crate::http::rate::RateLimits::new(config.rate_limit))),
         auth_failures: crate::http::FailureLimiter::new(config.auth_failure_limit),
         dispatcher: dispatcher.clone(),
         webhook_secret,

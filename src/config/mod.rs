@@ -168,7 +168,7 @@ impl ServeConfig {
             );
         }
         if let Some(secret) = &self.webhook_secret
-            && crate::domain::signing::Secret::parse(secret).is_none()
+            && crate::signing::Secret::parse(secret).is_none()
         {
             return Err("--webhook-secret must be whsec_ followed by the base64 of at least 16 bytes".into());
         }

@@ -6,8 +6,7 @@ use super::{Dispatcher, Reported};
 use crate::clock::Clock;
 use crate::domain::contact::CallStatus;
 use crate::domain::ids::ExecutionId;
-use crate::domain::outcome::Outcome;
-use crate::domain::voicemail;
+use crate::domain::outcome::{self, Outcome};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::store::{AcceptedCall, FinishedCall, Store};
@@ -124,7 +123,7 @@ impl Dispatcher {
         };
         let (applied, ended) = match report {
             Report::Ringing => (self.store.mark_accepted(&[call], now).await? > 0, false),
-            Report::Answered(by) => match by.and_then(|by| voicemail::ends_call(action, by)) {
+            Report::Answered(by) => match by.and_then(|by| outcome::ends_call(action, by)) {
                 Some(mut outcome) => {
                     outcome.provider_call_id = call.provider_call_id;
                     let finished = FinishedCall { execution_id, outcome, ended_at: now };

@@ -1,10 +1,11 @@
 //! Batches: statuses, the lifecycle table of API.md §4.3, counters and the settings a client gives.
 
-use super::campaign::{Forbidden, wire_enum};
 use super::contact::{ContactStatus, StatusCounts};
 use super::ids::{BatchId, CampaignId, OrgId};
 use super::phone::PhoneNumber;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use super::time::StartAt;
+use super::wire::{Forbidden, wire_enum};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 wire_enum!(
@@ -84,15 +85,6 @@ pub enum BatchTransition {
 /// The contact statuses a cancel or an expiry turns into `skipped`.
 pub const SKIPPABLE: [ContactStatus; 4] =
     [ContactStatus::Pending, ContactStatus::Dispatched, ContactStatus::Retrying, ContactStatus::FollowupScheduled];
-
-/// When a batch starts, as the client wrote it.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum StartAt {
-    /// With `Z` or an offset: that instant.
-    Instant(DateTime<Utc>),
-    /// Without an offset: a wall time in the campaign's time zone.
-    Local(NaiveDateTime),
-}
 
 /// One contact to call, validated.
 #[derive(Clone, PartialEq, Debug)]

@@ -1,7 +1,7 @@
 //! Contacts and call records (API.md §5): statuses, counters by status, and the records' shapes.
 
-use super::campaign::wire_enum;
 use super::ids::{BatchId, CampaignId, ContactId, ExecutionId};
+use super::wire::wire_enum;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 

@@ -1,8 +1,9 @@
 //! Whether a batch's contacts may be called now, and if not, why (API.md §6 conditions 1–4).
 
 use super::batch::{Batch, BatchStatus};
-use super::campaign::{Campaign, CampaignStatus, wire_enum};
+use super::campaign::{Campaign, CampaignStatus};
 use super::contact::ContactStatus;
+use super::wire::wire_enum;
 use chrono::{DateTime, Utc};
 
 wire_enum!(

@@ -6,6 +6,8 @@ pub mod campaign;
 pub mod contact;
 pub mod eligibility;
 pub mod ids;
+#[cfg(test)]
+mod no_import_circle;
 pub mod numbering;
 pub mod outcome;
 pub mod pacing;
@@ -13,12 +15,11 @@ pub mod pacing;
 mod parsers_props;
 pub mod phone;
 pub mod provider;
-pub mod rate;
-pub mod signing;
 pub mod simulate;
 pub mod time;
 pub mod timezone;
 pub mod voicemail;
+pub mod wire;
 pub mod working_hours;
 #[cfg(test)]
 mod working_hours_props;

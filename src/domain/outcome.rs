@@ -2,7 +2,7 @@
 
 use super::campaign::{RetryPolicy, RetryStrategy};
 use super::contact::{CallKind, CallStatus, ContactStatus};
-use super::voicemail::AnsweredBy;
+use super::voicemail::{AnsweredBy, VoicemailAction};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -141,9 +141,37 @@ pub fn next_contact(
     }
 }
 
+/// The outcome that ends a call at once when `by` answered it, or `None` when the call goes on:
+/// a machine, under `hangup`, ends as `no_answer` with `hangup_reason:"voicemail"` (and is retried
+/// as a no-answer); a fax can take no message, so it always ends the same way (`"fax"`).
+pub fn ends_call(action: VoicemailAction, by: AnsweredBy) -> Option<Outcome> {
+    let reason = match (by, action) {
+        (AnsweredBy::Fax, _) => "fax",
+        (AnsweredBy::Machine, VoicemailAction::Hangup) => "voicemail",
+        _ => return None,
+    };
+    let mut outcome = Outcome::bare(CallStatus::NoAnswer, "system", reason);
+    outcome.answered_by = Some(by);
+    Some(outcome)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn machines_end_the_call_only_under_hangup() {
+        let ended = ends_call(VoicemailAction::Hangup, AnsweredBy::Machine).unwrap();
+        assert_eq!(
+            (ended.status, ended.hangup_reason.as_deref(), ended.answered_by),
+            (CallStatus::NoAnswer, Some("voicemail"), Some(AnsweredBy::Machine))
+        );
+        assert_eq!(ends_call(VoicemailAction::LeaveMessage, AnsweredBy::Machine), None);
+        assert_eq!(ends_call(VoicemailAction::Hangup, AnsweredBy::Human), None);
+        assert_eq!(ends_call(VoicemailAction::Hangup, AnsweredBy::Unknown), None, "a doubt is given to the person");
+        let fax = ends_call(VoicemailAction::LeaveMessage, AnsweredBy::Fax).unwrap();
+        assert_eq!(fax.hangup_reason.as_deref(), Some("fax"));
+    }
 
     fn t(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text).unwrap().to_utc()

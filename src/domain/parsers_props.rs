@@ -4,7 +4,7 @@
 use super::phone::PhoneNumber;
 use super::time::{parse_instant, parse_start};
 use super::working_hours::DayHours;
-use crate::domain::batch::StartAt;
+use crate::domain::time::StartAt;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use proptest::prelude::*;
 

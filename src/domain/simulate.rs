@@ -1,8 +1,8 @@
 //! The simulated telephony's script: a call's outcome and timing from the number's last four digits (API.md §7).
 
 use super::contact::CallStatus;
-use super::outcome::Outcome;
-use super::voicemail::{self, AnsweredBy, VoicemailAction};
+use super::outcome::{self, Outcome};
+use super::voicemail::{AnsweredBy, VoicemailAction};
 use chrono::{DateTime, Duration, Utc};
 
 /// Cost per answered second, in the account currency.
@@ -47,7 +47,7 @@ pub fn script(
         "0005" => return unanswered(CallStatus::Failed, "invalid_number", 1, true, at),
         _ => {}
     }
-    if let Some(mut outcome) = voicemail::ends_call(action, by) {
+    if let Some(mut outcome) = outcome::ends_call(action, by) {
         // The machine is heard out for a few seconds, then the call is hung up.
         let heard = DETECTION_SECONDS.min(i64::from(call_seconds));
         outcome.duration_seconds = Some(heard as f64);

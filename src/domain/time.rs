@@ -1,17 +1,25 @@
 //! Timestamps from clients (with or without an offset) and local wall times resolved in a zone.
 
-use super::batch::StartAt;
 use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
+/// When a batch starts, as the client wrote it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum StartAt {
+    /// With `Z` or an offset: that instant.
+    Instant(DateTime<Utc>),
+    /// Without an offset: a wall time in the campaign's time zone.
+    Local(NaiveDateTime),
+}
+
 const NAIVE_FORMATS: [&str; 4] = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"];
 
-/// Parses an RFC 3339 timestamp; without `Z` or an offset it is a wall time to be placed in a zone.
 /// An instant that never comes (9999-12-31), for "no work" where a column needs a value.
 pub fn never() -> DateTime<Utc> {
     DateTime::from_timestamp(253_402_214_400, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
+/// Parses an RFC 3339 timestamp; without `Z` or an offset it is a wall time to be placed in a zone.
 pub fn parse_start(text: &str) -> Option<StartAt> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(StartAt::Instant(t.to_utc()));

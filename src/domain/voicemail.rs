@@ -1,8 +1,7 @@
-//! Who answered a call, and what a campaign does when a machine did (API.md §7 "Answering machines").
+//! Who answered a call, and what a campaign says to do when a machine did (API.md §7 "Answering
+//! machines"); what that does to the call is `outcome::ends_call`.
 
-use super::campaign::wire_enum;
-use super::contact::CallStatus;
-use super::outcome::Outcome;
+use super::wire::wire_enum;
 
 wire_enum!(
     /// Who or what picked up, as telephony detected it (API.md §5 `answered_by`).
@@ -35,38 +34,10 @@ impl VoicemailAction {
     }
 }
 
-/// The outcome that ends a call at once when `by` answered it, or `None` when the call goes on:
-/// a machine, under `hangup`, ends as `no_answer` with `hangup_reason:"voicemail"` (and is retried
-/// as a no-answer); a fax can take no message, so it always ends the same way (`"fax"`).
-pub fn ends_call(action: VoicemailAction, by: AnsweredBy) -> Option<Outcome> {
-    let reason = match (by, action) {
-        (AnsweredBy::Fax, _) => "fax",
-        (AnsweredBy::Machine, VoicemailAction::Hangup) => "voicemail",
-        _ => return None,
-    };
-    let mut outcome = Outcome::bare(CallStatus::NoAnswer, "system", reason);
-    outcome.answered_by = Some(by);
-    Some(outcome)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn machines_end_the_call_only_under_hangup() {
-        let ended = ends_call(VoicemailAction::Hangup, AnsweredBy::Machine).unwrap();
-        assert_eq!(
-            (ended.status, ended.hangup_reason.as_deref(), ended.answered_by),
-            (CallStatus::NoAnswer, Some("voicemail"), Some(AnsweredBy::Machine))
-        );
-        assert_eq!(ends_call(VoicemailAction::LeaveMessage, AnsweredBy::Machine), None);
-        assert_eq!(ends_call(VoicemailAction::Hangup, AnsweredBy::Human), None);
-        assert_eq!(ends_call(VoicemailAction::Hangup, AnsweredBy::Unknown), None, "a doubt is given to the person");
-        let fax = ends_call(VoicemailAction::LeaveMessage, AnsweredBy::Fax).unwrap();
-        assert_eq!(fax.hangup_reason.as_deref(), Some("fax"));
-    }
 
     #[test]
     fn the_action_defaults_to_hangup() {

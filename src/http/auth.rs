@@ -4,8 +4,8 @@
 use super::AppState;
 use super::server::ClientAddr;
 use crate::domain::ids::OrgId;
-use crate::domain::rate::RateLimits;
 use crate::error::Error;
+use crate::http::rate::RateLimits;
 use axum::Json;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;

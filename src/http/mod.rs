@@ -14,6 +14,7 @@ mod extract;
 mod idempotency;
 mod json;
 mod ops;
+pub mod rate;
 pub mod server;
 mod stats;
 mod test_clock;
@@ -54,13 +55,13 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     pub max_body_bytes: usize,
     /// Requests left per token (`--rate-limit`); `None` when unlimited.
-    pub rate_limits: Option<std::sync::Mutex<crate::domain::rate::RateLimits>>,
+    pub rate_limits: Option<std::sync::Mutex<crate::http::rate::RateLimits>>,
     /// Failed authentications per client address (`--auth-failure-limit`).
     pub auth_failures: auth::FailureLimiter,
     /// The dispatcher, woken when work is added or resumed, and driven by the test clock.
     pub dispatcher: Arc<Dispatcher>,
     /// Verifies telephony callbacks; without it every callback is refused.
-    pub webhook_secret: Option<crate::domain::signing::Secret>,
+    pub webhook_secret: Option<crate::signing::Secret>,
     /// Verifies Twilio's callbacks, when the server places calls through Twilio.
     pub twilio: Option<crate::telephony::twilio_callbacks::TwilioCallbacks>,
     /// Authenticates jambonz's callbacks, when the server places calls through jambonz.

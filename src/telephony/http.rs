@@ -4,8 +4,8 @@
 use super::answer;
 use super::placer::{CallRequest, PlaceFuture, Placement, Placer};
 use crate::clock::Clock;
-use crate::domain::signing::Secret;
 use crate::outbound::TrustedRoots;
+use crate::signing::Secret;
 use std::time::Duration;
 
 /// How long telephony may take to accept a call.

@@ -3,7 +3,7 @@
 //! without the test clock (API.md §1, §8, §11).
 
 use crate::common::{TOKEN, TestApp};
-use graine::domain::signing::Secret;
+use graine::signing::Secret;
 use reqwest::Method;
 use serde_json::json;
 use std::time::Duration;

@@ -5,7 +5,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use graine::domain::signing::Secret;
+use graine::signing::Secret;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};

@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::post;
-use graine::domain::signing::Secret;
+use graine::signing::Secret;
 use serde_json::{Value, json};
 use sqlx::Connection;
 use std::collections::HashMap;
