@@ -82,10 +82,6 @@ impl<'a> BatchView<'a> {
     }
 }
 
-fn batch_id(text: &str) -> Result<BatchId, Error> {
-    BatchId::parse(text).ok_or(Error::NotFound("Batch"))
-}
-
 /// Reads a create body: JSON, or `multipart/form-data` with a CSV `file`; its fields, and its
 /// contacts counted but not yet parsed.
 async fn read_body(st: &AppState, req: Request) -> Result<(Map<String, Value>, Contacts), Error> {
@@ -194,10 +190,9 @@ pub async fn list(State(st): State<AppState>, auth: Auth, query: Query) -> Resul
 pub async fn list_of_campaign(
     State(st): State<AppState>,
     auth: Auth,
-    PathId(id): PathId,
+    PathId(campaign): PathId<CampaignId>,
     query: Query,
 ) -> Result<Response, Error> {
-    let campaign = CampaignId::parse(&id).ok_or(Error::NotFound("Campaign"))?;
     let (filter, page) = list_params(&query)?;
     let org = auth.scope(query.get("organization_id"))?;
     let (items, total) = service::list_of_campaign(&st.store, org, campaign, filter, &page).await?;
@@ -205,13 +200,13 @@ pub async fn list_of_campaign(
 }
 
 /// `GET /batches/{batch_id}`.
-pub async fn get(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
-    let batch = service::get(&st.store, auth.0, batch_id(&id)?).await?;
+pub async fn get(State(st): State<AppState>, auth: Auth, PathId(id): PathId<BatchId>) -> Result<Response, Error> {
+    let batch = service::get(&st.store, auth.0, id).await?;
     ok(&BatchView::new(&batch, true))
 }
 
-async fn act(st: AppState, auth: Auth, id: &str, action: BatchAction, message: &str) -> Result<Response, Error> {
-    let batch = service::act(&st.store, auth.0, batch_id(id)?, action, st.clock.now()).await?;
+async fn act(st: AppState, auth: Auth, id: BatchId, action: BatchAction, message: &str) -> Result<Response, Error> {
+    let batch = service::act(&st.store, auth.0, id, action, st.clock.now()).await?;
     if action == BatchAction::Resume {
         st.dispatcher.wakeup.notify_one();
     }
@@ -219,23 +214,23 @@ async fn act(st: AppState, auth: Auth, id: &str, action: BatchAction, message: &
 }
 
 /// `POST /batches/{batch_id}/pause`.
-pub async fn pause(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
-    act(st, auth, &id, BatchAction::Pause, "Batch paused successfully").await
+pub async fn pause(State(st): State<AppState>, auth: Auth, PathId(id): PathId<BatchId>) -> Result<Response, Error> {
+    act(st, auth, id, BatchAction::Pause, "Batch paused successfully").await
 }
 
 /// `POST /batches/{batch_id}/resume`.
-pub async fn resume(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
-    act(st, auth, &id, BatchAction::Resume, "Batch resumed successfully").await
+pub async fn resume(State(st): State<AppState>, auth: Auth, PathId(id): PathId<BatchId>) -> Result<Response, Error> {
+    act(st, auth, id, BatchAction::Resume, "Batch resumed successfully").await
 }
 
 /// `POST /batches/{batch_id}/cancel`.
-pub async fn cancel(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
-    act(st, auth, &id, BatchAction::Cancel, "Batch cancelled successfully").await
+pub async fn cancel(State(st): State<AppState>, auth: Auth, PathId(id): PathId<BatchId>) -> Result<Response, Error> {
+    act(st, auth, id, BatchAction::Cancel, "Batch cancelled successfully").await
 }
 
 /// `POST /batches/{batch_id}/dispatch`.
-pub async fn dispatch(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
-    let batch = service::dispatch(&st.store, auth.0, batch_id(&id)?).await?;
+pub async fn dispatch(State(st): State<AppState>, auth: Auth, PathId(id): PathId<BatchId>) -> Result<Response, Error> {
+    let batch = service::dispatch(&st.store, auth.0, id).await?;
     st.dispatcher.wakeup.notify_one();
     ok(&json!({
         "batch_id": batch.id,
@@ -246,8 +241,8 @@ pub async fn dispatch(State(st): State<AppState>, auth: Auth, PathId(id): PathId
 }
 
 /// `GET /batches/{batch_id}/debug`.
-pub async fn debug(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
-    let d = service::debug(&st.store, auth.0, batch_id(&id)?, st.dispatcher.calls_per_second(), st.clock.now()).await?;
+pub async fn debug(State(st): State<AppState>, auth: Auth, PathId(id): PathId<BatchId>) -> Result<Response, Error> {
+    let d = service::debug(&st.store, auth.0, id, st.dispatcher.calls_per_second(), st.clock.now()).await?;
     let breakdown: Map<String, Value> = d
         .breakdown
         .iter()

@@ -84,11 +84,6 @@ impl Serialize for Metadata<'_> {
     }
 }
 
-/// A path id that does not parse names nothing: `404`.
-fn campaign_id(text: &str) -> Result<CampaignId, Error> {
-    CampaignId::parse(text).ok_or(Error::NotFound("Campaign"))
-}
-
 /// `POST /campaigns/` and its alias `POST /campaigns/create`.
 pub async fn create(State(st): State<AppState>, auth: Auth, JsonObject(body): JsonObject) -> Result<Response, Error> {
     let (settings, org) = parse_create(&body)?;
@@ -112,8 +107,8 @@ pub async fn list(State(st): State<AppState>, auth: Auth, query: Query) -> Resul
 }
 
 /// `GET /campaigns/{campaign_id}`.
-pub async fn get(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
-    let campaign = service::get(&st.store, auth.0, campaign_id(&id)?).await?;
+pub async fn get(State(st): State<AppState>, auth: Auth, PathId(id): PathId<CampaignId>) -> Result<Response, Error> {
+    let campaign = service::get(&st.store, auth.0, id).await?;
     ok(&CampaignView::from(&campaign))
 }
 
@@ -121,10 +116,9 @@ pub async fn get(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> 
 pub async fn update(
     State(st): State<AppState>,
     auth: Auth,
-    PathId(id): PathId,
+    PathId(id): PathId<CampaignId>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, Error> {
-    let id = campaign_id(&id)?;
     let patch = parse_patch(&body)?;
     let campaign = service::update(&st.store, auth.0, id, patch, st.clock.now()).await?;
     st.dispatcher.wakeup.notify_one();
@@ -132,29 +126,34 @@ pub async fn update(
 }
 
 /// `DELETE /campaigns/{campaign_id}`.
-pub async fn delete(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
-    let id = campaign_id(&id)?;
+pub async fn delete(State(st): State<AppState>, auth: Auth, PathId(id): PathId<CampaignId>) -> Result<Response, Error> {
     service::delete(&st.store, auth.0, id).await?;
     ok(&json!({ "campaign_id": id, "deleted": true, "message": "Campaign deleted successfully" }))
 }
 
-async fn act(st: AppState, auth: Auth, id: &str, action: CampaignAction, message: &str) -> Result<Response, Error> {
-    let campaign = service::act(&st.store, auth.0, campaign_id(id)?, action, st.clock.now()).await?;
+async fn act(
+    st: AppState,
+    auth: Auth,
+    id: CampaignId,
+    action: CampaignAction,
+    message: &str,
+) -> Result<Response, Error> {
+    let campaign = service::act(&st.store, auth.0, id, action, st.clock.now()).await?;
     st.dispatcher.wakeup.notify_one();
     ok(&json!({ "campaign_id": campaign.id, "status": campaign.status, "message": message }))
 }
 
 /// `POST /campaigns/{campaign_id}/pause`.
-pub async fn pause(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
-    act(st, auth, &id, CampaignAction::Pause, "Campaign paused successfully").await
+pub async fn pause(State(st): State<AppState>, auth: Auth, PathId(id): PathId<CampaignId>) -> Result<Response, Error> {
+    act(st, auth, id, CampaignAction::Pause, "Campaign paused successfully").await
 }
 
 /// `POST /campaigns/{campaign_id}/resume`.
-pub async fn resume(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
-    act(st, auth, &id, CampaignAction::Resume, "Campaign resumed successfully").await
+pub async fn resume(State(st): State<AppState>, auth: Auth, PathId(id): PathId<CampaignId>) -> Result<Response, Error> {
+    act(st, auth, id, CampaignAction::Resume, "Campaign resumed successfully").await
 }
 
 /// `POST /campaigns/{campaign_id}/cancel`.
-pub async fn cancel(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
-    act(st, auth, &id, CampaignAction::Cancel, "Campaign cancelled successfully").await
+pub async fn cancel(State(st): State<AppState>, auth: Auth, PathId(id): PathId<CampaignId>) -> Result<Response, Error> {
+    act(st, auth, id, CampaignAction::Cancel, "Campaign cancelled successfully").await
 }

@@ -126,8 +126,12 @@ fn flag(query: &Query, name: &str, errors: &mut Vec<FieldError>) -> bool {
 }
 
 /// `GET /batches/{batch_id}/contacts`.
-pub async fn list(State(st): State<AppState>, auth: Auth, PathId(id): PathId, query: Query) -> Result<Response, Error> {
-    let id = BatchId::parse(&id).ok_or(Error::NotFound("Batch"))?;
+pub async fn list(
+    State(st): State<AppState>,
+    auth: Auth,
+    PathId(id): PathId<BatchId>,
+    query: Query,
+) -> Result<Response, Error> {
     let mut errors = Vec::new();
     let page = query.page(100, &mut errors);
     let status = query.one_of("status", ContactStatus::parse, &ContactStatus::expected(), &mut errors);

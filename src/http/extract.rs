@@ -1,6 +1,7 @@
 //! Request extractors: the JSON body (size-limited, FastAPI errors), query parameters and pagination.
 
 use super::AppState;
+use crate::domain::ids::{BatchId, CampaignId};
 use crate::error::{Error, FieldError, Loc};
 use crate::store::Page;
 use axum::body::{Body, Bytes};
@@ -156,15 +157,36 @@ pub fn check(errors: Vec<FieldError>) -> Result<(), Error> {
     if errors.is_empty() { Ok(()) } else { Err(Error::Validation(errors)) }
 }
 
-/// A single path parameter; one that does not decode (e.g. invalid UTF-8) names nothing and comes
-/// out empty, so the handler answers the resource's `404`.
-pub struct PathId(pub String);
+/// An id a path may carry, and the resource a path naming no such id is `404` for.
+pub trait PathResource: Sized {
+    const NAME: &'static str;
+    fn parse_path(text: &str) -> Option<Self>;
+}
 
-impl FromRequestParts<AppState> for PathId {
+impl PathResource for CampaignId {
+    const NAME: &'static str = "Campaign";
+    fn parse_path(text: &str) -> Option<Self> {
+        CampaignId::parse(text)
+    }
+}
+
+impl PathResource for BatchId {
+    const NAME: &'static str = "Batch";
+    fn parse_path(text: &str) -> Option<Self> {
+        BatchId::parse(text)
+    }
+}
+
+/// The typed id of a path's one parameter. One that does not parse, or does not even decode
+/// (invalid UTF-8), names nothing: the resource's `404`.
+pub struct PathId<T>(pub T);
+
+impl<T: PathResource> FromRequestParts<AppState> for PathId<T> {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let id = axum::extract::Path::<String>::from_request_parts(parts, state).await.map(|p| p.0).unwrap_or_default();
-        Ok(PathId(id))
+        let text =
+            axum::extract::Path::<String>::from_request_parts(parts, state).await.map(|p| p.0).unwrap_or_default();
+        T::parse_path(&text).map(PathId).ok_or(Error::NotFound(T::NAME))
     }
 }

@@ -12,8 +12,7 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 /// `GET /campaigns/{campaign_id}/stats`.
-pub async fn get(State(st): State<AppState>, auth: Auth, PathId(id): PathId) -> Result<Response, Error> {
-    let id = CampaignId::parse(&id).ok_or(Error::NotFound("Campaign"))?;
+pub async fn get(State(st): State<AppState>, auth: Auth, PathId(id): PathId<CampaignId>) -> Result<Response, Error> {
     let s = campaign_stats(&st.store, auth.0, id, st.dispatcher.calls_per_second(), st.clock.now()).await?;
     let contact_counts: Map<String, Value> =
         s.contact_counts.iter().map(|(k, v)| (k.as_str().to_owned(), v.into())).collect();

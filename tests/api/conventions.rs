@@ -317,6 +317,18 @@ async fn path_ids_that_are_not_utf8_are_not_found() {
 }
 
 #[tokio::test]
+async fn a_path_naming_nothing_is_not_found_before_its_body_is_read() {
+    let app = TestApp::start().await;
+    // A malformed body to a path that names nothing: the path answers first, and the body is never read.
+    let r = app.call(Method::PATCH, &campaign_path("cmp_nope", ""), Some(json!(["not", "an", "object"]))).await;
+    assert_eq!((r.status, r.body), (404, json!({"detail": "Campaign not found"})));
+    let r = app.call(Method::GET, "/api/v1/batches/bat_nope/contacts?limit=0", None).await;
+    assert_eq!((r.status, r.body), (404, json!({"detail": "Batch not found"})), "before the query's 422");
+    let r = app.call(Method::GET, "/api/v1/campaigns/cmp_nope/batches?status=nope", None).await;
+    assert_eq!((r.status, r.body), (404, json!({"detail": "Campaign not found"})));
+}
+
+#[tokio::test]
 async fn no_input_produces_a_server_error() {
     let app = TestApp::start().await;
     let long = "x".repeat(300);
