@@ -1,6 +1,6 @@
 //! Campaign use-cases: create, read, list, update, lifecycle actions, delete and stats.
 
-use crate::domain::batch::BatchStatus;
+use crate::domain::batch::{BatchAction, BatchStatus, BatchTransition};
 use crate::domain::campaign::{
     CallCounters, Campaign, CampaignAction, CampaignPatch, CampaignSettings, CampaignStatus, Transition,
 };
@@ -93,19 +93,30 @@ pub async fn act(
             if !tx.set_campaign_status(id, campaign.status, next, now).await? {
                 return Err(Error::internal("campaign changed under its row lock"));
             }
-            match action {
-                CampaignAction::Pause => tx.pause_campaign_batches(id, now).await?,
-                CampaignAction::Resume => {
-                    tx.resume_campaign_batches(id, now).await?;
-                    tx.mark_due(id, now).await?;
+            // What the campaign's action does to each batch is the batch lifecycle's rule: a pause
+            // stops the running ones, a resume restarts the paused ones (`pending` while their
+            // start is ahead), a cancel ends every open one.
+            let batch_action = match action {
+                CampaignAction::Pause => Some((BatchAction::Pause, BatchStatus::InProgress)),
+                CampaignAction::Resume => Some((BatchAction::Resume, BatchStatus::Paused)),
+                _ => None,
+            };
+            for batch in tx.lock_open_batches(id).await? {
+                if action == CampaignAction::Cancel {
+                    tx.set_batch_status(batch.id, batch.status, BatchStatus::Cancelled, now).await?;
+                    tx.skip_open_contacts(batch.id, now).await?;
+                    continue;
                 }
-                CampaignAction::Cancel => {
-                    for (batch, status) in tx.lock_open_batches(id).await? {
-                        tx.set_batch_status(batch, status, BatchStatus::Cancelled, now).await?;
-                        tx.skip_open_contacts(batch, now).await?;
-                    }
+                let Some((batch_action, from)) = batch_action.filter(|(_, from)| *from == batch.status) else {
+                    continue;
+                };
+                let start_ahead = batch.scheduled_start > now;
+                if let Ok(BatchTransition::To(to)) = from.apply(batch_action, false, start_ahead) {
+                    tx.set_batch_status(batch.id, from, to, now).await?;
                 }
-                _ => {}
+            }
+            if action == CampaignAction::Resume {
+                tx.mark_due(id, now).await?;
             }
             campaign.status = next;
             campaign.updated_at = now;

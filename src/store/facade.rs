@@ -4,7 +4,7 @@ use super::{
     AcceptedCall, BatchFilter, ClaimedContact, Closed, FinishedCall, IdempotencyBegin, NewCall, OrgRecord, Page,
     StatsSnapshot, StatusBreakdown, TokenRecord, UnplacedCall,
 };
-use super::{DueNow, IdempotencyClaim, LockedForDispatch};
+use super::{DueNow, IdempotencyClaim, LockedForDispatch, OpenBatch};
 use super::{postgres, sqlite};
 use crate::domain::batch::{Batch, BatchStatus, NewContact};
 use crate::domain::campaign::{Campaign, CampaignStatus};
@@ -331,12 +331,8 @@ delegate!(Tx {
     /// Turns the batch's pending, dispatched, retrying and follow-up contacts into `skipped`, keeping
     /// the counters exact; returns how many were skipped.
     fn skip_open_contacts(id: BatchId, now: DateTime<Utc>) -> i64;
-    /// Pauses the campaign's running batches.
-    fn pause_campaign_batches(campaign: CampaignId, now: DateTime<Utc>) -> ();
-    /// Resumes the campaign's paused batches (to `pending` when their start is still ahead).
-    fn resume_campaign_batches(campaign: CampaignId, now: DateTime<Utc>) -> ();
-    /// The ids of the campaign's batches that are not terminal, locked.
-    fn lock_open_batches(campaign: CampaignId) -> Vec<(BatchId, BatchStatus)>;
+    /// The campaign's batches that are not terminal, locked: id, status and scheduled start.
+    fn lock_open_batches(campaign: CampaignId) -> Vec<OpenBatch>;
     /// Whether every batch of the campaign is terminal and at least one completed.
     fn campaign_batches_done(campaign: CampaignId) -> bool;
 

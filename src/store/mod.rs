@@ -197,6 +197,14 @@ pub struct UnplacedCall {
     pub prior: PriorState,
 }
 
+/// A batch that is not terminal, as a campaign's lifecycle action reads it.
+#[derive(Clone, Copy, Debug)]
+pub struct OpenBatch {
+    pub id: crate::domain::ids::BatchId,
+    pub status: crate::domain::batch::BatchStatus,
+    pub scheduled_start: chrono::DateTime<chrono::Utc>,
+}
+
 /// A call about to be placed: its record is written in the claim transaction.
 #[derive(Clone, Debug)]
 pub struct NewCall {

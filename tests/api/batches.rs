@@ -350,6 +350,35 @@ async fn paused_batch_with_a_future_start_resumes_to_pending() {
 }
 
 #[tokio::test]
+async fn a_campaigns_pause_and_resume_carry_each_batch_by_the_batch_lifecycle() {
+    let app = api_only().await;
+    let c = campaign(&app, json!({})).await;
+    let running = id(&batch(&app, &c, json!({})).await, "batch_id");
+    let later = id(&batch(&app, &c, json!({"scheduled_start": "2035-01-01T00:00:00Z"})).await, "batch_id");
+    let paused_later = id(&batch(&app, &c, json!({"scheduled_start": "2035-01-01T00:00:00Z"})).await, "batch_id");
+    assert_eq!(app.post(&format!("/api/v1/batches/{paused_later}/pause"), json!({})).await.body["status"], "paused");
+    let status = |b: String| {
+        let app = &app;
+        async move { app.get(&format!("/api/v1/batches/{b}")).await.body["status"].as_str().unwrap().to_owned() }
+    };
+    assert_eq!(status(running.clone()).await, "in_progress");
+    let r = app.post(&format!("/api/v1/campaigns/{c}/pause"), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        [status(running.clone()).await, status(later.clone()).await, status(paused_later.clone()).await],
+        ["paused", "pending", "paused"],
+        "a pause stops the running batches only"
+    );
+    let r = app.post(&format!("/api/v1/campaigns/{c}/resume"), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        [status(running).await, status(later).await, status(paused_later).await],
+        ["in_progress", "pending", "pending"],
+        "a resume restarts the paused ones, pending while their start is ahead"
+    );
+}
+
+#[tokio::test]
 async fn listing_batches_filters_pages_and_counts() {
     let app = api_only().await;
     let c1 = campaign(&app, json!({})).await;

@@ -8,7 +8,7 @@ use crate::domain::eligibility::BatchState;
 use crate::domain::ids::{BatchId, CampaignId, OrgId};
 use crate::error::Error;
 use crate::store::shared::{BATCH_COLUMNS as COLUMNS, CAMPAIGN_COLUMNS, COUNTER_COLUMNS, corrupt, object};
-use crate::store::{BatchFilter, Page, StatsSnapshot};
+use crate::store::{BatchFilter, OpenBatch, Page, StatsSnapshot};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::Row;
@@ -261,36 +261,10 @@ impl Tx {
         Ok(skipped)
     }
 
-    /// Pauses the campaign's running batches.
-    pub async fn pause_campaign_batches(&mut self, campaign: CampaignId, now: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query(
-            "UPDATE batches SET status = 'paused', updated_at = $2 WHERE campaign_id = $1 AND status = 'in_progress'",
-        )
-        .bind(campaign.uuid())
-        .bind(now)
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
-    }
-
-    /// Resumes the campaign's paused batches (to `pending` when their start is still ahead).
-    pub async fn resume_campaign_batches(&mut self, campaign: CampaignId, now: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query(
-            "UPDATE batches SET updated_at = $2,
-                status = CASE WHEN scheduled_start > $2 THEN 'pending' ELSE 'in_progress' END
-             WHERE campaign_id = $1 AND status = 'paused'",
-        )
-        .bind(campaign.uuid())
-        .bind(now)
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
-    }
-
-    /// The ids of the campaign's batches that are not terminal, locked.
-    pub async fn lock_open_batches(&mut self, campaign: CampaignId) -> Result<Vec<(BatchId, BatchStatus)>, Error> {
+    /// The campaign's batches that are not terminal, locked: id, status and scheduled start.
+    pub async fn lock_open_batches(&mut self, campaign: CampaignId) -> Result<Vec<OpenBatch>, Error> {
         let rows = sqlx::query(
-            "SELECT id, status FROM batches WHERE campaign_id = $1
+            "SELECT id, status, scheduled_start FROM batches WHERE campaign_id = $1
                 AND status IN ('pending', 'in_progress', 'paused') ORDER BY created_at, id FOR UPDATE",
         )
         .bind(campaign.uuid())
@@ -299,10 +273,11 @@ impl Tx {
         rows.iter()
             .map(|r| {
                 let status: String = r.try_get("status")?;
-                Ok((
-                    BatchId::from_uuid(r.try_get("id")?),
-                    BatchStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
-                ))
+                Ok(OpenBatch {
+                    id: BatchId::from_uuid(r.try_get("id")?),
+                    status: BatchStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+                    scheduled_start: r.try_get("scheduled_start")?,
+                })
             })
             .collect()
     }

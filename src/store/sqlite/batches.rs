@@ -8,7 +8,7 @@ use crate::domain::eligibility::BatchState;
 use crate::domain::ids::{BatchId, CampaignId, OrgId};
 use crate::error::Error;
 use crate::store::shared::{BATCH_COLUMNS as COLUMNS, CAMPAIGN_COLUMNS, COUNTER_COLUMNS, corrupt};
-use crate::store::{BatchFilter, Page, StatsSnapshot};
+use crate::store::{BatchFilter, OpenBatch, Page, StatsSnapshot};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -234,42 +234,25 @@ impl Tx {
         Ok(skipped)
     }
 
-    /// Pauses the campaign's running batches.
-    pub async fn pause_campaign_batches(&mut self, campaign: CampaignId, now: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query(
-            "UPDATE batches SET status = 'paused', updated_at = ?2 WHERE campaign_id = ?1 AND status = 'in_progress'",
-        )
-        .bind(id(campaign.uuid()))
-        .bind(micros(now))
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
-    }
-
-    /// Resumes the campaign's paused batches (to `pending` when their start is still ahead).
-    pub async fn resume_campaign_batches(&mut self, campaign: CampaignId, now: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query(
-            "UPDATE batches SET updated_at = ?2,
-                status = CASE WHEN scheduled_start > ?2 THEN 'pending' ELSE 'in_progress' END
-             WHERE campaign_id = ?1 AND status = 'paused'",
-        )
-        .bind(id(campaign.uuid()))
-        .bind(micros(now))
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
-    }
-
-    /// The ids of the campaign's batches that are not terminal.
-    pub async fn lock_open_batches(&mut self, campaign: CampaignId) -> Result<Vec<(BatchId, BatchStatus)>, Error> {
+    /// The campaign's batches that are not terminal, locked (the writer is exclusive): id, status
+    /// and scheduled start.
+    pub async fn lock_open_batches(&mut self, campaign: CampaignId) -> Result<Vec<OpenBatch>, Error> {
         let rows = sqlx::query(
-            "SELECT id, status FROM batches WHERE campaign_id = ?1
+            "SELECT id, status, scheduled_start FROM batches WHERE campaign_id = ?1
                 AND status IN ('pending', 'in_progress', 'paused') ORDER BY created_at, id",
         )
         .bind(id(campaign.uuid()))
         .fetch_all(&mut *self.0)
         .await?;
-        rows.iter().map(|r| Ok((BatchId::from_uuid(r.uuid("id")?), status_of(r)?))).collect()
+        rows.iter()
+            .map(|r| {
+                Ok(OpenBatch {
+                    id: BatchId::from_uuid(r.uuid("id")?),
+                    status: status_of(r)?,
+                    scheduled_start: r.at("scheduled_start")?,
+                })
+            })
+            .collect()
     }
 
     /// Whether every batch of the campaign is terminal and at least one completed.
