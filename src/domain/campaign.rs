@@ -1,5 +1,6 @@
 //! The campaign: its settings, its status and the lifecycle state machine of API.md §3.3.
 
+use super::batch::BatchStatus;
 use super::ids::{CampaignId, OrgId};
 use super::phone::PhoneNumber;
 use super::timezone::Timezone;
@@ -72,6 +73,14 @@ pub enum Transition {
 }
 
 impl CampaignStatus {
+    /// Whether a campaign in this status is complete once its batches are as `batches` says: it is
+    /// running (active or paused), every batch is terminal and at least one completed (API.md §3.3).
+    pub fn completes(self, batches: &[BatchStatus]) -> bool {
+        matches!(self, CampaignStatus::Active | CampaignStatus::Paused)
+            && batches.iter().all(|b| b.is_terminal())
+            && batches.contains(&BatchStatus::Completed)
+    }
+
     /// The lifecycle table of API.md §3.3, every pair.
     pub fn apply(self, action: CampaignAction) -> Result<Transition, Forbidden> {
         use CampaignAction as A;
@@ -216,6 +225,18 @@ mod tests {
     use super::*;
     use CampaignAction as A;
     use CampaignStatus as S;
+
+    #[test]
+    fn a_running_campaign_completes_when_every_batch_ended_and_one_completed() {
+        use BatchStatus as B;
+        assert!(CampaignStatus::Active.completes(&[B::Completed, B::Cancelled, B::Expired]));
+        assert!(CampaignStatus::Paused.completes(&[B::Completed]));
+        assert!(!CampaignStatus::Active.completes(&[B::Cancelled, B::Expired]), "none completed");
+        assert!(!CampaignStatus::Active.completes(&[B::Completed, B::Paused]), "one still open");
+        assert!(!CampaignStatus::Active.completes(&[]), "no batch");
+        assert!(!CampaignStatus::Draft.completes(&[B::Completed]));
+        assert!(!CampaignStatus::Cancelled.completes(&[B::Completed]));
+    }
 
     const ACTIONS: [CampaignAction; 6] = [A::Pause, A::Resume, A::Cancel, A::Delete, A::Update, A::AddBatch];
 

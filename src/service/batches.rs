@@ -165,7 +165,7 @@ pub async fn complete_campaign_if_done(
     status: CampaignStatus,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    if matches!(status, CampaignStatus::Active | CampaignStatus::Paused) && tx.campaign_batches_done(campaign).await? {
+    if status.completes(&tx.batch_statuses(campaign).await?) {
         tx.set_campaign_status(campaign, status, CampaignStatus::Completed, now).await?;
     }
     Ok(())

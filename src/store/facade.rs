@@ -288,9 +288,7 @@ impl Tx {
         self.set_batch_status(batch, b.status, BatchStatus::Expired, now).await?;
         self.skip_open_contacts(batch, now).await?;
         self.refresh_due_at(campaign).await?;
-        if matches!(c.status, CampaignStatus::Active | CampaignStatus::Paused)
-            && self.campaign_batches_done(campaign).await?
-        {
+        if c.status.completes(&self.batch_statuses(campaign).await?) {
             self.set_campaign_status(campaign, c.status, CampaignStatus::Completed, now).await?;
         }
         Ok(true)
@@ -333,8 +331,8 @@ delegate!(Tx {
     fn skip_open_contacts(id: BatchId, now: DateTime<Utc>) -> i64;
     /// The campaign's batches that are not terminal, locked: id, status and scheduled start.
     fn lock_open_batches(campaign: CampaignId) -> Vec<OpenBatch>;
-    /// Whether every batch of the campaign is terminal and at least one completed.
-    fn campaign_batches_done(campaign: CampaignId) -> bool;
+    /// The statuses of every batch of the campaign.
+    fn batch_statuses(campaign: CampaignId) -> Vec<BatchStatus>;
 
     /// Inserts a batch's contacts, all `pending`, chunk by chunk as they arrive until the sender
     /// closes (positions follow arrival order). Returns how many were inserted.

@@ -255,15 +255,12 @@ impl Tx {
             .collect()
     }
 
-    /// Whether every batch of the campaign is terminal and at least one completed.
-    pub async fn campaign_batches_done(&mut self, campaign: CampaignId) -> Result<bool, Error> {
-        let done: Option<bool> = sqlx::query_scalar(
-            "SELECT min(status IN ('completed', 'cancelled', 'expired')) AND max(status = 'completed')
-             FROM batches WHERE campaign_id = ?1",
-        )
-        .bind(id(campaign.uuid()))
-        .fetch_one(&mut *self.0)
-        .await?;
-        Ok(done.unwrap_or(false))
+    /// The statuses of every batch of the campaign.
+    pub async fn batch_statuses(&mut self, campaign: CampaignId) -> Result<Vec<BatchStatus>, Error> {
+        let statuses: Vec<String> = sqlx::query_scalar("SELECT status FROM batches WHERE campaign_id = ?1")
+            .bind(id(campaign.uuid()))
+            .fetch_all(&mut *self.0)
+            .await?;
+        statuses.iter().map(|s| BatchStatus::parse(s).ok_or_else(|| corrupt("status"))).collect()
     }
 }

@@ -80,7 +80,8 @@ pub(super) async fn lock_campaigns(
 }
 
 /// Completes the batches among `batches` whose contacts are all terminal, then their campaigns when
-/// every batch is terminal and one completed.
+/// every batch is terminal and one completed: `CampaignStatus::completes`, set-based for the
+/// outcomes recorded at hand (a batch it completes is the one completed batch the rule asks for).
 pub(super) async fn complete_finished(
     conn: &mut SqliteConnection,
     batches: &[Uuid],
