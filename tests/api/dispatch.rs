@@ -646,3 +646,26 @@ async fn two_real_time_replicas_settle_every_call_once() {
     assert_eq!(counts, [(600, 600, 0)], "one call per contact, none left live");
     assert_eq!(db.number("SELECT CAST(COALESCE(sum(in_flight), 0) AS BIGINT) FROM campaigns").await, 0);
 }
+
+/// The settle path completes campaigns in SQL, set-based; it must agree with the domain's rule
+/// (`CampaignStatus::completes`) on every case: fed the same batches, both give the same answer.
+#[tokio::test]
+async fn completion_on_the_last_outcome_agrees_with_the_domain_rule() {
+    use graine::domain::batch::BatchStatus as B;
+    use graine::domain::campaign::CampaignStatus;
+    for (other, other_status) in [("cancel", B::Cancelled), ("pause", B::Paused), ("", B::Pending)] {
+        let app = TestApp::with_clock(MONDAY_10, |c| c.simulated_call_seconds = 0).await;
+        let c = campaign(&app, json!({})).await;
+        // The other batch first, its start ahead, so that it is in its state before the last call ends.
+        let b = batch(&app, &c, &["+14155550101"], json!({"scheduled_start": "2035-01-01T00:00:00Z"})).await;
+        if !other.is_empty() {
+            let r = app.post(&format!("/api/v1/batches/{b}/{other}"), json!({})).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+        batch(&app, &c, &["+14155550100"], json!({})).await;
+        app.advance(10).await;
+        let expected = CampaignStatus::Active.completes(&[B::Completed, other_status]);
+        let status = app.get(&format!("/api/v1/campaigns/{c}")).await.body["status"].clone();
+        assert_eq!(status, if expected { "completed" } else { "active" }, "the other batch {other_status:?}");
+    }
+}
