@@ -1,10 +1,13 @@
 //! A call's final result and what it does to the contact (API.md §6 "Outcome → next state").
 
-use super::campaign::{RetryPolicy, RetryStrategy};
+use super::batch::BatchStatus;
+use super::campaign::{Campaign, RetryPolicy, RetryStrategy};
 use super::contact::{CallKind, CallStatus, ContactStatus};
 use super::voicemail::{AnsweredBy, VoicemailAction};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
 
 /// Follow-ups one contact may have at most.
 pub const MAX_FOLLOW_UPS: i64 = 3;
@@ -153,6 +156,112 @@ pub fn ends_call(action: VoicemailAction, by: AnsweredBy) -> Option<Outcome> {
     let mut outcome = Outcome::bare(CallStatus::NoAnswer, "system", reason);
     outcome.answered_by = Some(by);
     Some(outcome)
+}
+
+/// A live call about to be closed, as read under the writers' locks: its contact, batch and
+/// campaign (by whatever key the store reads them with) and its kind.
+pub struct LiveCall<K> {
+    pub contact: K,
+    pub batch: K,
+    pub campaign: K,
+    pub kind: CallKind,
+}
+
+/// Counter changes of one batch: per-status deltas and the change of calls in flight.
+#[derive(Default)]
+pub struct BatchTally {
+    pub counts: [i64; 11],
+    pub in_flight: i64,
+}
+
+impl BatchTally {
+    /// One contact moved from `from` to `to`.
+    pub fn moved(&mut self, from: ContactStatus, to: ContactStatus) {
+        self.counts[from.index()] -= 1;
+        self.counts[to.index()] += 1;
+    }
+}
+
+/// Counter changes of one campaign from recorded outcomes.
+#[derive(Default)]
+pub struct CampaignTally {
+    pub in_flight: i64,
+    pub completed: i64,
+    pub failed: i64,
+    pub busy: i64,
+    pub no_answer: i64,
+    pub answered: i64,
+    pub answered_seconds: f64,
+    /// The earliest retry or follow-up these outcomes scheduled, which the campaign's `due_at` must
+    /// not be later than.
+    pub due: Option<DateTime<Utc>>,
+}
+
+/// Everything recording a set of outcomes changes.
+pub struct Recorded<'a, K> {
+    /// Each closed call: its key, outcome and end.
+    pub calls: Vec<(K, &'a Outcome, DateTime<Utc>)>,
+    /// Each contact that moves on, and where to.
+    pub contacts: Vec<(K, NextContact)>,
+    pub batches: BTreeMap<K, BatchTally>,
+    pub campaigns: BTreeMap<K, CampaignTally>,
+}
+
+/// Decides what the outcomes of the `live` calls among `finished` (key, outcome, end) do, calls no
+/// longer live left out, from the current state of their contacts, batches (status and retry
+/// override) and campaigns: each call closed, each contact moved on by `next_contact`, and the
+/// counters that follow.
+pub fn decide<'a, K: Copy + Eq + Hash + Ord>(
+    finished: impl IntoIterator<Item = (K, &'a Outcome, DateTime<Utc>)>,
+    mut live: HashMap<K, LiveCall<K>>,
+    contacts: &HashMap<K, (ContactStatus, Attempts)>,
+    batches: &HashMap<K, (BatchStatus, Option<i64>)>,
+    campaigns: &HashMap<K, Campaign>,
+) -> Recorded<'a, K> {
+    let mut out = Recorded {
+        calls: Vec::with_capacity(live.len()),
+        contacts: Vec::with_capacity(live.len()),
+        batches: BTreeMap::new(),
+        campaigns: BTreeMap::new(),
+    };
+    for (key, o, ended_at) in finished {
+        let Some(call) = live.remove(&key) else { continue };
+        out.calls.push((key, o, ended_at));
+        let cd = out.campaigns.entry(call.campaign).or_default();
+        cd.in_flight -= 1;
+        match o.status {
+            CallStatus::Completed => cd.completed += 1,
+            CallStatus::Busy => cd.busy += 1,
+            CallStatus::NoAnswer => cd.no_answer += 1,
+            _ => cd.failed += 1,
+        }
+        if o.status == CallStatus::Completed {
+            cd.answered += 1;
+            cd.answered_seconds += o.duration_seconds.unwrap_or(0.0);
+        }
+        let bd = out.batches.entry(call.batch).or_default();
+        bd.in_flight -= 1;
+        let (Some((status, attempts)), Some((batch_status, override_retries)), Some(campaign)) =
+            (contacts.get(&call.contact).copied(), batches.get(&call.batch).copied(), campaigns.get(&call.campaign))
+        else {
+            continue;
+        };
+        // A contact skipped while its call was placed keeps its status; the outcome stays on the call.
+        if !matches!(status, ContactStatus::Dispatched | ContactStatus::InProgress) {
+            continue;
+        }
+        let policy = &campaign.settings.retry_policy;
+        let max_retries = override_retries.map_or(policy.max_retries, |r| r as u8);
+        let may_continue = !batch_status.is_terminal();
+        let next = next_contact(o, call.kind, attempts, max_retries, policy, ended_at, may_continue);
+        bd.moved(status, next.status);
+        if let Some(due) = next.next_retry_at {
+            let cd = out.campaigns.entry(call.campaign).or_default();
+            cd.due = Some(cd.due.map_or(due, |d| d.min(due)));
+        }
+        out.contacts.push((call.contact, next));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,16 +1,13 @@
-//! What both stores share: column lists, decoding of stored JSON, counter deltas, and the in-memory
-//! decision of what recorded outcomes do to calls, contacts, batches and campaigns.
+//! What both stores share: column lists, decoding of stored JSON, counter deltas and the statements
+//! that apply them.
 
-use super::{FinishedCall, IdempotencyBegin};
-use crate::domain::batch::BatchStatus;
-use crate::domain::campaign::Campaign;
-use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
-use crate::domain::outcome::{Attempts, NextContact, Outcome, next_contact};
+use super::IdempotencyBegin;
+use crate::domain::contact::{CallKind, ContactStatus};
+pub use crate::domain::outcome::BatchTally as BatchDelta;
 use crate::domain::working_hours::{DayHours, WorkingHours};
 use crate::error::Error;
-use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// Calls in these statuses are live.
@@ -121,33 +118,19 @@ pub fn idempotent_answer(
     }
 }
 
-/// Counter changes of one batch: per-status deltas and the change of calls in flight.
-#[derive(Default)]
-pub struct BatchDelta {
-    pub counts: [i64; 11],
-    pub in_flight: i64,
-}
-
-impl BatchDelta {
-    pub fn moved(&mut self, from: ContactStatus, to: ContactStatus) {
-        self.counts[from.index()] -= 1;
-        self.counts[to.index()] += 1;
+/// The `SET` list of an update applying a batch's counter changes (numbers computed here, never
+/// client text); empty when nothing changes.
+pub fn assignments(d: &BatchDelta) -> Vec<String> {
+    let mut sets: Vec<String> = COUNTER_COLUMNS
+        .iter()
+        .zip(d.counts)
+        .filter(|(_, n)| *n != 0)
+        .map(|(column, n)| format!("{column} = {column} + ({n})"))
+        .collect();
+    if d.in_flight != 0 {
+        sets.push(format!("in_flight = in_flight + ({})", d.in_flight));
     }
-
-    /// The `SET` list of an update applying this delta (numbers computed here, never client text);
-    /// empty when nothing changes.
-    pub fn assignments(&self) -> Vec<String> {
-        let mut sets: Vec<String> = COUNTER_COLUMNS
-            .iter()
-            .zip(self.counts)
-            .filter(|(_, n)| *n != 0)
-            .map(|(column, n)| format!("{column} = {column} + ({n})"))
-            .collect();
-        if self.in_flight != 0 {
-            sets.push(format!("in_flight = in_flight + ({})", self.in_flight));
-        }
-        sets
-    }
+    sets
 }
 
 /// The counter changes of releasing unplaced calls: per batch (calls in flight, and the contacts
@@ -171,21 +154,6 @@ pub fn released_deltas(
     (batches, campaigns)
 }
 
-/// Counter changes of one campaign from recorded outcomes.
-#[derive(Default)]
-pub struct CampaignDelta {
-    pub in_flight: i64,
-    pub completed: i64,
-    pub failed: i64,
-    pub busy: i64,
-    pub no_answer: i64,
-    pub answered: i64,
-    pub answered_seconds: f64,
-    /// The earliest retry or follow-up these outcomes scheduled, which the campaign's `due_at` must
-    /// not be later than.
-    pub due: Option<DateTime<Utc>>,
-}
-
 /// Adds a `CampaignDelta` to campaign `$1`: in flight `$2`, completed `$3`, failed `$4`, busy `$5`,
 /// no answer `$6`, answered `$7`, answered seconds `$8`, and the earliest work scheduled `$9` (or
 /// null) lowers `due_at` (both stores number parameters so).
@@ -195,78 +163,3 @@ pub const ADD_CAMPAIGN_OUTCOMES: &str = "UPDATE campaigns SET in_flight = in_fli
     answered_seconds = answered_seconds + $8,
     due_at = CASE WHEN $9 IS NOT NULL AND $9 < due_at THEN $9 ELSE due_at END
  WHERE id = $1";
-
-/// A live call about to be closed, as read under the writers' locks.
-pub struct LiveCall {
-    pub contact: Uuid,
-    pub batch: Uuid,
-    pub campaign: Uuid,
-    pub kind: CallKind,
-}
-
-/// Everything recording a set of outcomes writes.
-pub struct Recorded<'a> {
-    /// Each closed call: its id, outcome and end.
-    pub calls: Vec<(Uuid, &'a Outcome, DateTime<Utc>)>,
-    /// Each contact that moves on, and where to.
-    pub contacts: Vec<(Uuid, NextContact)>,
-    pub batches: BTreeMap<Uuid, BatchDelta>,
-    pub campaigns: BTreeMap<Uuid, CampaignDelta>,
-}
-
-/// Decides what the outcomes of the `live` calls among `finished` do (calls no longer live are
-/// left out), from the current state of their contacts, batches (status and retry override) and
-/// campaigns.
-pub fn decide<'a>(
-    finished: &'a [FinishedCall],
-    mut live: HashMap<Uuid, LiveCall>,
-    contacts: &HashMap<Uuid, (ContactStatus, Attempts)>,
-    batches: &HashMap<Uuid, (BatchStatus, Option<i64>)>,
-    campaigns: &HashMap<Uuid, Campaign>,
-) -> Recorded<'a> {
-    let mut out = Recorded {
-        calls: Vec::with_capacity(live.len()),
-        contacts: Vec::with_capacity(live.len()),
-        batches: BTreeMap::new(),
-        campaigns: BTreeMap::new(),
-    };
-    for f in finished {
-        let Some(call) = live.remove(&f.execution_id.uuid()) else { continue };
-        let o = &f.outcome;
-        out.calls.push((f.execution_id.uuid(), o, f.ended_at));
-        let cd = out.campaigns.entry(call.campaign).or_default();
-        cd.in_flight -= 1;
-        match o.status {
-            CallStatus::Completed => cd.completed += 1,
-            CallStatus::Busy => cd.busy += 1,
-            CallStatus::NoAnswer => cd.no_answer += 1,
-            _ => cd.failed += 1,
-        }
-        if o.status == CallStatus::Completed {
-            cd.answered += 1;
-            cd.answered_seconds += o.duration_seconds.unwrap_or(0.0);
-        }
-        let bd = out.batches.entry(call.batch).or_default();
-        bd.in_flight -= 1;
-        let (Some((status, attempts)), Some((batch_status, override_retries)), Some(campaign)) =
-            (contacts.get(&call.contact).copied(), batches.get(&call.batch).copied(), campaigns.get(&call.campaign))
-        else {
-            continue;
-        };
-        // A contact skipped while its call was placed keeps its status; the outcome stays on the call.
-        if !matches!(status, ContactStatus::Dispatched | ContactStatus::InProgress) {
-            continue;
-        }
-        let policy = &campaign.settings.retry_policy;
-        let max_retries = override_retries.map_or(policy.max_retries, |r| r as u8);
-        let may_continue = !batch_status.is_terminal();
-        let next = next_contact(o, call.kind, attempts, max_retries, policy, f.ended_at, may_continue);
-        bd.moved(status, next.status);
-        if let Some(due) = next.next_retry_at {
-            let cd = out.campaigns.entry(call.campaign).or_default();
-            cd.due = Some(cd.due.map_or(due, |d| d.min(due)));
-        }
-        out.contacts.push((call.contact, next));
-    }
-    out
-}

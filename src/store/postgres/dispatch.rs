@@ -12,7 +12,7 @@ use crate::domain::campaign::Campaign;
 use crate::domain::contact::{CallKind, ContactStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId};
 use crate::error::Error;
-use crate::store::shared::{BATCH_COLUMNS, BatchDelta, CAMPAIGN_COLUMNS, LIVE, corrupt};
+use crate::store::shared::{BATCH_COLUMNS, BatchDelta, CAMPAIGN_COLUMNS, LIVE, assignments, corrupt};
 use crate::store::{ClaimedContact, LockedForDispatch, NewCall, PriorState};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -27,7 +27,7 @@ pub(super) async fn apply_batch_deltas(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     for (batch, d) in deltas {
-        let sets = d.assignments();
+        let sets = assignments(d);
         if sets.is_empty() {
             continue;
         }

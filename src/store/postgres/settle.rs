@@ -8,8 +8,9 @@ use crate::domain::campaign::Campaign;
 use crate::domain::contact::{CallKind, ContactStatus};
 use crate::domain::ids::ExecutionId;
 use crate::domain::outcome::{Attempts, Outcome};
+use crate::domain::outcome::{LiveCall, decide};
 use crate::error::Error;
-use crate::store::shared::{ADD_CAMPAIGN_OUTCOMES, LIVE, LiveCall, corrupt, decide};
+use crate::store::shared::{ADD_CAMPAIGN_OUTCOMES, LIVE, corrupt};
 use crate::store::{Closed, FinishedCall};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -158,7 +159,7 @@ async fn record_locked(
     if live.is_empty() {
         return Ok(Vec::new());
     }
-    let mut calls: HashMap<Uuid, LiveCall> = HashMap::with_capacity(live.len());
+    let mut calls: HashMap<Uuid, LiveCall<Uuid>> = HashMap::with_capacity(live.len());
     for r in &live {
         let kind: String = r.try_get("kind")?;
         calls.insert(
@@ -210,7 +211,8 @@ async fn record_locked(
         );
     }
 
-    let recorded = decide(finished, calls, &contacts, &batches, &campaigns);
+    let closing = finished.iter().map(|f| (f.execution_id.uuid(), &f.outcome, f.ended_at));
+    let recorded = decide(closing, calls, &contacts, &batches, &campaigns);
 
     // Write.
     let ids: Vec<Uuid> = recorded.calls.iter().map(|c| c.0).collect();

@@ -8,8 +8,9 @@ use crate::domain::campaign::Campaign;
 use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
 use crate::domain::ids::ExecutionId;
 use crate::domain::outcome::{Attempts, Outcome};
+use crate::domain::outcome::{LiveCall, decide};
 use crate::error::Error;
-use crate::store::shared::{ADD_CAMPAIGN_OUTCOMES, LIVE, LiveCall, corrupt, decide};
+use crate::store::shared::{ADD_CAMPAIGN_OUTCOMES, LIVE, corrupt};
 use crate::store::{Closed, FinishedCall};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -126,7 +127,7 @@ async fn record_locked(
     if live.is_empty() {
         return Ok(Vec::new());
     }
-    let mut calls: HashMap<Uuid, LiveCall> = HashMap::with_capacity(live.len());
+    let mut calls: HashMap<Uuid, LiveCall<Uuid>> = HashMap::with_capacity(live.len());
     for r in &live {
         let call = LiveCall {
             contact: r.uuid("contact_id")?,
@@ -152,7 +153,8 @@ async fn record_locked(
         batches.insert(r.uuid("id")?, (status, r.try_get("max_retries_override")?));
     }
 
-    let recorded = decide(finished, calls, &contacts, &batches, &campaigns);
+    let closing = finished.iter().map(|f| (f.execution_id.uuid(), &f.outcome, f.ended_at));
+    let recorded = decide(closing, calls, &contacts, &batches, &campaigns);
 
     // Write.
     let first = take_seqs(&mut tx, recorded.calls.len() as i64).await?;
