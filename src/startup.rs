@@ -17,7 +17,7 @@ use crate::telephony::jambonz::{AgentApp, JambonzPlacer};
 use crate::telephony::jambonz_callbacks::JambonzCallbacks;
 use crate::telephony::livekit::LiveKitPlacer;
 use crate::telephony::livekit_callbacks::LiveKitCallbacks;
-use crate::telephony::placer::{Callback, Placer};
+use crate::telephony::placer::{Learned, Placer};
 use crate::telephony::simulated::SimulatedPlacer;
 use crate::telephony::twilio::{AgentLink, TwilioPlacer};
 use crate::telephony::twilio_callbacks::TwilioCallbacks;
@@ -260,11 +260,11 @@ fn jambonz_placer(config: &ServeConfig, roots: &TrustedRoots) -> Result<JambonzP
     .map_err(Error::internal)
 }
 
-/// The LiveKit placer the flags describe (checked by `ServeConfig::validate`); dials' answers go to
-/// `reports`.
+/// The LiveKit placer the flags describe (checked by `ServeConfig::validate`); what its dials learn
+/// goes to `learned`.
 fn livekit_placer(
     config: &ServeConfig,
-    reports: tokio::sync::mpsc::UnboundedSender<Callback>,
+    learned: tokio::sync::mpsc::UnboundedSender<Learned>,
     roots: &TrustedRoots,
 ) -> Result<LiveKitPlacer, Error> {
     let p = &config.providers;
@@ -274,7 +274,7 @@ fn livekit_placer(
         p.livekit_api_key.as_deref().ok_or_else(missing)?,
         p.livekit_api_secret.as_deref().ok_or_else(missing)?,
         p.livekit_sip_trunk_id.as_deref().ok_or_else(missing)?,
-        reports,
+        learned,
         roots,
     )
     .map_err(Error::internal)

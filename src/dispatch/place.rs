@@ -38,7 +38,7 @@ impl Dispatcher {
 
     /// Holds claims back after telephony did not take calls: for its longest `Retry-After`, else for
     /// a backoff that doubles with each pause in a row.
-    fn hold_back(&self, now: DateTime<Utc>, asked: Option<std::time::Duration>) {
+    pub(super) fn hold_back(&self, now: DateTime<Utc>, asked: Option<std::time::Duration>) {
         let mut throttle = self.throttle.lock().unwrap_or_else(|e| e.into_inner());
         let wait = match asked {
             Some(wait) => Duration::from_std(wait).unwrap_or(Duration::seconds(MAX_BACKOFF_SECONDS)),

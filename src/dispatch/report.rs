@@ -10,7 +10,7 @@ use crate::domain::outcome::{self, Outcome};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::store::{AcceptedCall, FinishedCall, Store};
-use crate::telephony::placer::{Callback, GUESS_GRACE_SECONDS, Report, ended};
+use crate::telephony::placer::{Callback, GUESS_GRACE_SECONDS, Learned, Report, final_outcome};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -99,44 +99,31 @@ impl Dispatcher {
     ) -> Result<Reported, Error> {
         let now = self.clock.now();
         let call = AcceptedCall { provider_call_id: provider_call_id.clone(), ..AcceptedCall::bare(execution_id) };
-        let report = match report {
-            Report::HungUp { reason, answered, unanswered } => {
-                match self.hung_up(execution_id, &reason, answered, unanswered, now).await? {
-                    Ok(completed) => completed,
-                    Err(reported) => return Ok(reported),
-                }
-            }
-            report => report,
-        };
-        if let Report::Finished(mut outcome) = report {
-            // The common case costs no read: only an outcome that closed nothing asks whether the
-            // call exists at all.
-            outcome.provider_call_id = outcome.provider_call_id.or(call.provider_call_id);
-            let finished = FinishedCall { execution_id, outcome: *outcome, ended_at: now };
-            if !self.outcomes.record(finished).await? {
-                return self.knows(execution_id).await;
-            }
-            return Ok(Reported::Applied);
-        }
-        let Some(action) = self.store.voicemail_action_of(execution_id).await? else {
-            return Ok(Reported::Unknown);
-        };
         let (applied, ended) = match report {
+            Report::Finished(outcome) => return self.finish(execution_id, *outcome, provider_call_id, now).await,
+            Report::HungUp { reason, answered, unanswered } => {
+                return self.hung_up(execution_id, provider_call_id, &reason, answered, unanswered, now).await;
+            }
+            // A call that does not move (or does not exist) says which below.
             Report::Ringing => (self.store.mark_accepted(&[call], now).await? > 0, false),
-            Report::Answered(by) => match by.and_then(|by| outcome::ends_call(action, by)) {
-                Some(mut outcome) => {
-                    outcome.provider_call_id = call.provider_call_id;
-                    let finished = FinishedCall { execution_id, outcome, ended_at: now };
-                    (self.outcomes.record(finished).await?, true)
+            Report::Answered(by) => {
+                let Some(action) = self.store.voicemail_action_of(execution_id).await? else {
+                    return Ok(Reported::Unknown);
+                };
+                match by.and_then(|by| outcome::ends_call(action, by)) {
+                    Some(mut outcome) => {
+                        outcome.provider_call_id = call.provider_call_id;
+                        let finished = FinishedCall { execution_id, outcome, ended_at: now };
+                        (self.outcomes.record(finished).await?, true)
+                    }
+                    None => {
+                        (self.store.mark_answered(&[AcceptedCall { answered_by: by, ..call }], now).await? > 0, false)
+                    }
                 }
-                None => (self.store.mark_answered(&[AcceptedCall { answered_by: by, ..call }], now).await? > 0, false),
-            },
-            Report::Finished(_) | Report::HungUp { .. } => {
-                return Err(Error::internal("final outcomes are recorded above"));
             }
         };
         if !applied {
-            return Ok(Reported::Ignored);
+            return self.knows(execution_id, None).await;
         }
         self.wakeup.notify_one();
         if !ended {
@@ -150,16 +137,72 @@ impl Dispatcher {
         Ok(Reported::HangUp)
     }
 
-    /// Applies reports that a placer learns after its placement (a dial answered or refused), until
-    /// the placer stops sending them: the answers that have arrived together in one transaction
-    /// (one each would queue on their campaigns' locks, and be recorded late), anything else as a
-    /// callback is.
-    pub async fn follow(self: Arc<Self>, mut reports: mpsc::UnboundedReceiver<Callback>) {
+    /// Records a final outcome with whatever else is waiting. The common case costs no read: only
+    /// an outcome that closed nothing asks whether the call exists at all.
+    async fn finish(
+        &self,
+        execution_id: ExecutionId,
+        mut outcome: Outcome,
+        provider_call_id: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Reported, Error> {
+        outcome.provider_call_id = outcome.provider_call_id.or(provider_call_id);
+        if self.outcomes.record(FinishedCall { execution_id, outcome, ended_at: now }).await? {
+            Ok(Reported::Applied)
+        } else {
+            self.knows(execution_id, None).await
+        }
+    }
+
+    /// A hang-up the provider did not qualify: an answered call (as recorded, or as `answered`
+    /// says) completes, lasting from its recorded answer; an unanswered one gets the provider's
+    /// guess, deferred for a surer answer, or nothing.
+    async fn hung_up(
+        &self,
+        execution_id: ExecutionId,
+        provider_call_id: Option<String>,
+        reason: &str,
+        answered: bool,
+        unanswered: Option<Box<Outcome>>,
+        now: DateTime<Utc>,
+    ) -> Result<Reported, Error> {
+        let Some(answered_at) = self.store.answered_at_of(execution_id).await? else {
+            return Ok(Reported::Unknown);
+        };
+        if answered || answered_at.is_some() {
+            let duration = answered_at.map(|at| (now - at).num_milliseconds() as f64 / 1000.0);
+            let completed = final_outcome(CallStatus::Completed, reason, None, duration, None);
+            return self.finish(execution_id, completed, provider_call_id, now).await;
+        }
+        let Some(mut guess) = unanswered else { return self.knows(execution_id, provider_call_id).await };
+        guess.provider_call_id = guess.provider_call_id.or(provider_call_id);
+        let until = now + chrono::Duration::seconds(GUESS_GRACE_SECONDS);
+        if !self.store.defer_outcome(execution_id, until, &guess).await? {
+            return Ok(Reported::Ignored);
+        }
+        self.wakeup.notify_one();
+        Ok(Reported::Applied)
+    }
+
+    /// Applies what a placer learns after its placements returned (a dial answered or refused),
+    /// until the placer stops sending: the answers that have arrived together in one transaction
+    /// (one each would queue on their campaigns' locks, and be recorded late), a refusal as one call
+    /// too many as a pause of this process's claims, anything else as a callback is.
+    pub async fn follow(self: Arc<Self>, mut learned: mpsc::UnboundedReceiver<Learned>) {
         let mut arrived = Vec::new();
-        while reports.recv_many(&mut arrived, BATCH).await > 0 {
+        while learned.recv_many(&mut arrived, BATCH).await > 0 {
             let mut answers = Vec::new();
-            for Callback { execution_id, call_sid, report } in arrived.drain(..) {
-                let (Some(execution_id), Some(report)) = (execution_id, report) else { continue };
+            for item in arrived.drain(..) {
+                let (execution_id, call_sid, report) = match item {
+                    Learned::TooMany(wait) => {
+                        self.hold_back(self.clock.now(), Some(wait));
+                        continue;
+                    }
+                    Learned::Report(Callback { execution_id: Some(id), call_sid, report: Some(report) }) => {
+                        (id, call_sid, report)
+                    }
+                    Learned::Report(_) => continue,
+                };
                 if matches!(report, Report::Answered(None)) {
                     answers.push(AcceptedCall { provider_call_id: call_sid, ..AcceptedCall::bare(execution_id) });
                     continue;
@@ -179,34 +222,15 @@ impl Dispatcher {
         }
     }
 
-    /// A hang-up the provider did not qualify: the completed outcome of an answered call, or what
-    /// was done instead (an unanswered call's outcome deferred, or nothing).
-    async fn hung_up(
-        &self,
-        execution_id: ExecutionId,
-        reason: &str,
-        answered: bool,
-        unanswered: Option<Box<Outcome>>,
-        now: DateTime<Utc>,
-    ) -> Result<Result<Report, Reported>, Error> {
-        let Some(answered_at) = self.store.answered_at_of(execution_id).await? else {
-            return Ok(Err(Reported::Unknown));
-        };
-        if answered || answered_at.is_some() {
-            let duration = answered_at.map(|at| (now - at).num_milliseconds() as f64 / 1000.0);
-            return Ok(Ok(ended(CallStatus::Completed, reason, None, duration, None)));
+    /// What a report that changes nothing about a call's progress did: `Unknown` when no call has
+    /// that id, else `Ignored`, or `Applied` when it named the call for the first time
+    /// (`provider_call_id`, which some providers give only in a later callback).
+    pub async fn knows(&self, execution_id: ExecutionId, provider_call_id: Option<String>) -> Result<Reported, Error> {
+        if let Some(sid) = provider_call_id
+            && self.store.name_call(execution_id, &sid).await?
+        {
+            return Ok(Reported::Applied);
         }
-        let Some(guess) = unanswered else { return Ok(Err(Reported::Ignored)) };
-        let until = now + chrono::Duration::seconds(GUESS_GRACE_SECONDS);
-        if !self.store.defer_outcome(execution_id, until, &guess).await? {
-            return Ok(Err(Reported::Ignored));
-        }
-        self.wakeup.notify_one();
-        Ok(Err(Reported::Applied))
-    }
-
-    /// Whether a call has that id (`Ignored` when it has: a report that changes nothing).
-    pub async fn knows(&self, execution_id: ExecutionId) -> Result<Reported, Error> {
         let known = self.store.voicemail_action_of(execution_id).await?.is_some();
         Ok(if known { Reported::Ignored } else { Reported::Unknown })
     }

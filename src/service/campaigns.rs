@@ -95,24 +95,25 @@ pub async fn act(
             }
             // What the campaign's action does to each batch is the batch lifecycle's rule: a pause
             // stops the running ones, a resume restarts the paused ones (`pending` while their
-            // start is ahead), a cancel ends every open one.
-            let batch_action = match action {
-                CampaignAction::Pause => Some((BatchAction::Pause, BatchStatus::InProgress)),
-                CampaignAction::Resume => Some((BatchAction::Resume, BatchStatus::Paused)),
+            // start is ahead), a cancel ends every open one and skips its open contacts.
+            let carried = match action {
+                CampaignAction::Pause => Some((BatchAction::Pause, Some(BatchStatus::InProgress))),
+                CampaignAction::Resume => Some((BatchAction::Resume, Some(BatchStatus::Paused))),
+                CampaignAction::Cancel => Some((BatchAction::Cancel, None)),
                 _ => None,
             };
-            for batch in tx.lock_open_batches(id).await? {
-                if action == CampaignAction::Cancel {
-                    tx.set_batch_status(batch.id, batch.status, BatchStatus::Cancelled, now).await?;
-                    tx.skip_open_contacts(batch.id, now).await?;
-                    continue;
-                }
-                let Some((batch_action, from)) = batch_action.filter(|(_, from)| *from == batch.status) else {
-                    continue;
-                };
-                let start_ahead = batch.scheduled_start > now;
-                if let Ok(BatchTransition::To(to)) = from.apply(batch_action, false, start_ahead) {
-                    tx.set_batch_status(batch.id, from, to, now).await?;
+            if let Some((batch_action, only)) = carried {
+                for batch in tx.lock_open_batches(id).await? {
+                    if only.is_some_and(|status| status != batch.status) {
+                        continue;
+                    }
+                    let start_ahead = batch.scheduled_start > now;
+                    if let Ok(BatchTransition::To(to)) = batch.status.apply(batch_action, false, start_ahead) {
+                        tx.set_batch_status(batch.id, batch.status, to, now).await?;
+                        if to == BatchStatus::Cancelled {
+                            tx.skip_open_contacts(batch.id, now).await?;
+                        }
+                    }
                 }
             }
             if action == CampaignAction::Resume {

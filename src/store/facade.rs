@@ -60,6 +60,18 @@ macro_rules! delegate {
 }
 
 impl Store {
+    /// Records that telephony accepted these calls: they ring, their contacts are in progress, and a
+    /// simulated call's script is kept so that it ends on the server's clock.
+    pub async fn mark_accepted(&self, calls: &[AcceptedCall], now: DateTime<Utc>) -> Result<usize, Error> {
+        self.mark_live(calls, false, now).await
+    }
+
+    /// Records that live calls were answered; returns how many changed (a call no longer ringing or
+    /// dispatched does not).
+    pub async fn mark_answered(&self, calls: &[AcceptedCall], now: DateTime<Utc>) -> Result<usize, Error> {
+        self.mark_live(calls, true, now).await
+    }
+
     /// Opens the store a URL names: `sqlite:…` (a file, or `sqlite::memory:` for a throwaway one) or
     /// `postgres://…` (created when missing). A server is the `owner` of a SQLite file: a second
     /// server on the same file is refused, while tools such as the CLI share it. PostgreSQL ends a
@@ -208,15 +220,16 @@ delegate!(Store {
     fn still_due(campaign: CampaignId, now: DateTime<Utc>) -> bool;
     /// The calls every replica started in `second` (Unix seconds) so far.
     fn paced_calls(second: i64) -> i64;
-    /// Records that telephony accepted these calls: they ring, their contacts are in progress, and a
-    /// simulated call's script is kept so that it ends on the server's clock.
-    fn mark_accepted(calls: &[AcceptedCall], now: DateTime<Utc>) -> usize;
     /// Removes calls telephony did not take and that used no attempt (still `dispatched`), and puts
     /// their contacts back as they were before the claim, with every counter; returns how many.
     fn release_unplaced(calls: &[UnplacedCall], now: DateTime<Utc>) -> usize;
-    /// Records that live calls were answered; returns how many moved (a call no longer ringing or
-    /// dispatched does not).
-    fn mark_answered(calls: &[AcceptedCall], now: DateTime<Utc>) -> usize;
+    /// Moves calls forward while they are live: to `ringing`, or to `in_progress` when `answered`
+    /// (see `mark_accepted`, `mark_answered`); a live call gets the provider's id it did not have.
+    /// Returns how many calls changed.
+    fn mark_live(calls: &[AcceptedCall], answered: bool, now: DateTime<Utc>) -> usize;
+    /// Keeps the provider's id for a live call that has none yet; `false` when the call has one, is
+    /// not live, or does not exist.
+    fn name_call(call: ExecutionId, provider_call_id: &str) -> bool;
     /// The voicemail action of the campaign a call belongs to; `None` when there is no such call.
     fn voicemail_action_of(call: ExecutionId) -> Option<VoicemailAction>;
     /// When a call was answered (`Some(None)`: not answered); `None` when there is no such call.

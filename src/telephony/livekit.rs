@@ -5,15 +5,15 @@
 
 use super::answer;
 use super::livekit_token;
-use super::placer::{CallRequest, Callback, PlaceFuture, Placement, Placer, Report, ended};
+use super::placer::{CallRequest, Callback, Learned, PlaceFuture, Placement, Placer, Report, ended};
 use crate::clock::Clock;
 use crate::domain::contact::CallStatus;
 use crate::domain::ids::ExecutionId;
 use crate::domain::provider::Provider;
 use crate::outbound::{TrustedRoots, https_twin};
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// How long LiveKit may take to answer a request other than the dial.
@@ -22,7 +22,7 @@ const ACCEPT_TIMEOUT: Duration = Duration::from_secs(10);
 const RING_SECONDS: u64 = 30;
 /// How long a dial may wait for its answer: the ringing, then time to set the call up.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(RING_SECONDS + 15);
-/// How long placements pause after LiveKit refused a dial as too many (it names no wait).
+/// How long dispatch pauses after LiveKit refused a dial as too many (it names no wait).
 const LIMITED_PAUSE: Duration = Duration::from_secs(5);
 /// How long each request's token is valid.
 const TOKEN_SECONDS: i64 = 600;
@@ -76,9 +76,7 @@ pub struct LiveKitPlacer {
     api: Arc<Api>,
     trunk_id: String,
     /// What each dial learns, to the dispatcher.
-    reports: mpsc::UnboundedSender<Callback>,
-    /// Until when placements pause, after LiveKit refused a dial as too many.
-    paused: Arc<Mutex<Option<Instant>>>,
+    learned: mpsc::UnboundedSender<Learned>,
 }
 
 impl LiveKitPlacer {
@@ -87,12 +85,12 @@ impl LiveKitPlacer {
         api_key: &str,
         secret: &str,
         trunk_id: &str,
-        reports: mpsc::UnboundedSender<Callback>,
+        learned: mpsc::UnboundedSender<Learned>,
         roots: &TrustedRoots,
     ) -> Result<Self, reqwest::Error> {
         let base = https_twin(url.trim_end_matches('/'));
         let api = Api { client: roots.client(ACCEPT_TIMEOUT)?, base, api_key: api_key.into(), secret: secret.into() };
-        Ok(Self { api: Arc::new(api), trunk_id: trunk_id.to_owned(), reports, paused: Arc::default() })
+        Ok(Self { api: Arc::new(api), trunk_id: trunk_id.to_owned(), learned })
     }
 
     /// The body of the agent's dispatch: the agent named by the campaign, in the call's room, with
@@ -131,11 +129,6 @@ impl Placer for LiveKitPlacer {
 
     fn place<'a>(&'a self, call: &'a CallRequest) -> PlaceFuture<'a> {
         Box::pin(async move {
-            let paused = *self.paused.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(wait) = paused.and_then(|until| until.checked_duration_since(Instant::now())) {
-                let reason = "livekit refused dials as too many".to_owned();
-                return Placement::Throttled { reason, retry_after: Some(wait) };
-            }
             let room = room_of(call.execution_id);
             let grants = json!({ "video": { "roomAdmin": true, "room": room } });
             let sent = self.api.request("AgentDispatchService/CreateDispatch", grants, &Self::dispatch_body(call));
@@ -145,8 +138,8 @@ impl Placer for LiveKitPlacer {
             };
             match &placement {
                 Placement::Accepted { .. } => {
-                    let (api, body, reports) = (self.api.clone(), self.dial_body(call), self.reports.clone());
-                    tokio::spawn(dial(api, call.execution_id, body, reports, self.paused.clone()));
+                    let (api, body, learned) = (self.api.clone(), self.dial_body(call), self.learned.clone());
+                    tokio::spawn(dial(api, call.execution_id, body, learned));
                 }
                 // The dispatch may exist: its room goes, so that no agent waits for a call never dialled.
                 Placement::Unknown(_) => {
@@ -170,9 +163,8 @@ async fn classify_dispatch(r: reqwest::Response) -> Placement {
     if let Some(placement) = answer::common(&r, "livekit") {
         return placement;
     }
-    let error = TwirpError::read(&answer::bounded_body(r).await);
-    let code = if error.code.is_empty() { status.as_u16().to_string() } else { error.code };
-    let reason = answer::short(&format!("livekit {code}: {}", error.msg));
+    let error = TwirpError::read(status.as_u16(), &answer::bounded_body(r).await);
+    let reason = answer::short(&format!("livekit {}: {}", error.code, error.msg));
     if matches!(status.as_u16(), 401 | 403) {
         return Placement::Throttled { reason, retry_after: None };
     }
@@ -180,7 +172,8 @@ async fn classify_dispatch(r: reqwest::Response) -> Placement {
 }
 
 /// A Twirp error body: `{"code", "msg", "meta"}`; LiveKit puts a refused dial's SIP status in
-/// `meta.sip_status_code` and its reason phrase in `meta.sip_status`.
+/// `meta.sip_status_code` and its reason phrase in `meta.sip_status`. A body that names no code
+/// (not Twirp's) is named by its HTTP status.
 #[derive(Debug, PartialEq)]
 pub struct TwirpError {
     pub code: String,
@@ -190,12 +183,12 @@ pub struct TwirpError {
 }
 
 impl TwirpError {
-    pub fn read(body: &[u8]) -> Self {
+    pub fn read(status: u16, body: &[u8]) -> Self {
         let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let text = |v: &Value| v.as_str().map(str::to_owned).or_else(|| v.as_u64().map(|n| n.to_string()));
         let meta = &v["meta"];
         Self {
-            code: v["code"].as_str().unwrap_or_default().to_owned(),
+            code: v["code"].as_str().filter(|c| !c.is_empty()).map_or_else(|| status.to_string(), str::to_owned),
             msg: v["msg"].as_str().unwrap_or_default().to_owned(),
             sip_code: text(&meta["sip_status_code"])
                 .and_then(|c| c.trim().parse().ok())
@@ -225,7 +218,7 @@ pub fn dial_result(status: u16, body: &[u8]) -> Dialled {
         let sid = ["sip_call_id", "sipCallId"].iter().find_map(|k| info[*k].as_str().map(str::to_owned));
         return Dialled::Answered(sid.filter(|s| !s.is_empty()));
     }
-    let error = TwirpError::read(body);
+    let error = TwirpError::read(status, body);
     if let Some(code) = error.sip_code {
         // The callee's answer, whatever Twirp code carries it: never a rate limit.
         let status = match code {
@@ -236,37 +229,25 @@ pub fn dial_result(status: u16, body: &[u8]) -> Dialled {
         let state = error.sip_status.unwrap_or_else(|| error.code.clone());
         return Dialled::Ended(ended(status, &answer::short(&state), Some(code), None, None));
     }
-    let refused = |code: &str| {
-        let code = if code.is_empty() { status.to_string() } else { code.to_owned() };
-        ended(
-            CallStatus::Failed,
-            &answer::short(&format!("livekit dial refused: {code}: {}", error.msg)),
-            None,
-            None,
-            None,
-        )
+    let refused = || {
+        let reason = answer::short(&format!("livekit dial refused: {}: {}", error.code, error.msg));
+        ended(CallStatus::Failed, &reason, None, None, None)
     };
     match error.code.as_str() {
         // Nobody answered before the ringing timeout: LiveKit cancels the dial.
         "deadline_exceeded" | "canceled" => {
             Dialled::Ended(ended(CallStatus::NoAnswer, "unanswered timeout", None, None, None))
         }
-        "resource_exhausted" => Dialled::Limited(refused("resource_exhausted")),
+        "resource_exhausted" => Dialled::Limited(refused()),
         "internal" | "unavailable" | "unknown" | "dataloss" => Dialled::Doubt,
         _ if status >= 500 => Dialled::Doubt,
-        code => Dialled::Ended(refused(code)),
+        _ => Dialled::Ended(refused()),
     }
 }
 
 /// Dials an accepted call and reports the answer; a dial that ended the call deletes its room
-/// once the outcome is on its way, and one refused as too many pauses new placements.
-async fn dial(
-    api: Arc<Api>,
-    execution_id: ExecutionId,
-    body: Value,
-    reports: mpsc::UnboundedSender<Callback>,
-    paused: Arc<Mutex<Option<Instant>>>,
-) {
+/// once the outcome is on its way, and one refused as too many pauses dispatch.
+async fn dial(api: Arc<Api>, execution_id: ExecutionId, body: Value, learned: mpsc::UnboundedSender<Learned>) {
     let room = room_of(execution_id);
     let grants = json!({ "sip": { "call": true } });
     let dialled = match api.request("SIP/CreateSIPParticipant", grants, &body).timeout(DIAL_TIMEOUT).send().await {
@@ -279,23 +260,22 @@ async fn dial(
             Dialled::Doubt
         }
     };
-    let send = |call_sid, report| {
-        let _ = reports.send(Callback { execution_id: Some(execution_id), call_sid, report: Some(report) });
+    let report = |call_sid, report| {
+        let callback = Callback { execution_id: Some(execution_id), call_sid, report: Some(report) };
+        let _ = learned.send(Learned::Report(callback));
     };
-    match dialled {
-        Dialled::Answered(sid) => send(sid, Report::Answered(None)),
-        Dialled::Ended(report) => {
-            send(None, report);
-            api.delete_room(&room).await;
+    let outcome = match dialled {
+        Dialled::Answered(sid) => return report(sid, Report::Answered(None)),
+        Dialled::Doubt => return,
+        Dialled::Ended(outcome) => outcome,
+        Dialled::Limited(outcome) => {
+            tracing::warn!(%execution_id, "livekit refused a dial as too many; dispatch pauses");
+            let _ = learned.send(Learned::TooMany(LIMITED_PAUSE));
+            outcome
         }
-        Dialled::Limited(report) => {
-            tracing::warn!(%execution_id, "livekit refused a dial as too many; placements pause");
-            *paused.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + LIMITED_PAUSE);
-            send(None, report);
-            api.delete_room(&room).await;
-        }
-        Dialled::Doubt => {}
-    }
+    };
+    report(None, outcome);
+    api.delete_room(&room).await;
 }
 
 #[cfg(test)]

@@ -58,15 +58,13 @@ fn disconnect_reason(participant: &Value) -> Option<&str> {
 /// A guess at what the phone's leaving means when it was never answered (the dial's own answer,
 /// when it comes, says it surely): the reason LiveKit gives for the disconnection, else its last
 /// call status (still ringing: nobody answered).
-fn unanswered(participant: &Value, event: &str) -> Box<Outcome> {
-    let reason = disconnect_reason(participant);
-    let status = match (reason, participant["attributes"]["sip.callStatus"].as_str()) {
+fn unanswered(participant: &Value, state: &str) -> Box<Outcome> {
+    let status = match (disconnect_reason(participant), participant["attributes"]["sip.callStatus"].as_str()) {
         (Some("USER_REJECTED"), _) => CallStatus::Busy,
         (Some("USER_UNAVAILABLE"), _) | (_, Some("ringing")) => CallStatus::NoAnswer,
         _ => CallStatus::Failed,
     };
-    let state = reason.map_or_else(|| event.to_owned(), |r| format!("{event}: {r}"));
-    Box::new(final_outcome(status, &state, None, None, None))
+    Box::new(final_outcome(status, state, None, None, None))
 }
 
 /// A webhook event, read: `None` when it is about no call of ours (another room, or no room).
@@ -81,16 +79,12 @@ pub fn read(event: &Value) -> Option<Callback> {
         // A phone joins its room, and publishes its track, while it is still dialling: only
         // `active` is an answer (the dial's success is the usual one).
         "participant_joined" | "track_published" if phone && call_status == "active" => Some(Report::Answered(None)),
-        "participant_left" if phone => {
+        "participant_left" | "participant_connection_aborted" if phone => {
             let reason = disconnect_reason(participant).map_or_else(|| name.to_owned(), |r| format!("{name}: {r}"));
             // LiveKit marks an answered call `hangup` as it ends; a call never answered keeps
             // `dialing` or `ringing`.
             let answered = matches!(call_status, "active" | "hangup" | "automation");
-            Some(Report::HungUp { reason, answered, unanswered: Some(unanswered(participant, name)) })
-        }
-        "participant_connection_aborted" if phone => {
-            let guess = unanswered(participant, name);
-            Some(Report::HungUp { reason: name.to_owned(), answered: call_status == "active", unanswered: Some(guess) })
+            Some(Report::HungUp { answered, unanswered: Some(unanswered(participant, &reason)), reason })
         }
         // The room finishing ends an answered call; an unanswered one is the dial's, or its phone's.
         "room_finished" => Some(Report::HungUp { reason: name.to_owned(), answered: false, unanswered: None }),

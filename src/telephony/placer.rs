@@ -82,6 +82,15 @@ pub struct Callback {
     pub report: Option<Report>,
 }
 
+/// What a placer learns about its calls after their placement returned (a LiveKit dial's answer).
+#[derive(Debug)]
+pub enum Learned {
+    /// A report about one call, as a callback would bring it.
+    Report(Callback),
+    /// Telephony refused a call as one too many: dispatch pauses for this long, as after a `429`.
+    TooMany(Duration),
+}
+
 /// SIP answers that say the number does not exist: the failure is permanent (API.md §7.1).
 pub const PERMANENT_SIP: [u16; 4] = [404, 410, 484, 604];
 /// How long a provider's guess at an unanswered call's outcome waits for a surer answer.

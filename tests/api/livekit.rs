@@ -140,6 +140,8 @@ async fn a_dial_refused_with_a_sip_status_is_the_calls_outcome_and_its_room_goes
     };
     let row = |status: &str, call: &str, reason: &str| (Some(status.into()), Some(call.into()), json!(reason));
     assert_eq!(seen(&busy), row("retrying", "busy", "Busy Here (SIP 486)"), "a rate-limit code carrying 486 is busy");
+    let named = latest(&busy)["provider_call_id"].as_str().unwrap_or_default().to_owned();
+    assert!(named.starts_with("SCL_"), "a call never answered is named by its phone's webhook: {named:?}");
     assert_eq!(seen(&gone), row("failed", "failed", "Not Found (SIP 404)"), "unallocated: permanent");
     assert_eq!(seen(&unanswered), row("retrying", "no_answer", "unanswered timeout"));
     assert_eq!(seen(&declined), row("retrying", "failed", "Decline (SIP 603)"));

@@ -63,7 +63,7 @@ async fn apply_provider_callback(st: &AppState, callback: Callback) -> Result<bo
     let execution_id = callback.execution_id.ok_or(Error::NotFound("Call"))?;
     let reported = match callback.report {
         Some(report) => st.dispatcher.report(execution_id, callback.call_sid, report).await?,
-        None => st.dispatcher.knows(execution_id).await?,
+        None => st.dispatcher.knows(execution_id, callback.call_sid).await?,
     };
     match reported {
         Reported::Unknown => Err(Error::NotFound("Call")),

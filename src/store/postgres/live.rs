@@ -18,18 +18,6 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 impl Store {
-    /// Records that telephony accepted these calls: they ring, their contacts are in progress, and a
-    /// simulated call's script is kept so that it ends on the server's clock.
-    pub async fn mark_accepted(&self, calls: &[AcceptedCall], now: DateTime<Utc>) -> Result<usize, Error> {
-        self.mark_live(calls, false, now).await
-    }
-
-    /// Records that live calls were answered; returns how many moved (a call no longer ringing or
-    /// dispatched does not).
-    pub async fn mark_answered(&self, calls: &[AcceptedCall], now: DateTime<Utc>) -> Result<usize, Error> {
-        self.mark_live(calls, true, now).await
-    }
-
     /// The voicemail action of the campaign a call belongs to; `None` when there is no such call.
     pub async fn voicemail_action_of(&self, call: ExecutionId) -> Result<Option<VoicemailAction>, Error> {
         let row: Option<(Value,)> = sqlx::query_as(
@@ -70,10 +58,24 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Keeps the provider's id for a live call that has none yet (a provider may name its call only
+    /// in a later callback); `false` when the call has one, is not live, or does not exist.
+    pub async fn name_call(&self, call: ExecutionId, provider_call_id: &str) -> Result<bool, Error> {
+        let done = sqlx::query(
+            "UPDATE call_records SET provider_call_id = $2
+             WHERE id = $1 AND provider_call_id IS NULL AND call_status IN ('dispatched', 'ringing', 'in_progress')",
+        )
+        .bind(call.uuid())
+        .bind(provider_call_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Moves calls forward while they are live: to `ringing` (accepted), or to `in_progress`
-    /// (`answered`), under their campaigns' locks; their contacts become `in_progress`. Returns how
-    /// many calls moved.
-    async fn mark_live(&self, calls: &[AcceptedCall], answered: bool, now: DateTime<Utc>) -> Result<usize, Error> {
+    /// (`answered`), under their campaigns' locks; their contacts become `in_progress`; a live call
+    /// gets the provider's id it did not have. Returns how many calls changed.
+    pub async fn mark_live(&self, calls: &[AcceptedCall], answered: bool, now: DateTime<Utc>) -> Result<usize, Error> {
         if calls.is_empty() {
             return Ok(0);
         }
@@ -95,7 +97,8 @@ impl Store {
                 .await?;
         lock_campaigns(&mut tx, &campaigns).await?;
         let contacts: Vec<Uuid> = sqlx::query_scalar(
-            "UPDATE call_records cr SET call_status = CASE WHEN $4 THEN 'in_progress' ELSE 'ringing' END,
+            "UPDATE call_records cr SET
+                call_status = CASE WHEN $4 OR cr.call_status = 'in_progress' THEN 'in_progress' ELSE 'ringing' END,
                 answered_at = CASE WHEN $4 THEN COALESCE(cr.answered_at, $5) ELSE cr.answered_at END,
                 planned_end_at = COALESCE(t.ends, cr.planned_end_at), planned_outcome = COALESCE(t.plan, cr.planned_outcome),
                 provider_call_id = COALESCE(cr.provider_call_id, t.provider_call_id),
@@ -103,7 +106,9 @@ impl Store {
              FROM UNNEST($1::uuid[], $2::timestamptz[], $3::jsonb[], $6::text[], $7::text[])
                 AS t(id, ends, plan, provider_call_id, answered_by)
              WHERE cr.id = t.id AND (cr.call_status = 'dispatched' OR ($4 AND cr.call_status = 'ringing')
-                OR ($4 AND cr.call_status = 'in_progress' AND cr.answered_by IS NULL AND t.answered_by IS NOT NULL))
+                OR ($4 AND cr.call_status = 'in_progress' AND cr.answered_by IS NULL AND t.answered_by IS NOT NULL)
+                OR (cr.call_status IN ('ringing', 'in_progress') AND cr.provider_call_id IS NULL
+                    AND t.provider_call_id IS NOT NULL))
              RETURNING cr.contact_id",
         )
         .bind(&ids)

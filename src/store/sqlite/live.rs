@@ -18,18 +18,6 @@ use uuid::Uuid;
 use uuid::fmt::Hyphenated;
 
 impl Store {
-    /// Records that telephony accepted these calls: they ring, their contacts are in progress, and a
-    /// simulated call's script is kept so that it ends on the server's clock.
-    pub async fn mark_accepted(&self, calls: &[AcceptedCall], now: DateTime<Utc>) -> Result<usize, Error> {
-        self.mark_live(calls, false, now).await
-    }
-
-    /// Records that live calls were answered; returns how many moved (a call no longer ringing or
-    /// dispatched does not).
-    pub async fn mark_answered(&self, calls: &[AcceptedCall], now: DateTime<Utc>) -> Result<usize, Error> {
-        self.mark_live(calls, true, now).await
-    }
-
     /// The voicemail action of the campaign a call belongs to; `None` when there is no such call.
     pub async fn voicemail_action_of(&self, call: ExecutionId) -> Result<Option<VoicemailAction>, Error> {
         let row: Option<(Option<String>,)> = sqlx::query_as(
@@ -67,10 +55,24 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Keeps the provider's id for a live call that has none yet (a provider may name its call only
+    /// in a later callback); `false` when the call has one, is not live, or does not exist.
+    pub async fn name_call(&self, call: ExecutionId, provider_call_id: &str) -> Result<bool, Error> {
+        let done = sqlx::query(
+            "UPDATE call_records SET provider_call_id = ?2
+             WHERE id = ?1 AND provider_call_id IS NULL AND call_status IN ('dispatched', 'ringing', 'in_progress')",
+        )
+        .bind(id(call.uuid()))
+        .bind(provider_call_id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Moves calls forward while they are live: to `ringing` (accepted), or to `in_progress`
-    /// (`answered`), in one transaction on the writer; their contacts become `in_progress`. Returns
-    /// how many calls moved.
-    async fn mark_live(&self, calls: &[AcceptedCall], answered: bool, now: DateTime<Utc>) -> Result<usize, Error> {
+    /// (`answered`), in one transaction on the writer; their contacts become `in_progress`; a live
+    /// call gets the provider's id it did not have. Returns how many calls changed.
+    pub async fn mark_live(&self, calls: &[AcceptedCall], answered: bool, now: DateTime<Utc>) -> Result<usize, Error> {
         if calls.is_empty() {
             return Ok(0);
         }
@@ -89,7 +91,8 @@ impl Store {
             .collect::<Result<_, Error>>()?;
         let mut tx = self.begin().await?.0;
         let contacts: Vec<Hyphenated> = sqlx::query_scalar(
-            "UPDATE call_records SET call_status = CASE WHEN ?1 THEN 'in_progress' ELSE 'ringing' END,
+            "UPDATE call_records SET
+                call_status = CASE WHEN ?1 OR call_status = 'in_progress' THEN 'in_progress' ELSE 'ringing' END,
                 answered_at = CASE WHEN ?1 THEN COALESCE(answered_at, ?2) ELSE answered_at END,
                 planned_end_at = COALESCE(t.ends, planned_end_at), planned_outcome = COALESCE(t.plan, planned_outcome),
                 provider_call_id = COALESCE(call_records.provider_call_id, t.provider_call_id),
@@ -98,7 +101,9 @@ impl Store {
                     value ->> 4 AS answered_by FROM json_each(?3)) AS t
              WHERE call_records.id = t.id AND (call_status = 'dispatched' OR (?1 AND call_status = 'ringing')
                 OR (?1 AND call_status = 'in_progress' AND call_records.answered_by IS NULL
-                    AND t.answered_by IS NOT NULL))
+                    AND t.answered_by IS NOT NULL)
+                OR (call_status IN ('ringing', 'in_progress') AND call_records.provider_call_id IS NULL
+                    AND t.provider_call_id IS NOT NULL))
              RETURNING contact_id",
         )
         .bind(answered)
