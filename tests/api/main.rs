@@ -8,6 +8,7 @@ mod campaigns;
 mod conventions;
 mod counts;
 mod dispatch;
+mod docs;
 #[allow(dead_code)] // fakes offer more than each test uses
 mod fakes;
 mod hostile;
