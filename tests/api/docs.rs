@@ -4,6 +4,7 @@
 
 mod expect;
 mod page;
+mod pattern;
 mod selftest;
 
 use crate::common::{TOKEN, TestApp};
@@ -29,7 +30,8 @@ struct Serve {
 async fn server_for(page: &Page) -> Result<(TestApp, String), String> {
     let flags = page::server_flags(page)?.unwrap_or_default();
     let words = std::iter::once("serve".to_owned()).chain(flags);
-    let wanted = Serve::try_parse_from(words).map_err(|e| format!("{}: the server block does not parse: {e}", page.name))?;
+    let wanted =
+        Serve::try_parse_from(words).map_err(|e| format!("{}: the server block does not parse: {e}", page.name))?;
     let mut wanted = wanted.config;
     if wanted.telephony_url.is_some() {
         wanted.telephony_url = Some(accepting_stub().await);
@@ -62,7 +64,9 @@ fn steps(page: &Page) -> Vec<&Step> {
 /// `curl` writing each answer's status to standard error.
 fn script(steps: &[&Step]) -> String {
     let mut s = String::from("set -euo pipefail\nshopt -s inherit_errexit\n");
-    s += &format!("curl() {{ command curl --max-time 30 --write-out \"%{{stderr}}\\n{MARK} status %{{http_code}}\\n\" \"$@\"; }}\n");
+    s += &format!(
+        "curl() {{ command curl --max-time 30 --write-out \"%{{stderr}}\\n{MARK} status %{{http_code}}\\n\" \"$@\"; }}\n"
+    );
     for (k, step) in steps.iter().enumerate() {
         s += &format!("printf '\\n{MARK} step {k}\\n'; printf '\\n{MARK} step {k}\\n' >&2\n");
         s += &step.code.join("\n");

@@ -1,13 +1,11 @@
 //! The output an example shows, and matching it against what the example printed: JSON compared as
 //! values, text line by line, with the placeholders of docs/README.md ("Writing examples").
 
+use super::pattern::{ELLIPSIS, Parser, Pat, show_pat};
 use regex::Regex;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::LazyLock;
-
-/// The elision mark.
-const ELLIPSIS: char = '…';
 
 /// An id of the API: a prefix and 26 base32 characters.
 static ID: LazyLock<Regex> =
@@ -21,21 +19,6 @@ pub enum Item {
     Json(Pat),
     Text(String),
     AnyLines,
-}
-
-/// A JSON value with holes.
-#[derive(Debug)]
-pub enum Pat {
-    /// `…` as a value: anything; as an array element: any number of elements.
-    Any,
-    Null,
-    Bool(bool),
-    Num(f64),
-    /// Text matched by `text_matches`.
-    Str(String),
-    Arr(Vec<Pat>),
-    /// The members shown, and whether a `…` member allows others.
-    Obj(Vec<(String, Pat)>, bool),
 }
 
 /// One item of what an example printed.
@@ -127,13 +110,19 @@ pub fn matches(shown: &[Item], got: &[Got], b: &mut Bindings) -> Result<(), Stri
     match (first, item) {
         (Item::Json(p), Got::Json(v)) => value_matches(p, v, "$", b)?,
         (Item::Text(t), Got::Text(s)) => text_matches(t, s, b).map_err(|e| format!("line `{s}`: {e}"))?,
-        (shown, got) => return Err(format!("the page shows {}, the example printed {}", show_item(shown), show_got(got))),
+        (shown, got) => {
+            return Err(format!("the page shows {}, the example printed {}", show_item(shown), show_got(got)));
+        }
     }
     matches(more, &got[1..], b)
 }
 
 /// Tries `rest(k)` for every k in 0..=n, keeping the bindings of the first that matches.
-fn any_prefix(n: usize, b: &mut Bindings, rest: impl Fn(usize, &mut Bindings) -> Result<(), String>) -> Result<(), String> {
+fn any_prefix(
+    n: usize,
+    b: &mut Bindings,
+    rest: impl Fn(usize, &mut Bindings) -> Result<(), String>,
+) -> Result<(), String> {
     let mut first_error = None;
     for k in 0..=n {
         let mut trial = b.clone();
@@ -165,7 +154,9 @@ fn value_matches(pat: &Pat, got: &Value, at: &str, b: &mut Bindings) -> Result<(
                 value_matches(p, value, &format!("{at}.{key}"), b)?;
             }
             match map.keys().find(|k| !members.iter().any(|(m, _)| m == *k)) {
-                Some(extra) if !open => Err(format!("at {at}: the server answered the key `{extra}`, the page does not show it (add `…` to elide keys)")),
+                Some(extra) if !open => Err(format!(
+                    "at {at}: the server answered the key `{extra}`, the page does not show it (add `…` to elide keys)"
+                )),
                 _ => Ok(()),
             }
         }
@@ -180,7 +171,9 @@ fn elements_match(pats: &[Pat], items: &[Value], at: &str, index: usize, b: &mut
         (Some((Pat::Any, more)), _) => {
             any_prefix(items.len(), b, |k, b| elements_match(more, &items[k..], at, index + k, b))
         }
-        (Some((p, _)), None) => Err(format!("at {at}[{index}]: the page shows {}, the server answered no more elements", show_pat(p))),
+        (Some((p, _)), None) => {
+            Err(format!("at {at}[{index}]: the page shows {}, the server answered no more elements", show_pat(p)))
+        }
         (Some((p, more)), Some((item, rest))) => {
             value_matches(p, item, &format!("{at}[{index}]"), b)?;
             elements_match(more, rest, at, index + 1, b)
@@ -233,7 +226,9 @@ pub fn text_matches(shown: &str, got: &str, b: &mut Bindings) -> Result<(), Stri
 impl Bindings {
     fn bind(&mut self, shown: &str, real: &str) -> Result<(), String> {
         if let Some(before) = self.shown_to_real.get(shown).filter(|r| *r != real) {
-            return Err(format!("`{shown}` stood for {before} earlier on this page, but here the server answered {real}"));
+            return Err(format!(
+                "`{shown}` stood for {before} earlier on this page, but here the server answered {real}"
+            ));
         }
         if let Some(before) = self.real_to_shown.get(real).filter(|s| *s != shown) {
             return Err(format!("{real} is shown as `{before}` earlier on this page, but here as `{shown}`"));
@@ -256,145 +251,5 @@ fn show_got(item: &Got) -> String {
     match item {
         Got::Json(v) => v.to_string(),
         Got::Text(t) => format!("the line `{t}`"),
-    }
-}
-
-fn show_pat(pat: &Pat) -> String {
-    match pat {
-        Pat::Any => "…".into(),
-        Pat::Null => "null".into(),
-        Pat::Bool(x) => x.to_string(),
-        Pat::Num(x) => x.to_string(),
-        Pat::Str(s) => Value::String(s.clone()).to_string(),
-        Pat::Arr(items) => format!("[{}]", items.iter().map(show_pat).collect::<Vec<_>>().join(",")),
-        Pat::Obj(members, open) => {
-            let mut shown: Vec<String> =
-                members.iter().map(|(k, v)| format!("{}:{}", Value::String(k.clone()), show_pat(v))).collect();
-            if *open {
-                shown.push("…".into());
-            }
-            format!("{{{}}}", shown.join(","))
-        }
-    }
-}
-
-/// JSON with `…`: as a value, as an array element, and as an object member (bare, or as the key
-/// `"…"`, whose value is a note for the reader).
-struct Parser<'a> {
-    s: &'a str,
-    i: usize,
-}
-
-impl Parser<'_> {
-    fn peek(&mut self) -> Option<char> {
-        self.i += self.s[self.i..].len() - self.s[self.i..].trim_start().len();
-        self.s[self.i..].chars().next()
-    }
-
-    fn eat(&mut self, c: char) -> Result<(), String> {
-        match self.peek() {
-            Some(got) if got == c => {
-                self.i += c.len_utf8();
-                Ok(())
-            }
-            other => Err(format!("expected `{c}` at byte {}, found {other:?}", self.i)),
-        }
-    }
-
-    fn value(&mut self) -> Result<Pat, String> {
-        let first = self.peek().ok_or("end of text")?;
-        let rest = &self.s[self.i..];
-        match first {
-            '{' => self.object(),
-            '[' => self.array(),
-            '"' => Ok(Pat::Str(self.string()?)),
-            ELLIPSIS => {
-                self.i += ELLIPSIS.len_utf8();
-                Ok(Pat::Any)
-            }
-            _ if rest.starts_with("null") => self.word(4, Pat::Null),
-            _ if rest.starts_with("true") => self.word(4, Pat::Bool(true)),
-            _ if rest.starts_with("false") => self.word(5, Pat::Bool(false)),
-            c if c == '-' || c.is_ascii_digit() => {
-                let len = rest.find(|c: char| !matches!(c, '-' | '+' | '.' | 'e' | 'E' | '0'..='9')).unwrap_or(rest.len());
-                let number = rest[..len].parse().map_err(|e| format!("bad number: {e}"))?;
-                self.i += len;
-                Ok(Pat::Num(number))
-            }
-            c => Err(format!("unexpected `{c}` at byte {}", self.i)),
-        }
-    }
-
-    fn word(&mut self, len: usize, pat: Pat) -> Result<Pat, String> {
-        self.i += len;
-        Ok(pat)
-    }
-
-    fn object(&mut self) -> Result<Pat, String> {
-        self.eat('{')?;
-        let (mut members, mut open) = (Vec::new(), false);
-        if self.peek() == Some('}') {
-            self.i += 1;
-            return Ok(Pat::Obj(members, open));
-        }
-        loop {
-            if self.peek() == Some(ELLIPSIS) {
-                self.i += ELLIPSIS.len_utf8();
-                open = true;
-            } else {
-                let key = self.string()?;
-                self.eat(':')?;
-                let value = self.value()?;
-                if key == "…" { open = true } else { members.push((key, value)) }
-            }
-            match self.peek() {
-                Some(',') => self.i += 1,
-                Some('}') => {
-                    self.i += 1;
-                    return Ok(Pat::Obj(members, open));
-                }
-                other => return Err(format!("expected `,` or `}}` at byte {}, found {other:?}", self.i)),
-            }
-        }
-    }
-
-    fn array(&mut self) -> Result<Pat, String> {
-        self.eat('[')?;
-        let mut items = Vec::new();
-        if self.peek() == Some(']') {
-            self.i += 1;
-            return Ok(Pat::Arr(items));
-        }
-        loop {
-            items.push(self.value()?);
-            match self.peek() {
-                Some(',') => self.i += 1,
-                Some(']') => {
-                    self.i += 1;
-                    return Ok(Pat::Arr(items));
-                }
-                other => return Err(format!("expected `,` or `]` at byte {}, found {other:?}", self.i)),
-            }
-        }
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        self.eat('"')?;
-        let start = self.i;
-        let mut escaped = false;
-        for (n, c) in self.s[start..].char_indices() {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => {
-                    self.i = start + n + 1;
-                    let raw = &self.s[start - 1..self.i];
-                    return serde_json::from_str(raw).map_err(|e| format!("bad string {raw}: {e}"));
-                }
-                '\n' => break,
-                _ => {}
-            }
-        }
-        Err(format!("unterminated string at byte {start}"))
     }
 }

@@ -120,7 +120,8 @@ pub fn read(path: &Path) -> Result<Page, Vec<String>> {
         if talks_curl && kind != Kind::Run && !quotes_a_page {
             errors.push(format!("{at}: an example with curl must be executed: a plain ```sh block"));
         }
-        let mut block = Block { line: start, kind, lines: body.iter().map(|l| (*l).to_owned()).collect(), steps: vec![] };
+        let mut block =
+            Block { line: start, kind, lines: body.iter().map(|l| (*l).to_owned()).collect(), steps: vec![] };
         match block.kind {
             Kind::Run => block.steps = steps(start + 1, &block.lines),
             Kind::Output => attach_output(&mut blocks, &block, &at, &mut errors),
@@ -190,10 +191,14 @@ pub fn server_flags(page: &Page) -> Result<Option<Vec<String>>, String> {
     let Some(block) = page.blocks.iter().find(|b| b.kind == Kind::Server) else { return Ok(None) };
     let words = shell_words(&block.lines.join("\n").replace("\\\n", " "));
     let serve = words.iter().position(|w| w == "serve");
-    let known_prefix = |p: &[String]| p == ["graine"] || (p.len() >= 2 && p[..2] == ["cargo", "run"] && p.ends_with(&["--".into()]));
+    let known_prefix =
+        |p: &[String]| p == ["graine"] || (p.len() >= 2 && p[..2] == ["cargo", "run"] && p.ends_with(&["--".into()]));
     match serve {
         Some(at) if known_prefix(&words[..at]) => Ok(Some(words[at + 1..].to_vec())),
-        _ => Err(format!("{}:{}: a server block is one `graine serve …` or `cargo run … -- serve …`", page.name, block.line)),
+        _ => Err(format!(
+            "{}:{}: a server block is one `graine serve …` or `cargo run … -- serve …`",
+            page.name, block.line
+        )),
     }
 }
 
