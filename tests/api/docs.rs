@@ -175,7 +175,7 @@ fn indent(text: &str) -> String {
 
 #[tokio::test]
 async fn every_shell_example_in_the_docs_runs_and_prints_what_the_page_shows() {
-    for tool in ["bash", "curl", "jq"] {
+    for tool in ["bash", "curl", "jq", "openssl", "od", "base64"] {
         let found = std::process::Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output();
         assert!(found.is_ok_and(|o| o.status.success()), "the docs' examples need `{tool}` on the PATH");
     }
