@@ -141,6 +141,15 @@ async fn run(page: &Page) -> Result<usize, Vec<String>> {
             ));
         }
     }
+    if failures.is_empty() && !(out.status.success() && errors.contains_key("end")) {
+        let said = stderr.lines().filter(|l| !l.starts_with(MARK)).collect::<Vec<_>>().join("\n");
+        failures.push(format!(
+            "{}: the examples' shell failed with {}; it wrote:\n{}",
+            page.name,
+            out.status,
+            indent(&said)
+        ));
+    }
     if failures.is_empty() { Ok(steps.len()) } else { Err(failures) }
 }
 
@@ -170,7 +179,11 @@ fn check(step: &Step, statuses: &[u16], got: &str, bindings: &mut expect::Bindin
 }
 
 fn indent(text: &str) -> String {
-    text.trim_matches('\n').lines().map(|l| format!("    | {l}")).collect::<Vec<_>>().join("\n")
+    let text = text.trim_matches('\n');
+    if text.trim().is_empty() {
+        return "    (nothing)".into();
+    }
+    text.lines().map(|l| format!("    | {l}")).collect::<Vec<_>>().join("\n")
 }
 
 #[tokio::test]
