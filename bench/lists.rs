@@ -56,12 +56,46 @@ async fn seed(ctx: &Ctx, base: &str) -> usize {
     CAMPAIGNS.div_ceil(2)
 }
 
+/// The seed copy kept by `--lists-seed-cache`.
+const SEED_DB: &str = "graine_bench_lists_seed";
+
+/// A server on the organization of `CAMPAIGNS` campaigns: seeded through the API, or copied from the seed
+/// database that `--lists-seed-cache` keeps.
+async fn seeded(ctx: &Ctx) -> (super::Server, usize) {
+    let keep = ctx.opts.lists_seed_cache && ctx.opts.store == super::StoreKind::Postgres;
+    let cached = keep
+        && sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pg_database WHERE datname = $1")
+            .bind(SEED_DB)
+            .fetch_one(&ctx.admin)
+            .await
+            .expect("look for the seed database")
+            == 1;
+    ctx.fresh_db("graine_bench_lists").await;
+    if cached {
+        eprintln!("   from the seed copy {SEED_DB}");
+        copy_db(ctx, SEED_DB, "graine_bench_lists").await;
+        return (ctx.start_graine("graine-lists", "graine_bench_lists", Some("warn")).await, CAMPAIGNS.div_ceil(2));
+    }
+    let server = ctx.start_graine("graine-lists", "graine_bench_lists", Some("warn")).await;
+    let batches = seed(ctx, &server.base).await;
+    if !keep {
+        return (server, batches);
+    }
+    drop(server); // a template database must have no connections
+    copy_db(ctx, "graine_bench_lists", SEED_DB).await;
+    (ctx.start_graine("graine-lists", "graine_bench_lists", Some("warn")).await, batches)
+}
+
+/// Replaces database `to` by a copy of `from`.
+async fn copy_db(ctx: &Ctx, from: &str, to: &str) {
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {to} WITH (FORCE)")).execute(&ctx.admin).await.expect("drop");
+    sqlx::query(&format!("CREATE DATABASE {to} TEMPLATE {from}")).execute(&ctx.admin).await.expect("copy database");
+}
+
 /// Runs part L and returns its report section.
 pub async fn part_lists(ctx: &Ctx) -> String {
     eprintln!("L. an organization of {CAMPAIGNS} campaigns");
-    ctx.fresh_db("graine_bench_lists").await;
-    let server = ctx.start_graine("graine-lists", "graine_bench_lists", Some("warn")).await;
-    let batches = seed(ctx, &server.base).await;
+    let (server, batches) = seeded(ctx).await;
     if ctx.opts.store == super::StoreKind::Postgres {
         // Every scenario is measured on a settled database, rather than the first one beside
         // autovacuum's pass over the rows just written.

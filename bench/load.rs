@@ -79,6 +79,10 @@ struct Opts {
     /// into the log directory as `<scenario>.perf.data` (read with `perf report -i FILE`).
     #[arg(long)]
     perf: bool,
+    /// Part L keeps its seeded database as `graine_bench_lists_seed` and, when that exists, starts from a
+    /// copy of it instead of seeding again (for runs that compare two builds of the listing).
+    #[arg(long)]
+    lists_seed_cache: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

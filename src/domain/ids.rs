@@ -9,11 +9,27 @@ const ENCODED_LEN: usize = 26;
 /// Encodes 128 bits as 26 base32 characters, most significant first (the first carries 3 bits).
 pub fn encode_base32(value: u128) -> String {
     let mut out = [0u8; ENCODED_LEN];
+    write_base32(value, &mut out);
+    out.iter().map(|&b| b as char).collect()
+}
+
+/// Writes the 26 base32 characters of `value` into `out`.
+fn write_base32(value: u128, out: &mut [u8]) {
     for (i, slot) in out.iter_mut().enumerate() {
         let shift = 5 * (ENCODED_LEN - 1 - i);
         *slot = ALPHABET[((value >> shift) & 0x1f) as usize];
     }
-    out.iter().map(|&b| b as char).collect()
+}
+
+/// `prefix` and the 26 characters of `value` in a stack buffer (ids are written in every listed
+/// object: no allocation and no formatter); calls `with` on the text.
+pub fn with_prefixed<R>(prefix: &str, value: u128, with: impl FnOnce(&str) -> R) -> R {
+    let mut buf = [0u8; 8 + ENCODED_LEN];
+    let n = prefix.len().min(8);
+    buf[..n].copy_from_slice(&prefix.as_bytes()[..n]);
+    write_base32(value, &mut buf[n..n + ENCODED_LEN]);
+    // Only ASCII was written (prefixes are ASCII constants).
+    with(std::str::from_utf8(&buf[..n + ENCODED_LEN]).unwrap_or_default())
 }
 
 /// Decodes exactly 26 lowercase Crockford base32 characters; `None` for anything else.
@@ -62,8 +78,7 @@ macro_rules! typed_id {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str($prefix)?;
-                f.write_str(&encode_base32(self.0.as_u128()))
+                with_prefixed($prefix, self.0.as_u128(), |text| f.write_str(text))
             }
         }
 
@@ -75,7 +90,7 @@ macro_rules! typed_id {
 
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(self)
+                with_prefixed($prefix, self.0.as_u128(), |text| s.serialize_str(text))
             }
         }
     };

@@ -17,7 +17,7 @@ fn config_for(url: &str) -> ServeConfig {
 async fn campaign(app: &TestApp, limit: u32) -> String {
     let body = json!({
         "name": "Stores", "agent_id": "agent_1", "phone_numbers": ["+919876543210", "+919876543211"],
-        "metadata": {"concurrency_limit": limit}, "retry_policy": {"max_retries": 2, "cooldown_minutes": 10},
+        "metadata": {"team_of_agents": "x", "concurrency_limit": limit, "a": "y"}, "retry_policy": {"max_retries": 2, "cooldown_minutes": 10},
     });
     app.create_campaign(body).await["campaign_id"].as_str().unwrap().to_owned()
 }
@@ -138,7 +138,9 @@ async fn migrate_store_moves_an_embedded_database_to_postgres_mid_campaign() {
         c.clock_start = Some(at(&stopped_at));
     })
     .await;
-    assert_eq!(everything(&scaled, &c, &b).await, before);
+    // As text: objects keep their keys' order too.
+    let text = |v: &Vec<Value>| serde_json::to_string(v).unwrap();
+    assert_eq!(text(&everything(&scaled, &c, &b).await), text(&before));
 
     // And carries on: the call in flight ends, the retries are made, nothing is dialed twice.
     scaled.advance(3600).await;
@@ -160,4 +162,40 @@ async fn migrate_store_moves_an_embedded_database_to_postgres_mid_campaign() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds data"));
     assert_eq!(scaled.get(&format!("/api/v1/batches/{b}")).await.body, batch_now);
+}
+
+#[tokio::test]
+async fn settings_objects_keep_the_key_order_they_were_given_in_on_every_store() {
+    let app = TestApp::start().await;
+    // Keys in an order no sorting rule gives (PostgreSQL's jsonb would sort them by length).
+    let body: Value = serde_json::from_str(
+        r#"{"name":"Order","agent_id":"agent_1","phone_numbers":["+919876543210"],
+            "default_call_variables":{"zeta_long_name":"1","b":"2","mid":"3"},
+            "metadata":{"team_of_agents":"x","a":"y","concurrency_limit":3,"region":"z"}}"#,
+    )
+    .unwrap();
+    let id = app.create_campaign(body).await["campaign_id"].as_str().unwrap().to_owned();
+    let body: Value = serde_json::from_str(&format!(
+        r#"{{"campaign_id":"{id}","contacts":[{{"phone_number":"+14155550100","call_variables":{{"callee_name":"A"}}}}],
+            "call_context":{{"zz_top":1,"a":2}},"metadata":{{"source_system":"crm","id":7}}}}"#
+    ))
+    .unwrap();
+    let r = app.post("/api/v1/batches/", body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let batch = r.body["batch_id"].as_str().unwrap().to_owned();
+    let in_order = |what: &str, text: &str, keys: &[&str]| {
+        let at: Vec<usize> = keys
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\"")).unwrap_or_else(|| panic!("{what}: no {k} in {text}")))
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{what}: {keys:?} out of order in {text}");
+    };
+    for (what, path) in [("read", format!("/api/v1/campaigns/{id}")), ("listed", "/api/v1/campaigns/".to_owned())] {
+        let text = app.get(&path).await.text;
+        in_order(what, &text, &["zeta_long_name", "b", "mid"]);
+        in_order(what, &text, &["concurrency_limit", "team_of_agents", "a", "region"]);
+    }
+    let text = app.get(&format!("/api/v1/batches/{batch}")).await.text;
+    in_order("batch", &text, &["zz_top", "a"]);
+    in_order("batch", &text, &["source_system", "id"]);
 }

@@ -10,7 +10,6 @@ use crate::error::Error;
 use crate::store::shared::{BATCH_COLUMNS as COLUMNS, CAMPAIGN_COLUMNS, COUNTER_COLUMNS, corrupt, object};
 use crate::store::{BatchFilter, OpenBatch, Page, StatsSnapshot};
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
@@ -176,7 +175,7 @@ impl Tx {
             "INSERT INTO batches (id, campaign_id, organization_id, status, total_contacts, concurrency_limit,
                 max_retries_override, scheduled_start, expires_at, call_context, metadata, n_pending,
                 created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $5, $12, $12)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::json, $11::json, $5, $12, $12)",
         )
         .bind(b.id.uuid())
         .bind(b.campaign_id.uuid())
@@ -187,8 +186,8 @@ impl Tx {
         .bind(b.max_retries_override.map(i16::from))
         .bind(b.scheduled_start)
         .bind(b.expires_at)
-        .bind(Value::Object(b.call_context.clone()))
-        .bind(Value::Object(b.metadata.clone()))
+        .bind(super::campaigns::json_text(&b.call_context)?)
+        .bind(super::campaigns::json_text(&b.metadata)?)
         .bind(b.created_at)
         .execute(&mut *self.0)
         .await?;

@@ -11,7 +11,6 @@ use crate::error::Error;
 use crate::store::Page;
 use crate::store::shared::{CAMPAIGN_COLUMNS as COLUMNS, corrupt, object, working_hours_from_text};
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
@@ -63,8 +62,9 @@ pub(super) fn campaign_from_row(row: &PgRow) -> Result<Campaign, Error> {
     })
 }
 
-fn json_of<T: serde::Serialize>(value: &T) -> Result<Value, Error> {
-    serde_json::to_value(value).map_err(Error::internal)
+/// JSON text for a `json` column (bound as text and cast in the statement).
+pub(super) fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(Error::internal)
 }
 
 impl Store {
@@ -123,8 +123,8 @@ impl Tx {
         let numbers: Vec<&str> = s.phone_numbers.iter().map(PhoneNumber::as_str).collect();
         let done = sqlx::query(
             "UPDATE campaigns SET name = $3, agent_id = $4, phone_numbers = $5, phone_number_strategy = $6,
-                working_hours_enforced = $7, timezone = $8, working_hours = $9, max_retries = $10,
-                retry_strategy = $11, cooldown_minutes = $12, default_call_variables = $13, metadata = $14,
+                working_hours_enforced = $7, timezone = $8, working_hours = $9::json, max_retries = $10,
+                retry_strategy = $11, cooldown_minutes = $12, default_call_variables = $13::json, metadata = $14::json,
                 concurrency_limit = $15, updated_at = $16, opens_at = '1970-01-01T00:00:00Z'
              WHERE id = $1 AND status = $2",
         )
@@ -136,12 +136,12 @@ impl Tx {
         .bind(s.phone_number_strategy.as_str())
         .bind(s.working_hours_enforced)
         .bind(s.timezone.name())
-        .bind(json_of(&s.working_hours)?)
+        .bind(json_text(&s.working_hours)?)
         .bind(i16::from(s.retry_policy.max_retries))
         .bind(s.retry_policy.strategy.as_str())
         .bind(s.retry_policy.cooldown_minutes as i32)
-        .bind(Value::Object(s.default_call_variables.clone()))
-        .bind(Value::Object(s.metadata.clone()))
+        .bind(json_text(&s.default_call_variables)?)
+        .bind(json_text(&s.metadata)?)
         .bind(s.concurrency_limit as i32)
         .bind(c.updated_at)
         .execute(&mut *self.0)
@@ -187,7 +187,7 @@ async fn insert<'e>(db: impl sqlx::Executor<'e, Database = sqlx::Postgres>, c: &
             phone_number_strategy, working_hours_enforced, timezone, working_hours, max_retries,
             retry_strategy, cooldown_minutes, default_call_variables, metadata, concurrency_limit,
             created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::json, $11, $12, $13, $14::json, $15::json, $16, $17, $18)",
     )
     .bind(c.id.uuid())
     .bind(c.organization_id.uuid())
@@ -198,12 +198,12 @@ async fn insert<'e>(db: impl sqlx::Executor<'e, Database = sqlx::Postgres>, c: &
     .bind(s.phone_number_strategy.as_str())
     .bind(s.working_hours_enforced)
     .bind(s.timezone.name())
-    .bind(json_of(&s.working_hours)?)
+    .bind(json_text(&s.working_hours)?)
     .bind(i16::from(s.retry_policy.max_retries))
     .bind(s.retry_policy.strategy.as_str())
     .bind(s.retry_policy.cooldown_minutes as i32)
-    .bind(Value::Object(s.default_call_variables.clone()))
-    .bind(Value::Object(s.metadata.clone()))
+    .bind(json_text(&s.default_call_variables)?)
+    .bind(json_text(&s.metadata)?)
     .bind(s.concurrency_limit as i32)
     .bind(c.created_at)
     .bind(c.updated_at)

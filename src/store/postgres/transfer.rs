@@ -36,7 +36,9 @@ impl Import {
                     Cell::Real(v) => b.push_bind(v),
                     Cell::Bool(v) => b.push_bind(v),
                     Cell::Instant(v) => b.push_bind(v),
-                    Cell::Json(v) => b.push_bind(v),
+                    // As text, so a `json` column keeps the keys in their order (either JSON
+                    // type takes `json` on assignment).
+                    Cell::Json(v) => b.push_bind(v.map(|v| v.to_string())).push_unseparated("::json"),
                     Cell::Bytes(v) => b.push_bind(v),
                     Cell::TextList(v) => b.push_bind(v),
                 };
