@@ -3,6 +3,7 @@
 
 mod facade;
 mod postgres;
+mod rows;
 mod shared;
 mod sqlite;
 pub mod transfer;

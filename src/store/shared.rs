@@ -6,7 +6,6 @@ use crate::domain::contact::{CallKind, ContactStatus};
 pub use crate::domain::outcome::BatchTally as BatchDelta;
 use crate::domain::working_hours::{DayHours, WorkingHours};
 use crate::error::Error;
-use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -49,19 +48,6 @@ pub const COUNTER_COLUMNS: [&str; 11] = [
 /// An error for a stored value that does not decode.
 pub fn corrupt(what: &str) -> Error {
     Error::internal(format!("stored data has an invalid {what}"))
-}
-
-/// A nullable stored enum read back: null stays `None`, an unknown spelling is corrupt data.
-pub fn nullable<T>(text: Option<String>, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<Option<T>, Error> {
-    text.map(|t| parse(&t).ok_or_else(|| corrupt(what))).transpose()
-}
-
-/// A stored JSON object.
-pub fn object(value: Value, what: &str) -> Result<Map<String, Value>, Error> {
-    match value {
-        Value::Object(map) => Ok(map),
-        _ => Err(corrupt(what)),
-    }
 }
 
 /// Working hours from their stored JSON text, read straight into the seven days (no value tree:

@@ -1,56 +1,23 @@
 //! Batch rows: insert, read, list, lock, status changes, and the campaign-wide propagations.
 
-use super::campaigns::campaign_from_row;
 use super::{Store, Tx};
 use crate::domain::batch::{Batch, BatchStatus, SKIPPABLE};
 use crate::domain::contact::{ContactStatus, StatusCounts};
 use crate::domain::eligibility::BatchState;
 use crate::domain::ids::{BatchId, CampaignId, OrgId};
 use crate::error::Error;
-use crate::store::shared::{BATCH_COLUMNS as COLUMNS, CAMPAIGN_COLUMNS, COUNTER_COLUMNS, corrupt, object};
+use crate::store::rows;
+use crate::store::shared::{BATCH_COLUMNS as COLUMNS, CAMPAIGN_COLUMNS, COUNTER_COLUMNS, corrupt};
 use crate::store::{BatchFilter, OpenBatch, Page, StatsSnapshot};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use sqlx::postgres::PgRow;
-
-fn counts_from_row(row: &PgRow) -> Result<StatusCounts, Error> {
-    let mut counts = StatusCounts::default();
-    for (slot, column) in counts.0.iter_mut().zip(COUNTER_COLUMNS) {
-        *slot = i64::from(row.try_get::<i32, _>(column)?);
-    }
-    Ok(counts)
-}
-
-pub(super) fn batch_from_row(row: &PgRow) -> Result<Batch, Error> {
-    let status: String = row.try_get("status")?;
-    let limit: Option<i32> = row.try_get("concurrency_limit")?;
-    let retries: Option<i16> = row.try_get("max_retries_override")?;
-    Ok(Batch {
-        id: BatchId::from_uuid(row.try_get("id")?),
-        campaign_id: CampaignId::from_uuid(row.try_get("campaign_id")?),
-        organization_id: OrgId::from_uuid(row.try_get("organization_id")?),
-        status: BatchStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
-        total_contacts: i64::from(row.try_get::<i32, _>("total_contacts")?),
-        concurrency_limit: limit.map(|l| l as u32),
-        max_retries_override: retries.map(|r| r as u8),
-        scheduled_start: row.try_get("scheduled_start")?,
-        expires_at: row.try_get("expires_at")?,
-        call_context: object(row.try_get("call_context")?, "call_context")?,
-        metadata: object(row.try_get("metadata")?, "metadata")?,
-        counters: counts_from_row(row)?,
-        in_flight: i64::from(row.try_get::<i32, _>("in_flight")?),
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        completed_at: row.try_get("completed_at")?,
-    })
-}
 
 impl Store {
     /// The organization's batch with this id.
     pub async fn get_batch(&self, org: OrgId, id: BatchId) -> Result<Option<Batch>, Error> {
         let sql = format!("SELECT {COLUMNS} FROM batches WHERE id = $1 AND organization_id = $2");
         let row = sqlx::query(&sql).bind(id.uuid()).bind(org.uuid()).fetch_optional(&self.reads).await?;
-        row.as_ref().map(batch_from_row).transpose()
+        row.as_ref().map(rows::batch).transpose()
     }
 
     /// A page of the organization's batches, newest first, and the number matching in all.
@@ -98,7 +65,7 @@ impl Store {
             }
             None => super::counts::listed(&self.reads, org, "batch", status).await?,
         };
-        Ok((rows.iter().map(batch_from_row).collect::<Result<_, _>>()?, total))
+        Ok((rows.iter().map(rows::batch).collect::<Result<_, _>>()?, total))
     }
 
     /// Everything `/stats` reads, in one statement and one row: the organization's campaign; for each
@@ -131,7 +98,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        let campaign = campaign_from_row(&row)?;
+        let campaign = rows::campaign(&row)?;
         let column = |name: &str| row.try_get::<Option<Vec<i32>>, _>(name).map(Option::unwrap_or_default);
         let statuses: Vec<String> = row.try_get::<Option<Vec<String>>, _>("b_status")?.unwrap_or_default();
         let n = statuses.len();
@@ -198,7 +165,7 @@ impl Tx {
     pub async fn lock_batch(&mut self, org: OrgId, id: BatchId) -> Result<Option<Batch>, Error> {
         let sql = format!("SELECT {COLUMNS} FROM batches WHERE id = $1 AND organization_id = $2 FOR UPDATE");
         let row = sqlx::query(&sql).bind(id.uuid()).bind(org.uuid()).fetch_optional(&mut *self.0).await?;
-        row.as_ref().map(batch_from_row).transpose()
+        row.as_ref().map(rows::batch).transpose()
     }
 
     /// Moves a batch from `from` to `to` (compare-and-set); `false` when its status was not `from`.

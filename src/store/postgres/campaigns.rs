@@ -1,66 +1,14 @@
 //! Campaign rows: insert, read, list, lock, update and delete.
 
 use super::{Store, Tx};
-use crate::domain::campaign::{
-    CallCounters, Campaign, CampaignSettings, CampaignStatus, PhoneNumberStrategy, RetryPolicy, RetryStrategy,
-};
+use crate::domain::campaign::{Campaign, CampaignStatus};
 use crate::domain::ids::{CampaignId, OrgId};
 use crate::domain::phone::PhoneNumber;
-use crate::domain::timezone::Timezone;
 use crate::error::Error;
 use crate::store::Page;
-use crate::store::shared::{CAMPAIGN_COLUMNS as COLUMNS, corrupt, object, working_hours_from_text};
+use crate::store::rows;
+use crate::store::shared::CAMPAIGN_COLUMNS as COLUMNS;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
-use sqlx::postgres::PgRow;
-
-pub(super) fn campaign_from_row(row: &PgRow) -> Result<Campaign, Error> {
-    let status: String = row.try_get("status")?;
-    let strategy: String = row.try_get("phone_number_strategy")?;
-    let retry_strategy: String = row.try_get("retry_strategy")?;
-    let timezone: String = row.try_get("timezone")?;
-    let numbers: Vec<String> = row.try_get("phone_numbers")?;
-    let max_retries: i16 = row.try_get("max_retries")?;
-    let cooldown: i32 = row.try_get("cooldown_minutes")?;
-    let limit: i32 = row.try_get("concurrency_limit")?;
-    Ok(Campaign {
-        id: CampaignId::from_uuid(row.try_get("id")?),
-        organization_id: OrgId::from_uuid(row.try_get("organization_id")?),
-        status: CampaignStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
-        settings: CampaignSettings {
-            name: row.try_get("name")?,
-            agent_id: row.try_get("agent_id")?,
-            phone_numbers: numbers.into_iter().map(PhoneNumber::from_trusted).collect(),
-            phone_number_strategy: PhoneNumberStrategy::parse(&strategy).ok_or_else(|| corrupt("strategy"))?,
-            working_hours_enforced: row.try_get("working_hours_enforced")?,
-            timezone: Timezone::parse(&timezone).ok_or_else(|| corrupt("timezone"))?,
-            working_hours: working_hours_from_text(
-                row.try_get::<&serde_json::value::RawValue, _>("working_hours")?.get(),
-            )?,
-            retry_policy: RetryPolicy {
-                max_retries: u8::try_from(max_retries).map_err(|_| corrupt("max_retries"))?,
-                strategy: RetryStrategy::parse(&retry_strategy).ok_or_else(|| corrupt("retry strategy"))?,
-                cooldown_minutes: u32::try_from(cooldown).map_err(|_| corrupt("cooldown"))?,
-            },
-            default_call_variables: object(row.try_get("default_call_variables")?, "default_call_variables")?,
-            metadata: object(row.try_get("metadata")?, "metadata")?,
-            concurrency_limit: u32::try_from(limit).map_err(|_| corrupt("concurrency_limit"))?,
-        },
-        counters: CallCounters {
-            completed_calls: row.try_get("completed_calls")?,
-            failed_calls: row.try_get("failed_calls")?,
-            busy_calls: row.try_get("busy_calls")?,
-            no_answer_calls: row.try_get("no_answer_calls")?,
-            follow_up_calls: row.try_get("follow_up_calls")?,
-        },
-        in_flight: i64::from(row.try_get::<i32, _>("in_flight")?),
-        call_attempts: row.try_get("call_attempts")?,
-        answered_calls: row.try_get("answered_calls")?,
-        answered_seconds: row.try_get("answered_seconds")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
 
 /// JSON text for a `json` column (bound as text and cast in the statement).
 pub(super) fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, Error> {
@@ -72,7 +20,7 @@ impl Store {
     pub async fn get_campaign(&self, org: OrgId, id: CampaignId) -> Result<Option<Campaign>, Error> {
         let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE id = $1 AND organization_id = $2");
         let row = sqlx::query(&sql).bind(id.uuid()).bind(org.uuid()).fetch_optional(&self.reads).await?;
-        row.as_ref().map(campaign_from_row).transpose()
+        row.as_ref().map(rows::campaign).transpose()
     }
 
     /// A page of the organization's campaigns, newest first, and the number matching in all.
@@ -95,7 +43,7 @@ impl Store {
         }
         let rows = query.fetch_all(&self.reads).await?;
         let total = super::counts::listed(&self.reads, org, "campaign", status).await?;
-        let items = rows.iter().map(campaign_from_row).collect::<Result<_, _>>()?;
+        let items = rows.iter().map(rows::campaign).collect::<Result<_, _>>()?;
         Ok((items, total))
     }
 }
@@ -105,7 +53,7 @@ impl Tx {
     pub async fn lock_campaign(&mut self, org: OrgId, id: CampaignId) -> Result<Option<Campaign>, Error> {
         let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE id = $1 AND organization_id = $2 FOR UPDATE");
         let row = sqlx::query(&sql).bind(id.uuid()).bind(org.uuid()).fetch_optional(&mut *self.0).await?;
-        row.as_ref().map(campaign_from_row).transpose()
+        row.as_ref().map(rows::campaign).transpose()
     }
 
     /// Locks the campaign unless another transaction holds it; `false` when held or gone.

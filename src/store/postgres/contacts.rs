@@ -2,17 +2,14 @@
 
 use super::{Store, Tx};
 use crate::domain::batch::NewContact;
-use crate::domain::contact::{CallKind, CallRecord, CallStatus, Contact, ContactStatus};
-use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId};
-use crate::domain::provider::Provider;
-use crate::domain::voicemail::AnsweredBy;
+use crate::domain::contact::{CallRecord, Contact, ContactStatus};
+use crate::domain::ids::{BatchId, CampaignId, ContactId};
 use crate::error::Error;
-use crate::store::shared::{CALL_COLUMNS, CONTACT_COLUMNS, corrupt, nullable};
+use crate::store::rows;
+use crate::store::shared::{CALL_COLUMNS, CONTACT_COLUMNS, corrupt};
 use crate::store::{Page, StatusBreakdown};
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::Value;
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 use std::fmt::Write;
 use tokio::sync::mpsc;
 
@@ -30,55 +27,6 @@ fn copy_escape(out: &mut String, text: &str) {
             c => out.push(c),
         }
     }
-}
-
-fn contact_from_row(row: &PgRow) -> Result<Contact, Error> {
-    let status: String = row.try_get("status")?;
-    Ok(Contact {
-        id: ContactId::from_uuid(row.try_get("id")?),
-        batch_id: BatchId::from_uuid(row.try_get("batch_id")?),
-        campaign_id: CampaignId::from_uuid(row.try_get("campaign_id")?),
-        phone_number: row.try_get("phone_number")?,
-        call_variables: match row.try_get("call_variables")? {
-            Value::Object(m) => m,
-            _ => return Err(corrupt("call_variables")),
-        },
-        status: ContactStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
-        retry_count: i64::from(row.try_get::<i16, _>("retry_count")?),
-        follow_up_count: i64::from(row.try_get::<i16, _>("follow_up_count")?),
-        latest_retry_count: i64::from(row.try_get::<i16, _>("latest_retry_count")?),
-        last_attempted_at: row.try_get("last_attempted_at")?,
-        next_retry_at: row.try_get("next_retry_at")?,
-    })
-}
-
-fn call_from_row(row: &PgRow) -> Result<CallRecord, Error> {
-    let status: String = row.try_get("call_status")?;
-    let kind: String = row.try_get("kind")?;
-    Ok(CallRecord {
-        execution_id: ExecutionId::from_uuid(row.try_get("id")?),
-        contact_id: ContactId::from_uuid(row.try_get("contact_id")?),
-        call_status: CallStatus::parse(&status).ok_or_else(|| corrupt("call status"))?,
-        attempt: i64::from(row.try_get::<i16, _>("attempt")?),
-        kind: CallKind::parse(&kind).ok_or_else(|| corrupt("call kind"))?,
-        from_number: row.try_get("from_number")?,
-        to_number: row.try_get("to_number")?,
-        duration_seconds: row.try_get("duration_seconds")?,
-        recording_url: row.try_get("recording_url")?,
-        transcript: row.try_get("transcript")?,
-        summary: row.try_get("summary")?,
-        sentiment: row.try_get("sentiment")?,
-        hangup_by: row.try_get("hangup_by")?,
-        hangup_reason: row.try_get("hangup_reason")?,
-        total_cost: row.try_get("total_cost")?,
-        provider: nullable(row.try_get("provider")?, Provider::parse, "call provider")?,
-        provider_call_id: row.try_get("provider_call_id")?,
-        answered_by: nullable(row.try_get("answered_by")?, AnsweredBy::parse, "answered_by")?,
-        opt_out: row.try_get("opt_out")?,
-        dispatched_at: row.try_get("dispatched_at")?,
-        answered_at: row.try_get("answered_at")?,
-        ended_at: row.try_get("ended_at")?,
-    })
 }
 
 impl Tx {
@@ -155,7 +103,7 @@ impl Store {
             .bind(status.map(ContactStatus::as_str))
             .fetch_all(&self.reads)
             .await?;
-        rows.iter().map(contact_from_row).collect()
+        rows.iter().map(rows::contact).collect()
     }
 
     /// The call records of these contacts, oldest first per contact; only the latest of each when
@@ -176,7 +124,7 @@ impl Store {
             )
         };
         let rows = sqlx::query(&sql).bind(&ids).fetch_all(&self.reads).await?;
-        rows.iter().map(call_from_row).collect()
+        rows.iter().map(rows::call).collect()
     }
 
     /// Contacts of a batch by status with the oldest `updated_at` of each (for `/debug`).

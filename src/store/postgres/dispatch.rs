@@ -5,13 +5,12 @@
 //! row (several in id order), so writers never deadlock and limits hold across replicas.
 
 use super::Tx;
-use super::batches::batch_from_row;
-use super::campaigns::campaign_from_row;
 use crate::domain::batch::Batch;
 use crate::domain::campaign::Campaign;
 use crate::domain::contact::{CallKind, ContactStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId};
 use crate::error::Error;
+use crate::store::rows;
 use crate::store::shared::{BATCH_COLUMNS, BatchDelta, CAMPAIGN_COLUMNS, LIVE, assignments, corrupt};
 use crate::store::{ClaimedContact, LockedForDispatch, NewCall, PriorState};
 use chrono::{DateTime, Utc};
@@ -44,7 +43,7 @@ pub(super) async fn lock_campaigns(
 ) -> Result<HashMap<Uuid, Campaign>, Error> {
     let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ANY($1) ORDER BY id FOR UPDATE");
     let rows = sqlx::query(&sql).bind(ids).fetch_all(&mut *conn).await?;
-    rows.iter().map(|r| campaign_from_row(r).map(|c| (c.id.uuid(), c))).collect()
+    rows.iter().map(|r| rows::campaign(r).map(|c| (c.id.uuid(), c))).collect()
 }
 
 /// Completes the batches among `batches` whose contacts are all terminal, then their campaigns when
@@ -136,7 +135,7 @@ impl Tx {
         let row = sqlx::query(&sql).bind(id.uuid()).fetch_optional(&mut *self.0).await?;
         row.map(|r| {
             Ok(LockedForDispatch {
-                campaign: campaign_from_row(&r)?,
+                campaign: rows::campaign(&r)?,
                 round_robin_cursor: r.try_get("round_robin_cursor")?,
                 due_at: r.try_get("due_at")?,
             })
@@ -153,7 +152,7 @@ impl Tx {
                 AND (n_pending > 0 OR n_retrying > 0 OR n_followup_scheduled > 0) ORDER BY created_at, id FOR UPDATE"
         );
         let rows = sqlx::query(&sql).bind(campaign.uuid()).bind(now).fetch_all(&mut *self.0).await?;
-        rows.iter().map(batch_from_row).collect()
+        rows.iter().map(rows::batch).collect()
     }
 
     /// Up to `limit` contacts of the batch callable now: due retries and follow-ups first (soonest

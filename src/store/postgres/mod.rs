@@ -2,6 +2,7 @@
 
 mod batches;
 mod campaigns;
+mod cells;
 mod contacts;
 mod counts;
 mod dispatch;

@@ -3,22 +3,12 @@
 use super::{Store, TOKENS_CHANNEL};
 use crate::domain::ids::{OrgId, TokenId};
 use crate::error::Error;
+use crate::store::rows;
 use crate::store::{OrgRecord, TokenRecord};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-const TOKEN_COLUMNS: &str = "id, organization_id, name, token_prefix, created_at, revoked_at";
-
-fn token_from_row(row: &sqlx::postgres::PgRow) -> Result<TokenRecord, Error> {
-    Ok(TokenRecord {
-        id: TokenId::from_uuid(row.try_get("id")?),
-        organization_id: OrgId::from_uuid(row.try_get("organization_id")?),
-        name: row.try_get("name")?,
-        token_prefix: row.try_get("token_prefix")?,
-        created_at: row.try_get("created_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
-}
+use crate::store::rows::TOKEN_COLUMNS;
 
 impl Store {
     /// Adds an organization.
@@ -77,7 +67,7 @@ impl Store {
     pub async fn find_live_token(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, Error> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL");
         let row = sqlx::query(&sql).bind(&hash[..]).fetch_optional(&self.pool).await?;
-        row.as_ref().map(token_from_row).transpose()
+        row.as_ref().map(rows::token).transpose()
     }
 
     /// Whether any token, live or revoked, has this hash.
@@ -94,7 +84,7 @@ impl Store {
             "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE $1::uuid IS NULL OR organization_id = $1 ORDER BY created_at, id"
         );
         let rows = sqlx::query(&sql).bind(org.map(|o| o.uuid())).fetch_all(&self.pool).await?;
-        rows.iter().map(token_from_row).collect()
+        rows.iter().map(rows::token).collect()
     }
 
     /// Revokes a token and tells every server to forget it; `false` when no live token has that id.

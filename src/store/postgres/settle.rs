@@ -10,10 +10,10 @@ use crate::domain::ids::ExecutionId;
 use crate::domain::outcome::{Attempts, Outcome};
 use crate::domain::outcome::{LiveCall, decide};
 use crate::error::Error;
+use crate::store::rows;
 use crate::store::shared::{ADD_CAMPAIGN_OUTCOMES, LIVE, corrupt};
 use crate::store::{Closed, FinishedCall};
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::Row;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -59,7 +59,7 @@ impl Store {
              ORDER BY cr.planned_end_at, cr.id LIMIT $2 FOR UPDATE OF c SKIP LOCKED"
         );
         let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(&mut *tx).await?;
-        let finished: Vec<FinishedCall> = rows.iter().map(planned_end).collect::<Result<_, _>>()?;
+        let finished: Vec<FinishedCall> = rows.iter().map(rows::planned_end).collect::<Result<_, _>>()?;
         let mut campaign_ids: Vec<Uuid> = rows.iter().map(|r| r.try_get("campaign_id")).collect::<Result<_, _>>()?;
         if finished.is_empty() {
             tx.rollback().await?;
@@ -129,16 +129,6 @@ impl Store {
 pub(super) async fn plan_for_sizes(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>) -> Result<(), Error> {
     sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan").execute(&mut **tx).await?;
     Ok(())
-}
-
-/// A simulated call's scripted end, from a row with `id`, `planned_end_at` and `planned_outcome`.
-fn planned_end(r: &sqlx::postgres::PgRow) -> Result<FinishedCall, Error> {
-    let plan: Value = r.try_get("planned_outcome")?;
-    Ok(FinishedCall {
-        execution_id: ExecutionId::from_uuid(r.try_get("id")?),
-        outcome: serde_json::from_value(plan).map_err(|_| corrupt("planned outcome"))?,
-        ended_at: r.try_get("planned_end_at")?,
-    })
 }
 
 /// Records final outcomes in `tx`, which holds the locks of `campaigns`; calls of other campaigns
@@ -311,6 +301,6 @@ impl Store {
              ORDER BY planned_end_at, id LIMIT $2"
         );
         let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(&self.pool).await?;
-        rows.iter().map(planned_end).collect()
+        rows.iter().map(rows::planned_end).collect()
     }
 }

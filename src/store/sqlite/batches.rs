@@ -1,60 +1,23 @@
 //! Batch rows: insert, read, list, lock, status changes, and the campaign-wide propagations.
 
-use super::campaigns::campaign_from_row;
-use super::{RowExt, Store, Tx, id, json_text, micros};
+use super::{Store, Tx, id, json_text, micros};
 use crate::domain::batch::{Batch, BatchStatus, SKIPPABLE};
 use crate::domain::contact::{ContactStatus, StatusCounts};
 use crate::domain::eligibility::BatchState;
 use crate::domain::ids::{BatchId, CampaignId, OrgId};
 use crate::error::Error;
+use crate::store::rows::{self, Cells};
 use crate::store::shared::{BATCH_COLUMNS as COLUMNS, CAMPAIGN_COLUMNS, COUNTER_COLUMNS, corrupt};
 use crate::store::{BatchFilter, OpenBatch, Page, StatsSnapshot};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
-
-fn counts_from_row(row: &SqliteRow) -> Result<StatusCounts, Error> {
-    let mut counts = StatusCounts::default();
-    for (slot, column) in counts.0.iter_mut().zip(COUNTER_COLUMNS) {
-        *slot = row.try_get(column)?;
-    }
-    Ok(counts)
-}
-
-fn status_of(row: &SqliteRow) -> Result<BatchStatus, Error> {
-    let status: &str = row.try_get("status")?;
-    BatchStatus::parse(status).ok_or_else(|| corrupt("status"))
-}
-
-pub(super) fn batch_from_row(row: &SqliteRow) -> Result<Batch, Error> {
-    let limit: Option<i64> = row.try_get("concurrency_limit")?;
-    let retries: Option<i64> = row.try_get("max_retries_override")?;
-    Ok(Batch {
-        id: BatchId::from_uuid(row.uuid("id")?),
-        campaign_id: CampaignId::from_uuid(row.uuid("campaign_id")?),
-        organization_id: OrgId::from_uuid(row.uuid("organization_id")?),
-        status: status_of(row)?,
-        total_contacts: row.try_get("total_contacts")?,
-        concurrency_limit: limit.map(|l| l as u32),
-        max_retries_override: retries.map(|r| r as u8),
-        scheduled_start: row.at("scheduled_start")?,
-        expires_at: row.at_opt("expires_at")?,
-        call_context: row.object("call_context")?,
-        metadata: row.object("metadata")?,
-        counters: counts_from_row(row)?,
-        in_flight: row.try_get("in_flight")?,
-        created_at: row.at("created_at")?,
-        updated_at: row.at("updated_at")?,
-        completed_at: row.at_opt("completed_at")?,
-    })
-}
 
 impl Store {
     /// The organization's batch with this id.
     pub async fn get_batch(&self, org: OrgId, batch: BatchId) -> Result<Option<Batch>, Error> {
         let sql = format!("SELECT {COLUMNS} FROM batches WHERE id = ?1 AND organization_id = ?2");
         let row = sqlx::query(&sql).bind(id(batch.uuid())).bind(id(org.uuid())).fetch_optional(&self.reads).await?;
-        row.as_ref().map(batch_from_row).transpose()
+        row.as_ref().map(rows::batch).transpose()
     }
 
     /// A page of the organization's batches, newest first, and the number matching in all.
@@ -92,7 +55,7 @@ impl Store {
             }
             None => super::counts::listed(&self.reads, org, "batch", status).await?,
         };
-        Ok((rows.iter().map(batch_from_row).collect::<Result<_, _>>()?, total))
+        Ok((rows.iter().map(rows::batch).collect::<Result<_, _>>()?, total))
     }
 
     /// Everything `/stats` reads, from one snapshot (a read transaction): the organization's
@@ -111,7 +74,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        let campaign = campaign_from_row(&row)?;
+        let campaign = rows::campaign(&row)?;
         let sql = format!(
             "SELECT status, scheduled_start, expires_at, concurrency_limit, in_flight, {},
                 CASE WHEN status IN ('pending', 'in_progress', 'paused') AND n_pending = 0
@@ -124,10 +87,10 @@ impl Store {
         let rows = sqlx::query(&sql).bind(id(campaign.id.uuid())).fetch_all(&mut *tx).await?;
         let mut batches = Vec::with_capacity(rows.len());
         for row in &rows {
-            let counts = counts_from_row(row)?;
+            let counts = rows::counts(row)?;
             let limit: Option<i64> = row.try_get("concurrency_limit")?;
             let state = BatchState {
-                status: status_of(row)?,
+                status: rows::batch_status(row)?,
                 scheduled_start: row.at("scheduled_start")?,
                 expires_at: row.at_opt("expires_at")?,
                 concurrency_limit: limit.map(|l| l as u32),
@@ -180,7 +143,7 @@ impl Tx {
     pub async fn lock_batch(&mut self, org: OrgId, batch: BatchId) -> Result<Option<Batch>, Error> {
         let sql = format!("SELECT {COLUMNS} FROM batches WHERE id = ?1 AND organization_id = ?2");
         let row = sqlx::query(&sql).bind(id(batch.uuid())).bind(id(org.uuid())).fetch_optional(&mut *self.0).await?;
-        row.as_ref().map(batch_from_row).transpose()
+        row.as_ref().map(rows::batch).transpose()
     }
 
     /// Moves a batch from `from` to `to` (compare-and-set); `false` when its status was not `from`.
@@ -247,8 +210,8 @@ impl Tx {
         rows.iter()
             .map(|r| {
                 Ok(OpenBatch {
-                    id: BatchId::from_uuid(r.uuid("id")?),
-                    status: status_of(r)?,
+                    id: BatchId::from_uuid(r.id("id")?),
+                    status: rows::batch_status(r)?,
                     scheduled_start: r.at("scheduled_start")?,
                 })
             })

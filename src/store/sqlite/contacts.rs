@@ -1,65 +1,17 @@
 //! Contact and call-record rows: bulk ingest by multi-row inserts, listing, and the read models of
 //! `/debug` and `/stats`.
 
-use super::{RowExt, Store, Tx, id, id_list, micros};
+use super::{Store, Tx, id, id_list, micros};
 use crate::domain::batch::NewContact;
-use crate::domain::contact::{CallKind, CallRecord, CallStatus, Contact, ContactStatus};
-use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId};
-use crate::domain::provider::Provider;
-use crate::domain::voicemail::AnsweredBy;
+use crate::domain::contact::{CallRecord, Contact, ContactStatus};
+use crate::domain::ids::{BatchId, CampaignId, ContactId};
 use crate::error::Error;
-use crate::store::shared::{CALL_COLUMNS, CONTACT_COLUMNS, corrupt, nullable};
+use crate::store::rows::{self, Cells};
+use crate::store::shared::{CALL_COLUMNS, CONTACT_COLUMNS, corrupt};
 use crate::store::{Page, StatusBreakdown};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use tokio::sync::mpsc;
-
-fn contact_from_row(row: &SqliteRow) -> Result<Contact, Error> {
-    let status: &str = row.try_get("status")?;
-    Ok(Contact {
-        id: ContactId::from_uuid(row.uuid("id")?),
-        batch_id: BatchId::from_uuid(row.uuid("batch_id")?),
-        campaign_id: CampaignId::from_uuid(row.uuid("campaign_id")?),
-        phone_number: row.try_get("phone_number")?,
-        call_variables: row.object("call_variables")?,
-        status: ContactStatus::parse(status).ok_or_else(|| corrupt("status"))?,
-        retry_count: row.try_get("retry_count")?,
-        follow_up_count: row.try_get("follow_up_count")?,
-        latest_retry_count: row.try_get("latest_retry_count")?,
-        last_attempted_at: row.at_opt("last_attempted_at")?,
-        next_retry_at: row.at_opt("next_retry_at")?,
-    })
-}
-
-fn call_from_row(row: &SqliteRow) -> Result<CallRecord, Error> {
-    let status: &str = row.try_get("call_status")?;
-    let kind: &str = row.try_get("kind")?;
-    Ok(CallRecord {
-        execution_id: ExecutionId::from_uuid(row.uuid("id")?),
-        contact_id: ContactId::from_uuid(row.uuid("contact_id")?),
-        call_status: CallStatus::parse(status).ok_or_else(|| corrupt("call status"))?,
-        attempt: row.try_get("attempt")?,
-        kind: CallKind::parse(kind).ok_or_else(|| corrupt("call kind"))?,
-        from_number: row.try_get("from_number")?,
-        to_number: row.try_get("to_number")?,
-        duration_seconds: row.try_get("duration_seconds")?,
-        recording_url: row.try_get("recording_url")?,
-        transcript: row.try_get("transcript")?,
-        summary: row.try_get("summary")?,
-        sentiment: row.try_get("sentiment")?,
-        hangup_by: row.try_get("hangup_by")?,
-        hangup_reason: row.try_get("hangup_reason")?,
-        total_cost: row.try_get("total_cost")?,
-        provider: nullable(row.try_get("provider")?, Provider::parse, "call provider")?,
-        provider_call_id: row.try_get("provider_call_id")?,
-        answered_by: nullable(row.try_get("answered_by")?, AnsweredBy::parse, "answered_by")?,
-        opt_out: row.try_get("opt_out")?,
-        dispatched_at: row.at("dispatched_at")?,
-        answered_at: row.at_opt("answered_at")?,
-        ended_at: row.at_opt("ended_at")?,
-    })
-}
 
 impl Tx {
     /// Inserts a batch's contacts, all `pending`, chunk by chunk as they arrive until the sender
@@ -125,7 +77,7 @@ impl Store {
             .bind(status.map(ContactStatus::as_str))
             .fetch_all(&self.reads)
             .await?;
-        rows.iter().map(contact_from_row).collect()
+        rows.iter().map(rows::contact).collect()
     }
 
     /// The call records of these contacts, oldest first per contact; only the latest of each when
@@ -149,7 +101,7 @@ impl Store {
             )
         };
         let rows = sqlx::query(&sql).bind(ids).fetch_all(&self.reads).await?;
-        rows.iter().map(call_from_row).collect()
+        rows.iter().map(rows::call).collect()
     }
 
     /// Contacts of a batch by status with the oldest `updated_at` of each (for `/debug`).
@@ -180,7 +132,7 @@ impl Store {
                 .bind(n)
                 .fetch_all(&self.reads)
                 .await?;
-        rows.iter().map(|r| Ok(ContactId::from_uuid(r.uuid("id")?))).collect()
+        rows.iter().map(|r| Ok(ContactId::from_uuid(r.id("id")?))).collect()
     }
 
     /// Pending contacts of the batch untouched since `before`.

@@ -4,14 +4,13 @@
 //! Every write holds the single writer connection, which is exclusive: no other transaction can
 //! change a campaign meanwhile, so the Postgres store's campaign-order locking is unnecessary here.
 
-use super::batches::batch_from_row;
-use super::campaigns::campaign_from_row;
-use super::{RowExt, Tx, id, id_list, json_text, micros};
+use super::{Tx, id, id_list, json_text, micros};
 use crate::domain::batch::Batch;
 use crate::domain::campaign::Campaign;
 use crate::domain::contact::{CallKind, ContactStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId};
 use crate::error::Error;
+use crate::store::rows::{self, Cells};
 use crate::store::shared::{BATCH_COLUMNS, BatchDelta, CAMPAIGN_COLUMNS, LIVE, assignments, corrupt};
 use crate::store::{ClaimedContact, LockedForDispatch, NewCall, PriorState};
 use chrono::{DateTime, Utc};
@@ -76,7 +75,7 @@ pub(super) async fn lock_campaigns(
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Campaign>, Error> {
     let rows = rows_in(conn, &format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns"), self::ids(ids)).await?;
-    rows.iter().map(|r| campaign_from_row(r).map(|c| (c.id.uuid(), c))).collect()
+    rows.iter().map(|r| rows::campaign(r).map(|c| (c.id.uuid(), c))).collect()
 }
 
 /// Completes the batches among `batches` whose contacts are all terminal, then their campaigns when
@@ -128,7 +127,7 @@ impl Tx {
         let row = sqlx::query(&sql).bind(super::id(id.uuid())).fetch_optional(&mut *self.0).await?;
         row.map(|r| {
             Ok(LockedForDispatch {
-                campaign: campaign_from_row(&r)?,
+                campaign: rows::campaign(&r)?,
                 round_robin_cursor: r.try_get("round_robin_cursor")?,
                 due_at: r.at("due_at")?,
             })
@@ -145,7 +144,7 @@ impl Tx {
                 AND (n_pending > 0 OR n_retrying > 0 OR n_followup_scheduled > 0) ORDER BY created_at, id"
         );
         let rows = sqlx::query(&sql).bind(id(campaign.uuid())).bind(micros(now)).fetch_all(&mut *self.0).await?;
-        rows.iter().map(batch_from_row).collect()
+        rows.iter().map(rows::batch).collect()
     }
 
     /// Up to `limit` contacts of the batch callable now: due retries and follow-ups first (soonest
@@ -175,8 +174,8 @@ impl Tx {
             .map(|r| {
                 let status = parsed(r, "status", ContactStatus::parse, "contact status")?;
                 Ok(ClaimedContact {
-                    id: ContactId::from_uuid(r.uuid("id")?),
-                    batch_id: BatchId::from_uuid(r.uuid("batch_id")?),
+                    id: ContactId::from_uuid(r.id("id")?),
+                    batch_id: BatchId::from_uuid(r.id("batch_id")?),
                     phone_number: r.try_get("phone_number")?,
                     call_variables: r.object("call_variables")?,
                     status,

@@ -20,10 +20,10 @@ mod settle;
 mod transfer;
 mod wake;
 
+use super::rows::Cells;
 use super::shared::corrupt;
 use crate::error::Error;
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, Sqlite, SqlitePool};
 use std::path::{Path, PathBuf};
@@ -260,22 +260,43 @@ pub(super) fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-/// Typed getters over a row in the stored encodings.
-pub(super) trait RowExt {
-    fn uuid(&self, column: &str) -> Result<Uuid, Error>;
-    fn at(&self, column: &str) -> Result<DateTime<Utc>, Error>;
-    fn at_opt(&self, column: &str) -> Result<Option<DateTime<Utc>>, Error>;
-    fn json(&self, column: &str) -> Result<Value, Error>;
-    fn object(&self, column: &str) -> Result<Map<String, Value>, Error>;
-}
-
 pub(super) fn instant(m: i64) -> Result<DateTime<Utc>, Error> {
     DateTime::from_timestamp_micros(m).ok_or_else(|| corrupt("instant"))
 }
 
-impl RowExt for SqliteRow {
-    fn uuid(&self, column: &str) -> Result<Uuid, Error> {
+/// SQLite's storage as the shared decoders read it: ids as hyphenated text, instants as
+/// microseconds, JSON (and lists of texts) as text.
+impl Cells for SqliteRow {
+    fn id(&self, column: &str) -> Result<Uuid, Error> {
         Ok(self.try_get::<uuid::fmt::Hyphenated, _>(column)?.into_uuid())
+    }
+
+    fn text(&self, column: &str) -> Result<&str, Error> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn text_opt(&self, column: &str) -> Result<Option<&str>, Error> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn int(&self, column: &str) -> Result<i64, Error> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn int_opt(&self, column: &str) -> Result<Option<i64>, Error> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn real(&self, column: &str) -> Result<f64, Error> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn real_opt(&self, column: &str) -> Result<Option<f64>, Error> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn flag(&self, column: &str) -> Result<bool, Error> {
+        Ok(self.try_get(column)?)
     }
 
     fn at(&self, column: &str) -> Result<DateTime<Utc>, Error> {
@@ -286,13 +307,12 @@ impl RowExt for SqliteRow {
         self.try_get::<Option<i64>, _>(column)?.map(instant).transpose()
     }
 
-    fn json(&self, column: &str) -> Result<Value, Error> {
-        let text: &str = self.try_get(column)?;
-        serde_json::from_str(text).map_err(|_| corrupt(column))
+    fn json_text(&self, column: &str) -> Result<&str, Error> {
+        Ok(self.try_get(column)?)
     }
 
-    fn object(&self, column: &str) -> Result<Map<String, Value>, Error> {
-        super::shared::object(self.json(column)?, column)
+    fn texts(&self, column: &str) -> Result<Vec<String>, Error> {
+        serde_json::from_str(self.json_text(column)?).map_err(|_| corrupt(column))
     }
 }
 

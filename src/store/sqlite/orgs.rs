@@ -1,25 +1,14 @@
 //! Organizations and API tokens.
 
-use super::{RowExt, Store, id, micros};
+use super::{Store, id, micros};
 use crate::domain::ids::{OrgId, TokenId};
 use crate::error::Error;
+use crate::store::rows::{self, Cells};
 use crate::store::{OrgRecord, TokenRecord};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
-const TOKEN_COLUMNS: &str = "id, organization_id, name, token_prefix, created_at, revoked_at";
-
-fn token_from_row(row: &SqliteRow) -> Result<TokenRecord, Error> {
-    Ok(TokenRecord {
-        id: TokenId::from_uuid(row.uuid("id")?),
-        organization_id: OrgId::from_uuid(row.uuid("organization_id")?),
-        name: row.try_get("name")?,
-        token_prefix: row.try_get("token_prefix")?,
-        created_at: row.at("created_at")?,
-        revoked_at: row.at_opt("revoked_at")?,
-    })
-}
+use crate::store::rows::TOKEN_COLUMNS;
 
 impl Store {
     /// Adds an organization.
@@ -41,7 +30,7 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok(OrgRecord {
-                    id: OrgId::from_uuid(r.uuid("id")?),
+                    id: OrgId::from_uuid(r.id("id")?),
                     name: r.try_get("name")?,
                     created_at: r.at("created_at")?,
                 })
@@ -78,7 +67,7 @@ impl Store {
     pub async fn find_live_token(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, Error> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ?1 AND revoked_at IS NULL");
         let row = sqlx::query(&sql).bind(&hash[..]).fetch_optional(&self.reads).await?;
-        row.as_ref().map(token_from_row).transpose()
+        row.as_ref().map(rows::token).transpose()
     }
 
     /// Whether any token, live or revoked, has this hash.
@@ -95,7 +84,7 @@ impl Store {
             "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE ?1 IS NULL OR organization_id = ?1 ORDER BY created_at, id"
         );
         let rows = sqlx::query(&sql).bind(org.map(|o| id(o.uuid()))).fetch_all(&self.reads).await?;
-        rows.iter().map(token_from_row).collect()
+        rows.iter().map(rows::token).collect()
     }
 
     /// Revokes a token; `false` when no live token has that id. Servers notice by watching the

@@ -2,7 +2,7 @@
 //! exact counters, on the single writer connection.
 
 use super::dispatch::{apply_batch_deltas, complete_finished, ids, lock_campaigns, parsed, rows_in, take_seqs, uuids};
-use super::{RowExt, Store, id, id_list, micros};
+use super::{Store, id, id_list, micros};
 use crate::domain::batch::BatchStatus;
 use crate::domain::campaign::Campaign;
 use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
@@ -10,11 +10,11 @@ use crate::domain::ids::ExecutionId;
 use crate::domain::outcome::{Attempts, Outcome};
 use crate::domain::outcome::{LiveCall, decide};
 use crate::error::Error;
-use crate::store::shared::{ADD_CAMPAIGN_OUTCOMES, LIVE, corrupt};
+use crate::store::rows::{self, Cells};
+use crate::store::shared::{ADD_CAMPAIGN_OUTCOMES, LIVE};
 use crate::store::{Closed, FinishedCall};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -67,8 +67,8 @@ impl Store {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let finished: Vec<FinishedCall> = rows.iter().map(planned_end).collect::<Result<_, _>>()?;
-        let mut campaign_ids: Vec<Uuid> = rows.iter().map(|r| r.uuid("campaign_id")).collect::<Result<_, _>>()?;
+        let finished: Vec<FinishedCall> = rows.iter().map(rows::planned_end).collect::<Result<_, _>>()?;
+        let mut campaign_ids: Vec<Uuid> = rows.iter().map(|r| r.id("campaign_id")).collect::<Result<_, _>>()?;
         campaign_ids.sort_unstable();
         campaign_ids.dedup();
         let campaigns = lock_campaigns(&mut tx, &campaign_ids).await?;
@@ -84,16 +84,6 @@ fn due_ends_sql(extra: &str) -> String {
          WHERE call_status IN {LIVE} AND planned_end_at IS NOT NULL AND planned_end_at <= ?1
          ORDER BY planned_end_at, id LIMIT ?2"
     )
-}
-
-/// A simulated call's scripted end, from a row with `id`, `planned_end_at` and `planned_outcome`.
-fn planned_end(r: &SqliteRow) -> Result<FinishedCall, Error> {
-    let plan: &str = r.try_get("planned_outcome")?;
-    Ok(FinishedCall {
-        execution_id: ExecutionId::from_uuid(r.uuid("id")?),
-        outcome: serde_json::from_str(plan).map_err(|_| corrupt("planned outcome"))?,
-        ended_at: r.at("planned_end_at")?,
-    })
 }
 
 /// When a completed call was answered, if nothing says: its end less its duration.
@@ -130,12 +120,12 @@ async fn record_locked(
     let mut calls: HashMap<Uuid, LiveCall<Uuid>> = HashMap::with_capacity(live.len());
     for r in &live {
         let call = LiveCall {
-            contact: r.uuid("contact_id")?,
-            batch: r.uuid("batch_id")?,
-            campaign: r.uuid("campaign_id")?,
+            contact: r.id("contact_id")?,
+            batch: r.id("batch_id")?,
+            campaign: r.id("campaign_id")?,
             kind: parsed(r, "kind", CallKind::parse, "call kind")?,
         };
-        calls.insert(r.uuid("id")?, call);
+        calls.insert(r.id("id")?, call);
     }
     let select = "SELECT id, status, retry_count, follow_up_count FROM contacts";
     let contact_rows = rows_in(&mut tx, select, id_list(calls.values().map(|c| c.contact))).await?;
@@ -143,14 +133,14 @@ async fn record_locked(
     for r in &contact_rows {
         let attempts =
             Attempts { retry_count: r.try_get("retry_count")?, follow_up_count: r.try_get("follow_up_count")? };
-        contacts.insert(r.uuid("id")?, (parsed(r, "status", ContactStatus::parse, "contact status")?, attempts));
+        contacts.insert(r.id("id")?, (parsed(r, "status", ContactStatus::parse, "contact status")?, attempts));
     }
     let select = "SELECT id, status, max_retries_override FROM batches";
     let batch_rows = rows_in(&mut tx, select, id_list(calls.values().map(|c| c.batch))).await?;
     let mut batches: HashMap<Uuid, (BatchStatus, Option<i64>)> = HashMap::new();
     for r in &batch_rows {
         let status = parsed(r, "status", BatchStatus::parse, "batch status")?;
-        batches.insert(r.uuid("id")?, (status, r.try_get("max_retries_override")?));
+        batches.insert(r.id("id")?, (status, r.try_get("max_retries_override")?));
     }
 
     let closing = finished.iter().map(|f| (f.execution_id.uuid(), &f.outcome, f.ended_at));
@@ -253,7 +243,7 @@ impl Store {
     /// Live simulated calls whose scripted end is at or before `now`, soonest first.
     pub async fn simulated_ends(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<FinishedCall>, Error> {
         let rows = sqlx::query(&due_ends_sql("")).bind(micros(now)).bind(limit).fetch_all(&self.reads).await?;
-        rows.iter().map(planned_end).collect()
+        rows.iter().map(rows::planned_end).collect()
     }
 
     /// Closes up to `limit` overdue calls with `outcome`, ended at their deadline. The one writer
@@ -273,7 +263,7 @@ impl Store {
         let finished = rows
             .iter()
             .map(|r| {
-                let execution_id = ExecutionId::from_uuid(r.uuid("id")?);
+                let execution_id = ExecutionId::from_uuid(r.id("id")?);
                 Ok(FinishedCall { execution_id, outcome: outcome.clone(), ended_at: r.at("deadline_at")? })
             })
             .collect::<Result<Vec<_>, Error>>()?;

@@ -3,11 +3,12 @@
 //! (`opens_at`), so that a pass and the next wake-up read one index instead of every campaign; and
 //! the batches whose start or expiry has come.
 
-use super::{RowExt, Store, Tx, id, instant, micros};
+use super::{Store, Tx, id, instant, micros};
 use crate::domain::ids::{BatchId, CampaignId, OrgId};
 use crate::domain::time::never;
 use crate::error::Error;
 use crate::store::DueNow;
+use crate::store::rows::Cells;
 use crate::store::shared::LIVE;
 use chrono::{DateTime, Utc};
 use uuid::fmt::Hyphenated;
@@ -161,9 +162,9 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok((
-                    OrgId::from_uuid(r.uuid("organization_id")?),
-                    CampaignId::from_uuid(r.uuid("campaign_id")?),
-                    BatchId::from_uuid(r.uuid("id")?),
+                    OrgId::from_uuid(r.id("organization_id")?),
+                    CampaignId::from_uuid(r.id("campaign_id")?),
+                    BatchId::from_uuid(r.id("id")?),
                 ))
             })
             .collect()
