@@ -105,6 +105,7 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
             .then(|| std::sync::Mutex::new(crate::http::rate::RateLimits::new(config.rate_limit))),
         auth_failures: crate::http::FailureLimiter::new(config.auth_failure_limit),
         dispatcher: dispatcher.clone(),
+        wake: dispatcher.wakeup.clone(),
         webhook_secret,
         twilio,
         jambonz,

@@ -10,13 +10,14 @@ use crate::clock::Clock;
 use crate::domain::ids::CampaignId;
 use crate::error::Error;
 use crate::metrics::Metrics;
+use crate::service::Wake;
 use crate::store::{DueNow, Store};
 use crate::telephony::placer::Placer;
 use chrono::{DateTime, Duration, Utc};
 use place::Throttle;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 /// Rows settled per query while catching up.
@@ -70,7 +71,7 @@ pub struct Dispatcher {
     /// One drive at a time in this process (loop, settle, advance).
     drive: Mutex<()>,
     /// Rung when work is added or resumed.
-    pub wakeup: Arc<Notify>,
+    pub wakeup: Wake,
     /// The process's shutdown, once the real-time loop runs: claims stop when it is cancelled.
     shutdown: OnceLock<CancellationToken>,
     /// Until when telephony asked this process to place nothing more (`429`, out of reach).
@@ -93,7 +94,7 @@ impl Dispatcher {
         streams: u32,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let wakeup = Arc::new(Notify::new());
+        let wakeup = Wake::new();
         let streams = streams.max(1);
         let outcomes = report::OutcomeQueue::start(store.clone(), clock.clone(), metrics.clone(), wakeup.clone());
         Self {
@@ -190,7 +191,7 @@ impl Dispatcher {
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = self.wakeup.notified() => {}
+                _ = self.wakeup.nudged() => {}
                 _ = tokio::time::sleep(wait) => {}
             }
         }

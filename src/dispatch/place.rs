@@ -102,7 +102,7 @@ impl Dispatcher {
         self.store.mark_accepted(&accepted, now).await?;
         self.record(&rejected, now).await?;
         if self.store.release_unplaced(&unplaced, now).await? > 0 {
-            self.wakeup.notify_one();
+            self.wakeup.nudge();
         }
         Ok(())
     }

@@ -9,12 +9,13 @@ use crate::domain::ids::ExecutionId;
 use crate::domain::outcome::{self, Outcome};
 use crate::error::Error;
 use crate::metrics::Metrics;
+use crate::service::Wake;
 use crate::store::{AcceptedCall, FinishedCall, Store};
 use crate::telephony::placer::{Callback, GUESS_GRACE_SECONDS, Learned, Report, final_outcome};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use std::sync::Arc;
-use tokio::sync::{Mutex, Notify, mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// The most outcomes recorded in one transaction.
 const BATCH: usize = 500;
@@ -31,7 +32,7 @@ pub(super) struct OutcomeQueue {
 
 impl OutcomeQueue {
     /// Starts the recording tasks (they end when the queue is dropped).
-    pub(super) fn start(store: Store, clock: Clock, metrics: Arc<Metrics>, wakeup: Arc<Notify>) -> Self {
+    pub(super) fn start(store: Store, clock: Clock, metrics: Arc<Metrics>, wakeup: Wake) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel::<Waiting>();
         let receiver = Arc::new(Mutex::new(receiver));
         for _ in 0..RECORDERS {
@@ -58,7 +59,7 @@ impl OutcomeQueue {
                                 metrics.add_outcome(status.as_str(), 1);
                             }
                             if !closed.is_empty() {
-                                wakeup.notify_one();
+                                wakeup.nudge();
                             }
                             // A call closed once: only the first of its outcomes in the batch applied.
                             let mut unclaimed: HashSet<ExecutionId> = closed.iter().map(|(id, _)| *id).collect();
@@ -125,7 +126,7 @@ impl Dispatcher {
         if !applied {
             return self.knows(execution_id, None).await;
         }
-        self.wakeup.notify_one();
+        self.wakeup.nudge();
         if !ended {
             return Ok(Reported::Applied);
         }
@@ -180,7 +181,7 @@ impl Dispatcher {
         if !self.store.defer_outcome(execution_id, until, &guess).await? {
             return Ok(Reported::Ignored);
         }
-        self.wakeup.notify_one();
+        self.wakeup.nudge();
         Ok(Reported::Applied)
     }
 
@@ -216,7 +217,7 @@ impl Dispatcher {
             }
             match self.store.mark_answered(&answers, self.clock.now()).await {
                 Ok(0) => {}
-                Ok(_) => self.wakeup.notify_one(),
+                Ok(_) => self.wakeup.nudge(),
                 Err(e) => tracing::warn!(error = %e, calls = answers.len(), "answers to dials were not recorded"),
             }
         }

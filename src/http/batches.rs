@@ -147,9 +147,16 @@ pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Res
             return Err(e);
         }
     };
-    let (batch, checked) =
-        service::create(&st.store, org, campaign_id, settings, contacts, checked, st.clock.now()).await?;
-    st.dispatcher.wakeup.notify_one();
+    let (batch, checked) = service::create(
+        &st.store,
+        &st.wake,
+        org,
+        campaign_id,
+        settings,
+        service::Upload { contacts, checked },
+        st.clock.now(),
+    )
+    .await?;
     let mut body = serde_json::to_value(BatchView::new(&batch, true)).map_err(Error::internal)?;
     body["warnings"] = serde_json::to_value(&checked.warnings).map_err(Error::internal)?;
     body["duplicates_removed"] = checked.duplicates_removed.into();
@@ -206,10 +213,7 @@ pub async fn get(State(st): State<AppState>, auth: Auth, PathId(id): PathId<Batc
 }
 
 async fn act(st: AppState, auth: Auth, id: BatchId, action: BatchAction, message: &str) -> Result<Response, Error> {
-    let batch = service::act(&st.store, auth.0, id, action, st.clock.now()).await?;
-    if action == BatchAction::Resume {
-        st.dispatcher.wakeup.notify_one();
-    }
+    let batch = service::act(&st.store, &st.wake, auth.0, id, action, st.clock.now()).await?;
     ok(&json!({ "batch_id": batch.id, "status": batch.status, "message": message }))
 }
 
@@ -230,8 +234,7 @@ pub async fn cancel(State(st): State<AppState>, auth: Auth, PathId(id): PathId<B
 
 /// `POST /batches/{batch_id}/dispatch`.
 pub async fn dispatch(State(st): State<AppState>, auth: Auth, PathId(id): PathId<BatchId>) -> Result<Response, Error> {
-    let batch = service::dispatch(&st.store, auth.0, id).await?;
-    st.dispatcher.wakeup.notify_one();
+    let batch = service::dispatch(&st.store, &st.wake, auth.0, id).await?;
     ok(&json!({
         "batch_id": batch.id,
         "status": batch.status,

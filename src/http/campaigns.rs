@@ -120,8 +120,7 @@ pub async fn update(
     JsonObject(body): JsonObject,
 ) -> Result<Response, Error> {
     let patch = parse_patch(&body)?;
-    let campaign = service::update(&st.store, auth.0, id, patch, st.clock.now()).await?;
-    st.dispatcher.wakeup.notify_one();
+    let campaign = service::update(&st.store, &st.wake, auth.0, id, patch, st.clock.now()).await?;
     ok(&CampaignView::from(&campaign))
 }
 
@@ -138,8 +137,7 @@ async fn act(
     action: CampaignAction,
     message: &str,
 ) -> Result<Response, Error> {
-    let campaign = service::act(&st.store, auth.0, id, action, st.clock.now()).await?;
-    st.dispatcher.wakeup.notify_one();
+    let campaign = service::act(&st.store, &st.wake, auth.0, id, action, st.clock.now()).await?;
     ok(&json!({ "campaign_id": campaign.id, "status": campaign.status, "message": message }))
 }
 

@@ -135,13 +135,11 @@ async fn handle(st: AppState, req: Request, next: Next) -> Result<Response, Erro
         drop(work);
         return Ok(Response::from_parts(parts, Body::from(body)));
     }
-    if !service::finish(&st.store, work, &claim, parts.status.as_u16(), &body).await? {
+    if !service::finish(&st.store, &st.wake, work, &claim, parts.status.as_u16(), &body).await? {
         // Another request took the key over after this one's lease lapsed; this one's work is undone.
         guard.armed = None;
         return Err(still_running());
     }
     guard.armed = None;
-    // The dispatcher was woken before the work was visible; now it is.
-    st.dispatcher.wakeup.notify_one();
     Ok(Response::from_parts(parts, Body::from(body)))
 }

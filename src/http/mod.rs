@@ -58,8 +58,10 @@ pub struct Shared {
     pub rate_limits: Option<std::sync::Mutex<crate::http::rate::RateLimits>>,
     /// Failed authentications per client address (`--auth-failure-limit`).
     pub auth_failures: auth::FailureLimiter,
-    /// The dispatcher, woken when work is added or resumed, and driven by the test clock.
+    /// The dispatcher: told of telephony's reports, and driven by the test clock.
     pub dispatcher: Arc<Dispatcher>,
+    /// The dispatcher's wake-up, handed to the use-cases that add work.
+    pub wake: crate::service::Wake,
     /// Verifies telephony callbacks; without it every callback is refused.
     pub webhook_secret: Option<crate::signing::Secret>,
     /// Verifies Twilio's callbacks, when the server places calls through Twilio.

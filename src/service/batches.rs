@@ -1,6 +1,7 @@
 //! Batch use-cases: create (with its contacts, in one transaction), read, list, lifecycle actions,
 //! contacts listing and the `/debug` diagnosis.
 
+use super::Wake;
 use crate::domain::batch::{Batch, BatchAction, BatchSettings, BatchStatus, BatchTransition, NewContact};
 use crate::domain::campaign::{CampaignAction, CampaignStatus, Transition};
 use crate::domain::contact::{CallRecord, Contact, ContactStatus, StatusCounts};
@@ -14,24 +15,32 @@ use tokio::sync::mpsc;
 
 const NOT_FOUND: Error = Error::NotFound("Batch");
 
-/// Creates a batch under the organization's campaign with the contacts arriving on `contacts`, all or
-/// nothing. `checked` resolves once every contact has been checked (while the first ones are already
-/// being stored); when it fails, nothing is stored and its error is the answer, whatever else went wrong.
+/// A batch's contacts as they arrive, and the check of all of them, which resolves once every contact
+/// has been checked (while the first ones are already being stored).
+pub struct Upload<F> {
+    pub contacts: mpsc::Receiver<Vec<NewContact>>,
+    pub checked: F,
+}
+
+/// Creates a batch under the organization's campaign with the uploaded contacts, all or nothing: when
+/// the check fails, nothing is stored and its error is the answer, whatever else went wrong.
 pub async fn create<T>(
     store: &Store,
+    wake: &Wake,
     org: OrgId,
     campaign_id: CampaignId,
     settings: BatchSettings,
-    mut contacts: mpsc::Receiver<Vec<NewContact>>,
-    checked: impl Future<Output = Result<T, Error>>,
+    upload: Upload<impl Future<Output = Result<T, Error>>>,
     now: DateTime<Utc>,
 ) -> Result<(Batch, T), Error> {
+    let Upload { mut contacts, checked } = upload;
     let stored = store_batch(store, org, campaign_id, settings, &mut contacts, now).await;
     // A checker still sending learns that nothing more will be read.
     drop(contacts);
     let checked = checked.await?;
     let (tx, batch) = stored?;
     super::idempotency::commit(tx).await?;
+    wake.nudge();
     Ok((batch, checked))
 }
 
@@ -123,6 +132,7 @@ pub async fn list_of_campaign(
 /// Pauses, resumes or cancels a batch; repeating the action that led to its status is a no-op.
 pub async fn act(
     store: &Store,
+    wake: &Wake,
     org: OrgId,
     id: BatchId,
     action: BatchAction,
@@ -155,6 +165,9 @@ pub async fn act(
         batch.updated_at = now;
         super::idempotency::commit(tx).await?;
     }
+    if action == BatchAction::Resume {
+        wake.nudge();
+    }
     Ok(batch)
 }
 
@@ -171,10 +184,12 @@ pub async fn complete_campaign_if_done(
     Ok(())
 }
 
-/// `POST /batches/{id}/dispatch`: checks the batch can still dispatch and says how many contacts wait.
-pub async fn dispatch(store: &Store, org: OrgId, id: BatchId) -> Result<Batch, Error> {
+/// `POST /batches/{id}/dispatch`: checks the batch can still dispatch, nudges the dispatcher, and says
+/// how many contacts wait.
+pub async fn dispatch(store: &Store, wake: &Wake, org: OrgId, id: BatchId) -> Result<Batch, Error> {
     let batch = get(store, org, id).await?;
     batch.status.apply(BatchAction::Dispatch, false, false).map_err(|f| Error::Conflict(f.0))?;
+    wake.nudge();
     Ok(batch)
 }
 

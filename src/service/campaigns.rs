@@ -1,5 +1,6 @@
 //! Campaign use-cases: create, read, list, update, lifecycle actions, delete and stats.
 
+use super::Wake;
 use crate::domain::batch::{BatchAction, BatchStatus, BatchTransition};
 use crate::domain::campaign::{
     CallCounters, Campaign, CampaignAction, CampaignPatch, CampaignSettings, CampaignStatus, Transition,
@@ -60,6 +61,7 @@ pub async fn list(
 /// Applies a partial update; `409` on a cancelled campaign.
 pub async fn update(
     store: &Store,
+    wake: &Wake,
     org: OrgId,
     id: CampaignId,
     patch: CampaignPatch,
@@ -74,6 +76,8 @@ pub async fn update(
         return Err(Error::internal("campaign changed under its row lock"));
     }
     super::idempotency::commit(tx).await?;
+    // New hours, numbers or limits may let calls start now.
+    wake.nudge();
     Ok(campaign)
 }
 
@@ -81,6 +85,7 @@ pub async fn update(
 /// contacts). Repeating the action that led to the current status is a no-op.
 pub async fn act(
     store: &Store,
+    wake: &Wake,
     org: OrgId,
     id: CampaignId,
     action: CampaignAction,
@@ -126,6 +131,8 @@ pub async fn act(
         Transition::Stay => {}
         Transition::Remove => return Err(Error::internal("remove is not a lifecycle action")),
     }
+    // A resume lets calls start now; after a pause or cancel the dispatcher plans its next wake-up anew.
+    wake.nudge();
     Ok(campaign)
 }
 

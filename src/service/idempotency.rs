@@ -2,6 +2,7 @@
 //! the first request and its stored response commit in one transaction, and a key whose request died
 //! with its server is free again once its lease lapses.
 
+use super::Wake;
 use crate::domain::ids::OrgId;
 use crate::error::Error;
 use crate::store::{IdempotencyBegin, IdempotencyClaim, Store, Tx};
@@ -51,9 +52,11 @@ pub async fn renew(store: &Store, claim: &IdempotencyClaim, now: DateTime<Utc>) 
 }
 
 /// Stores the response to replay: in the transaction of the request's work when it did some (then
-/// commits it), else on its own. `false`, and the work undone, when the request lost its claim.
+/// commits it and nudges the dispatcher: the request's own nudge came before its work was visible),
+/// else on its own. `false`, and the work undone, when the request lost its claim.
 pub async fn finish(
     store: &Store,
+    wake: &Wake,
     work: Option<Tx>,
     claim: &IdempotencyClaim,
     status: u16,
@@ -65,6 +68,7 @@ pub async fn finish(
         return Ok(false);
     }
     tx.commit().await?;
+    wake.nudge();
     Ok(true)
 }
 

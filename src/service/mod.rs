@@ -1,7 +1,11 @@
-//! Use-cases: each takes the store and `now`, opens the transactions it needs and applies domain rules.
+//! Use-cases: each takes the store and `now`, opens the transactions it needs and applies domain rules;
+//! those that add work nudge the dispatcher ([`Wake`]) once it is visible.
 
 pub mod batches;
 pub mod campaigns;
 pub mod idempotency;
 pub mod stats;
 pub mod tokens;
+pub mod wake;
+
+pub use wake::Wake;
