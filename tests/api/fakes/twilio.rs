@@ -1,18 +1,24 @@
 //! Fake Twilio Voice REST API: records create-call and hang-up requests; sends callbacks signed as Twilio signs them.
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::header;
+use axum::response::Response;
 use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha1::Sha1;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+
+// The API it serves and the callbacks it sends. `#[path]`: tests/faults and bench/ include this
+// file by `#[path]` too, where a plain `mod` would look for the files beside this one.
+#[path = "twilio/api.rs"]
+mod api;
+#[path = "twilio/callbacks.rs"]
+mod callbacks;
+use api::{create_call, error, update_call};
 
 type Form = Vec<(String, String)>;
 
@@ -92,131 +98,8 @@ fn now_rfc2822() -> String {
     chrono::Utc::now().to_rfc2822()
 }
 
-/// Twilio's error shape: `{code, message, more_info, status}`.
-fn error(status: u16, code: u32, message: &str) -> Response {
-    let more_info = format!("https://www.twilio.com/docs/errors/{code}");
-    let body = json!({"code": code, "message": message, "more_info": more_info, "status": status});
-    (StatusCode::from_u16(status).expect("a valid status"), axum::Json(body)).into_response()
-}
-
-fn not_found(path: &str) -> Response {
-    error(404, 20404, &format!("The requested resource {path} was not found"))
-}
-
-fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = String::from_utf8(B64.decode(encoded.trim()).ok()?).ok()?;
-    let (user, password) = decoded.split_once(':')?;
-    Some((user.to_owned(), password.to_owned()))
-}
-
-fn first<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
-    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
-}
-
-impl FakeTwilio {
-    fn authorized(&self, creds: &Option<(String, String)>) -> bool {
-        let Some((user, password)) = creds else { return false };
-        (*user == self.account_sid && *password == self.auth_token)
-            || self.inner.lock().unwrap().api_keys.iter().any(|(k, s)| k == user && s == password)
-    }
-
-    fn new_resource(&self, sid: &str, to: &str, from: &str) -> Value {
-        let (account, created) = (&self.account_sid, now_rfc2822());
-        let base = format!("/2010-04-01/Accounts/{account}/Calls/{sid}");
-        json!({
-            "account_sid": account, "answered_by": null, "api_version": "2010-04-01", "caller_name": null,
-            "date_created": created, "date_updated": created, "direction": "outbound-api", "duration": null,
-            "end_time": null, "forwarded_from": null, "from": from, "from_formatted": from, "group_sid": null,
-            "parent_call_sid": null, "phone_number_sid": null, "price": null, "price_unit": "USD",
-            "queue_time": "0", "sid": sid, "start_time": null, "status": "queued", "to": to, "to_formatted": to,
-            "trunk_sid": null, "uri": format!("{base}.json"),
-            "subresource_uris": {
-                "notifications": format!("{base}/Notifications.json"), "recordings": format!("{base}/Recordings.json"),
-                "payments": format!("{base}/Payments.json"), "events": format!("{base}/Events.json"),
-                "siprec": format!("{base}/Siprec.json"), "streams": format!("{base}/Streams.json"),
-            },
-        })
-    }
-}
-
-async fn create_call(
-    State(s): State<FakeTwilio>,
-    Path(account): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let creds = basic_auth(&headers);
-    let form: Form = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let mut call = CreatedCall { sid: String::new(), basic_auth: creds.clone().unwrap_or_default(), form };
-    let refusal = if !s.authorized(&creds) {
-        Some(error(401, 20003, "Authenticate"))
-    } else if account != s.account_sid {
-        Some(not_found(&format!("/2010-04-01/Accounts/{account}/Calls.json")))
-    } else if first(&call.form, "To").is_none() {
-        Some(error(400, 21201, "No 'To' number is specified"))
-    } else if first(&call.form, "From").is_none() {
-        Some(error(400, 21213, "'From' phone number is required"))
-    } else if ["Url", "Twiml", "ApplicationSid"].iter().all(|p| first(&call.form, p).is_none()) {
-        Some(error(400, 21200, "Either a 'Url', 'Twiml' or 'ApplicationSid' parameter is required"))
-    } else {
-        None
-    };
-    let answer = {
-        let mut inner = s.inner.lock().unwrap();
-        let answer = refusal.map(Some).or_else(|| inner.queued.pop_front()).unwrap_or_else(|| {
-            call.sid = random_sid("CA");
-            let (to, from) = (first(&call.form, "To").unwrap(), first(&call.form, "From").unwrap());
-            let resource = s.new_resource(&call.sid, to, from);
-            inner.resources.insert(call.sid.clone(), resource.clone());
-            Some((StatusCode::CREATED, axum::Json(resource)).into_response())
-        });
-        if inner.auto_complete && !call.sid.is_empty() {
-            let (fake, call) = (s.clone(), call.clone());
-            tokio::spawn(async move {
-                let _sending = fake.sending.acquire().await;
-                fake.send_status(&call, &[("CallStatus", "completed"), ("CallDuration", "1")]).await
-            });
-        }
-        inner.calls.push(call);
-        answer
-    };
-    match answer {
-        Some(answer) => answer,
-        None => std::future::pending().await,
-    }
-}
-
-async fn update_call(
-    State(s): State<FakeTwilio>,
-    Path((account, file)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let path = format!("/2010-04-01/Accounts/{account}/Calls/{file}");
-    if !s.authorized(&basic_auth(&headers)) {
-        return error(401, 20003, "Authenticate");
-    }
-    let Some(sid) = file.strip_suffix(".json").filter(|_| account == s.account_sid) else { return not_found(&path) };
-    let form: Form = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let mut inner = s.inner.lock().unwrap();
-    inner.updates.push((sid.to_owned(), form.clone()));
-    let Some(resource) = inner.resources.get_mut(sid) else { return not_found(&path) };
-    let current = resource["status"].as_str().unwrap_or_default().to_owned();
-    let ringing = matches!(current.as_str(), "queued" | "ringing");
-    match first(&form, "Status") {
-        // `canceled` only ends a call that has not been answered; `completed` ends any live call.
-        Some("canceled") if ringing => resource["status"] = json!("canceled"),
-        Some("completed") if ringing || current == "in-progress" => resource["status"] = json!("completed"),
-        Some("canceled" | "completed") | None => {}
-        Some(other) => return error(400, 21200, &format!("Invalid Status: {other}")),
-    }
-    resource["date_updated"] = json!(now_rfc2822());
-    (StatusCode::OK, axum::Json(resource.clone())).into_response()
+fn pairs(list: &[(&str, &str)]) -> Form {
+    list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 impl FakeTwilio {
@@ -281,93 +164,12 @@ impl FakeTwilio {
     pub fn auto_complete(&self) {
         self.inner.lock().unwrap().auto_complete = true;
     }
-
-    /// Sends a status callback for `call` to its StatusCallback (with its StatusCallbackMethod), signed with the
-    /// auth token: the standard parameters plus `extra` (an `extra` name replaces the standard one).
-    /// A `CallStatus` in `extra` also becomes the status of the fake's Call resource.
-    pub async fn send_status(&self, call: &CreatedCall, extra: &[(&str, &str)]) -> (u16, String) {
-        let url = call.get("StatusCallback").expect("the call was created without a StatusCallback");
-        let (from, to) = (call.get("From").unwrap_or_default(), call.get("To").unwrap_or_default());
-        let sequence = {
-            let mut inner = self.inner.lock().unwrap();
-            let status = lookup(extra, "CallStatus").filter(|status| *status != "initiated");
-            if let (Some(status), Some(resource)) = (status, inner.resources.get_mut(&call.sid)) {
-                resource["status"] = json!(status);
-            }
-            let next = inner.sequence.entry(call.sid.clone()).or_insert(0);
-            *next += 1;
-            *next - 1
-        };
-        let mut params = pairs(&[
-            ("CallSid", &call.sid),
-            ("AccountSid", &self.account_sid),
-            ("From", from),
-            ("To", to),
-            ("Caller", from),
-            ("Called", to),
-            ("Direction", "outbound-api"),
-            ("ApiVersion", "2010-04-01"),
-            ("CallbackSource", "call-progress-events"),
-            ("SequenceNumber", &sequence.to_string()),
-            ("Timestamp", &now_rfc2822()),
-        ]);
-        params.retain(|(name, _)| lookup(extra, name).is_none());
-        params.extend(pairs(extra));
-        let method = call.get("StatusCallbackMethod").unwrap_or("POST");
-        self.deliver(url, method, params, Some(&self.auth_token)).await
-    }
-
-    /// Sends the async AMD callback to the call's AsyncAmdStatusCallback, signed like `send_status`.
-    pub async fn send_amd(&self, call: &CreatedCall, answered_by: &str) -> (u16, String) {
-        let url = call.get("AsyncAmdStatusCallback").expect("the call was created without an AsyncAmdStatusCallback");
-        let params = pairs(&[
-            ("CallSid", &call.sid),
-            ("AccountSid", &self.account_sid),
-            ("AnsweredBy", answered_by),
-            ("MachineDetectionDuration", "2340"),
-        ]);
-        let method = call.get("AsyncAmdStatusCallbackMethod").unwrap_or("POST");
-        self.deliver(url, method, params, Some(&self.auth_token)).await
-    }
-
-    /// POSTs a form to `url`, signed with `sign_with` (no X-Twilio-Signature header when None).
-    pub async fn send_signed(&self, url: &str, params: &[(&str, &str)], sign_with: Option<&str>) -> (u16, String) {
-        self.deliver(url, "POST", pairs(params), sign_with).await
-    }
-
-    /// POST: a form body, signed over the URL and the parameters. GET: the parameters in the query string, signed
-    /// over that whole URL alone.
-    async fn deliver(&self, url: &str, method: &str, params: Form, sign_with: Option<&str>) -> (u16, String) {
-        let encoded = serde_urlencoded::to_string(&params).unwrap();
-        let get = method.eq_ignore_ascii_case("GET");
-        let (url, signed) = match get {
-            true => (format!("{url}{}{encoded}", if url.contains('?') { '&' } else { '?' }), &[][..]),
-            false => (url.to_owned(), &params[..]),
-        };
-        let mut request = match get {
-            true => self.client.get(&url),
-            false => {
-                self.client.post(&url).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(encoded)
-            }
-        };
-        if let Some(token) = sign_with {
-            request = request.header("X-Twilio-Signature", signature(token, &url, signed));
-        }
-        let response = request.send().await.expect("the callback was delivered");
-        (response.status().as_u16(), response.text().await.unwrap_or_default())
-    }
-}
-
-fn pairs(list: &[(&str, &str)]) -> Form {
-    list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
-
-fn lookup<'a>(list: &[(&str, &'a str)], name: &str) -> Option<&'a str> {
-    list.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
 }
 
 #[tokio::test]
 async fn self_test() {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, StatusCode};
     const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
     const TOKEN: &str = "fedcba9876543210fedcba9876543210";
     // Twilio's documented example; repeated names are de-duplicated and their values sorted.
