@@ -10,22 +10,21 @@
 //! prints its figures. Needs PostgreSQL (`GRAINE_TEST_DATABASE_URL` names the server, as for the API tests).
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::routing::post;
-use graine::signing::Secret;
 use serde_json::{Value, json};
 use sqlx::Connection;
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[path = "../support/db.rs"]
 mod db;
 mod providers;
+mod replicas;
+mod stub;
 use db::Db;
+use replicas::{free_port, signal, start_replica};
+use stub::Stub;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const TOKEN: &str = "gat_faults_token_0123456789abcdef";
@@ -33,154 +32,6 @@ const TOKEN: &str = "gat_faults_token_0123456789abcdef";
 const CALL_TIMEOUT: u64 = 3;
 /// How long PostgreSQL lets a replica's transaction sit idle (a frozen replica's) before ending it.
 const IDLE_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// One placement as telephony saw it.
-#[derive(Clone, Debug)]
-struct Placed {
-    execution_id: String,
-    contact: String,
-    campaign: String,
-    attempt: i64,
-    replica: usize,
-    start: Instant,
-    end: Option<Instant>,
-}
-
-/// The recording telephony stub and where the replicas listen (None while one is down).
-#[derive(Clone, Default)]
-struct Stub {
-    log: Arc<Mutex<Vec<Placed>>>,
-    replicas: Arc<Mutex<Vec<Option<String>>>>,
-    client: reqwest::Client,
-    /// Placements refused because their deadline had passed.
-    refused_late: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl Stub {
-    /// Accepts a placement, logs it, and reports its outcome a moment later to a random live replica.
-    async fn place(
-        State(stub): State<Stub>,
-        Path(replica): Path<usize>,
-        headers: HeaderMap,
-        body: Bytes,
-    ) -> axum::http::StatusCode {
-        let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-        let now = chrono::Utc::now().timestamp();
-        let signed = Secret::parse(SECRET).unwrap().verify(
-            &h("webhook-id"),
-            &h("webhook-timestamp"),
-            &h("webhook-signature"),
-            &body,
-            now,
-        );
-        assert_eq!(signed, Ok(()), "placements are signed");
-        let call: Value = serde_json::from_slice(&body).unwrap();
-        let text = |k: &str| call[k].as_str().unwrap_or_default().to_owned();
-        // Fencing: a call past its deadline was already closed by the server; it must not start.
-        let deadline = chrono::DateTime::parse_from_rfc3339(&text("deadline_at")).expect("deadline_at");
-        if deadline <= chrono::Utc::now() {
-            stub.refused_late.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return axum::http::StatusCode::CONFLICT;
-        }
-        let placed = Placed {
-            execution_id: text("execution_id"),
-            contact: text("contact_id"),
-            campaign: text("campaign_id"),
-            attempt: call["attempt"].as_i64().unwrap_or(-1),
-            replica,
-            start: Instant::now(),
-            end: None,
-        };
-        let id = placed.execution_id.clone();
-        stub.log.lock().unwrap().push(placed);
-        tokio::spawn(stub.clone().report(id));
-        axum::http::StatusCode::OK
-    }
-
-    /// Ends the call after 50–400 ms and delivers its outcome, trying live replicas in turn.
-    async fn report(self, execution_id: String) {
-        let wait = 50 + u64::from(uuid::Uuid::now_v7().as_bytes()[15]) * 350 / 255;
-        tokio::time::sleep(Duration::from_millis(wait)).await;
-        if let Some(p) = self.log.lock().unwrap().iter_mut().find(|p| p.execution_id == execution_id) {
-            p.end = Some(Instant::now());
-        }
-        let body = serde_json::to_vec(
-            &json!({"execution_id": execution_id, "call_status": "completed", "duration_seconds": 1.0}),
-        )
-        .unwrap();
-        for round in 0..200u64 {
-            let live: Vec<String> = self.replicas.lock().unwrap().iter().flatten().cloned().collect();
-            let Some(base) = live.get((round as usize + wait as usize) % live.len().max(1)).cloned() else {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            };
-            let ts = chrono::Utc::now().timestamp();
-            let id = format!("msg_{}", uuid::Uuid::now_v7().simple());
-            let sig = Secret::parse(SECRET).unwrap().sign(&id, ts, &body);
-            let sent = self
-                .client
-                .post(format!("{base}/api/v1/webhooks/call-status"))
-                .timeout(Duration::from_millis(500))
-                .header("content-type", "application/json")
-                .header("webhook-id", id)
-                .header("webhook-timestamp", ts.to_string())
-                .header("webhook-signature", sig)
-                .body(body.clone())
-                .send()
-                .await;
-            if sent.is_ok_and(|r| r.status().is_success()) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20 * round.min(10))).await;
-        }
-    }
-}
-
-/// A `graine serve` child process.
-struct Replica {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-CONT", &self.child.id().to_string()]).status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn start_replica(database: &str, stub: &str, index: usize) -> Replica {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_graine"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--database-url", database])
-        .args(["--telephony", "http", "--telephony-url", &format!("{stub}/place/{index}")])
-        .args(["--webhook-secret", SECRET, "--bootstrap-token", TOKEN])
-        .args(["--call-timeout", &CALL_TIMEOUT.to_string()])
-        .args(["--db-idle-transaction-timeout", &IDLE_TRANSACTION_TIMEOUT.as_secs().to_string()])
-        .env("GRAINE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let replica = Replica { child, base: format!("http://127.0.0.1:{port}") };
-    let client = reqwest::Client::new();
-    for _ in 0..300 {
-        if client.get(format!("{}/readyz", replica.base)).send().await.is_ok_and(|r| r.status().is_success()) {
-            return replica;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("replica {index} did not become ready");
-}
-
-fn signal(replica: &Replica, sig: &str) {
-    assert!(Command::new("kill").args([sig, &replica.child.id().to_string()]).status().unwrap().success());
-}
 
 async fn api(client: &reqwest::Client, base: &str, path: &str, body: Option<Value>) -> Value {
     let req = match body {
