@@ -1,8 +1,16 @@
 //! The dispatcher with simulated telephony, driven by the test clock (API.md §6, §7, §11).
+//!
+//! Here the guarantees RELIABILITY.md cites: limits hold, a call without an outcome times out,
+//! replicas never double-dial, dispatch slots are shared, a restarted server resumes. A call's life
+//! in `calls`, retries and follow-ups in `retries`, hours, pauses, schedules and the test clock in
+//! `schedule`.
 
 use crate::common::{DISPATCH_SLOTS, TestApp, at, eventually, fresh_postgres_url, release_dispatch_slot};
-use reqwest::Method;
 use serde_json::{Value, json};
+
+mod calls;
+mod retries;
+mod schedule;
 
 const MONDAY_10: &str = "2026-11-30T10:00:00Z";
 
@@ -36,52 +44,6 @@ fn calls(contact: &Value) -> Vec<Value> {
 
 fn field<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or_default()
-}
-
-#[tokio::test]
-async fn calls_start_at_once_complete_and_close_the_batch_and_campaign() {
-    let app = TestApp::with_clock(MONDAY_10, |_| {}).await;
-    let c = campaign(&app, json!({"default_call_variables": {"language": "en"}})).await;
-    let b = batch(&app, &c, &["+14155551234", "+14155552345"], json!({})).await;
-    // the creation settled the dispatcher at the current instant: both calls ring
-    let stats = app.get(&format!("/api/v1/campaigns/{c}/stats")).await.body;
-    assert_eq!(stats["active_calls"], 2);
-    assert_eq!(stats["contact_counts"]["in_progress"], 2);
-    assert_eq!(stats["total_call_attempts"], 2);
-    let contacts = app.contacts_with_calls(&b).await;
-    let call = &contacts[0]["current_call"];
-    assert_eq!(call["call_status"], "ringing");
-    assert_eq!(call["dispatched_at"], MONDAY_10);
-    assert_eq!(call["kind"], "initial");
-    assert_eq!(call["attempt"], 0);
-    assert_eq!(call["to_number"], "+14155551234");
-    assert!(call["execution_id"].as_str().unwrap().starts_with("exec_"));
-
-    assert_eq!(app.advance(3600).await, "2026-11-30T11:00:00Z");
-    let batch_now = app.get(&format!("/api/v1/batches/{b}")).await.body;
-    assert_eq!(batch_now["status"], "completed");
-    assert_eq!(batch_now["counters"]["completed"], 2);
-    assert_eq!(batch_now["completed_at"], "2026-11-30T10:02:03Z", "the instant the last call ended");
-    let camp = app.get(&format!("/api/v1/campaigns/{c}")).await.body;
-    assert_eq!((camp["status"].as_str(), camp["completed_calls"].as_i64()), (Some("completed"), Some(2)));
-    for contact in app.contacts_with_calls(&b).await {
-        assert_eq!(contact["status"], "completed");
-        assert_eq!(contact["last_attempted_at"], MONDAY_10);
-        let record = &calls(&contact)[0];
-        assert_eq!(record["call_status"], "completed");
-        assert_eq!(record["answered_at"], "2026-11-30T10:00:03Z");
-        assert_eq!(record["ended_at"], "2026-11-30T10:02:03Z");
-        assert_eq!(record["duration_seconds"], 120.0);
-        assert!(field(record, "transcript").contains("Ann"));
-        assert!(!field(record, "summary").is_empty());
-        assert_eq!(record["sentiment"], "positive");
-        assert!(record["total_cost"].as_f64().unwrap() > 0.0);
-    }
-    let stats = app.get(&format!("/api/v1/campaigns/{c}/stats")).await.body;
-    assert_eq!(stats["answer_rate"], 1.0);
-    assert_eq!(stats["avg_duration_seconds"], 120.0);
-    assert_eq!(stats["active_calls"], 0);
-    assert_eq!(stats["next_dispatch_at"], Value::Null);
 }
 
 #[tokio::test]
@@ -127,193 +89,6 @@ async fn batch_limit_applies_inside_the_campaign_limit() {
 }
 
 #[tokio::test]
-async fn busy_calls_retry_with_fixed_cooldown_until_max_retries() {
-    let app = TestApp::with_clock(MONDAY_10, |_| {}).await;
-    let c =
-        campaign(&app, json!({"retry_policy": {"max_retries": 2, "strategy": "fixed", "cooldown_minutes": 30}})).await;
-    let b = batch(&app, &c, &["+14155550001"], json!({})).await;
-    app.advance(6).await; // the busy call ends after 5 s of ringing
-    let contact = &app.contacts_with_calls(&b).await[0];
-    assert_eq!(contact["status"], "retrying");
-    assert_eq!(contact["retry_count"], 1);
-    assert_eq!(contact["next_retry_at"], "2026-11-30T10:30:05Z");
-    let stats = app.get(&format!("/api/v1/campaigns/{c}/stats")).await.body;
-    assert_eq!(stats["retry_breakdown"], json!({"retry_1": 1}));
-    assert_eq!(stats["next_dispatch_at"], "2026-11-30T10:30:05Z");
-    app.advance(7200).await;
-    let contact = &app.contacts_with_calls(&b).await[0];
-    assert_eq!(contact["status"], "max_retries_reached");
-    assert_eq!(contact["latest_retry_count"], 2);
-    let records = calls(contact);
-    let starts: Vec<&str> = records.iter().map(|r| field(r, "dispatched_at")).collect();
-    assert_eq!(starts, [MONDAY_10, "2026-11-30T10:30:05Z", "2026-11-30T11:00:10Z"]);
-    let kinds: Vec<&str> = records.iter().map(|r| field(r, "kind")).collect();
-    assert_eq!(kinds, ["initial", "retry", "retry"]);
-    assert!(records.iter().all(|r| r["call_status"] == "busy"));
-    let camp = app.get(&format!("/api/v1/campaigns/{c}")).await.body;
-    assert_eq!((camp["busy_calls"].as_i64(), camp["status"].as_str()), (Some(3), Some("completed")));
-}
-
-#[tokio::test]
-async fn exponential_cooldown_doubles_and_override_wins() {
-    let app = TestApp::with_clock(MONDAY_10, |_| {}).await;
-    let c =
-        campaign(&app, json!({"retry_policy": {"max_retries": 0, "strategy": "exponential", "cooldown_minutes": 30}}))
-            .await;
-    let b = batch(&app, &c, &["+14155550002"], json!({"max_retries_override": 3})).await;
-    app.advance(6 * 3600).await;
-    let contact = &app.contacts_with_calls(&b).await[0];
-    let records = calls(contact);
-    let starts: Vec<&str> = records.iter().map(|r| field(r, "dispatched_at")).collect();
-    // no-answer calls ring 30 s; waits of 30, 60 and 120 minutes after each end
-    assert_eq!(starts, [MONDAY_10, "2026-11-30T10:30:30Z", "2026-11-30T11:31:00Z", "2026-11-30T13:31:30Z"]);
-    assert_eq!(contact["status"], "max_retries_reached");
-}
-
-#[tokio::test]
-async fn permanent_failures_are_not_retried_and_no_retries_keeps_the_outcome() {
-    let app = TestApp::with_clock(MONDAY_10, |_| {}).await;
-    let c = campaign(&app, json!({})).await;
-    let b = batch(&app, &c, &["+14155550005", "+14155550003"], json!({"max_retries_override": 0})).await;
-    app.advance(60).await;
-    let contacts = app.contacts_with_calls(&b).await;
-    assert_eq!(contacts[0]["status"], "failed");
-    assert_eq!(calls(&contacts[0])[0]["hangup_reason"], "invalid_number");
-    assert_eq!(
-        (calls(&contacts[0])[0]["provider"].as_str(), &calls(&contacts[0])[0]["provider_call_id"]),
-        (Some("simulated"), &Value::Null)
-    );
-    assert_eq!(contacts[1]["status"], "failed");
-    let c2 = campaign(&app, json!({})).await;
-    let b2 = batch(&app, &c2, &["+14155550005"], json!({})).await;
-    app.advance(60).await;
-    let contact = &app.contacts_with_calls(&b2).await[0];
-    assert_eq!((contact["status"].as_str(), calls(contact).len()), (Some("failed"), 1), "permanent: no retry");
-}
-
-#[tokio::test]
-async fn a_follow_up_is_called_an_hour_after_the_first_call() {
-    let app = TestApp::with_clock(MONDAY_10, |_| {}).await;
-    let c = campaign(&app, json!({})).await;
-    let b = batch(&app, &c, &["+14155550004"], json!({})).await;
-    app.advance(200).await;
-    let contact = &app.contacts_with_calls(&b).await[0];
-    assert_eq!(contact["status"], "followup_scheduled");
-    assert_eq!(contact["follow_up_count"], 1);
-    assert_eq!(contact["next_retry_at"], "2026-11-30T11:02:03Z");
-    app.advance(7200).await;
-    let contact = &app.contacts_with_calls(&b).await[0];
-    assert_eq!(contact["status"], "completed");
-    let records = calls(contact);
-    assert_eq!(records.len(), 2, "a follow-up call asks for no further follow-up");
-    assert_eq!(
-        (field(&records[1], "kind"), field(&records[1], "dispatched_at")),
-        ("follow_up", "2026-11-30T11:02:03Z")
-    );
-    let camp = app.get(&format!("/api/v1/campaigns/{c}")).await.body;
-    assert_eq!((camp["follow_up_calls"].as_i64(), camp["completed_calls"].as_i64()), (Some(1), Some(2)));
-    let stats = app.get(&format!("/api/v1/campaigns/{c}/stats")).await.body;
-    assert_eq!(stats["follow_up_attempts"], 1);
-}
-
-#[tokio::test]
-async fn nothing_is_called_outside_working_hours() {
-    // Saturday 2026-11-28 10:00 in Kolkata; Mon–Fri 09:00–18:00 by default
-    let app = TestApp::with_clock("2026-11-28T04:30:00Z", |_| {}).await;
-    let c = campaign(&app, json!({"working_hours_enforced": true, "timezone": "Asia/Kolkata"})).await;
-    let b = batch(&app, &c, &["+14155554000"], json!({})).await;
-    let debug = app.get(&format!("/api/v1/batches/{b}/debug")).await.body;
-    assert_eq!(debug["diagnostics"]["blocked_by"], json!(["outside_working_hours"]));
-    let stats = app.get(&format!("/api/v1/campaigns/{c}/stats")).await.body;
-    assert_eq!(stats["next_dispatch_at"], "2026-11-30T03:30:00Z", "Monday 09:00 in Kolkata");
-    app.advance(24 * 3600).await;
-    assert_eq!(app.contacts_with_calls(&b).await[0]["status"], "pending");
-    app.set_clock("2026-11-30T06:00:00Z").await;
-    let contact = &app.contacts_with_calls(&b).await[0];
-    assert_eq!(calls(contact)[0]["dispatched_at"], "2026-11-30T03:30:00Z", "at the opening, not later");
-    assert_eq!(contact["status"], "completed");
-}
-
-#[tokio::test]
-async fn pause_stops_new_calls_and_resume_restarts_them() {
-    let app = TestApp::with_clock(MONDAY_10, |_| {}).await;
-    let c = campaign(&app, json!({"metadata": {"concurrency_limit": 1}})).await;
-    let b = batch(&app, &c, &["+14155555000", "+14155555001"], json!({})).await;
-    assert_eq!(app.post(&format!("/api/v1/campaigns/{c}/pause"), json!({})).await.status, 200);
-    app.advance(3600).await;
-    let contacts = app.contacts_with_calls(&b).await;
-    assert_eq!(contacts[0]["status"], "completed", "the call in flight finished");
-    assert_eq!(contacts[1]["status"], "pending", "no new call while paused");
-    app.post(&format!("/api/v1/campaigns/{c}/resume"), json!({})).await;
-    let contacts = app.contacts_with_calls(&b).await;
-    assert_eq!(calls(&contacts[1])[0]["dispatched_at"], "2026-11-30T11:00:00Z", "at once on resume");
-}
-
-#[tokio::test]
-async fn cancel_skips_waiting_contacts_and_lets_calls_in_flight_finish() {
-    let app = TestApp::with_clock(MONDAY_10, |_| {}).await;
-    let c = campaign(&app, json!({"metadata": {"concurrency_limit": 1}})).await;
-    let b = batch(&app, &c, &["+14155550001", "+14155556001"], json!({})).await;
-    assert_eq!(app.post(&format!("/api/v1/batches/{b}/cancel"), json!({})).await.status, 200);
-    app.advance(3600).await;
-    let contacts = app.contacts_with_calls(&b).await;
-    assert_eq!(contacts[0]["status"], "busy", "the call finished with its outcome, and no retry");
-    assert_eq!(contacts[1]["status"], "skipped");
-    assert_eq!(calls(&contacts[1]).len(), 0);
-    let batch_now = app.get(&format!("/api/v1/batches/{b}")).await.body;
-    assert_eq!(batch_now["status"], "cancelled");
-    assert_eq!((batch_now["counters"]["busy"].as_i64(), batch_now["counters"]["skipped"].as_i64()), (Some(1), Some(1)));
-}
-
-#[tokio::test]
-async fn scheduled_batches_start_on_time_and_expire() {
-    let app = TestApp::with_clock(MONDAY_10, |_| {}).await;
-    let c = campaign(&app, json!({"metadata": {"concurrency_limit": 1}})).await;
-    let later = batch(&app, &c, &["+14155557000"], json!({"scheduled_start": "2026-11-30T12:00:00Z"})).await;
-    assert_eq!(app.get(&format!("/api/v1/batches/{later}")).await.body["status"], "pending");
-    app.advance(3 * 3600).await;
-    let contact = &app.contacts_with_calls(&later).await[0];
-    assert_eq!(calls(contact)[0]["dispatched_at"], "2026-11-30T12:00:00Z");
-
-    let phones: Vec<String> = (0..3).map(|i| format!("+1415555{:04}", 7100 + i)).collect();
-    let phones: Vec<&str> = phones.iter().map(String::as_str).collect();
-    let expiring = batch(&app, &c, &phones, json!({"expires_at": "2026-11-30T13:03:00Z"})).await;
-    app.advance(3600).await;
-    let batch_now = app.get(&format!("/api/v1/batches/{expiring}")).await.body;
-    assert_eq!(batch_now["status"], "expired");
-    assert_eq!(batch_now["completed_at"], "2026-11-30T13:03:00Z");
-    let statuses: Vec<String> =
-        app.contacts_with_calls(&expiring).await.iter().map(|c| field(c, "status").to_owned()).collect();
-    assert_eq!(statuses, ["completed", "completed", "skipped"]);
-}
-
-#[tokio::test]
-async fn round_robin_is_durable_across_batches_and_least_loaded_spreads() {
-    let app = TestApp::with_clock(MONDAY_10, |_| {}).await;
-    let c = campaign(&app, json!({"phone_numbers": ["+919876543210", "+919876543211", "+919876543212"]})).await;
-    let b1 = batch(&app, &c, &["+14155558000", "+14155558001"], json!({})).await;
-    let b2 = batch(&app, &c, &["+14155558002", "+14155558003"], json!({})).await;
-    let mut from = Vec::new();
-    for b in [&b1, &b2] {
-        for contact in app.contacts_with_calls(b).await {
-            from.push(field(&calls(&contact)[0], "from_number").to_owned());
-        }
-    }
-    assert_eq!(from, ["+919876543210", "+919876543211", "+919876543212", "+919876543210"]);
-
-    let ll = campaign(
-        &app,
-        json!({"phone_number_strategy": "least_loaded", "phone_numbers": ["+919876543210", "+919876543211"]}),
-    )
-    .await;
-    let b = batch(&app, &ll, &["+14155558100", "+14155558101", "+14155558102", "+14155558103"], json!({})).await;
-    let mut from: Vec<String> =
-        app.contacts_with_calls(&b).await.iter().map(|c| field(&calls(c)[0], "from_number").to_owned()).collect();
-    from.sort();
-    assert_eq!(from, ["+919876543210", "+919876543210", "+919876543211", "+919876543211"]);
-}
-
-#[tokio::test]
 async fn a_call_with_no_outcome_times_out_and_its_late_outcome_changes_nothing() {
     // calls last 120 s but the timeout is 60 s: the rescuer closes them first
     let app = TestApp::with_clock(MONDAY_10, |c| c.call_timeout = 60).await;
@@ -332,32 +107,6 @@ async fn a_call_with_no_outcome_times_out_and_its_late_outcome_changes_nothing()
     assert_eq!(contact["status"], "max_retries_reached");
     let camp = app.get(&format!("/api/v1/campaigns/{c}")).await.body;
     assert_eq!((camp["failed_calls"].as_i64(), camp["completed_calls"].as_i64()), (Some(2), Some(0)));
-}
-
-#[tokio::test]
-async fn test_clock_routes() {
-    let app = TestApp::with_clock(MONDAY_10, |_| {}).await;
-    assert_eq!(app.get("/api/v1/test/clock").await.body, json!({"now": MONDAY_10}));
-    assert_eq!(app.advance(90).await, "2026-11-30T10:01:30Z");
-    app.set_clock("2026-12-01T00:00:00+01:00").await;
-    assert_eq!(app.get("/api/v1/test/clock").await.body["now"], "2026-11-30T23:00:00Z");
-    for bad in [
-        json!({"set": "2026-11-30T00:00:00Z"}),
-        json!({"advance_seconds": -1}),
-        json!({}),
-        json!({"advance_seconds": 1, "set": "2027-01-01T00:00:00Z"}),
-        json!({"set": "tomorrow"}),
-        json!({"advance_seconds": 1, "extra": true}),
-    ] {
-        let r = app.post("/api/v1/test/clock", bad.clone()).await;
-        assert_eq!(r.status, 422, "{bad}: {}", r.text);
-    }
-    assert_eq!(app.get("/api/v1/test/clock").await.body["now"], "2026-11-30T23:00:00Z", "unchanged");
-    let real = TestApp::start().await;
-    for method in [Method::GET, Method::POST] {
-        let r = real.call(method, "/api/v1/test/clock", Some(json!({"advance_seconds": 1}))).await;
-        assert_eq!((r.status, r.detail()), (404, "Not Found"));
-    }
 }
 
 /// Two dispatchers on one database (Postgres; on SQLite the one server's dispatcher alone) race on
@@ -589,83 +338,4 @@ async fn a_restarted_server_resumes_where_the_last_one_stopped() {
     );
     assert_eq!(calls(&contacts[1])[0]["dispatched_at"], "2026-11-30T10:02:03Z");
     assert_eq!(contacts.iter().map(|c| calls(c).len()).sum::<usize>(), 2, "nothing was dialed twice");
-}
-
-#[tokio::test]
-async fn metrics_report_calls_and_dispatch_passes() {
-    let app = TestApp::with_clock(MONDAY_10, |_| {}).await;
-    let c = campaign(&app, json!({})).await;
-    batch(&app, &c, &["+14155551111", "+14155550001"], json!({"max_retries_override": 0})).await;
-    let text = app.get("/metrics").await.text;
-    assert!(text.contains("graine_calls_in_flight 2"), "{text}");
-    assert!(text.contains("graine_calls_placed_total 2"));
-    app.advance(600).await;
-    let text = app.get("/metrics").await.text;
-    assert!(text.contains("graine_calls_in_flight 0"));
-    assert!(text.contains("graine_call_outcomes_total{status=\"busy\"} 1"));
-    assert!(text.contains("graine_call_outcomes_total{status=\"completed\"} 1"));
-    assert!(text.contains("graine_dispatch_pass_seconds_count"));
-}
-
-/// The real-time loop (no test clock): two replicas (on Postgres; one server on SQLite) settle
-/// zero-length calls side by side, each taking only campaigns the other does not hold. Every
-/// contact is called once and completes.
-#[tokio::test]
-async fn two_real_time_replicas_settle_every_call_once() {
-    let one = TestApp::start_with(|c| c.simulated_call_seconds = 0).await;
-    let two = one.replica(|c| c.simulated_call_seconds = 0).await;
-    let mut batches = Vec::new();
-    for i in 0..4 {
-        let c = campaign(&one, json!({"metadata": {"concurrency_limit": 40}})).await;
-        let phones: Vec<String> = (0..150).map(|j| format!("+1415{:03}{:04}", 300 + i, 2000 + j)).collect();
-        let phones: Vec<&str> = phones.iter().map(String::as_str).collect();
-        let via = if i % 2 == 0 { &one } else { two.as_ref().unwrap_or(&one) };
-        batches.push(batch(via, &c, &phones, json!({})).await);
-    }
-    // Real time: wait (bounded) for the replicas to finish on their own.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    for b in &batches {
-        loop {
-            let now = one.get(&format!("/api/v1/batches/{b}")).await.body;
-            if now["status"] == "completed" {
-                assert_eq!(now["counters"]["completed"], 150, "{now}");
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "batch not completed in time: {now}");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    }
-    let mut db = one.db().await;
-    let counts: Vec<(i64, i64, i64)> = db
-        .rows(
-            "SELECT count(*), count(DISTINCT contact_id),
-                    count(*) FILTER (WHERE call_status IN ('dispatched', 'ringing', 'in_progress'))
-             FROM call_records",
-        )
-        .await;
-    assert_eq!(counts, [(600, 600, 0)], "one call per contact, none left live");
-    assert_eq!(db.number("SELECT CAST(COALESCE(sum(in_flight), 0) AS BIGINT) FROM campaigns").await, 0);
-}
-
-/// The settle path completes campaigns in SQL, set-based; it must agree with the domain's rule
-/// (`CampaignStatus::completes`) on every case: fed the same batches, both give the same answer.
-#[tokio::test]
-async fn completion_on_the_last_outcome_agrees_with_the_domain_rule() {
-    use graine::domain::batch::BatchStatus as B;
-    use graine::domain::campaign::CampaignStatus;
-    for (other, other_status) in [("cancel", B::Cancelled), ("pause", B::Paused), ("", B::Pending)] {
-        let app = TestApp::with_clock(MONDAY_10, |c| c.simulated_call_seconds = 0).await;
-        let c = campaign(&app, json!({})).await;
-        // The other batch first, its start ahead, so that it is in its state before the last call ends.
-        let b = batch(&app, &c, &["+14155550101"], json!({"scheduled_start": "2035-01-01T00:00:00Z"})).await;
-        if !other.is_empty() {
-            let r = app.post(&format!("/api/v1/batches/{b}/{other}"), json!({})).await;
-            assert_eq!(r.status, 200, "{}", r.text);
-        }
-        batch(&app, &c, &["+14155550100"], json!({})).await;
-        app.advance(10).await;
-        let expected = CampaignStatus::Active.completes(&[B::Completed, other_status]);
-        let status = app.get(&format!("/api/v1/campaigns/{c}")).await.body["status"].clone();
-        assert_eq!(status, if expected { "completed" } else { "active" }, "the other batch {other_status:?}");
-    }
 }
