@@ -1,7 +1,9 @@
 //! Part L of the load benchmark: the campaign and batch listings, with their `X-Total-Count`, for an
 //! organization of 100,000 campaigns with a batch each, at the run's connections (32 by default).
 
-use super::{Ctx, TOKEN, get_rotating, load};
+use super::TOKEN;
+use super::context::Ctx;
+use super::generator::{get_rotating, load};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -61,7 +63,7 @@ const SEED_DB: &str = "graine_bench_lists_seed";
 
 /// A server on the organization of `CAMPAIGNS` campaigns: seeded through the API, or copied from the seed
 /// database that `--lists-seed-cache` keeps.
-async fn seeded(ctx: &Ctx) -> (super::Server, usize) {
+async fn seeded(ctx: &Ctx) -> (super::processes::Server, usize) {
     let keep = ctx.opts.lists_seed_cache && ctx.opts.store == super::StoreKind::Postgres;
     let cached = keep
         && sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pg_database WHERE datname = $1")
