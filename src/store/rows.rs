@@ -48,6 +48,33 @@ pub trait Cells {
     }
 }
 
+/// The `Cells` methods whose column types both engines decode alike (text, floating point, boolean),
+/// for use inside each engine's `impl Cells`.
+macro_rules! alike_cells {
+    () => {
+        fn text(&self, column: &str) -> Result<&str, Error> {
+            Ok(sqlx::Row::try_get(self, column)?)
+        }
+
+        fn text_opt(&self, column: &str) -> Result<Option<&str>, Error> {
+            Ok(sqlx::Row::try_get(self, column)?)
+        }
+
+        fn real(&self, column: &str) -> Result<f64, Error> {
+            Ok(sqlx::Row::try_get(self, column)?)
+        }
+
+        fn real_opt(&self, column: &str) -> Result<Option<f64>, Error> {
+            Ok(sqlx::Row::try_get(self, column)?)
+        }
+
+        fn flag(&self, column: &str) -> Result<bool, Error> {
+            Ok(sqlx::Row::try_get(self, column)?)
+        }
+    };
+}
+pub(super) use alike_cells;
+
 /// A text column read as one of a closed set of values.
 fn parsed<T>(row: &impl Cells, column: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, Error> {
     parse(row.text(column)?).ok_or_else(|| corrupt(column))

@@ -20,15 +20,9 @@ fn int_column(row: &PgRow, column: &str) -> Result<(usize, u8), Error> {
 }
 
 impl Cells for PgRow {
+    crate::store::rows::alike_cells!();
+
     fn id(&self, column: &str) -> Result<Uuid, Error> {
-        Ok(self.try_get(column)?)
-    }
-
-    fn text(&self, column: &str) -> Result<&str, Error> {
-        Ok(self.try_get(column)?)
-    }
-
-    fn text_opt(&self, column: &str) -> Result<Option<&str>, Error> {
         Ok(self.try_get(column)?)
     }
 
@@ -46,18 +40,6 @@ impl Cells for PgRow {
             (i, 4) => self.try_get::<Option<i32>, _>(i)?.map(i64::from),
             (i, _) => self.try_get(i)?,
         })
-    }
-
-    fn real(&self, column: &str) -> Result<f64, Error> {
-        Ok(self.try_get(column)?)
-    }
-
-    fn real_opt(&self, column: &str) -> Result<Option<f64>, Error> {
-        Ok(self.try_get(column)?)
-    }
-
-    fn flag(&self, column: &str) -> Result<bool, Error> {
-        Ok(self.try_get(column)?)
     }
 
     fn at(&self, column: &str) -> Result<DateTime<Utc>, Error> {

@@ -267,16 +267,10 @@ pub(super) fn instant(m: i64) -> Result<DateTime<Utc>, Error> {
 /// SQLite's storage as the shared decoders read it: ids as hyphenated text, instants as
 /// microseconds, JSON (and lists of texts) as text.
 impl Cells for SqliteRow {
+    crate::store::rows::alike_cells!();
+
     fn id(&self, column: &str) -> Result<Uuid, Error> {
         Ok(self.try_get::<uuid::fmt::Hyphenated, _>(column)?.into_uuid())
-    }
-
-    fn text(&self, column: &str) -> Result<&str, Error> {
-        Ok(self.try_get(column)?)
-    }
-
-    fn text_opt(&self, column: &str) -> Result<Option<&str>, Error> {
-        Ok(self.try_get(column)?)
     }
 
     fn int(&self, column: &str) -> Result<i64, Error> {
@@ -284,18 +278,6 @@ impl Cells for SqliteRow {
     }
 
     fn int_opt(&self, column: &str) -> Result<Option<i64>, Error> {
-        Ok(self.try_get(column)?)
-    }
-
-    fn real(&self, column: &str) -> Result<f64, Error> {
-        Ok(self.try_get(column)?)
-    }
-
-    fn real_opt(&self, column: &str) -> Result<Option<f64>, Error> {
-        Ok(self.try_get(column)?)
-    }
-
-    fn flag(&self, column: &str) -> Result<bool, Error> {
         Ok(self.try_get(column)?)
     }
 
