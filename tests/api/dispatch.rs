@@ -9,6 +9,7 @@ use crate::common::{DISPATCH_SLOTS, TestApp, at, eventually, fresh_postgres_url,
 use serde_json::{Value, json};
 
 mod calls;
+mod eligibility;
 mod retries;
 mod schedule;
 
