@@ -250,7 +250,7 @@ impl Dispatcher {
                 held = true;
                 continue;
             }
-            if tx.expire_batch(org, campaign, batch, now).await? {
+            if crate::service::batches::expire(&mut tx, org, campaign, batch, now).await? {
                 tx.commit().await?;
                 changed = true;
             } else {

@@ -184,6 +184,28 @@ pub async fn complete_campaign_if_done(
     Ok(())
 }
 
+/// Expires a batch whose `expires_at` has passed, in the caller's transaction: `expired`, its open
+/// contacts skipped, and the campaign completed when that was its last open batch. `false` when the
+/// batch is gone, already ended, or not yet expired.
+pub async fn expire(
+    tx: &mut Tx,
+    org: OrgId,
+    campaign: CampaignId,
+    batch: BatchId,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let Some(c) = tx.lock_campaign(org, campaign).await? else { return Ok(false) };
+    let Some(b) = tx.lock_batch(org, batch).await? else { return Ok(false) };
+    if b.status.is_terminal() || b.expires_at.is_none_or(|e| e > now) {
+        return Ok(false);
+    }
+    tx.set_batch_status(batch, b.status, BatchStatus::Expired, now).await?;
+    tx.skip_open_contacts(batch, now).await?;
+    tx.refresh_due_at(campaign).await?;
+    complete_campaign_if_done(tx, campaign, c.status, now).await?;
+    Ok(true)
+}
+
 /// `POST /batches/{id}/dispatch`: checks the batch can still dispatch, nudges the dispatcher, and says
 /// how many contacts wait.
 pub async fn dispatch(store: &Store, wake: &Wake, org: OrgId, id: BatchId) -> Result<Batch, Error> {

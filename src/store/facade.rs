@@ -284,28 +284,6 @@ impl Tx {
             Tx::Sqlite(t) => t.rollback().await,
         }
     }
-
-    /// Expires a batch: `expired`, its open contacts skipped, and the campaign completed when done.
-    pub async fn expire_batch(
-        &mut self,
-        org: OrgId,
-        campaign: CampaignId,
-        batch: BatchId,
-        now: DateTime<Utc>,
-    ) -> Result<bool, Error> {
-        let Some(c) = self.lock_campaign(org, campaign).await? else { return Ok(false) };
-        let Some(b) = self.lock_batch(org, batch).await? else { return Ok(false) };
-        if b.status.is_terminal() || b.expires_at.is_none_or(|e| e > now) {
-            return Ok(false);
-        }
-        self.set_batch_status(batch, b.status, BatchStatus::Expired, now).await?;
-        self.skip_open_contacts(batch, now).await?;
-        self.refresh_due_at(campaign).await?;
-        if c.status.completes(&self.batch_statuses(campaign).await?) {
-            self.set_campaign_status(campaign, c.status, CampaignStatus::Completed, now).await?;
-        }
-        Ok(true)
-    }
 }
 
 delegate!(Tx {
