@@ -6,14 +6,8 @@ use uuid::Uuid;
 const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 const ENCODED_LEN: usize = 26;
 
-/// Encodes 128 bits as 26 base32 characters, most significant first (the first carries 3 bits).
-pub fn encode_base32(value: u128) -> String {
-    let mut out = [0u8; ENCODED_LEN];
-    write_base32(value, &mut out);
-    out.iter().map(|&b| b as char).collect()
-}
-
-/// Writes the 26 base32 characters of `value` into `out`.
+/// Writes 128 bits as the 26 base32 characters of `out`, most significant first (the first carries
+/// 3 bits).
 fn write_base32(value: u128, out: &mut [u8]) {
     for (i, slot) in out.iter_mut().enumerate() {
         let shift = 5 * (ENCODED_LEN - 1 - i);
@@ -23,7 +17,7 @@ fn write_base32(value: u128, out: &mut [u8]) {
 
 /// `prefix` and the 26 characters of `value` in a stack buffer (ids are written in every listed
 /// object: no allocation and no formatter); calls `with` on the text.
-pub fn with_prefixed<R>(prefix: &str, value: u128, with: impl FnOnce(&str) -> R) -> R {
+fn with_prefixed<R>(prefix: &str, value: u128, with: impl FnOnce(&str) -> R) -> R {
     let mut buf = [0u8; 8 + ENCODED_LEN];
     let n = prefix.len().min(8);
     buf[..n].copy_from_slice(&prefix.as_bytes()[..n]);
@@ -150,9 +144,10 @@ mod tests {
 
     #[test]
     fn extremes_encode_and_decode() {
-        assert_eq!(encode_base32(0), "0".repeat(26));
-        assert_eq!(encode_base32(u128::MAX), format!("7{}", "z".repeat(25)));
-        assert_eq!(decode_base32(&encode_base32(u128::MAX)), Some(u128::MAX));
+        let encode = |v: u128| with_prefixed("", v, str::to_owned);
+        assert_eq!(encode(0), "0".repeat(26));
+        assert_eq!(encode(u128::MAX), format!("7{}", "z".repeat(25)));
+        assert_eq!(decode_base32(&encode(u128::MAX)), Some(u128::MAX));
     }
 
     #[test]

@@ -10,12 +10,13 @@ use crate::domain::campaign::{
 };
 use crate::domain::contact::{CallKind, CallRecord, CallStatus, Contact, ContactStatus, StatusCounts};
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId, TokenId};
+use crate::domain::outcome::{Attempts, LiveCall};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::provider::Provider;
 use crate::domain::timezone::Timezone;
 use crate::domain::voicemail::AnsweredBy;
 use crate::error::Error;
-use crate::store::FinishedCall;
+use crate::store::{ClaimedContact, FinishedCall, PriorState, StatusBreakdown};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -76,7 +77,7 @@ macro_rules! alike_cells {
 pub(super) use alike_cells;
 
 /// A text column read as one of a closed set of values.
-fn parsed<T>(row: &impl Cells, column: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, Error> {
+pub fn parsed<T>(row: &impl Cells, column: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, Error> {
     parse(row.text(column)?).ok_or_else(|| corrupt(column))
 }
 
@@ -235,5 +236,62 @@ pub fn planned_end(row: &impl Cells) -> Result<FinishedCall, Error> {
         execution_id: ExecutionId::from_uuid(row.id("id")?),
         outcome: serde_json::from_str(row.json_text("planned_outcome")?).map_err(|_| corrupt("planned outcome"))?,
         ended_at: row.at("planned_end_at")?,
+    })
+}
+
+/// The columns `claimed_contact` reads.
+pub const CLAIMED_CONTACT_COLUMNS: &str = "id, batch_id, phone_number, call_variables, status, retry_count, \
+    follow_up_count, next_retry_at, last_attempted_at, latest_retry_count";
+
+/// A contact a claim took, with the state to restore if its call is not placed, from the columns of
+/// `CLAIMED_CONTACT_COLUMNS`.
+pub fn claimed_contact(row: &impl Cells) -> Result<ClaimedContact, Error> {
+    let status = parsed(row, "status", ContactStatus::parse)?;
+    Ok(ClaimedContact {
+        id: ContactId::from_uuid(row.id("id")?),
+        batch_id: BatchId::from_uuid(row.id("batch_id")?),
+        phone_number: row.text("phone_number")?.to_owned(),
+        call_variables: row.object("call_variables")?,
+        status,
+        retry_count: row.int("retry_count")?,
+        follow_up_count: row.int("follow_up_count")?,
+        prior: PriorState {
+            status,
+            next_retry_at: row.at_opt("next_retry_at")?,
+            last_attempted_at: row.at_opt("last_attempted_at")?,
+            latest_retry_count: row.int("latest_retry_count")?,
+        },
+    })
+}
+
+/// A live call about to be closed, keyed by its id, from a row with `id`, `contact_id`, `batch_id`,
+/// `campaign_id` and `kind`.
+pub fn live_call(row: &impl Cells) -> Result<(Uuid, LiveCall<Uuid>), Error> {
+    let call = LiveCall {
+        contact: row.id("contact_id")?,
+        batch: row.id("batch_id")?,
+        campaign: row.id("campaign_id")?,
+        kind: parsed(row, "kind", CallKind::parse)?,
+    };
+    Ok((row.id("id")?, call))
+}
+
+/// A contact's status and attempts, keyed by its id (`id, status, retry_count, follow_up_count`).
+pub fn contact_attempts(row: &impl Cells) -> Result<(Uuid, (ContactStatus, Attempts)), Error> {
+    let attempts = Attempts { retry_count: row.int("retry_count")?, follow_up_count: row.int("follow_up_count")? };
+    Ok((row.id("id")?, (parsed(row, "status", ContactStatus::parse)?, attempts)))
+}
+
+/// A batch's status and retry override, keyed by its id (`id, status, max_retries_override`).
+pub fn batch_retries(row: &impl Cells) -> Result<(Uuid, (BatchStatus, Option<i64>)), Error> {
+    Ok((row.id("id")?, (batch_status(row)?, row.int_opt("max_retries_override")?)))
+}
+
+/// Contacts of one status with the oldest `updated_at` among them (`status, n, oldest`).
+pub fn status_breakdown(row: &impl Cells) -> Result<StatusBreakdown, Error> {
+    Ok(StatusBreakdown {
+        status: parsed(row, "status", ContactStatus::parse)?,
+        count: row.int("n")?,
+        oldest_updated_at: row.at_opt("oldest")?,
     })
 }

@@ -45,6 +45,11 @@ pub const COUNTER_COLUMNS: [&str; 11] = [
     "n_max_retries_reached",
 ];
 
+/// A value as JSON text, for a JSON column (SQLite: `text`; PostgreSQL: `json`, cast in the statement).
+pub fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(Error::internal)
+}
+
 /// An error for a stored value that does not decode.
 pub fn corrupt(what: &str) -> Error {
     Error::internal(format!("stored data has an invalid {what}"))

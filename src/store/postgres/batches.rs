@@ -7,7 +7,7 @@ use crate::domain::eligibility::BatchState;
 use crate::domain::ids::{BatchId, CampaignId, OrgId};
 use crate::error::Error;
 use crate::store::rows;
-use crate::store::shared::{BATCH_COLUMNS as COLUMNS, CAMPAIGN_COLUMNS, COUNTER_COLUMNS, corrupt};
+use crate::store::shared::{BATCH_COLUMNS as COLUMNS, CAMPAIGN_COLUMNS, COUNTER_COLUMNS, corrupt, json_text};
 use crate::store::{BatchFilter, OpenBatch, Page, StatsSnapshot};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -153,8 +153,8 @@ impl Tx {
         .bind(b.max_retries_override.map(i16::from))
         .bind(b.scheduled_start)
         .bind(b.expires_at)
-        .bind(super::campaigns::json_text(&b.call_context)?)
-        .bind(super::campaigns::json_text(&b.metadata)?)
+        .bind(json_text(&b.call_context)?)
+        .bind(json_text(&b.metadata)?)
         .bind(b.created_at)
         .execute(&mut *self.0)
         .await?;

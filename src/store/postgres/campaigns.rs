@@ -7,13 +7,8 @@ use crate::domain::phone::PhoneNumber;
 use crate::error::Error;
 use crate::store::Page;
 use crate::store::rows;
-use crate::store::shared::CAMPAIGN_COLUMNS as COLUMNS;
+use crate::store::shared::{CAMPAIGN_COLUMNS as COLUMNS, json_text};
 use chrono::{DateTime, Utc};
-
-/// JSON text for a `json` column (bound as text and cast in the statement).
-pub(super) fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, Error> {
-    serde_json::to_string(value).map_err(Error::internal)
-}
 
 impl Store {
     /// The organization's campaign with this id.

@@ -6,10 +6,9 @@ use crate::domain::contact::{CallRecord, Contact, ContactStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId};
 use crate::error::Error;
 use crate::store::rows;
-use crate::store::shared::{CALL_COLUMNS, CONTACT_COLUMNS, corrupt};
+use crate::store::shared::{CALL_COLUMNS, CONTACT_COLUMNS};
 use crate::store::{Page, StatusBreakdown};
 use chrono::{DateTime, SecondsFormat, Utc};
-use sqlx::Row;
 use std::fmt::Write;
 use tokio::sync::mpsc;
 
@@ -135,16 +134,7 @@ impl Store {
         .bind(batch.uuid())
         .fetch_all(&self.reads)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let status: String = r.try_get("status")?;
-                Ok(StatusBreakdown {
-                    status: ContactStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
-                    count: r.try_get("n")?,
-                    oldest_updated_at: r.try_get("oldest")?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::status_breakdown).collect()
     }
 
     /// Up to `n` of the batch's pending contacts, first in dispatch order.

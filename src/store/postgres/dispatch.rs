@@ -8,11 +8,11 @@ use super::Tx;
 use crate::domain::batch::Batch;
 use crate::domain::campaign::Campaign;
 use crate::domain::contact::{CallKind, ContactStatus};
-use crate::domain::ids::{BatchId, CampaignId, ContactId};
+use crate::domain::ids::{BatchId, CampaignId};
 use crate::error::Error;
 use crate::store::rows;
-use crate::store::shared::{BATCH_COLUMNS, BatchDelta, CAMPAIGN_COLUMNS, LIVE, assignments, corrupt};
-use crate::store::{ClaimedContact, LockedForDispatch, NewCall, PriorState};
+use crate::store::shared::{BATCH_COLUMNS, BatchDelta, CAMPAIGN_COLUMNS, LIVE, assignments};
+use crate::store::{ClaimedContact, LockedForDispatch, NewCall};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::Row;
@@ -163,45 +163,21 @@ impl Tx {
         now: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<ClaimedContact>, Error> {
-        let columns = "id, batch_id, phone_number, call_variables, status, retry_count, follow_up_count, \
-            next_retry_at, last_attempted_at, latest_retry_count";
+        let columns = rows::CLAIMED_CONTACT_COLUMNS;
         let due = format!(
             "SELECT {columns} FROM contacts WHERE batch_id = $1 AND status IN ('retrying', 'followup_scheduled')
                 AND next_retry_at <= $2 ORDER BY next_retry_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED"
         );
-        let mut rows = sqlx::query(&due).bind(batch.uuid()).bind(now).bind(limit).fetch_all(&mut *self.0).await?;
-        let rest = limit - rows.len() as i64;
+        let mut found = sqlx::query(&due).bind(batch.uuid()).bind(now).bind(limit).fetch_all(&mut *self.0).await?;
+        let rest = limit - found.len() as i64;
         if rest > 0 {
             let pending = format!(
                 "SELECT {columns} FROM contacts WHERE batch_id = $1 AND status = 'pending'
                  ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED"
             );
-            rows.extend(sqlx::query(&pending).bind(batch.uuid()).bind(rest).fetch_all(&mut *self.0).await?);
+            found.extend(sqlx::query(&pending).bind(batch.uuid()).bind(rest).fetch_all(&mut *self.0).await?);
         }
-        rows.iter()
-            .map(|r| {
-                let status: String = r.try_get("status")?;
-                let status = ContactStatus::parse(&status).ok_or_else(|| corrupt("contact status"))?;
-                Ok(ClaimedContact {
-                    id: ContactId::from_uuid(r.try_get("id")?),
-                    batch_id: BatchId::from_uuid(r.try_get("batch_id")?),
-                    phone_number: r.try_get("phone_number")?,
-                    call_variables: match r.try_get("call_variables")? {
-                        Value::Object(m) => m,
-                        _ => return Err(corrupt("call_variables")),
-                    },
-                    status,
-                    retry_count: i64::from(r.try_get::<i16, _>("retry_count")?),
-                    follow_up_count: i64::from(r.try_get::<i16, _>("follow_up_count")?),
-                    prior: PriorState {
-                        status,
-                        next_retry_at: r.try_get("next_retry_at")?,
-                        last_attempted_at: r.try_get("last_attempted_at")?,
-                        latest_retry_count: i64::from(r.try_get::<i16, _>("latest_retry_count")?),
-                    },
-                })
-            })
-            .collect()
+        found.iter().map(rows::claimed_contact).collect()
     }
 
     /// Calls in flight per caller-ID number of the campaign.

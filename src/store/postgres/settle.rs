@@ -5,13 +5,13 @@ use super::Store;
 use super::dispatch::{apply_batch_deltas, complete_finished, lock_campaigns, take_slot};
 use crate::domain::batch::BatchStatus;
 use crate::domain::campaign::Campaign;
-use crate::domain::contact::{CallKind, ContactStatus};
+use crate::domain::contact::ContactStatus;
 use crate::domain::ids::ExecutionId;
 use crate::domain::outcome::{Attempts, Outcome};
 use crate::domain::outcome::{LiveCall, decide};
 use crate::error::Error;
 use crate::store::rows;
-use crate::store::shared::{ADD_CAMPAIGN_OUTCOMES, LIVE, corrupt};
+use crate::store::shared::{ADD_CAMPAIGN_OUTCOMES, LIVE};
 use crate::store::{Closed, FinishedCall};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -149,19 +149,7 @@ async fn record_locked(
     if live.is_empty() {
         return Ok(Vec::new());
     }
-    let mut calls: HashMap<Uuid, LiveCall<Uuid>> = HashMap::with_capacity(live.len());
-    for r in &live {
-        let kind: String = r.try_get("kind")?;
-        calls.insert(
-            r.try_get("id")?,
-            LiveCall {
-                contact: r.try_get("contact_id")?,
-                batch: r.try_get("batch_id")?,
-                campaign: r.try_get("campaign_id")?,
-                kind: CallKind::parse(&kind).ok_or_else(|| corrupt("call kind"))?,
-            },
-        );
-    }
+    let calls: HashMap<Uuid, LiveCall<Uuid>> = live.iter().map(rows::live_call).collect::<Result<_, _>>()?;
     let contact_ids: Vec<Uuid> = calls.values().map(|c| c.contact).collect();
     let batch_ids: Vec<Uuid> = calls.values().map(|c| c.batch).collect();
     let contact_rows = sqlx::query(
@@ -170,36 +158,15 @@ async fn record_locked(
     .bind(&contact_ids)
     .fetch_all(&mut *tx)
     .await?;
-    let mut contacts: HashMap<Uuid, (ContactStatus, Attempts)> = HashMap::new();
-    for r in &contact_rows {
-        let status: String = r.try_get("status")?;
-        contacts.insert(
-            r.try_get("id")?,
-            (
-                ContactStatus::parse(&status).ok_or_else(|| corrupt("contact status"))?,
-                Attempts {
-                    retry_count: i64::from(r.try_get::<i16, _>("retry_count")?),
-                    follow_up_count: i64::from(r.try_get::<i16, _>("follow_up_count")?),
-                },
-            ),
-        );
-    }
+    let contacts: HashMap<Uuid, (ContactStatus, Attempts)> =
+        contact_rows.iter().map(rows::contact_attempts).collect::<Result<_, _>>()?;
     let batch_rows =
         sqlx::query("SELECT id, status, max_retries_override FROM batches WHERE id = ANY($1) ORDER BY id FOR UPDATE")
             .bind(&batch_ids)
             .fetch_all(&mut *tx)
             .await?;
-    let mut batches: HashMap<Uuid, (BatchStatus, Option<i64>)> = HashMap::new();
-    for r in &batch_rows {
-        let status: String = r.try_get("status")?;
-        batches.insert(
-            r.try_get("id")?,
-            (
-                BatchStatus::parse(&status).ok_or_else(|| corrupt("batch status"))?,
-                r.try_get::<Option<i16>, _>("max_retries_override")?.map(i64::from),
-            ),
-        );
-    }
+    let batches: HashMap<Uuid, (BatchStatus, Option<i64>)> =
+        batch_rows.iter().map(rows::batch_retries).collect::<Result<_, _>>()?;
 
     let closing = finished.iter().map(|f| (f.execution_id.uuid(), &f.outcome, f.ended_at));
     let recorded = decide(closing, calls, &contacts, &batches, &campaigns);

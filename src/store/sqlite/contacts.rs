@@ -7,10 +7,9 @@ use crate::domain::contact::{CallRecord, Contact, ContactStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId};
 use crate::error::Error;
 use crate::store::rows::{self, Cells};
-use crate::store::shared::{CALL_COLUMNS, CONTACT_COLUMNS, corrupt};
+use crate::store::shared::{CALL_COLUMNS, CONTACT_COLUMNS};
 use crate::store::{Page, StatusBreakdown};
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use tokio::sync::mpsc;
 
 impl Tx {
@@ -112,16 +111,7 @@ impl Store {
         .bind(id(batch.uuid()))
         .fetch_all(&self.reads)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let status: &str = r.try_get("status")?;
-                Ok(StatusBreakdown {
-                    status: ContactStatus::parse(status).ok_or_else(|| corrupt("status"))?,
-                    count: r.try_get("n")?,
-                    oldest_updated_at: r.at_opt("oldest")?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::status_breakdown).collect()
     }
 
     /// Up to `n` of the batch's pending contacts, first in dispatch order.

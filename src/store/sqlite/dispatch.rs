@@ -8,11 +8,11 @@ use super::{Tx, id, id_list, json_text, micros};
 use crate::domain::batch::Batch;
 use crate::domain::campaign::Campaign;
 use crate::domain::contact::{CallKind, ContactStatus};
-use crate::domain::ids::{BatchId, CampaignId, ContactId};
+use crate::domain::ids::{BatchId, CampaignId};
 use crate::error::Error;
 use crate::store::rows::{self, Cells};
-use crate::store::shared::{BATCH_COLUMNS, BatchDelta, CAMPAIGN_COLUMNS, LIVE, assignments, corrupt};
-use crate::store::{ClaimedContact, LockedForDispatch, NewCall, PriorState};
+use crate::store::shared::{BATCH_COLUMNS, BatchDelta, CAMPAIGN_COLUMNS, LIVE, assignments};
+use crate::store::{ClaimedContact, LockedForDispatch, NewCall};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::sqlite::SqliteRow;
@@ -20,12 +20,6 @@ use sqlx::{Row, SqliteConnection};
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 use uuid::fmt::Hyphenated;
-
-/// A text column parsed into a domain enum.
-pub(super) fn parsed<T>(r: &SqliteRow, column: &str, parse: fn(&str) -> Option<T>, what: &str) -> Result<T, Error> {
-    let text: &str = r.try_get(column)?;
-    parse(text).ok_or_else(|| corrupt(what))
-}
 
 /// Ids as one bound value, for `IN (SELECT value FROM json_each(?))`.
 pub(super) fn ids<'a>(list: impl IntoIterator<Item = &'a Uuid>) -> String {
@@ -155,41 +149,21 @@ impl Tx {
         now: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<ClaimedContact>, Error> {
-        let columns = "id, batch_id, phone_number, call_variables, status, retry_count, follow_up_count, \
-            next_retry_at, last_attempted_at, latest_retry_count";
+        let columns = rows::CLAIMED_CONTACT_COLUMNS;
         let due = format!(
             "SELECT {columns} FROM contacts WHERE batch_id = ?1 AND status IN ('retrying', 'followup_scheduled')
                 AND next_retry_at <= ?2 ORDER BY next_retry_at, seq LIMIT ?3"
         );
-        let mut rows =
+        let mut found =
             sqlx::query(&due).bind(id(batch.uuid())).bind(micros(now)).bind(limit).fetch_all(&mut *self.0).await?;
-        let rest = limit - rows.len() as i64;
+        let rest = limit - found.len() as i64;
         if rest > 0 {
             let pending = format!(
                 "SELECT {columns} FROM contacts WHERE batch_id = ? AND status = 'pending' ORDER BY seq LIMIT ?"
             );
-            rows.extend(sqlx::query(&pending).bind(id(batch.uuid())).bind(rest).fetch_all(&mut *self.0).await?);
+            found.extend(sqlx::query(&pending).bind(id(batch.uuid())).bind(rest).fetch_all(&mut *self.0).await?);
         }
-        rows.iter()
-            .map(|r| {
-                let status = parsed(r, "status", ContactStatus::parse, "contact status")?;
-                Ok(ClaimedContact {
-                    id: ContactId::from_uuid(r.id("id")?),
-                    batch_id: BatchId::from_uuid(r.id("batch_id")?),
-                    phone_number: r.try_get("phone_number")?,
-                    call_variables: r.object("call_variables")?,
-                    status,
-                    retry_count: r.try_get("retry_count")?,
-                    follow_up_count: r.try_get("follow_up_count")?,
-                    prior: PriorState {
-                        status,
-                        next_retry_at: r.at_opt("next_retry_at")?,
-                        last_attempted_at: r.at_opt("last_attempted_at")?,
-                        latest_retry_count: r.try_get("latest_retry_count")?,
-                    },
-                })
-            })
-            .collect()
+        found.iter().map(rows::claimed_contact).collect()
     }
 
     /// Calls in flight per caller-ID number of the campaign.

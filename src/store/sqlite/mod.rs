@@ -298,10 +298,7 @@ impl Cells for SqliteRow {
     }
 }
 
-/// JSON text of a value.
-pub(super) fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, Error> {
-    serde_json::to_string(value).map_err(Error::internal)
-}
+pub(super) use super::shared::json_text;
 
 /// A list of ids as a JSON array, for `IN (SELECT value FROM json_each(?))`.
 pub(super) fn id_list(ids: impl IntoIterator<Item = Uuid>) -> String {

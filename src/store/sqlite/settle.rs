@@ -1,11 +1,11 @@
 //! Recording what became of calls: outcomes (from callbacks, simulated scripts and timeouts) with
 //! exact counters, on the single writer connection.
 
-use super::dispatch::{apply_batch_deltas, complete_finished, ids, lock_campaigns, parsed, rows_in, take_seqs, uuids};
+use super::dispatch::{apply_batch_deltas, complete_finished, ids, lock_campaigns, rows_in, take_seqs, uuids};
 use super::{Store, id, id_list, micros};
 use crate::domain::batch::BatchStatus;
 use crate::domain::campaign::Campaign;
-use crate::domain::contact::{CallKind, CallStatus, ContactStatus};
+use crate::domain::contact::{CallStatus, ContactStatus};
 use crate::domain::ids::ExecutionId;
 use crate::domain::outcome::{Attempts, Outcome};
 use crate::domain::outcome::{LiveCall, decide};
@@ -15,7 +15,7 @@ use crate::store::shared::{ADD_CAMPAIGN_OUTCOMES, LIVE};
 use crate::store::{Closed, FinishedCall};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sqlx::{Row, Sqlite};
+use sqlx::Sqlite;
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -117,31 +117,15 @@ async fn record_locked(
     if live.is_empty() {
         return Ok(Vec::new());
     }
-    let mut calls: HashMap<Uuid, LiveCall<Uuid>> = HashMap::with_capacity(live.len());
-    for r in &live {
-        let call = LiveCall {
-            contact: r.id("contact_id")?,
-            batch: r.id("batch_id")?,
-            campaign: r.id("campaign_id")?,
-            kind: parsed(r, "kind", CallKind::parse, "call kind")?,
-        };
-        calls.insert(r.id("id")?, call);
-    }
+    let calls: HashMap<Uuid, LiveCall<Uuid>> = live.iter().map(rows::live_call).collect::<Result<_, _>>()?;
     let select = "SELECT id, status, retry_count, follow_up_count FROM contacts";
     let contact_rows = rows_in(&mut tx, select, id_list(calls.values().map(|c| c.contact))).await?;
-    let mut contacts: HashMap<Uuid, (ContactStatus, Attempts)> = HashMap::new();
-    for r in &contact_rows {
-        let attempts =
-            Attempts { retry_count: r.try_get("retry_count")?, follow_up_count: r.try_get("follow_up_count")? };
-        contacts.insert(r.id("id")?, (parsed(r, "status", ContactStatus::parse, "contact status")?, attempts));
-    }
+    let contacts: HashMap<Uuid, (ContactStatus, Attempts)> =
+        contact_rows.iter().map(rows::contact_attempts).collect::<Result<_, _>>()?;
     let select = "SELECT id, status, max_retries_override FROM batches";
     let batch_rows = rows_in(&mut tx, select, id_list(calls.values().map(|c| c.batch))).await?;
-    let mut batches: HashMap<Uuid, (BatchStatus, Option<i64>)> = HashMap::new();
-    for r in &batch_rows {
-        let status = parsed(r, "status", BatchStatus::parse, "batch status")?;
-        batches.insert(r.id("id")?, (status, r.try_get("max_retries_override")?));
-    }
+    let batches: HashMap<Uuid, (BatchStatus, Option<i64>)> =
+        batch_rows.iter().map(rows::batch_retries).collect::<Result<_, _>>()?;
 
     let closing = finished.iter().map(|f| (f.execution_id.uuid(), &f.outcome, f.ended_at));
     let recorded = decide(closing, calls, &contacts, &batches, &campaigns);
