@@ -125,6 +125,14 @@ pub struct Batch {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+impl Batch {
+    /// Whether the batch is to be expired at `now`: still open, and its `expires_at` reached (the
+    /// dispatcher's SQL finds such batches by the same rule, on its index).
+    pub fn expires_by(&self, now: DateTime<Utc>) -> bool {
+        !self.status.is_terminal() && self.expires_at.is_some_and(|e| e <= now)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +179,36 @@ mod tests {
             S::Completed.apply(A::Pause, false, false),
             Err(Forbidden("Cannot pause a batch that is completed".into()))
         );
+    }
+
+    #[test]
+    fn a_batch_expires_once_open_and_past_its_expiry() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let now = at("2026-11-30T10:00:00Z");
+        let batch = |status, expires_at| Batch {
+            id: BatchId::generate(),
+            campaign_id: CampaignId::generate(),
+            organization_id: OrgId::generate(),
+            status,
+            total_contacts: 1,
+            concurrency_limit: None,
+            max_retries_override: None,
+            scheduled_start: now,
+            expires_at,
+            call_context: Map::new(),
+            metadata: Map::new(),
+            counters: StatusCounts::default(),
+            in_flight: 0,
+            created_at: now,
+            updated_at: now,
+            completed_at: None,
+        };
+        for &status in BatchStatus::ALL {
+            let open = !status.is_terminal();
+            assert_eq!(batch(status, Some(now)).expires_by(now), open, "{status:?} at its expiry");
+            assert_eq!(batch(status, Some(at("2026-11-30T09:00:00Z"))).expires_by(now), open, "{status:?} past it");
+            assert!(!batch(status, Some(at("2026-11-30T10:00:01Z"))).expires_by(now), "{status:?} before it");
+            assert!(!batch(status, None).expires_by(now), "{status:?} without one");
+        }
     }
 }

@@ -196,7 +196,7 @@ pub async fn expire(
 ) -> Result<bool, Error> {
     let Some(c) = tx.lock_campaign(org, campaign).await? else { return Ok(false) };
     let Some(b) = tx.lock_batch(org, batch).await? else { return Ok(false) };
-    if b.status.is_terminal() || b.expires_at.is_none_or(|e| e > now) {
+    if !b.expires_by(now) {
         return Ok(false);
     }
     tx.set_batch_status(batch, b.status, BatchStatus::Expired, now).await?;
