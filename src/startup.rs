@@ -119,6 +119,12 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
     let dispatch_loop = tokio::spawn(dispatcher.run(shutdown.clone()));
     tokio::spawn(purge_idempotency_keys(store.clone(), clock, shutdown.clone()));
     tokio::spawn(fold_list_counts(store.clone(), shutdown.clone()));
+    let fill = store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = fill.fill().await {
+            tracing::debug!(error = %e, "idle connections not opened ahead");
+        }
+    });
     let service = app(state);
     let join = tokio::spawn(async move {
         let limits = ClientLimits {

@@ -28,7 +28,7 @@ pub enum Store {
 
 /// A transaction opened by a service; dropped without `commit` it rolls back.
 pub enum Tx {
-    Postgres(postgres::Tx),
+    Postgres(postgres::Tx<'static>),
     Sqlite(sqlite::Tx),
 }
 
@@ -145,6 +145,9 @@ delegate!(Store {
     fn migrate() -> ();
     /// Whether the database answers and every migration is applied.
     fn ready() -> ();
+    /// Opens the connections an idle server keeps, ready for the first claims (PostgreSQL's write
+    /// pool; nothing on SQLite). Run in the background once the server serves.
+    fn fill() -> ();
 
     /// Adds an organization.
     fn insert_org(id: OrgId, name: &str, now: DateTime<Utc>) -> ();

@@ -43,7 +43,7 @@ impl Store {
     }
 }
 
-impl Tx {
+impl Tx<'_> {
     /// Reads and locks the organization's campaign until the transaction ends.
     pub async fn lock_campaign(&mut self, org: OrgId, id: CampaignId) -> Result<Option<Campaign>, Error> {
         let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE id = $1 AND organization_id = $2 FOR UPDATE");
@@ -162,7 +162,7 @@ impl Store {
     }
 }
 
-impl Tx {
+impl Tx<'_> {
     /// Inserts a new campaign.
     pub async fn insert_campaign(&mut self, c: &Campaign) -> Result<(), Error> {
         insert(&mut *self.0, c).await

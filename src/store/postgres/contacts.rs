@@ -28,7 +28,7 @@ fn copy_escape(out: &mut String, text: &str) {
     }
 }
 
-impl Tx {
+impl Tx<'_> {
     /// Inserts a batch's contacts, all `pending`, in one COPY, chunk by chunk as they arrive until the
     /// sender closes (positions follow arrival order). Returns how many were inserted.
     pub async fn insert_contacts(

@@ -118,7 +118,7 @@ pub(super) async fn take_slot(conn: &mut sqlx::PgConnection, slot: u32, slots: u
     }
 }
 
-impl Tx {
+impl Tx<'_> {
     /// Takes one of `slots` dispatch slots for the rest of the transaction: any free one, else
     /// `slot` once it frees, waiting at most `SLOT_WAIT`. Says whether it got one.
     pub async fn take_dispatch_slot(&mut self, slot: u32, slots: u32) -> Result<bool, Error> {
@@ -198,32 +198,44 @@ impl Tx {
         calls: &[NewCall],
         cursor_advance: i64,
     ) -> Result<(), Error> {
-        if calls.is_empty() {
-            return Ok(());
+        match calls.first() {
+            Some(first) => write_calls(&mut self.0, campaign, calls, cursor_advance, first.dispatched_at).await,
+            None => Ok(()),
         }
-        let now = calls[0].dispatched_at;
-        let ids: Vec<Uuid> = calls.iter().map(|c| c.execution_id.uuid()).collect();
-        let contacts: Vec<Uuid> = calls.iter().map(|c| c.contact_id.uuid()).collect();
-        let batches: Vec<Uuid> = calls.iter().map(|c| c.batch_id.uuid()).collect();
-        let attempts: Vec<i16> = calls.iter().map(|c| c.attempt as i16).collect();
-        let kinds: Vec<&str> = calls.iter().map(|c| c.kind.as_str()).collect();
-        let from: Vec<&str> = calls.iter().map(|c| c.from_number.as_str()).collect();
-        let to: Vec<&str> = calls.iter().map(|c| c.to_number.as_str()).collect();
-        let providers: Vec<&str> = calls.iter().map(|c| c.provider.as_str()).collect();
-        let deadlines: Vec<DateTime<Utc>> = calls.iter().map(|c| c.deadline_at).collect();
-        let statuses: Vec<&str> =
-            calls.iter().map(|c| if c.accepted.is_some() { "ringing" } else { "dispatched" }).collect();
-        fn script(c: &NewCall) -> Option<&crate::domain::simulate::Script> {
-            c.accepted.as_ref().and_then(Option::as_ref)
-        }
-        let ends: Vec<Option<DateTime<Utc>>> = calls.iter().map(|c| script(c).map(|s| s.ends_at)).collect();
-        let plans: Vec<Option<Value>> = calls
-            .iter()
-            .map(|c| script(c).map(|s| serde_json::to_value(&s.outcome)).transpose())
-            .collect::<Result<_, _>>()
-            .map_err(Error::internal)?;
-        sqlx::query(
-            "INSERT INTO call_records (id, contact_id, batch_id, campaign_id, attempt, kind, call_status,
+    }
+}
+
+/// The statements of `Tx::insert_calls`, dispatched at `now` (with no calls they change nothing: a
+/// new connection runs them so to plan them, see `warm`).
+pub(super) async fn write_calls(
+    conn: &mut sqlx::PgConnection,
+    campaign: CampaignId,
+    calls: &[NewCall],
+    cursor_advance: i64,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let ids: Vec<Uuid> = calls.iter().map(|c| c.execution_id.uuid()).collect();
+    let contacts: Vec<Uuid> = calls.iter().map(|c| c.contact_id.uuid()).collect();
+    let batches: Vec<Uuid> = calls.iter().map(|c| c.batch_id.uuid()).collect();
+    let attempts: Vec<i16> = calls.iter().map(|c| c.attempt as i16).collect();
+    let kinds: Vec<&str> = calls.iter().map(|c| c.kind.as_str()).collect();
+    let from: Vec<&str> = calls.iter().map(|c| c.from_number.as_str()).collect();
+    let to: Vec<&str> = calls.iter().map(|c| c.to_number.as_str()).collect();
+    let providers: Vec<&str> = calls.iter().map(|c| c.provider.as_str()).collect();
+    let deadlines: Vec<DateTime<Utc>> = calls.iter().map(|c| c.deadline_at).collect();
+    let statuses: Vec<&str> =
+        calls.iter().map(|c| if c.accepted.is_some() { "ringing" } else { "dispatched" }).collect();
+    fn script(c: &NewCall) -> Option<&crate::domain::simulate::Script> {
+        c.accepted.as_ref().and_then(Option::as_ref)
+    }
+    let ends: Vec<Option<DateTime<Utc>>> = calls.iter().map(|c| script(c).map(|s| s.ends_at)).collect();
+    let plans: Vec<Option<Value>> = calls
+        .iter()
+        .map(|c| script(c).map(|s| serde_json::to_value(&s.outcome)).transpose())
+        .collect::<Result<_, _>>()
+        .map_err(Error::internal)?;
+    sqlx::query(
+        "INSERT INTO call_records (id, contact_id, batch_id, campaign_id, attempt, kind, call_status,
                 from_number, to_number, dispatched_at, deadline_at, planned_end_at, planned_outcome, provider)
              SELECT t.id, t.contact_id, t.batch_id, $4, t.attempt, t.kind, t.status, t.from_number,
                 t.to_number, $9, t.deadline_at, t.ends, t.plan, t.provider
@@ -231,55 +243,54 @@ impl Tx {
                 $10::timestamptz[], $11::text[], $12::timestamptz[], $13::jsonb[], $14::text[])
                 AS t(id, contact_id, batch_id, attempt, kind, from_number, to_number, deadline_at, status, ends, plan,
                      provider)",
-        )
-        .bind(&ids)
-        .bind(&contacts)
-        .bind(&batches)
-        .bind(campaign.uuid())
-        .bind(&attempts)
-        .bind(&kinds)
-        .bind(&from)
-        .bind(&to)
-        .bind(now)
-        .bind(&deadlines)
-        .bind(&statuses)
-        .bind(&ends)
-        .bind(&plans)
-        .bind(&providers)
-        .execute(&mut *self.0)
-        .await?;
-        let contact_statuses: Vec<&str> =
-            calls.iter().map(|c| if c.accepted.is_some() { "in_progress" } else { "dispatched" }).collect();
-        sqlx::query(
-            "UPDATE contacts SET status = t.status, last_attempted_at = $3, latest_retry_count = retry_count,
+    )
+    .bind(&ids)
+    .bind(&contacts)
+    .bind(&batches)
+    .bind(campaign.uuid())
+    .bind(&attempts)
+    .bind(&kinds)
+    .bind(&from)
+    .bind(&to)
+    .bind(now)
+    .bind(&deadlines)
+    .bind(&statuses)
+    .bind(&ends)
+    .bind(&plans)
+    .bind(&providers)
+    .execute(&mut *conn)
+    .await?;
+    let contact_statuses: Vec<&str> =
+        calls.iter().map(|c| if c.accepted.is_some() { "in_progress" } else { "dispatched" }).collect();
+    sqlx::query(
+        "UPDATE contacts SET status = t.status, last_attempted_at = $3, latest_retry_count = retry_count,
                 next_retry_at = NULL, updated_at = $3
              FROM UNNEST($1::uuid[], $2::text[]) AS t(id, status) WHERE contacts.id = t.id",
-        )
-        .bind(&contacts)
-        .bind(&contact_statuses)
-        .bind(now)
-        .execute(&mut *self.0)
-        .await?;
-        let mut deltas: BTreeMap<Uuid, BatchDelta> = BTreeMap::new();
-        for c in calls {
-            let d = deltas.entry(c.batch_id.uuid()).or_default();
-            let to = if c.accepted.is_some() { ContactStatus::InProgress } else { ContactStatus::Dispatched };
-            d.moved(c.from_status, to);
-            d.in_flight += 1;
-        }
-        apply_batch_deltas(&mut self.0, &deltas, now).await?;
-        let follow_ups = calls.iter().filter(|c| c.kind == CallKind::FollowUp).count() as i64;
-        sqlx::query(
-            "UPDATE campaigns SET in_flight = in_flight + $2, call_attempts = call_attempts + $2,
+    )
+    .bind(&contacts)
+    .bind(&contact_statuses)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let mut deltas: BTreeMap<Uuid, BatchDelta> = BTreeMap::new();
+    for c in calls {
+        let d = deltas.entry(c.batch_id.uuid()).or_default();
+        let to = if c.accepted.is_some() { ContactStatus::InProgress } else { ContactStatus::Dispatched };
+        d.moved(c.from_status, to);
+        d.in_flight += 1;
+    }
+    apply_batch_deltas(conn, &deltas, now).await?;
+    let follow_ups = calls.iter().filter(|c| c.kind == CallKind::FollowUp).count() as i64;
+    sqlx::query(
+        "UPDATE campaigns SET in_flight = in_flight + $2, call_attempts = call_attempts + $2,
                 follow_up_calls = follow_up_calls + $3, round_robin_cursor = round_robin_cursor + $4
              WHERE id = $1",
-        )
-        .bind(campaign.uuid())
-        .bind(calls.len() as i32)
-        .bind(follow_ups)
-        .bind(cursor_advance)
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
-    }
+    )
+    .bind(campaign.uuid())
+    .bind(calls.len() as i32)
+    .bind(follow_ups)
+    .bind(cursor_advance)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

@@ -127,7 +127,7 @@ impl Store {
     }
 }
 
-impl Tx {
+impl Tx<'_> {
     /// Stores the response of the request that holds `claim` in this transaction, with its work, if
     /// it still holds the claim; says whether it did.
     pub async fn finish_idempotent(

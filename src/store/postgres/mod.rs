@@ -14,6 +14,7 @@ mod release;
 mod settle;
 mod transfer;
 mod wake;
+mod warm;
 
 use crate::error::Error;
 use sqlx::migrate::MigrateDatabase;
@@ -27,6 +28,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// The channel on which token revocations are announced, so every replica drops its cached tokens.
 pub const TOKENS_CHANNEL: &str = "graine_tokens";
 
+/// How many write connections stay open however idle the server is.
+const WARM_CONNECTIONS: u32 = 4;
+
 /// A handle on the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -39,9 +43,9 @@ pub struct Store {
 }
 
 /// A transaction opened by a service; dropped without `commit` it rolls back.
-pub struct Tx(sqlx::Transaction<'static, Postgres>);
+pub struct Tx<'c>(sqlx::Transaction<'c, Postgres>);
 
-impl Tx {
+impl Tx<'_> {
     /// Makes the transaction's writes durable and visible.
     pub async fn commit(self) -> Result<(), Error> {
         Ok(self.0.commit().await?)
@@ -79,7 +83,9 @@ impl Store {
         let pool_of = |size: u32, generic_plans: bool| {
             PgPoolOptions::new()
                 .max_connections(size)
-                .min_connections(1)
+                // The write pool keeps a few connections open, their statements planned (see
+                // `warm`), so that a claim on an idle server does not open one first.
+                .min_connections(if generic_plans { WARM_CONNECTIONS.min(size) } else { 1 })
                 // No ping before each use: a broken connection still surfaces as an error, and the
                 // round trip cost a fifth of a simple request's throughput.
                 .test_before_acquire(false)
@@ -105,7 +111,10 @@ impl Store {
                                 sqlx::Executor::execute(&mut *conn, "SET plan_cache_mode = force_generic_plan").await?;
                             }
                             if let Some(sql) = set_idle {
-                                sqlx::Executor::execute(conn, sql.as_str()).await?;
+                                sqlx::Executor::execute(&mut *conn, sql.as_str()).await?;
+                            }
+                            if generic_plans {
+                                warm::statements(conn).await;
                             }
                             Ok(())
                         })
@@ -114,14 +123,32 @@ impl Store {
         };
         // Writes and dispatch keep generic plans; reads (listings, whose best plan may depend on the
         // page asked for) are planned for their parameters.
-        let pool = pool_of(max_connections, true).connect_with(options.clone()).await?;
+        // Lazy, so that the start does not wait for the idle minimum (see `fill`); one connection
+        // now, so that a database out of reach fails the start.
+        let pool = pool_of(max_connections, true).connect_lazy_with(options.clone());
+        drop(pool.acquire().await?);
         let reads = pool_of(super::read_pool_size().min(max_connections), false).connect_lazy_with(options.clone());
         Ok(Self { pool, reads, options })
     }
 
     /// Applies every pending migration (serialised across replicas by an advisory lock).
     pub async fn migrate(&self) -> Result<(), Error> {
-        MIGRATOR.run(&self.pool).await.map_err(Error::internal)
+        MIGRATOR.run(&self.pool).await.map_err(Error::internal)?;
+        Ok(())
+    }
+
+    /// Opens the write pool's idle minimum, each connection planning the claim's statements as it
+    /// opens, and plans them on the connection opened before the tables existed; run once the
+    /// server serves, in the background.
+    pub async fn fill(&self) -> Result<(), Error> {
+        let mut open = Vec::new();
+        while open.len() < WARM_CONNECTIONS.min(self.pool.options().get_max_connections()) as usize {
+            open.push(self.pool.acquire().await?);
+        }
+        for conn in &mut open {
+            warm::statements(conn).await;
+        }
+        Ok(())
     }
 
     /// Whether the database answers and every migration is applied.
@@ -135,7 +162,7 @@ impl Store {
     }
 
     /// Opens a transaction.
-    pub async fn begin(&self) -> Result<Tx, Error> {
+    pub async fn begin(&self) -> Result<Tx<'static>, Error> {
         Ok(Tx(self.pool.begin().await?))
     }
 

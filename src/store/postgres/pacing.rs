@@ -6,7 +6,7 @@ use crate::error::Error;
 /// Seconds of history kept (older rows are removed as new seconds begin).
 const KEPT_SECONDS: i64 = 60;
 
-impl Tx {
+impl Tx<'_> {
     /// The calls started in `second` so far, its row locked until the transaction ends (so that
     /// concurrent claims on every replica count one after another).
     pub async fn paced_calls(&mut self, second: i64) -> Result<i64, Error> {

@@ -17,49 +17,18 @@ impl Store {
     /// Active, open campaigns with room, whose due work has come (`due_at`, a lower bound: the
     /// claim recomputes it), and one of whose running batches has room and open contacts.
     pub async fn dispatch_candidates(&self, now: DateTime<Utc>) -> Result<Vec<CampaignId>, Error> {
-        let ids: Vec<Uuid> = sqlx::query_scalar(
-            // The campaigns whose time has come first, on the index: left to itself the planner may
-            // walk every running batch instead.
-            "WITH due AS MATERIALIZED (
-                SELECT id FROM campaigns WHERE status = 'active' AND GREATEST(due_at, opens_at) <= $1
-                    AND in_flight < concurrency_limit)
-             SELECT c.id FROM due c
-             WHERE EXISTS (SELECT 1 FROM batches b WHERE b.campaign_id = c.id AND b.status = 'in_progress'
-                   AND (b.concurrency_limit IS NULL OR b.in_flight < b.concurrency_limit)
-                   AND (b.expires_at IS NULL OR b.expires_at > $1)
-                   AND (b.n_pending > 0 OR b.n_retrying > 0 OR b.n_followup_scheduled > 0))",
-        )
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(ids.into_iter().map(CampaignId::from_uuid).collect())
+        dispatch_candidates(&self.pool, now).await
     }
 
     /// Whether the campaign is active, open and its due work has come (read without a lock: a claim
     /// looks before it waits for a dispatch slot, so that a campaign claimed meanwhile costs none).
     pub async fn still_due(&self, campaign: CampaignId, now: DateTime<Utc>) -> Result<bool, Error> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM campaigns WHERE id = $1 AND status = 'active'
-                AND GREATEST(due_at, opens_at) <= $2)",
-        )
-        .bind(campaign.uuid())
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?)
+        still_due(&self.pool, campaign, now).await
     }
 
     /// Which kinds of timed work are due at `now` (one indexed probe each, in one query).
     pub async fn due_now(&self, now: DateTime<Utc>) -> Result<DueNow, Error> {
-        let sql = format!(
-            "SELECT EXISTS (SELECT 1 FROM call_records WHERE call_status IN {LIVE} AND planned_end_at <= $1),
-                    EXISTS (SELECT 1 FROM call_records WHERE call_status IN {LIVE} AND deadline_at <= $1),
-                    EXISTS (SELECT 1 FROM batches WHERE status = 'pending' AND scheduled_start <= $1),
-                    EXISTS (SELECT 1 FROM batches WHERE status IN ('pending', 'in_progress', 'paused')
-                        AND expires_at <= $1)"
-        );
-        let (simulated_ends, overdue_calls, batch_starts, batch_expiries): (bool, bool, bool, bool) =
-            sqlx::query_as(&sql).bind(now).fetch_one(&self.pool).await?;
-        Ok(DueNow { simulated_ends, overdue_calls, batch_starts, batch_expiries })
+        due_now(&self.pool, now).await
     }
 
     /// The earliest future instant at which something is due: a simulated call's end, a call
@@ -87,7 +56,60 @@ impl Store {
     }
 }
 
-impl Tx {
+/// The dispatch candidates (see `Store::dispatch_candidates`), on any connection.
+pub(super) async fn dispatch_candidates(
+    db: impl sqlx::PgExecutor<'_>,
+    now: DateTime<Utc>,
+) -> Result<Vec<CampaignId>, Error> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        // The campaigns whose time has come first, on the index: left to itself the planner may
+        // walk every running batch instead.
+        "WITH due AS MATERIALIZED (
+            SELECT id FROM campaigns WHERE status = 'active' AND GREATEST(due_at, opens_at) <= $1
+                AND in_flight < concurrency_limit)
+         SELECT c.id FROM due c
+         WHERE EXISTS (SELECT 1 FROM batches b WHERE b.campaign_id = c.id AND b.status = 'in_progress'
+               AND (b.concurrency_limit IS NULL OR b.in_flight < b.concurrency_limit)
+               AND (b.expires_at IS NULL OR b.expires_at > $1)
+               AND (b.n_pending > 0 OR b.n_retrying > 0 OR b.n_followup_scheduled > 0))",
+    )
+    .bind(now)
+    .fetch_all(db)
+    .await?;
+    Ok(ids.into_iter().map(CampaignId::from_uuid).collect())
+}
+
+/// Whether the campaign is still due (see `Store::still_due`), on any connection.
+pub(super) async fn still_due(
+    db: impl sqlx::PgExecutor<'_>,
+    campaign: CampaignId,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM campaigns WHERE id = $1 AND status = 'active'
+            AND GREATEST(due_at, opens_at) <= $2)",
+    )
+    .bind(campaign.uuid())
+    .bind(now)
+    .fetch_one(db)
+    .await?)
+}
+
+/// Which kinds of timed work are due (see `Store::due_now`), on any connection.
+pub(super) async fn due_now(db: impl sqlx::PgExecutor<'_>, now: DateTime<Utc>) -> Result<DueNow, Error> {
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM call_records WHERE call_status IN {LIVE} AND planned_end_at <= $1),
+                EXISTS (SELECT 1 FROM call_records WHERE call_status IN {LIVE} AND deadline_at <= $1),
+                EXISTS (SELECT 1 FROM batches WHERE status = 'pending' AND scheduled_start <= $1),
+                EXISTS (SELECT 1 FROM batches WHERE status IN ('pending', 'in_progress', 'paused')
+                    AND expires_at <= $1)"
+    );
+    let (simulated_ends, overdue_calls, batch_starts, batch_expiries): (bool, bool, bool, bool) =
+        sqlx::query_as(&sql).bind(now).fetch_one(db).await?;
+    Ok(DueNow { simulated_ends, overdue_calls, batch_starts, batch_expiries })
+}
+
+impl Tx<'_> {
     /// Records that the campaign may have work from `at` on (a new batch, a resume, a contact put
     /// back): its `due_at` is lowered to `at` if later.
     pub async fn mark_due(&mut self, campaign: CampaignId, at: DateTime<Utc>) -> Result<(), Error> {

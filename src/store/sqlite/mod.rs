@@ -164,6 +164,11 @@ impl Store {
         MIGRATOR.run(&self.writer).await.map_err(Error::internal)
     }
 
+    /// Nothing to open ahead: the writer is one connection, open from the start.
+    pub async fn fill(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// Whether the database answers and every migration is applied.
     pub async fn ready(&self) -> Result<(), Error> {
         let applied: i64 =
