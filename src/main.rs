@@ -13,6 +13,7 @@ use graine::service::tokens;
 use graine::startup;
 use graine::store::{self, Store};
 use std::process::ExitCode;
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -101,8 +102,8 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn open(db: &DatabaseArgs) -> Result<Store, Error> {
-    let store = Store::connect(&db.database_url, 2, false, db.idle_transaction_timeout()).await?;
+async fn open(db: &DatabaseArgs) -> Result<Arc<dyn Store>, Error> {
+    let store = store::connect(&db.database_url, 2, false, db.idle_transaction_timeout()).await?;
     store.migrate().await?;
     Ok(store)
 }
@@ -156,11 +157,11 @@ async fn run(command: Command) -> Result<(), String> {
                 return Err("--from must name a SQLite file".into());
             }
             // As owner: a server still writing to the file would make the copy stale at once.
-            let source = Store::connect(&from, 2, true, None).await.map_err(fail)?;
+            let source = store::connect(&from, 2, true, None).await.map_err(fail)?;
             source.migrate().await.map_err(fail)?;
-            let target = Store::connect(&to, 2, false, None).await.map_err(fail)?;
+            let target = store::connect(&to, 2, false, None).await.map_err(fail)?;
             target.migrate().await.map_err(fail)?;
-            let copied = store::transfer::sqlite_to_postgres(&source, &target).await.map_err(fail)?;
+            let copied = store::transfer::sqlite_to_postgres(&*source, &*target).await.map_err(fail)?;
             for (table, n) in copied {
                 println!("{table}\t{n}");
             }
@@ -189,7 +190,7 @@ async fn run(command: Command) -> Result<(), String> {
             if !store.org_exists(org).await.map_err(fail)? {
                 return Err(format!("organization {org} does not exist"));
             }
-            let (clear, record) = tokens::create(&store, org, &name, now).await.map_err(fail)?;
+            let (clear, record) = tokens::create(&*store, org, &name, now).await.map_err(fail)?;
             eprintln!("token {} for {org} (shown only once):", record.id);
             println!("{clear}");
         }

@@ -11,7 +11,7 @@ use crate::outbound::TrustedRoots;
 use crate::service::idempotency;
 use crate::service::tokens::{self, Bootstrap, TokenCache};
 use crate::signing::Secret;
-use crate::store::{Store, TokenEvents};
+use crate::store::{self, Store, TokenEvents};
 use crate::telephony::http::HttpPlacer;
 use crate::telephony::jambonz::{AgentApp, JambonzPlacer};
 use crate::telephony::jambonz_callbacks::JambonzCallbacks;
@@ -41,14 +41,14 @@ pub struct Running {
 pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<Running, Error> {
     config.validate().map_err(Error::internal)?;
     let db = &config.database;
-    let store = Store::connect(&db.database_url, db.db_max_connections, true, db.idle_transaction_timeout()).await?;
+    let store = store::connect(&db.database_url, db.db_max_connections, true, db.idle_transaction_timeout()).await?;
     store.migrate().await?;
     let clock = match (config.test_clock, config.clock_start) {
         (true, Some(start)) => Clock::manual(start),
         (true, None) => Clock::manual(Clock::System.now()),
         (false, _) => Clock::System,
     };
-    let bootstrap = tokens::bootstrap(&store, config.bootstrap_token.as_deref(), clock.now()).await?;
+    let bootstrap = tokens::bootstrap(&*store, config.bootstrap_token.as_deref(), clock.now()).await?;
     let listener = tokio::net::TcpListener::bind(config.bind).await.map_err(Error::internal)?;
     let addr = listener.local_addr().map_err(Error::internal)?;
     let webhook_secret = config.webhook_secret.as_deref().and_then(Secret::parse);
@@ -143,7 +143,7 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
 
 /// Drops cached tokens whenever any process revokes one, and after a lost subscription (which may
 /// have missed one) once subscribed anew.
-async fn forget_revoked_tokens(state: AppState, mut events: TokenEvents, shutdown: CancellationToken) {
+async fn forget_revoked_tokens(state: AppState, mut events: Box<dyn TokenEvents>, shutdown: CancellationToken) {
     loop {
         loop {
             tokio::select! {
@@ -176,7 +176,7 @@ async fn forget_revoked_tokens(state: AppState, mut events: TokenEvents, shutdow
 }
 
 /// Folds the listings' count deltas every second, so that counting reads few of them.
-async fn fold_list_counts(store: Store, shutdown: CancellationToken) {
+async fn fold_list_counts(store: Arc<dyn Store>, shutdown: CancellationToken) {
     let mut every = tokio::time::interval(Duration::from_secs(1));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -192,13 +192,13 @@ async fn fold_list_counts(store: Store, shutdown: CancellationToken) {
 }
 
 /// Deletes idempotency records past their retention, hourly.
-async fn purge_idempotency_keys(store: Store, clock: Clock, shutdown: CancellationToken) {
+async fn purge_idempotency_keys(store: Arc<dyn Store>, clock: Clock, shutdown: CancellationToken) {
     let mut every = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = every.tick() => {
-                if let Err(e) = idempotency::purge(&store, clock.now()).await {
+                if let Err(e) = idempotency::purge(&*store, clock.now()).await {
                     tracing::warn!(error = %e, "idempotency purge failed");
                 }
             }

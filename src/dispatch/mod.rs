@@ -58,7 +58,7 @@ pub enum Reported {
 
 /// The dispatcher of one server process. Several processes may run against one database.
 pub struct Dispatcher {
-    store: Store,
+    store: Arc<dyn Store>,
     clock: Clock,
     placer: Arc<dyn Placer>,
     call_timeout: Duration,
@@ -86,7 +86,7 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     pub fn new(
-        store: Store,
+        store: Arc<dyn Store>,
         clock: Clock,
         placer: Arc<dyn Placer>,
         call_timeout: Duration,
@@ -250,7 +250,7 @@ impl Dispatcher {
                 held = true;
                 continue;
             }
-            if crate::service::batches::expire(&mut tx, org, campaign, batch, now).await? {
+            if crate::service::batches::expire(&mut *tx, org, campaign, batch, now).await? {
                 tx.commit().await?;
                 changed = true;
             } else {

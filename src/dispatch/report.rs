@@ -32,7 +32,7 @@ pub(super) struct OutcomeQueue {
 
 impl OutcomeQueue {
     /// Starts the recording tasks (they end when the queue is dropped).
-    pub(super) fn start(store: Store, clock: Clock, metrics: Arc<Metrics>, wakeup: Wake) -> Self {
+    pub(super) fn start(store: Arc<dyn Store>, clock: Clock, metrics: Arc<Metrics>, wakeup: Wake) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel::<Waiting>();
         let receiver = Arc::new(Mutex::new(receiver));
         for _ in 0..RECORDERS {

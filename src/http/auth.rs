@@ -126,7 +126,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, client: Option<
         Some(org) => org,
         None => {
             guard.check(client)?;
-            guard.guard(client, state.tokens.lookup(&state.store, token).await)?
+            guard.guard(client, state.tokens.lookup(&*state.store, token).await)?
         }
     };
     if let Some(limits) = &state.rate_limits {

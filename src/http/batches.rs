@@ -148,7 +148,7 @@ pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Res
         }
     };
     let (batch, checked) = service::create(
-        &st.store,
+        &*st.store,
         &st.wake,
         org,
         campaign_id,
@@ -189,7 +189,7 @@ pub async fn list(State(st): State<AppState>, auth: Auth, query: Query) -> Resul
             None => return list_response(&[], 0),
         }
     }
-    let (items, total) = service::list(&st.store, org, &filter, &page).await?;
+    let (items, total) = service::list(&*st.store, org, &filter, &page).await?;
     list_response(&items, total)
 }
 
@@ -202,18 +202,18 @@ pub async fn list_of_campaign(
 ) -> Result<Response, Error> {
     let (filter, page) = list_params(&query)?;
     let org = auth.scope(query.get("organization_id"))?;
-    let (items, total) = service::list_of_campaign(&st.store, org, campaign, filter, &page).await?;
+    let (items, total) = service::list_of_campaign(&*st.store, org, campaign, filter, &page).await?;
     list_response(&items, total)
 }
 
 /// `GET /batches/{batch_id}`.
 pub async fn get(State(st): State<AppState>, auth: Auth, PathId(id): PathId<BatchId>) -> Result<Response, Error> {
-    let batch = service::get(&st.store, auth.0, id).await?;
+    let batch = service::get(&*st.store, auth.0, id).await?;
     ok(&BatchView::new(&batch, true))
 }
 
 async fn act(st: AppState, auth: Auth, id: BatchId, action: BatchAction, message: &str) -> Result<Response, Error> {
-    let batch = service::act(&st.store, &st.wake, auth.0, id, action, st.clock.now()).await?;
+    let batch = service::act(&*st.store, &st.wake, auth.0, id, action, st.clock.now()).await?;
     ok(&json!({ "batch_id": batch.id, "status": batch.status, "message": message }))
 }
 
@@ -234,7 +234,7 @@ pub async fn cancel(State(st): State<AppState>, auth: Auth, PathId(id): PathId<B
 
 /// `POST /batches/{batch_id}/dispatch`.
 pub async fn dispatch(State(st): State<AppState>, auth: Auth, PathId(id): PathId<BatchId>) -> Result<Response, Error> {
-    let batch = service::dispatch(&st.store, &st.wake, auth.0, id).await?;
+    let batch = service::dispatch(&*st.store, &st.wake, auth.0, id).await?;
     ok(&json!({
         "batch_id": batch.id,
         "status": batch.status,
@@ -245,7 +245,7 @@ pub async fn dispatch(State(st): State<AppState>, auth: Auth, PathId(id): PathId
 
 /// `GET /batches/{batch_id}/debug`.
 pub async fn debug(State(st): State<AppState>, auth: Auth, PathId(id): PathId<BatchId>) -> Result<Response, Error> {
-    let d = service::debug(&st.store, auth.0, id, st.dispatcher.calls_per_second(), st.clock.now()).await?;
+    let d = service::debug(&*st.store, auth.0, id, st.dispatcher.calls_per_second(), st.clock.now()).await?;
     let breakdown: Map<String, Value> = d
         .breakdown
         .iter()

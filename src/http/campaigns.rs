@@ -88,7 +88,7 @@ impl Serialize for Metadata<'_> {
 pub async fn create(State(st): State<AppState>, auth: Auth, JsonObject(body): JsonObject) -> Result<Response, Error> {
     let (settings, org) = parse_create(&body)?;
     let org = auth.scope(org.as_deref())?;
-    let campaign = service::create(&st.store, org, settings, st.clock.now()).await?;
+    let campaign = service::create(&*st.store, org, settings, st.clock.now()).await?;
     created(&CampaignView::from(&campaign))
 }
 
@@ -99,7 +99,7 @@ pub async fn list(State(st): State<AppState>, auth: Auth, query: Query) -> Resul
     let status = query.one_of("status", CampaignStatus::parse, &CampaignStatus::expected(), &mut errors);
     check(errors)?;
     let org = auth.scope(query.get("organization_id"))?;
-    let (items, total) = service::list(&st.store, org, status, &page).await?;
+    let (items, total) = service::list(&*st.store, org, status, &page).await?;
     let views: Vec<CampaignView> = items.iter().map(CampaignView::from).collect();
     let mut response = ok(&views)?;
     response.headers_mut().insert("x-total-count", HeaderValue::from(total));
@@ -108,7 +108,7 @@ pub async fn list(State(st): State<AppState>, auth: Auth, query: Query) -> Resul
 
 /// `GET /campaigns/{campaign_id}`.
 pub async fn get(State(st): State<AppState>, auth: Auth, PathId(id): PathId<CampaignId>) -> Result<Response, Error> {
-    let campaign = service::get(&st.store, auth.0, id).await?;
+    let campaign = service::get(&*st.store, auth.0, id).await?;
     ok(&CampaignView::from(&campaign))
 }
 
@@ -120,13 +120,13 @@ pub async fn update(
     JsonObject(body): JsonObject,
 ) -> Result<Response, Error> {
     let patch = parse_patch(&body)?;
-    let campaign = service::update(&st.store, &st.wake, auth.0, id, patch, st.clock.now()).await?;
+    let campaign = service::update(&*st.store, &st.wake, auth.0, id, patch, st.clock.now()).await?;
     ok(&CampaignView::from(&campaign))
 }
 
 /// `DELETE /campaigns/{campaign_id}`.
 pub async fn delete(State(st): State<AppState>, auth: Auth, PathId(id): PathId<CampaignId>) -> Result<Response, Error> {
-    service::delete(&st.store, auth.0, id).await?;
+    service::delete(&*st.store, auth.0, id).await?;
     ok(&json!({ "campaign_id": id, "deleted": true, "message": "Campaign deleted successfully" }))
 }
 
@@ -137,7 +137,7 @@ async fn act(
     action: CampaignAction,
     message: &str,
 ) -> Result<Response, Error> {
-    let campaign = service::act(&st.store, &st.wake, auth.0, id, action, st.clock.now()).await?;
+    let campaign = service::act(&*st.store, &st.wake, auth.0, id, action, st.clock.now()).await?;
     ok(&json!({ "campaign_id": campaign.id, "status": campaign.status, "message": message }))
 }
 

@@ -137,7 +137,7 @@ pub async fn list(
     let status = query.one_of("status", ContactStatus::parse, &ContactStatus::expected(), &mut errors);
     let include_calls = flag(&query, "include_calls", &mut errors);
     check(errors)?;
-    let (items, total) = service::contacts(&st.store, auth.0, id, status, include_calls, &page).await?;
+    let (items, total) = service::contacts(&*st.store, auth.0, id, status, include_calls, &page).await?;
     let views: Vec<ContactView> = items.iter().map(ContactView::from).collect();
     let mut response = ok(&views)?;
     response.headers_mut().insert("x-total-count", HeaderValue::from(total));

@@ -19,14 +19,14 @@ const HEADER: &str = "idempotency-key";
 
 /// Frees the key if the request ends (client gone, or a failure) before its response was stored.
 struct Guard {
-    armed: Option<(Store, IdempotencyClaim)>,
+    armed: Option<(Arc<dyn Store>, IdempotencyClaim)>,
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
         if let Some((store, claim)) = self.armed.take() {
             tokio::spawn(async move {
-                if let Err(e) = service::abandon(&store, &claim).await {
+                if let Err(e) = service::abandon(&*store, &claim).await {
                     tracing::warn!(error = %e, "could not release an idempotency key");
                 }
             });
@@ -45,7 +45,7 @@ impl Renewal {
             let mut every = tokio::time::interval_at(Instant::now() + service::RENEW_EVERY, service::RENEW_EVERY);
             loop {
                 every.tick().await;
-                if let Err(e) = service::renew(&store, &claim, clock.now()).await {
+                if let Err(e) = service::renew(&*store, &claim, clock.now()).await {
                     tracing::warn!(error = %e, "could not renew an idempotency key");
                 }
             }
@@ -102,7 +102,7 @@ async fn handle(st: AppState, req: Request, next: Next) -> Result<Response, Erro
     let bytes = read_body(body, st.max_body_bytes).await?;
     let print = service::fingerprint(parts.method.as_str(), parts.uri.path(), &bytes);
     let claim = service::claim(auth.0, &key);
-    match service::begin(&st.store, &claim, &print, st.clock.now()).await? {
+    match service::begin(&*st.store, &claim, &print, st.clock.now()).await? {
         IdempotencyBegin::Started => {}
         IdempotencyBegin::Replay { status, body } => {
             let status = StatusCode::from_u16(status).map_err(Error::internal)?;
@@ -135,7 +135,7 @@ async fn handle(st: AppState, req: Request, next: Next) -> Result<Response, Erro
         drop(work);
         return Ok(Response::from_parts(parts, Body::from(body)));
     }
-    if !service::finish(&st.store, &st.wake, work, &claim, parts.status.as_u16(), &body).await? {
+    if !service::finish(&*st.store, &st.wake, work, &claim, parts.status.as_u16(), &body).await? {
         // Another request took the key over after this one's lease lapsed; this one's work is undone.
         guard.armed = None;
         return Err(still_running());

@@ -49,7 +49,7 @@ pub struct AppState(Arc<Shared>);
 
 /// The contents of [`AppState`].
 pub struct Shared {
-    pub store: Store,
+    pub store: Arc<dyn Store>,
     pub clock: Clock,
     pub tokens: TokenCache,
     pub metrics: Arc<Metrics>,

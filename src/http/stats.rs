@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 /// `GET /campaigns/{campaign_id}/stats`.
 pub async fn get(State(st): State<AppState>, auth: Auth, PathId(id): PathId<CampaignId>) -> Result<Response, Error> {
-    let s = campaign_stats(&st.store, auth.0, id, st.dispatcher.calls_per_second(), st.clock.now()).await?;
+    let s = campaign_stats(&*st.store, auth.0, id, st.dispatcher.calls_per_second(), st.clock.now()).await?;
     let contact_counts: Map<String, Value> =
         s.contact_counts.iter().map(|(k, v)| (k.as_str().to_owned(), v.into())).collect();
     let batch_counts: Map<String, Value> =

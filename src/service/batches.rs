@@ -25,7 +25,7 @@ pub struct Upload<F> {
 /// Creates a batch under the organization's campaign with the uploaded contacts, all or nothing: when
 /// the check fails, nothing is stored and its error is the answer, whatever else went wrong.
 pub async fn create<T>(
-    store: &Store,
+    store: &dyn Store,
     wake: &Wake,
     org: OrgId,
     campaign_id: CampaignId,
@@ -46,13 +46,13 @@ pub async fn create<T>(
 
 /// Writes the batch and its contacts in a transaction left open for the caller to commit.
 async fn store_batch(
-    store: &Store,
+    store: &dyn Store,
     org: OrgId,
     campaign_id: CampaignId,
     settings: BatchSettings,
     contacts: &mut mpsc::Receiver<Vec<NewContact>>,
     now: DateTime<Utc>,
-) -> Result<(Tx, Batch), Error> {
+) -> Result<(Box<dyn Tx>, Batch), Error> {
     let mut tx = store.begin().await?;
     let campaign = tx.lock_campaign(org, campaign_id).await?.ok_or(Error::NotFound("Campaign"))?;
     let transition = campaign.status.apply(CampaignAction::AddBatch).map_err(|f| Error::Conflict(f.0))?;
@@ -108,18 +108,23 @@ async fn store_batch(
 }
 
 /// The organization's batch, or `404`.
-pub async fn get(store: &Store, org: OrgId, id: BatchId) -> Result<Batch, Error> {
+pub async fn get(store: &dyn Store, org: OrgId, id: BatchId) -> Result<Batch, Error> {
     store.get_batch(org, id).await?.ok_or(NOT_FOUND)
 }
 
 /// A page of batches, newest first, with the total count.
-pub async fn list(store: &Store, org: OrgId, filter: &BatchFilter, page: &Page) -> Result<(Vec<Batch>, i64), Error> {
+pub async fn list(
+    store: &dyn Store,
+    org: OrgId,
+    filter: &BatchFilter,
+    page: &Page,
+) -> Result<(Vec<Batch>, i64), Error> {
     store.list_batches(org, filter, page).await
 }
 
 /// A page of the campaign's batches; `404` when the campaign is not the organization's.
 pub async fn list_of_campaign(
-    store: &Store,
+    store: &dyn Store,
     org: OrgId,
     campaign: CampaignId,
     filter: BatchFilter,
@@ -131,7 +136,7 @@ pub async fn list_of_campaign(
 
 /// Pauses, resumes or cancels a batch; repeating the action that led to its status is a no-op.
 pub async fn act(
-    store: &Store,
+    store: &dyn Store,
     wake: &Wake,
     org: OrgId,
     id: BatchId,
@@ -152,7 +157,7 @@ pub async fn act(
         }
         if next == BatchStatus::Cancelled {
             tx.skip_open_contacts(id, now).await?;
-            complete_campaign_if_done(&mut tx, campaign.id, campaign.status, now).await?;
+            complete_campaign_if_done(&mut *tx, campaign.id, campaign.status, now).await?;
         }
         // The campaign's next due work changes with the batch's: sooner on resume, maybe later else.
         match action {
@@ -173,7 +178,7 @@ pub async fn act(
 
 /// Marks a campaign `completed` when every batch is terminal and at least one completed.
 pub async fn complete_campaign_if_done(
-    tx: &mut Tx,
+    tx: &mut dyn Tx,
     campaign: CampaignId,
     status: CampaignStatus,
     now: DateTime<Utc>,
@@ -188,7 +193,7 @@ pub async fn complete_campaign_if_done(
 /// contacts skipped, and the campaign completed when that was its last open batch. `false` when the
 /// batch is gone, already ended, or not yet expired.
 pub async fn expire(
-    tx: &mut Tx,
+    tx: &mut dyn Tx,
     org: OrgId,
     campaign: CampaignId,
     batch: BatchId,
@@ -208,7 +213,7 @@ pub async fn expire(
 
 /// `POST /batches/{id}/dispatch`: checks the batch can still dispatch, nudges the dispatcher, and says
 /// how many contacts wait.
-pub async fn dispatch(store: &Store, wake: &Wake, org: OrgId, id: BatchId) -> Result<Batch, Error> {
+pub async fn dispatch(store: &dyn Store, wake: &Wake, org: OrgId, id: BatchId) -> Result<Batch, Error> {
     let batch = get(store, org, id).await?;
     batch.status.apply(BatchAction::Dispatch, false, false).map_err(|f| Error::Conflict(f.0))?;
     wake.nudge();
@@ -224,7 +229,7 @@ pub struct ContactWithCalls {
 
 /// A page of the batch's contacts in upload order, with the total matching.
 pub async fn contacts(
-    store: &Store,
+    store: &dyn Store,
     org: OrgId,
     id: BatchId,
     status: Option<ContactStatus>,
@@ -264,7 +269,7 @@ const STUCK_AFTER_MINUTES: i64 = 30;
 
 /// Diagnoses why a batch is or is not dispatching.
 pub async fn debug(
-    store: &Store,
+    store: &dyn Store,
     org: OrgId,
     id: BatchId,
     calls_per_second: Option<u32>,

@@ -14,7 +14,7 @@ const NOT_FOUND: Error = Error::NotFound("Campaign");
 
 /// Creates a campaign in `draft`.
 pub async fn create(
-    store: &Store,
+    store: &dyn Store,
     org: OrgId,
     settings: CampaignSettings,
     now: DateTime<Utc>,
@@ -44,13 +44,13 @@ pub async fn create(
 }
 
 /// The organization's campaign, or `404`.
-pub async fn get(store: &Store, org: OrgId, id: CampaignId) -> Result<Campaign, Error> {
+pub async fn get(store: &dyn Store, org: OrgId, id: CampaignId) -> Result<Campaign, Error> {
     store.get_campaign(org, id).await?.ok_or(NOT_FOUND)
 }
 
 /// A page of campaigns, newest first, with the total count.
 pub async fn list(
-    store: &Store,
+    store: &dyn Store,
     org: OrgId,
     status: Option<CampaignStatus>,
     page: &Page,
@@ -60,7 +60,7 @@ pub async fn list(
 
 /// Applies a partial update; `409` on a cancelled campaign.
 pub async fn update(
-    store: &Store,
+    store: &dyn Store,
     wake: &Wake,
     org: OrgId,
     id: CampaignId,
@@ -84,7 +84,7 @@ pub async fn update(
 /// Pauses, resumes or cancels, carrying the change to the batches (and, on cancel, skipping their open
 /// contacts). Repeating the action that led to the current status is a no-op.
 pub async fn act(
-    store: &Store,
+    store: &dyn Store,
     wake: &Wake,
     org: OrgId,
     id: CampaignId,
@@ -137,7 +137,7 @@ pub async fn act(
 }
 
 /// Deletes a campaign in `draft`, `completed` or `cancelled`, with everything under it.
-pub async fn delete(store: &Store, org: OrgId, id: CampaignId) -> Result<(), Error> {
+pub async fn delete(store: &dyn Store, org: OrgId, id: CampaignId) -> Result<(), Error> {
     let mut tx = store.begin().await?;
     let campaign = tx.lock_campaign(org, id).await?.ok_or(NOT_FOUND)?;
     match campaign.status.apply(CampaignAction::Delete).map_err(|f| Error::Conflict(f.0))? {

@@ -37,7 +37,7 @@ pub fn claim(org: OrgId, key: &str) -> IdempotencyClaim {
 
 /// Claims the key until `now + LEASE`, or says what to answer instead.
 pub async fn begin(
-    store: &Store,
+    store: &dyn Store,
     claim: &IdempotencyClaim,
     fingerprint: &[u8; 32],
     now: DateTime<Utc>,
@@ -47,7 +47,7 @@ pub async fn begin(
 }
 
 /// Keeps a running request's claim for another `LEASE` from `now`; says whether it still holds it.
-pub async fn renew(store: &Store, claim: &IdempotencyClaim, now: DateTime<Utc>) -> Result<bool, Error> {
+pub async fn renew(store: &dyn Store, claim: &IdempotencyClaim, now: DateTime<Utc>) -> Result<bool, Error> {
     store.renew_idempotent(claim, now + LEASE).await
 }
 
@@ -55,9 +55,9 @@ pub async fn renew(store: &Store, claim: &IdempotencyClaim, now: DateTime<Utc>) 
 /// commits it and nudges the dispatcher: the request's own nudge came before its work was visible),
 /// else on its own. `false`, and the work undone, when the request lost its claim.
 pub async fn finish(
-    store: &Store,
+    store: &dyn Store,
     wake: &Wake,
-    work: Option<Tx>,
+    work: Option<Box<dyn Tx>>,
     claim: &IdempotencyClaim,
     status: u16,
     body: &[u8],
@@ -73,23 +73,23 @@ pub async fn finish(
 }
 
 /// Frees the key after a server-side failure, so a retry runs again.
-pub async fn abandon(store: &Store, claim: &IdempotencyClaim) -> Result<(), Error> {
+pub async fn abandon(store: &dyn Store, claim: &IdempotencyClaim) -> Result<(), Error> {
     store.abandon_idempotent(claim).await
 }
 
 /// Deletes expired records.
-pub async fn purge(store: &Store, now: DateTime<Utc>) -> Result<u64, Error> {
+pub async fn purge(store: &dyn Store, now: DateTime<Utc>) -> Result<u64, Error> {
     store.purge_idempotency(now - Duration::hours(RETENTION_HOURS)).await
 }
 
 /// The transaction of an idempotent request's work, held open by `commit` until the request's
 /// response is stored in it.
 #[derive(Default)]
-pub struct Pending(Mutex<Option<Tx>>);
+pub struct Pending(Mutex<Option<Box<dyn Tx>>>);
 
 impl Pending {
     /// The held transaction, if the request's work committed one.
-    pub fn take(&self) -> Option<Tx> {
+    pub fn take(&self) -> Option<Box<dyn Tx>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 }
@@ -112,7 +112,7 @@ pub fn holding() -> bool {
 
 /// Commits a use case's transaction; inside `holding_commits`, holds it instead, so that the request's
 /// stored response commits with the work (a use case commits at most one transaction).
-pub async fn commit(tx: Tx) -> Result<(), Error> {
+pub async fn commit(tx: Box<dyn Tx>) -> Result<(), Error> {
     let Ok(pending) = PENDING.try_with(Arc::clone) else { return tx.commit().await };
     let mut slot = pending.0.lock().unwrap_or_else(|e| e.into_inner());
     if slot.is_some() {

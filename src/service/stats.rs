@@ -50,7 +50,7 @@ impl CampaignStats {
 
 /// The live statistics of the organization's campaign.
 pub async fn campaign_stats(
-    store: &Store,
+    store: &dyn Store,
     org: OrgId,
     id: CampaignId,
     calls_per_second: Option<u32>,
@@ -88,7 +88,7 @@ pub async fn campaign_stats(
 /// Until when `--calls-per-second` holds calls back at `now`: the next second, when this one's are
 /// all started.
 pub async fn paced_until(
-    store: &Store,
+    store: &dyn Store,
     calls_per_second: Option<u32>,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, Error> {

@@ -46,13 +46,24 @@ pub fn mint() -> Result<String, Error> {
 }
 
 /// Creates a token for `org`, returning its clear text (shown once) and record.
-pub async fn create(store: &Store, org: OrgId, name: &str, now: DateTime<Utc>) -> Result<(String, TokenRecord), Error> {
+pub async fn create(
+    store: &dyn Store,
+    org: OrgId,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<(String, TokenRecord), Error> {
     let clear = mint()?;
     let record = insert(store, org, name, &clear, now).await?;
     Ok((clear, record))
 }
 
-async fn insert(store: &Store, org: OrgId, name: &str, clear: &str, now: DateTime<Utc>) -> Result<TokenRecord, Error> {
+async fn insert(
+    store: &dyn Store,
+    org: OrgId,
+    name: &str,
+    clear: &str,
+    now: DateTime<Utc>,
+) -> Result<TokenRecord, Error> {
     let record = TokenRecord {
         id: TokenId::generate(),
         organization_id: org,
@@ -76,7 +87,7 @@ pub struct Bootstrap {
 
 /// On an empty database, creates an org and a token. With `known`, makes sure that exact token
 /// exists (in the oldest org), idempotently, whether or not the database was empty.
-pub async fn bootstrap(store: &Store, known: Option<&str>, now: DateTime<Utc>) -> Result<Option<Bootstrap>, Error> {
+pub async fn bootstrap(store: &dyn Store, known: Option<&str>, now: DateTime<Utc>) -> Result<Option<Bootstrap>, Error> {
     store
         .with_bootstrap_lock(|| async {
             let orgs = store.list_orgs().await?;
@@ -126,7 +137,7 @@ impl TokenCache {
     }
 
     /// The organization of a live token, read from the database: `InvalidToken` when unknown or revoked.
-    pub async fn lookup(&self, store: &Store, token: &str) -> Result<OrgId, Error> {
+    pub async fn lookup(&self, store: &dyn Store, token: &str) -> Result<OrgId, Error> {
         self.lookup_with(token, |key| async move { store.find_live_token(&key).await }).await
     }
 

@@ -1,14 +1,14 @@
 //! Storage: the only place that speaks SQL. Services call these methods in domain types, on either
 //! store: Postgres (several replicas, one database) or embedded SQLite (one server, one file).
 
-mod facade;
+pub mod contract;
 mod postgres;
 mod rows;
 mod shared;
 mod sqlite;
 pub mod transfer;
 
-pub use facade::{Store, TokenEvents, Tx};
+pub use contract::{Store, TokenEvents, Tx};
 
 use crate::domain::ids::{OrgId, TokenId};
 use crate::error::Error;
@@ -16,6 +16,27 @@ use chrono::{DateTime, Utc};
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// Opens the store a URL names: `sqlite:…` (a file, or `sqlite::memory:` for a throwaway one) or
+/// `postgres://…` (created when missing). A server is the `owner` of a SQLite file: a second server
+/// on the same file is refused, while tools such as the CLI share it. PostgreSQL ends a transaction
+/// of ours left idle for `idle_transaction_timeout` (a frozen or cut-off process's).
+pub async fn connect(
+    url: &str,
+    max_connections: u32,
+    owner: bool,
+    idle_transaction_timeout: Option<Duration>,
+) -> Result<std::sync::Arc<dyn Store>, Error> {
+    if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(sqlite::Store::connect(url, max_connections, owner).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(postgres::Store::connect(url, max_connections, idle_transaction_timeout).await?))
+    } else {
+        Err(Error::internal(format!(
+            "unsupported database URL '{url}': use sqlite://<file>, sqlite::memory: or postgres://…"
+        )))
+    }
+}
 
 /// Twice the CPUs, at least 4: the size of the API read pools. Measured on two cores (BENCHMARKS.md):
 /// `/stats` p99 22.0 ms with one Postgres pool of 16 and 14.4–16.7 ms with reads limited to 4

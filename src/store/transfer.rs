@@ -5,7 +5,8 @@
 //! The source is read in one read transaction (a consistent snapshot) and the target is written in
 //! one transaction: a failed copy leaves the target as it was.
 
-use super::facade::Store;
+use super::contract::Store;
+use super::{postgres, sqlite};
 use crate::error::Error;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -196,8 +197,10 @@ pub type Copied = Vec<(&'static str, i64)>;
 
 /// Copies everything from a SQLite store into an empty Postgres store (both migrated), checks that
 /// each table holds as many rows on both sides, and returns the counts.
-pub async fn sqlite_to_postgres(from: &Store, to: &Store) -> Result<Copied, Error> {
-    let (Store::Sqlite(source), Store::Postgres(target)) = (from, to) else {
+pub async fn sqlite_to_postgres(from: &dyn Store, to: &dyn Store) -> Result<Copied, Error> {
+    let (Some(source), Some(target)) =
+        (from.as_any().downcast_ref::<sqlite::Store>(), to.as_any().downcast_ref::<postgres::Store>())
+    else {
         return Err(Error::internal("migrate-store copies a sqlite:// database into a postgres:// one"));
     };
     let mut reader = source.snapshot().await?;

@@ -268,7 +268,7 @@ async fn a_frozen_replica_holds_its_dispatch_slot_only_until_postgres_ends_its_t
     .await;
     let c = campaign(&app, json!({})).await;
     let idle = Some(std::time::Duration::from_secs(1));
-    let frozen_replica = graine::store::Store::connect(&url, 1, false, idle).await.unwrap();
+    let frozen_replica = graine::store::connect(&url, 1, false, idle).await.unwrap();
     let mut frozen = frozen_replica.begin().await.unwrap();
     assert!(frozen.take_dispatch_slot(0, 1).await.unwrap());
     // With the test clock, creating a batch runs the dispatcher before the answer.

@@ -23,6 +23,7 @@ mod wake;
 use super::rows::Cells;
 use super::shared::corrupt;
 use crate::error::Error;
+use crate::store::contract::implement_contract;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, Sqlite, SqlitePool};
@@ -323,4 +324,47 @@ pub(super) fn id_list(ids: impl IntoIterator<Item = Uuid>) -> String {
 /// The id as bound: hyphenated text.
 pub(super) fn id(u: Uuid) -> uuid::fmt::Hyphenated {
     u.hyphenated()
+}
+
+implement_contract!(Store for Store {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    async fn begin(&self) -> Result<Box<dyn crate::store::Tx>, Error> {
+        Ok(Box::new(Store::begin(self).await?))
+    }
+
+    async fn close(&self) {
+        Store::close(self).await
+    }
+
+    async fn token_events(&self) -> Result<Box<dyn crate::store::TokenEvents>, Error> {
+        Ok(Box::new(Store::token_events(self).await?))
+    }
+
+    async fn bootstrap_locked(&self, work: crate::store::contract::LockedWork<'_>) -> Result<(), Error> {
+        Store::with_bootstrap_lock(self, || work).await
+    }
+});
+
+implement_contract!(Tx for Tx {
+    async fn commit(self: Box<Self>) -> Result<(), Error> {
+        Tx::commit(*self).await
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<(), Error> {
+        Tx::rollback(*self).await
+    }
+});
+
+#[async_trait::async_trait]
+impl crate::store::TokenEvents for TokenEvents {
+    async fn next(&mut self) -> Result<(), Error> {
+        TokenEvents::next(self).await
+    }
 }

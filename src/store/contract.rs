@@ -1,0 +1,376 @@
+//! The storage contract: the `Store` and `Tx` traits the services speak to, documented once here.
+//! Each engine (PostgreSQL, embedded SQLite) implements them with inherent methods of the same
+//! names, which `implement_contract!` forwards to; a fake or a third engine implements the traits.
+
+use crate::error::Error;
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+
+/// The types the contract's methods take and return, for the places that expand its method lists.
+pub mod types {
+    pub use crate::domain::batch::{Batch, BatchStatus, NewContact};
+    pub use crate::domain::campaign::{Campaign, CampaignStatus};
+    pub use crate::domain::contact::{CallRecord, Contact, ContactStatus};
+    pub use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId, TokenId};
+    pub use crate::domain::outcome::Outcome;
+    pub use crate::domain::voicemail::VoicemailAction;
+    pub use crate::error::Error;
+    pub use crate::store::{
+        AcceptedCall, BatchFilter, ClaimedContact, Closed, DueNow, FinishedCall, IdempotencyBegin, IdempotencyClaim,
+        LockedForDispatch, NewCall, OpenBatch, OrgRecord, Page, StatsSnapshot, StatusBreakdown, TokenRecord,
+        UnplacedCall,
+    };
+    pub use chrono::{DateTime, Utc};
+    pub use std::collections::HashMap;
+    pub use tokio::sync::mpsc;
+}
+use types::*;
+
+/// Work run under the bootstrap lock.
+pub type LockedWork<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+
+/// Passes the `Store` methods that every engine implements alike to `$then!`.
+macro_rules! store_methods {
+    ($then:ident!($($head:tt)*)) => {
+        $then! { ($($head)*)
+        /// Applies every pending migration.
+        fn migrate() -> ();
+        /// Whether the database answers and every migration is applied.
+        fn ready() -> ();
+        /// Opens the connections an idle server keeps, ready for the first claims (PostgreSQL's write
+        /// pool; nothing on SQLite). Run in the background once the server serves.
+        fn fill() -> ();
+
+        /// Adds an organization.
+        fn insert_org(id: OrgId, name: &str, now: DateTime<Utc>) -> ();
+        /// Every organization, oldest first.
+        fn list_orgs() -> Vec<OrgRecord>;
+        /// Whether the organization exists.
+        fn org_exists(id: OrgId) -> bool;
+        /// Stores a token's hash.
+        fn insert_token(record: &TokenRecord, hash: &[u8; 32]) -> ();
+        /// The live (not revoked) token with this hash.
+        fn find_live_token(hash: &[u8; 32]) -> Option<TokenRecord>;
+        /// Whether any token, live or revoked, has this hash.
+        fn token_hash_exists(hash: &[u8; 32]) -> bool;
+        /// Tokens, optionally of one organization, oldest first.
+        fn list_tokens(org: Option<OrgId>) -> Vec<TokenRecord>;
+        /// Revokes a token and tells every server to forget it; `false` when no live token has that id.
+        fn revoke_token(id: TokenId, now: DateTime<Utc>) -> bool;
+
+        /// Claims `claim.key` for a request with this hash until `lease_until`, or says what to answer
+        /// instead. A record created before `expired_before`, or still in progress with its lease lapsed
+        /// at `now` (its request died), is taken over.
+        fn begin_idempotent(
+            claim: &IdempotencyClaim,
+            request_hash: &[u8; 32],
+            now: DateTime<Utc>,
+            expired_before: DateTime<Utc>,
+            lease_until: DateTime<Utc>
+        ) -> IdempotencyBegin;
+        /// Extends the lease of a claim still held; says whether it is.
+        fn renew_idempotent(claim: &IdempotencyClaim, lease_until: DateTime<Utc>) -> bool;
+        /// Stores the response of a request that did no work, if it still holds its claim.
+        fn finish_idempotent(claim: &IdempotencyClaim, status: u16, body: &[u8]) -> bool;
+        /// Releases a claim still held, after a failure the client should be able to retry.
+        fn abandon_idempotent(claim: &IdempotencyClaim) -> ();
+        /// Deletes records older than `before`; returns how many.
+        fn purge_idempotency(before: DateTime<Utc>) -> u64;
+        /// Folds the counts of campaigns and batches by status that `X-Total-Count` reads (PostgreSQL
+        /// appends them as deltas; SQLite keeps them whole); returns how many deltas it folded.
+        fn fold_list_counts() -> u64;
+
+        /// The organization's campaign with this id.
+        fn get_campaign(org: OrgId, id: CampaignId) -> Option<Campaign>;
+        /// Inserts a new campaign in a statement of its own.
+        fn insert_campaign(c: &Campaign) -> ();
+        /// A page of the organization's campaigns, newest first, and the number matching in all.
+        fn list_campaigns(org: OrgId, status: Option<CampaignStatus>, page: &Page) -> (Vec<Campaign>, i64);
+
+        /// The organization's batch with this id.
+        fn get_batch(org: OrgId, id: BatchId) -> Option<Batch>;
+        /// A page of the organization's batches, newest first, and the number matching in all.
+        fn list_batches(org: OrgId, filter: &BatchFilter, page: &Page) -> (Vec<Batch>, i64);
+        /// Everything `/stats` reads about a campaign, at one instant.
+        fn campaign_stats_snapshot(org: OrgId, campaign: CampaignId) -> Option<StatsSnapshot>;
+
+        /// A page of a batch's contacts in upload order, optionally of one status.
+        fn list_contacts(batch: BatchId, status: Option<ContactStatus>, page: &Page) -> Vec<Contact>;
+        /// The call records of these contacts, oldest first per contact; only the latest of each when
+        /// `latest_only`.
+        fn calls_of(contacts: &[ContactId], latest_only: bool) -> Vec<CallRecord>;
+        /// Contacts of a batch by status with the oldest `updated_at` of each (for `/debug`).
+        fn status_breakdown(batch: BatchId) -> Vec<StatusBreakdown>;
+        /// Up to `n` of the batch's pending contacts, first in dispatch order.
+        fn pending_sample(batch: BatchId, n: i64) -> Vec<ContactId>;
+        /// Pending contacts of the batch untouched since `before`.
+        fn pending_untouched_since(batch: BatchId, before: DateTime<Utc>) -> i64;
+        /// The earliest time a retry or follow-up of the batch is due, if any is waiting.
+        fn next_due_retry(batch: BatchId) -> Option<DateTime<Utc>>;
+
+        /// Active, open campaigns with room, whose due work has come (`due_at`, a lower bound: the
+        /// claim recomputes it), and one of whose running batches has room and open contacts.
+        fn dispatch_candidates(now: DateTime<Utc>) -> Vec<CampaignId>;
+        /// Whether the campaign is active, open and its due work has come (read without a lock).
+        fn still_due(campaign: CampaignId, now: DateTime<Utc>) -> bool;
+        /// The calls every replica started in `second` (Unix seconds) so far.
+        fn paced_calls(second: i64) -> i64;
+        /// Removes calls telephony did not take and that used no attempt (still `dispatched`), and puts
+        /// their contacts back as they were before the claim, with every counter; returns how many.
+        fn release_unplaced(calls: &[UnplacedCall], now: DateTime<Utc>) -> usize;
+        /// Moves calls forward while they are live: to `ringing`, or to `in_progress` when `answered`
+        /// (see `mark_accepted`, `mark_answered`); a live call gets the provider's id it did not have.
+        /// Returns how many calls changed.
+        fn mark_live(calls: &[AcceptedCall], answered: bool, now: DateTime<Utc>) -> usize;
+        /// Keeps the provider's id for a live call that has none yet; `false` when the call has one, is
+        /// not live, or does not exist.
+        fn name_call(call: ExecutionId, provider_call_id: &str) -> bool;
+        /// The voicemail action of the campaign a call belongs to; `None` when there is no such call.
+        fn voicemail_action_of(call: ExecutionId) -> Option<VoicemailAction>;
+        /// When a call was answered (`Some(None)`: not answered); `None` when there is no such call.
+        fn answered_at_of(call: ExecutionId) -> Option<Option<DateTime<Utc>>>;
+        /// Plans `outcome` for a live call not yet answered, to be recorded at `at` unless the call
+        /// closes first (a provider's guess waiting for a surer answer); `false` when the call is
+        /// answered, closed or already has a planned end.
+        fn defer_outcome(call: ExecutionId, at: DateTime<Utc>, outcome: &Outcome) -> bool;
+        /// Records final outcomes. A call that is no longer live (already recorded, timed out, or a
+        /// duplicate callback) is left as it is. Returns the statuses of the calls it closed.
+        fn record_outcomes(finished: &[FinishedCall], now: DateTime<Utc>) -> Vec<Closed>;
+        /// Records the outcomes of simulated calls that ended by `now`, up to `limit` of them, taking only
+        /// calls of campaigns no other transaction holds, in a dispatch slot (see
+        /// `Tx::take_dispatch_slot`). Returns the statuses of the calls it closed, or `None` when no
+        /// slot came free in time.
+        fn settle_simulated_ends(now: DateTime<Utc>, limit: i64, slot: u32, slots: u32) -> Option<Vec<Closed>>;
+        /// Calls in flight across every campaign, counted in proportion to them.
+        fn calls_in_flight() -> i64;
+        /// Live simulated calls whose scripted end is at or before `now`, soonest first.
+        fn simulated_ends(now: DateTime<Utc>, limit: i64) -> Vec<FinishedCall>;
+        /// Closes up to `limit` live calls whose deadline passed by `now` with `outcome`, ended at their
+        /// deadline. With `skip_held`, calls of campaigns another transaction holds are left for a
+        /// later call (a long upload, or a frozen replica, delays only its own campaign); without, it
+        /// waits for them. Returns the statuses of the calls it closed.
+        fn close_overdue(now: DateTime<Utc>, limit: i64, outcome: &Outcome, skip_held: bool) -> Vec<Closed>;
+        /// Moves pending batches whose start has come to `in_progress`; returns how many.
+        fn start_due_batches(now: DateTime<Utc>) -> u64;
+        /// Open batches whose expiry has passed: `(org, campaign, batch)`.
+        fn expired_batches(now: DateTime<Utc>) -> Vec<(OrgId, CampaignId, BatchId)>;
+        /// Which kinds of timed work are due at `now` (one indexed probe each, in one query).
+        fn due_now(now: DateTime<Utc>) -> DueNow;
+        /// The earliest future instant at which something is due: a simulated call's end, a call
+        /// deadline, a batch start or expiry, or a campaign's due work in its working hours.
+        fn next_wakeup(now: DateTime<Utc>) -> Option<DateTime<Utc>>;
+        }
+    };
+}
+
+/// Passes the `Tx` methods to `$then!`.
+macro_rules! tx_methods {
+    ($then:ident!($($head:tt)*)) => {
+        $then! { ($($head)*)
+        /// Inserts a new campaign.
+        fn insert_campaign(c: &Campaign) -> ();
+        /// Records that the campaign may have work from `at` on (a new batch, a resume): its `due_at`
+        /// is lowered to `at` if later. Every change that adds work calls it, or lowers `due_at` itself.
+        fn mark_due(campaign: CampaignId, at: DateTime<Utc>) -> ();
+        /// Recomputes the campaign's `due_at` from its pending and running batches (after a claim, a
+        /// pause, a cancel or an expiry took work away); says whether it changed.
+        fn refresh_due_at(campaign: CampaignId) -> bool;
+        /// Records when the campaign's working hours next open (they are closed until then).
+        fn set_opens_at(campaign: CampaignId, at: DateTime<Utc>) -> ();
+        /// Stores the response of the request that holds `claim` in this transaction, with its work, if
+        /// it still holds the claim; says whether it did.
+        fn finish_idempotent(claim: &IdempotencyClaim, status: u16, body: &[u8]) -> bool;
+        /// Reads and locks the organization's campaign until the transaction ends.
+        fn lock_campaign(org: OrgId, id: CampaignId) -> Option<Campaign>;
+        /// Locks the campaign unless another transaction holds it; `false` when held or gone.
+        fn try_lock_campaign(id: CampaignId) -> bool;
+        /// Writes a campaign's settings, if its status is still `expected`; `false` otherwise.
+        fn update_campaign_settings(c: &Campaign, expected: CampaignStatus) -> bool;
+        /// Moves a campaign from `from` to `to` (compare-and-set); `false` when its status was not `from`.
+        fn set_campaign_status(id: CampaignId, from: CampaignStatus, to: CampaignStatus, now: DateTime<Utc>) -> bool;
+        /// Deletes a campaign in status `expected`, with everything that belongs to it.
+        fn delete_campaign(id: CampaignId, expected: CampaignStatus) -> bool;
+
+        /// Inserts a batch row (its counters say every contact is pending).
+        fn insert_batch(b: &Batch) -> ();
+        /// Reads and locks the organization's batch until the transaction ends.
+        fn lock_batch(org: OrgId, id: BatchId) -> Option<Batch>;
+        /// Moves a batch from `from` to `to` (compare-and-set); `false` when its status was not `from`.
+        fn set_batch_status(id: BatchId, from: BatchStatus, to: BatchStatus, now: DateTime<Utc>) -> bool;
+        /// Turns the batch's pending, dispatched, retrying and follow-up contacts into `skipped`, keeping
+        /// the counters exact; returns how many were skipped.
+        fn skip_open_contacts(id: BatchId, now: DateTime<Utc>) -> i64;
+        /// The campaign's batches that are not terminal, locked: id, status and scheduled start.
+        fn lock_open_batches(campaign: CampaignId) -> Vec<OpenBatch>;
+        /// The statuses of every batch of the campaign.
+        fn batch_statuses(campaign: CampaignId) -> Vec<BatchStatus>;
+
+        /// Inserts a batch's contacts, all `pending`, chunk by chunk as they arrive until the sender
+        /// closes (positions follow arrival order). Returns how many were inserted.
+        fn insert_contacts(
+            batch: BatchId,
+            campaign: CampaignId,
+            chunks: &mut mpsc::Receiver<Vec<NewContact>>,
+            now: DateTime<Utc>
+        ) -> usize;
+
+        /// Takes one of `slots` dispatch slots for the rest of the transaction: any free one, else
+        /// `slot` once it frees, waiting at most a couple of seconds (its holder may be frozen). Across
+        /// every replica on one database, at most one claim or settle runs in each slot, so adding
+        /// replicas never runs more of them at once than the database has room for. Says whether it
+        /// got one; when not, the transaction can only be rolled back.
+        fn take_dispatch_slot(slot: u32, slots: u32) -> bool;
+        /// The calls every replica started in `second` (Unix seconds) so far, that second's count
+        /// locked until the transaction ends, so that concurrent claims count one after another.
+        fn paced_calls(second: i64) -> i64;
+        /// Counts `calls` more started in `second`.
+        fn add_paced_calls(second: i64, calls: i64) -> ();
+        /// Locks an active campaign for a claim, skipping it when another transaction holds it.
+        /// Returns it with its round-robin cursor and recorded `due_at`.
+        fn lock_campaign_for_dispatch(id: CampaignId) -> Option<LockedForDispatch>;
+        /// The campaign's running, unexpired batches with contacts still to call, oldest first, locked
+        /// (a batch whose contacts are all in calls or done is neither locked nor read).
+        fn running_batches(campaign: CampaignId, now: DateTime<Utc>) -> Vec<Batch>;
+        /// Up to `limit` contacts of the batch callable now: due retries and follow-ups first (soonest
+        /// due first), then pending contacts in upload order.
+        fn claim_contacts(batch: BatchId, now: DateTime<Utc>, limit: i64) -> Vec<ClaimedContact>;
+        /// Calls in flight per caller-ID number of the campaign.
+        fn live_calls_by_number(campaign: CampaignId) -> HashMap<String, i64>;
+        /// Writes the claimed calls, marks their contacts, and moves every counter: the batches', and
+        /// the campaign's calls in flight, attempts, follow-ups and round-robin cursor.
+        fn insert_calls(campaign: CampaignId, calls: &[NewCall], cursor_advance: i64) -> ();
+        }
+    };
+}
+
+/// Declares a contract trait: its own items, then one `async fn` per listed method, taking `&self`
+/// (`shared`) or `&mut self` (`exclusive`).
+macro_rules! declare {
+    (($(#[$attr:meta])* $trait:ident: $($bound:ident)+, shared, { $($own:tt)* })
+     $( $(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty; )*) => {
+        $(#[$attr])*
+        #[async_trait::async_trait]
+        pub trait $trait: $($bound +)* 'static {
+            $($own)*
+            $( $(#[$doc])* async fn $name(&self, $($arg: $ty),*) -> Result<$ret, Error>; )*
+        }
+    };
+    (($(#[$attr:meta])* $trait:ident: $($bound:ident)+, exclusive, { $($own:tt)* })
+     $( $(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty; )*) => {
+        $(#[$attr])*
+        #[async_trait::async_trait]
+        pub trait $trait: $($bound +)* 'static {
+            $($own)*
+            $( $(#[$doc])* async fn $name(&mut self, $($arg: $ty),*) -> Result<$ret, Error>; )*
+        }
+    };
+}
+
+/// Implements a contract trait for an engine type whose inherent methods carry the listed names:
+/// `implement_contract!(Store for Engine { own items })` or `implement_contract!(Tx for EngineTx { … })`.
+macro_rules! implement_contract {
+    (Store for $ty:ty { $($own:tt)* }) => {
+        $crate::store::contract::store_methods!(implement_contract!(Store for $ty, { $($own)* }));
+    };
+    (Tx for $ty:ty { $($own:tt)* }) => {
+        $crate::store::contract::tx_methods!(implement_contract!(Tx for $ty, { $($own)* }));
+    };
+    ((Store for $ty:ty, { $($own:tt)* })
+     $( $(#[$doc:meta])* fn $name:ident($($arg:ident: $argty:ty),*) -> $ret:ty; )*) => {
+        const _: () = {
+            #[allow(unused_imports)]
+            use $crate::store::contract::types::*;
+            #[async_trait::async_trait]
+            impl $crate::store::contract::Store for $ty {
+                $($own)*
+                $( async fn $name(&self, $($arg: $argty),*) -> Result<$ret, Error> {
+                    <$ty>::$name(self, $($arg),*).await
+                } )*
+            }
+        };
+    };
+    ((Tx for $ty:ty, { $($own:tt)* })
+     $( $(#[$doc:meta])* fn $name:ident($($arg:ident: $argty:ty),*) -> $ret:ty; )*) => {
+        const _: () = {
+            #[allow(unused_imports)]
+            use $crate::store::contract::types::*;
+            #[async_trait::async_trait]
+            impl $crate::store::contract::Tx for $ty {
+                $($own)*
+                $( async fn $name(&mut self, $($arg: $argty),*) -> Result<$ret, Error> {
+                    <$ty>::$name(self, $($arg),*).await
+                } )*
+            }
+        };
+    };
+}
+pub(crate) use {implement_contract, store_methods, tx_methods};
+
+store_methods!(declare!(
+    /// A database: reads and short writes, each in a statement or transaction of its own. Cheap to
+    /// share (`Arc<dyn Store>`).
+    Store: Send Sync, shared, {
+        /// Which engine this is: `postgres` or `sqlite`.
+        fn kind(&self) -> &'static str;
+        /// This store as `Any`, for the tools bound to one engine (`migrate-store`).
+        fn as_any(&self) -> &dyn Any;
+        /// Opens a transaction.
+        async fn begin(&self) -> Result<Box<dyn Tx>, Error>;
+        /// Closes every connection (and gives up a SQLite file).
+        async fn close(&self);
+        /// Subscribes to token revocations announced by any process sharing the database.
+        async fn token_events(&self) -> Result<Box<dyn TokenEvents>, Error>;
+        /// Runs `work` while no other first start of a server on this database runs, so that it
+        /// bootstraps once.
+        async fn bootstrap_locked(&self, work: LockedWork<'_>) -> Result<(), Error>;
+        /// Records that telephony accepted these calls: they ring, their contacts are in progress, and a
+        /// simulated call's script is kept so that it ends on the server's clock.
+        async fn mark_accepted(&self, calls: &[AcceptedCall], now: DateTime<Utc>) -> Result<usize, Error> {
+            self.mark_live(calls, false, now).await
+        }
+        /// Records that live calls were answered; returns how many changed (a call no longer ringing or
+        /// dispatched does not).
+        async fn mark_answered(&self, calls: &[AcceptedCall], now: DateTime<Utc>) -> Result<usize, Error> {
+            self.mark_live(calls, true, now).await
+        }
+    }
+));
+
+tx_methods!(declare!(
+    /// A transaction opened by a service; dropped without `commit` it rolls back.
+    Tx: Send, exclusive, {
+        /// Makes the transaction's writes durable and visible.
+        async fn commit(self: Box<Self>) -> Result<(), Error>;
+        /// Undoes the transaction now, releasing its locks before this returns (dropping it leaves the
+        /// rollback to the pool, a moment later).
+        async fn rollback(self: Box<Self>) -> Result<(), Error>;
+    }
+));
+
+/// A subscription to token revocations made by any process sharing the database.
+#[async_trait::async_trait]
+pub trait TokenEvents: Send {
+    /// Waits for the next revocation. After a lost connection it returns an error, since a
+    /// revocation may have been missed meanwhile.
+    async fn next(&mut self) -> Result<(), Error>;
+}
+
+impl dyn Store {
+    /// Runs `f` while no other first start of a server on this database runs (see
+    /// `Store::bootstrap_locked`), and returns what it returned.
+    pub async fn with_bootstrap_lock<T, F, Fut>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send,
+        F: FnOnce() -> Fut + Send,
+        Fut: Future<Output = Result<T, Error>> + Send,
+    {
+        let mut out = None;
+        self.bootstrap_locked(Box::pin(async {
+            out = Some(f().await?);
+            Ok(())
+        }))
+        .await?;
+        out.ok_or_else(|| Error::internal("the bootstrap work did not run"))
+    }
+}
