@@ -1,6 +1,7 @@
 //! Storage: the only place that speaks SQL. Services call these methods in domain types, on either
 //! store: Postgres (several replicas, one database) or embedded SQLite (one server, one file).
 
+mod common;
 pub mod contract;
 mod postgres;
 mod rows;

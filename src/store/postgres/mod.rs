@@ -43,6 +43,37 @@ pub struct Store {
     options: PgConnectOptions,
 }
 
+/// The engine of the statements written once (`store/common`).
+type Db = Postgres;
+
+/// An id as PostgreSQL binds it: `uuid`.
+fn db_id(u: uuid::Uuid) -> uuid::Uuid {
+    u
+}
+
+/// An instant as PostgreSQL binds it: `timestamptz`.
+fn db_at(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    t
+}
+
+/// A status code as PostgreSQL binds it: `smallint`.
+fn db_small(n: u16) -> i16 {
+    n as i16
+}
+
+impl Store {
+    /// Writes and transactions.
+    fn writes(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Short reads by key (tokens, organizations): the write pool, so that they never queue behind
+    /// listings on the read pool.
+    fn lookups(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
 /// A transaction opened by a service; dropped without `commit` it rolls back.
 pub struct Tx<'c>(sqlx::Transaction<'c, Postgres>);
 

@@ -113,7 +113,7 @@ impl Store {
     }
 }
 
-impl Tx {
+impl Tx<'_> {
     /// Inserts a batch row (its counters say every contact is pending).
     pub async fn insert_batch(&mut self, b: &Batch) -> Result<(), Error> {
         sqlx::query(

@@ -61,7 +61,7 @@ impl Store {
     }
 }
 
-impl Tx {
+impl Tx<'_> {
     /// The writer, held by this transaction, already excludes every other one.
     pub async fn try_lock_campaign(&mut self, _id: CampaignId) -> Result<bool, Error> {
         Ok(true)
@@ -176,7 +176,7 @@ impl Store {
     }
 }
 
-impl Tx {
+impl Tx<'_> {
     /// Inserts a new campaign.
     pub async fn insert_campaign(&mut self, c: &Campaign) -> Result<(), Error> {
         insert(&mut *self.0, c).await

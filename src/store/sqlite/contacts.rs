@@ -12,7 +12,7 @@ use crate::store::{Page, StatusBreakdown};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-impl Tx {
+impl Tx<'_> {
     /// Inserts a batch's contacts, all `pending`, chunk by chunk as they arrive until the sender
     /// closes (positions follow arrival order). Returns how many were inserted.
     ///

@@ -106,7 +106,7 @@ pub(super) async fn complete_finished(
     Ok(())
 }
 
-impl Tx {
+impl Tx<'_> {
     /// Dispatch slots need no lock: the one writer connection already runs one transaction at a time.
     pub async fn take_dispatch_slot(&mut self, _slot: u32, _slots: u32) -> Result<bool, Error> {
         Ok(true)

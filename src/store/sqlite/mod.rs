@@ -80,9 +80,9 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 }
 
 /// A transaction on the writer; dropped without `commit` it rolls back.
-pub struct Tx(sqlx::Transaction<'static, Sqlite>);
+pub struct Tx<'c>(sqlx::Transaction<'c, Sqlite>);
 
-impl Tx {
+impl Tx<'_> {
     /// Makes the transaction's writes durable and visible.
     pub async fn commit(self) -> Result<(), Error> {
         Ok(self.0.commit().await?)
@@ -181,7 +181,7 @@ impl Store {
     }
 
     /// Opens a transaction on the writer, taking the file's write lock at once.
-    pub async fn begin(&self) -> Result<Tx, Error> {
+    pub async fn begin(&self) -> Result<Tx<'static>, Error> {
         Ok(Tx(self.writer.begin_with("BEGIN IMMEDIATE").await?))
     }
 
@@ -326,6 +326,28 @@ pub(super) fn id(u: Uuid) -> uuid::fmt::Hyphenated {
     u.hyphenated()
 }
 
+/// The engine of the statements written once (`store/common`), with its codecs.
+type Db = Sqlite;
+use id as db_id;
+use micros as db_at;
+
+/// A status code as SQLite binds it: an integer.
+fn db_small(n: u16) -> i64 {
+    i64::from(n)
+}
+
+impl Store {
+    /// Writes and transactions: the one writer.
+    fn writes(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// Short reads by key (tokens, organizations).
+    fn lookups(&self) -> &SqlitePool {
+        &self.reads
+    }
+}
+
 implement_contract!(Store for Store {
     fn kind(&self) -> &'static str {
         "sqlite"
@@ -352,7 +374,7 @@ implement_contract!(Store for Store {
     }
 });
 
-implement_contract!(Tx for Tx {
+implement_contract!(Tx for Tx<'static> {
     async fn commit(self: Box<Self>) -> Result<(), Error> {
         Tx::commit(*self).await
     }

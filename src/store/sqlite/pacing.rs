@@ -6,7 +6,7 @@ use crate::error::Error;
 /// Seconds of history kept (older rows are removed as new seconds begin).
 const KEPT_SECONDS: i64 = 60;
 
-impl Tx {
+impl Tx<'_> {
     /// The calls started in `second` so far (the writer's transaction sees no other).
     pub async fn paced_calls(&mut self, second: i64) -> Result<i64, Error> {
         let created = sqlx::query("INSERT INTO dispatch_pacing (second, placed) VALUES (?1, 0) ON CONFLICT DO NOTHING")

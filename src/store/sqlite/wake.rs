@@ -93,7 +93,7 @@ impl Store {
     }
 }
 
-impl Tx {
+impl Tx<'_> {
     /// Records that the campaign may have work from `at` on (a new batch, a resume, a contact put
     /// back): its `due_at` is lowered to `at` if later.
     pub async fn mark_due(&mut self, campaign: CampaignId, at: DateTime<Utc>) -> Result<(), Error> {
