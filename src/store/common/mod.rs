@@ -1,11 +1,13 @@
 //! Statements both engines run, written once. Each macro here expands inside an engine's module,
 //! where these names mean that engine's own: `Store`, `Tx`, `Db` (its `sqlx::Database`),
-//! `self.writes()` and `self.reads()` (its pools), and the value codecs `db_id` (an id as bound),
+//! `self.writes()`, `self.reads()` (listings) and `self.lookups()` (short reads by key) (its pools), and the value codecs `db_id` (an id as bound),
 //! `db_at` (an instant as bound) and `db_small` (a status code as bound). Placeholders are `$N`,
 //! which SQLite reads too.
 
 mod idempotency;
+mod listings;
 mod orgs;
 
 pub(crate) use idempotency::idempotency_statements;
+pub(crate) use listings::{batch_reads, campaign_statements};
 pub(crate) use orgs::org_statements;

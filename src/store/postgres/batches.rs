@@ -8,66 +8,13 @@ use crate::domain::ids::{BatchId, CampaignId, OrgId};
 use crate::error::Error;
 use crate::store::rows;
 use crate::store::shared::{BATCH_COLUMNS as COLUMNS, CAMPAIGN_COLUMNS, COUNTER_COLUMNS, corrupt, json_text};
-use crate::store::{BatchFilter, OpenBatch, Page, StatsSnapshot};
+use crate::store::{OpenBatch, StatsSnapshot};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
+crate::store::common::batch_reads!();
+
 impl Store {
-    /// The organization's batch with this id.
-    pub async fn get_batch(&self, org: OrgId, id: BatchId) -> Result<Option<Batch>, Error> {
-        let sql = format!("SELECT {COLUMNS} FROM batches WHERE id = $1 AND organization_id = $2");
-        let row = sqlx::query(&sql).bind(id.uuid()).bind(org.uuid()).fetch_optional(&self.reads).await?;
-        row.as_ref().map(rows::batch).transpose()
-    }
-
-    /// A page of the organization's batches, newest first, and the number matching in all.
-    pub async fn list_batches(
-        &self,
-        org: OrgId,
-        filter: &BatchFilter,
-        page: &Page,
-    ) -> Result<(Vec<Batch>, i64), Error> {
-        // One statement per filter, each on its own index (a generic plan of `$2 IS NULL OR …` would
-        // use none).
-        let campaign = filter.campaign_id.map(|c| c.uuid());
-        let status = filter.status.map(BatchStatus::as_str);
-        let mut conditions = vec!["organization_id = $1"];
-        if campaign.is_some() {
-            conditions.push("campaign_id = $4");
-        }
-        if status.is_some() {
-            conditions.push(if campaign.is_some() { "status = $5" } else { "status = $4" });
-        }
-        let filter_sql = conditions.join(" AND ");
-        let sql = format!(
-            "SELECT {COLUMNS} FROM batches WHERE {filter_sql} ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
-        );
-        let mut query = sqlx::query(&sql).bind(org.uuid()).bind(page.limit).bind(page.skip);
-        if let Some(campaign) = campaign {
-            query = query.bind(campaign);
-        }
-        if let Some(status) = status {
-            query = query.bind(status);
-        }
-        let rows = query.fetch_all(&self.reads).await?;
-        let total = match campaign {
-            // A campaign's batches are counted on its index; the organization's are kept counted.
-            Some(campaign) => {
-                let sql = format!(
-                    "SELECT count(*) FROM batches WHERE organization_id = $1 AND campaign_id = $2{}",
-                    if status.is_some() { " AND status = $3" } else { "" }
-                );
-                let mut query = sqlx::query_scalar(&sql).bind(org.uuid()).bind(campaign);
-                if let Some(status) = status {
-                    query = query.bind(status);
-                }
-                query.fetch_one(&self.reads).await?
-            }
-            None => super::counts::listed(&self.reads, org, "batch", status).await?,
-        };
-        Ok((rows.iter().map(rows::batch).collect::<Result<_, _>>()?, total))
-    }
-
     /// Everything `/stats` reads, in one statement and one row: the organization's campaign; for each
     /// of its batches what decides its next dispatch, its contacts by status and (for open batches
     /// without pending contacts) when its next retry is due; and its retrying contacts by retry count.

@@ -67,6 +67,11 @@ impl Store {
         &self.pool
     }
 
+    /// API reads: records and listings.
+    fn reads(&self) -> &PgPool {
+        &self.reads
+    }
+
     /// Short reads by key (tokens, organizations): the write pool, so that they never queue behind
     /// listings on the read pool.
     fn lookups(&self) -> &PgPool {
@@ -226,45 +231,4 @@ impl TokenEvents {
     }
 }
 
-implement_contract!(Store for Store {
-    fn kind(&self) -> &'static str {
-        "postgres"
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    async fn begin(&self) -> Result<Box<dyn crate::store::Tx>, Error> {
-        Ok(Box::new(Store::begin(self).await?))
-    }
-
-    async fn close(&self) {
-        Store::close(self).await
-    }
-
-    async fn token_events(&self) -> Result<Box<dyn crate::store::TokenEvents>, Error> {
-        Ok(Box::new(Store::token_events(self).await?))
-    }
-
-    async fn bootstrap_locked(&self, work: crate::store::contract::LockedWork<'_>) -> Result<(), Error> {
-        Store::with_bootstrap_lock(self, || work).await
-    }
-});
-
-implement_contract!(Tx for Tx<'static> {
-    async fn commit(self: Box<Self>) -> Result<(), Error> {
-        Tx::commit(*self).await
-    }
-
-    async fn rollback(self: Box<Self>) -> Result<(), Error> {
-        Tx::rollback(*self).await
-    }
-});
-
-#[async_trait::async_trait]
-impl crate::store::TokenEvents for TokenEvents {
-    async fn next(&mut self) -> Result<(), Error> {
-        TokenEvents::next(self).await
-    }
-}
+implement_contract!("postgres");

@@ -5,10 +5,8 @@ use crate::domain::campaign::{Campaign, CampaignStatus};
 use crate::domain::ids::{CampaignId, OrgId};
 use crate::domain::phone::PhoneNumber;
 use crate::error::Error;
-use crate::store::Page;
 use crate::store::rows;
 use crate::store::shared::CAMPAIGN_COLUMNS as COLUMNS;
-use chrono::{DateTime, Utc};
 
 /// The settings columns' values, in the order of the INSERT and UPDATE statements below.
 struct SettingsText {
@@ -29,37 +27,9 @@ fn settings_text(c: &Campaign) -> Result<SettingsText, Error> {
     })
 }
 
-impl Store {
-    /// The organization's campaign with this id.
-    pub async fn get_campaign(&self, org: OrgId, campaign: CampaignId) -> Result<Option<Campaign>, Error> {
-        let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE id = ?1 AND organization_id = ?2");
-        let row = sqlx::query(&sql).bind(id(campaign.uuid())).bind(id(org.uuid())).fetch_optional(&self.reads).await?;
-        row.as_ref().map(rows::campaign).transpose()
-    }
+crate::store::common::campaign_statements!();
 
-    /// A page of the organization's campaigns, newest first, and the number matching in all.
-    pub async fn list_campaigns(
-        &self,
-        org: OrgId,
-        status: Option<CampaignStatus>,
-        page: &Page,
-    ) -> Result<(Vec<Campaign>, i64), Error> {
-        // One statement per filter, each on its own index.
-        let status = status.map(CampaignStatus::as_str);
-        let filter = if status.is_some() { "organization_id = ?1 AND status = ?4" } else { "organization_id = ?1" };
-        let sql = format!(
-            "SELECT {COLUMNS} FROM campaigns WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"
-        );
-        let mut query = sqlx::query(&sql).bind(id(org.uuid())).bind(page.limit).bind(page.skip);
-        if let Some(status) = status {
-            query = query.bind(status);
-        }
-        let rows = query.fetch_all(&self.reads).await?;
-        let total = super::counts::listed(&self.reads, org, "campaign", status).await?;
-        let items = rows.iter().map(rows::campaign).collect::<Result<_, _>>()?;
-        Ok((items, total))
-    }
-}
+impl Store {}
 
 impl Tx<'_> {
     /// The writer, held by this transaction, already excludes every other one.
@@ -103,34 +73,6 @@ impl Tx<'_> {
         .bind(micros(c.updated_at))
         .execute(&mut *self.0)
         .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Moves a campaign from `from` to `to` (compare-and-set); `false` when its status was not `from`.
-    pub async fn set_campaign_status(
-        &mut self,
-        campaign: CampaignId,
-        from: CampaignStatus,
-        to: CampaignStatus,
-        now: DateTime<Utc>,
-    ) -> Result<bool, Error> {
-        let done = sqlx::query("UPDATE campaigns SET status = ?3, updated_at = ?4 WHERE id = ?1 AND status = ?2")
-            .bind(id(campaign.uuid()))
-            .bind(from.as_str())
-            .bind(to.as_str())
-            .bind(micros(now))
-            .execute(&mut *self.0)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Deletes a campaign in status `expected`, with everything that belongs to it (by cascade).
-    pub async fn delete_campaign(&mut self, campaign: CampaignId, expected: CampaignStatus) -> Result<bool, Error> {
-        let done = sqlx::query("DELETE FROM campaigns WHERE id = ?1 AND status = ?2")
-            .bind(id(campaign.uuid()))
-            .bind(expected.as_str())
-            .execute(&mut *self.0)
-            .await?;
         Ok(done.rows_affected() == 1)
     }
 }

@@ -1,0 +1,166 @@
+//! Campaign and batch rows as the API reads and lists them, and a campaign's status changes.
+
+/// Reading, listing, status changes and deletion of campaigns, for the engine where it expands.
+macro_rules! campaign_statements {
+    () => {
+        mod written_once {
+            use super::super::{db_at, db_id};
+            use super::*;
+            use crate::domain::campaign::{Campaign, CampaignStatus};
+            use crate::domain::ids::{CampaignId, OrgId};
+            use crate::error::Error;
+            use crate::store::shared::CAMPAIGN_COLUMNS;
+            use crate::store::{Page, rows};
+            use chrono::{DateTime, Utc};
+
+            impl Store {
+                pub async fn get_campaign(&self, org: OrgId, id: CampaignId) -> Result<Option<Campaign>, Error> {
+                    let sql =
+                        format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1 AND organization_id = $2");
+                    let row = sqlx::query(&sql)
+                        .bind(db_id(id.uuid()))
+                        .bind(db_id(org.uuid()))
+                        .fetch_optional(self.reads())
+                        .await?;
+                    row.as_ref().map(rows::campaign).transpose()
+                }
+
+                pub async fn list_campaigns(
+                    &self,
+                    org: OrgId,
+                    status: Option<CampaignStatus>,
+                    page: &Page,
+                ) -> Result<(Vec<Campaign>, i64), Error> {
+                    // One statement per filter, each on its own index (a generic plan of
+                    // `$2 IS NULL OR status = $2` would use neither).
+                    let status = status.map(CampaignStatus::as_str);
+                    let filter =
+                        if status.is_some() { "organization_id = $1 AND status = $4" } else { "organization_id = $1" };
+                    let sql = format!(
+                        "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE {filter}
+                         ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+                    );
+                    let mut query = sqlx::query(&sql).bind(db_id(org.uuid())).bind(page.limit).bind(page.skip);
+                    if let Some(status) = status {
+                        query = query.bind(status);
+                    }
+                    let rows = query.fetch_all(self.reads()).await?;
+                    let total = super::super::counts::listed(self.reads(), org, "campaign", status).await?;
+                    let items = rows.iter().map(rows::campaign).collect::<Result<_, _>>()?;
+                    Ok((items, total))
+                }
+            }
+
+            impl Tx<'_> {
+                pub async fn set_campaign_status(
+                    &mut self,
+                    id: CampaignId,
+                    from: CampaignStatus,
+                    to: CampaignStatus,
+                    now: DateTime<Utc>,
+                ) -> Result<bool, Error> {
+                    let done =
+                        sqlx::query("UPDATE campaigns SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2")
+                            .bind(db_id(id.uuid()))
+                            .bind(from.as_str())
+                            .bind(to.as_str())
+                            .bind(db_at(now))
+                            .execute(&mut *self.0)
+                            .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                pub async fn delete_campaign(
+                    &mut self,
+                    id: CampaignId,
+                    expected: CampaignStatus,
+                ) -> Result<bool, Error> {
+                    // Everything that belongs to the campaign goes with it, by cascade.
+                    let done = sqlx::query("DELETE FROM campaigns WHERE id = $1 AND status = $2")
+                        .bind(db_id(id.uuid()))
+                        .bind(expected.as_str())
+                        .execute(&mut *self.0)
+                        .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+            }
+        }
+    };
+}
+pub(crate) use campaign_statements;
+
+/// Reading and listing batches, for the engine where it expands.
+macro_rules! batch_reads {
+    () => {
+        mod written_once {
+            use super::super::db_id;
+            use super::*;
+            use crate::domain::batch::{Batch, BatchStatus};
+            use crate::domain::ids::{BatchId, OrgId};
+            use crate::error::Error;
+            use crate::store::shared::BATCH_COLUMNS;
+            use crate::store::{BatchFilter, Page, rows};
+
+            impl Store {
+                pub async fn get_batch(&self, org: OrgId, id: BatchId) -> Result<Option<Batch>, Error> {
+                    let sql = format!("SELECT {BATCH_COLUMNS} FROM batches WHERE id = $1 AND organization_id = $2");
+                    let row = sqlx::query(&sql)
+                        .bind(db_id(id.uuid()))
+                        .bind(db_id(org.uuid()))
+                        .fetch_optional(self.reads())
+                        .await?;
+                    row.as_ref().map(rows::batch).transpose()
+                }
+
+                pub async fn list_batches(
+                    &self,
+                    org: OrgId,
+                    filter: &BatchFilter,
+                    page: &Page,
+                ) -> Result<(Vec<Batch>, i64), Error> {
+                    // One statement per filter, each on its own index (a generic plan of
+                    // `$2 IS NULL OR …` would use none); only the parameters a statement uses are bound.
+                    let campaign = filter.campaign_id.map(|c| db_id(c.uuid()));
+                    let status = filter.status.map(BatchStatus::as_str);
+                    let mut conditions = vec!["organization_id = $1"];
+                    if campaign.is_some() {
+                        conditions.push("campaign_id = $4");
+                    }
+                    if status.is_some() {
+                        conditions.push(if campaign.is_some() { "status = $5" } else { "status = $4" });
+                    }
+                    let sql = format!(
+                        "SELECT {BATCH_COLUMNS} FROM batches WHERE {}
+                         ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+                        conditions.join(" AND ")
+                    );
+                    let mut query = sqlx::query(&sql).bind(db_id(org.uuid())).bind(page.limit).bind(page.skip);
+                    if let Some(campaign) = campaign {
+                        query = query.bind(campaign);
+                    }
+                    if let Some(status) = status {
+                        query = query.bind(status);
+                    }
+                    let rows = query.fetch_all(self.reads()).await?;
+                    let total = match campaign {
+                        // A campaign's batches are counted on its index; the organization's are kept counted.
+                        Some(campaign) => {
+                            let sql = format!(
+                                "SELECT count(*) FROM batches WHERE organization_id = $1 AND campaign_id = $2{}",
+                                if status.is_some() { " AND status = $3" } else { "" }
+                            );
+                            let mut query = sqlx::query_scalar(&sql).bind(db_id(org.uuid())).bind(campaign);
+                            if let Some(status) = status {
+                                query = query.bind(status);
+                            }
+                            query.fetch_one(self.reads()).await?
+                        }
+                        None => super::super::counts::listed(self.reads(), org, "batch", status).await?,
+                    };
+                    Ok((rows.iter().map(rows::batch).collect::<Result<_, _>>()?, total))
+                }
+            }
+        }
+    };
+}
+pub(crate) use batch_reads;
