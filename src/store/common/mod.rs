@@ -4,10 +4,12 @@
 //! `db_at` (an instant as bound) and `db_small` (a status code as bound). Placeholders are `$N`,
 //! which SQLite reads too.
 
+mod claim;
 mod idempotency;
 mod listings;
 mod orgs;
 
+pub(crate) use claim::claim_reads;
 pub(crate) use idempotency::idempotency_statements;
 pub(crate) use listings::{batch_reads, campaign_statements};
 pub(crate) use orgs::org_statements;

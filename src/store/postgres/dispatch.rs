@@ -5,17 +5,15 @@
 //! row (several in id order), so writers never deadlock and limits hold across replicas.
 
 use super::Tx;
-use crate::domain::batch::Batch;
 use crate::domain::campaign::Campaign;
 use crate::domain::contact::{CallKind, ContactStatus};
-use crate::domain::ids::{BatchId, CampaignId};
+use crate::domain::ids::CampaignId;
 use crate::error::Error;
+use crate::store::NewCall;
 use crate::store::rows;
-use crate::store::shared::{BATCH_COLUMNS, BatchDelta, CAMPAIGN_COLUMNS, LIVE, assignments};
-use crate::store::{ClaimedContact, LockedForDispatch, NewCall};
+use crate::store::shared::{BatchDelta, CAMPAIGN_COLUMNS, assignments};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
@@ -118,76 +116,13 @@ pub(super) async fn take_slot(conn: &mut sqlx::PgConnection, slot: u32, slots: u
     }
 }
 
+crate::store::common::claim_reads!();
+
 impl Tx<'_> {
     /// Takes one of `slots` dispatch slots for the rest of the transaction: any free one, else
     /// `slot` once it frees, waiting at most `SLOT_WAIT`. Says whether it got one.
     pub async fn take_dispatch_slot(&mut self, slot: u32, slots: u32) -> Result<bool, Error> {
         take_slot(&mut self.0, slot, slots).await
-    }
-
-    /// Locks an active campaign for a claim, skipping it when another transaction holds it.
-    /// Returns it with its round-robin cursor.
-    pub async fn lock_campaign_for_dispatch(&mut self, id: CampaignId) -> Result<Option<LockedForDispatch>, Error> {
-        let sql = format!(
-            "SELECT {CAMPAIGN_COLUMNS}, round_robin_cursor, due_at FROM campaigns
-             WHERE id = $1 AND status = 'active' FOR UPDATE SKIP LOCKED"
-        );
-        let row = sqlx::query(&sql).bind(id.uuid()).fetch_optional(&mut *self.0).await?;
-        row.map(|r| {
-            Ok(LockedForDispatch {
-                campaign: rows::campaign(&r)?,
-                round_robin_cursor: r.try_get("round_robin_cursor")?,
-                due_at: r.try_get("due_at")?,
-            })
-        })
-        .transpose()
-    }
-
-    /// The campaign's running, unexpired batches with contacts still to call, oldest first, locked
-    /// (a batch whose contacts are all in calls or done is neither locked nor read).
-    pub async fn running_batches(&mut self, campaign: CampaignId, now: DateTime<Utc>) -> Result<Vec<Batch>, Error> {
-        let sql = format!(
-            "SELECT {BATCH_COLUMNS} FROM batches WHERE campaign_id = $1 AND status = 'in_progress'
-                AND (expires_at IS NULL OR expires_at > $2)
-                AND (n_pending > 0 OR n_retrying > 0 OR n_followup_scheduled > 0) ORDER BY created_at, id FOR UPDATE"
-        );
-        let rows = sqlx::query(&sql).bind(campaign.uuid()).bind(now).fetch_all(&mut *self.0).await?;
-        rows.iter().map(rows::batch).collect()
-    }
-
-    /// Up to `limit` contacts of the batch callable now: due retries and follow-ups first (soonest
-    /// due first), then pending contacts in upload order.
-    pub async fn claim_contacts(
-        &mut self,
-        batch: BatchId,
-        now: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<ClaimedContact>, Error> {
-        let columns = rows::CLAIMED_CONTACT_COLUMNS;
-        let due = format!(
-            "SELECT {columns} FROM contacts WHERE batch_id = $1 AND status IN ('retrying', 'followup_scheduled')
-                AND next_retry_at <= $2 ORDER BY next_retry_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED"
-        );
-        let mut found = sqlx::query(&due).bind(batch.uuid()).bind(now).bind(limit).fetch_all(&mut *self.0).await?;
-        let rest = limit - found.len() as i64;
-        if rest > 0 {
-            let pending = format!(
-                "SELECT {columns} FROM contacts WHERE batch_id = $1 AND status = 'pending'
-                 ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED"
-            );
-            found.extend(sqlx::query(&pending).bind(batch.uuid()).bind(rest).fetch_all(&mut *self.0).await?);
-        }
-        found.iter().map(rows::claimed_contact).collect()
-    }
-
-    /// Calls in flight per caller-ID number of the campaign.
-    pub async fn live_calls_by_number(&mut self, campaign: CampaignId) -> Result<HashMap<String, i64>, Error> {
-        let sql = format!(
-            "SELECT from_number, count(*) AS n FROM call_records WHERE campaign_id = $1 AND call_status IN {LIVE}
-             GROUP BY from_number"
-        );
-        let rows = sqlx::query(&sql).bind(campaign.uuid()).fetch_all(&mut *self.0).await?;
-        rows.iter().map(|r| Ok((r.try_get("from_number")?, r.try_get("n")?))).collect()
     }
 
     /// Writes the claimed calls (`dispatched`), marks their contacts, and moves every counter: the

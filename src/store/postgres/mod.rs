@@ -43,6 +43,11 @@ pub struct Store {
     options: PgConnectOptions,
 }
 
+/// How a claim locks the rows it reads: until the transaction ends, skipping rows another holds
+/// (`SKIP_LOCKED`) or waiting for them (`LOCKED`).
+const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+const LOCKED: &str = " FOR UPDATE";
+
 /// The engine of the statements written once (`store/common`).
 type Db = Postgres;
 

@@ -5,18 +5,17 @@
 //! change a campaign meanwhile, so the Postgres store's campaign-order locking is unnecessary here.
 
 use super::{Tx, id, id_list, json_text, micros};
-use crate::domain::batch::Batch;
 use crate::domain::campaign::Campaign;
 use crate::domain::contact::{CallKind, ContactStatus};
-use crate::domain::ids::{BatchId, CampaignId};
+use crate::domain::ids::CampaignId;
 use crate::error::Error;
-use crate::store::rows::{self, Cells};
-use crate::store::shared::{BATCH_COLUMNS, BatchDelta, CAMPAIGN_COLUMNS, LIVE, assignments};
-use crate::store::{ClaimedContact, LockedForDispatch, NewCall};
+use crate::store::NewCall;
+use crate::store::rows;
+use crate::store::shared::{BatchDelta, CAMPAIGN_COLUMNS, assignments};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 use uuid::fmt::Hyphenated;
@@ -106,74 +105,12 @@ pub(super) async fn complete_finished(
     Ok(())
 }
 
+crate::store::common::claim_reads!();
+
 impl Tx<'_> {
     /// Dispatch slots need no lock: the one writer connection already runs one transaction at a time.
     pub async fn take_dispatch_slot(&mut self, _slot: u32, _slots: u32) -> Result<bool, Error> {
         Ok(true)
-    }
-
-    /// Reads an active campaign for a claim (the transaction holds the writer, so nobody else
-    /// holds it). Returns it with its round-robin cursor.
-    pub async fn lock_campaign_for_dispatch(&mut self, id: CampaignId) -> Result<Option<LockedForDispatch>, Error> {
-        let sql = format!(
-            "SELECT {CAMPAIGN_COLUMNS}, round_robin_cursor, due_at FROM campaigns WHERE id = ? AND status = 'active'"
-        );
-        let row = sqlx::query(&sql).bind(super::id(id.uuid())).fetch_optional(&mut *self.0).await?;
-        row.map(|r| {
-            Ok(LockedForDispatch {
-                campaign: rows::campaign(&r)?,
-                round_robin_cursor: r.try_get("round_robin_cursor")?,
-                due_at: r.at("due_at")?,
-            })
-        })
-        .transpose()
-    }
-
-    /// The campaign's running, unexpired batches with contacts still to call, oldest first (a batch
-    /// whose contacts are all in calls or done is not read).
-    pub async fn running_batches(&mut self, campaign: CampaignId, now: DateTime<Utc>) -> Result<Vec<Batch>, Error> {
-        let sql = format!(
-            "SELECT {BATCH_COLUMNS} FROM batches WHERE campaign_id = ?1 AND status = 'in_progress'
-                AND (expires_at IS NULL OR expires_at > ?2)
-                AND (n_pending > 0 OR n_retrying > 0 OR n_followup_scheduled > 0) ORDER BY created_at, id"
-        );
-        let rows = sqlx::query(&sql).bind(id(campaign.uuid())).bind(micros(now)).fetch_all(&mut *self.0).await?;
-        rows.iter().map(rows::batch).collect()
-    }
-
-    /// Up to `limit` contacts of the batch callable now: due retries and follow-ups first (soonest
-    /// due first), then pending contacts in upload order.
-    pub async fn claim_contacts(
-        &mut self,
-        batch: BatchId,
-        now: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<ClaimedContact>, Error> {
-        let columns = rows::CLAIMED_CONTACT_COLUMNS;
-        let due = format!(
-            "SELECT {columns} FROM contacts WHERE batch_id = ?1 AND status IN ('retrying', 'followup_scheduled')
-                AND next_retry_at <= ?2 ORDER BY next_retry_at, seq LIMIT ?3"
-        );
-        let mut found =
-            sqlx::query(&due).bind(id(batch.uuid())).bind(micros(now)).bind(limit).fetch_all(&mut *self.0).await?;
-        let rest = limit - found.len() as i64;
-        if rest > 0 {
-            let pending = format!(
-                "SELECT {columns} FROM contacts WHERE batch_id = ? AND status = 'pending' ORDER BY seq LIMIT ?"
-            );
-            found.extend(sqlx::query(&pending).bind(id(batch.uuid())).bind(rest).fetch_all(&mut *self.0).await?);
-        }
-        found.iter().map(rows::claimed_contact).collect()
-    }
-
-    /// Calls in flight per caller-ID number of the campaign.
-    pub async fn live_calls_by_number(&mut self, campaign: CampaignId) -> Result<HashMap<String, i64>, Error> {
-        let sql = format!(
-            "SELECT from_number, count(*) AS n FROM call_records WHERE campaign_id = ? AND call_status IN {LIVE}
-             GROUP BY from_number"
-        );
-        let rows = sqlx::query(&sql).bind(id(campaign.uuid())).fetch_all(&mut *self.0).await?;
-        rows.iter().map(|r| Ok((r.try_get("from_number")?, r.try_get("n")?))).collect()
     }
 
     /// Writes the claimed calls (`dispatched`), marks their contacts, and moves every counter: the

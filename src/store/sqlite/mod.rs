@@ -326,6 +326,10 @@ pub(super) fn id(u: Uuid) -> uuid::fmt::Hyphenated {
     u.hyphenated()
 }
 
+/// No row locks: a transaction holds the one writer, so no other transaction runs meanwhile.
+const SKIP_LOCKED: &str = "";
+const LOCKED: &str = "";
+
 /// The engine of the statements written once (`store/common`), with its codecs.
 type Db = Sqlite;
 use id as db_id;
