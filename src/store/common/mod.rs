@@ -5,11 +5,13 @@
 //! which SQLite reads too.
 
 mod claim;
+mod contacts;
 mod idempotency;
 mod listings;
 mod orgs;
 
 pub(crate) use claim::claim_reads;
+pub(crate) use contacts::contact_reads;
 pub(crate) use idempotency::idempotency_statements;
 pub(crate) use listings::{batch_reads, campaign_statements};
 pub(crate) use orgs::org_statements;

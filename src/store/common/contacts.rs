@@ -1,0 +1,92 @@
+//! A batch's contacts as the API and `/debug` read them.
+
+/// Reading a batch's contacts, for the `Store` of the engine where it expands.
+macro_rules! contact_reads {
+    () => {
+        mod written_once {
+            use super::super::{db_at, db_id};
+            use super::*;
+            use crate::domain::contact::{Contact, ContactStatus};
+            use crate::domain::ids::{BatchId, ContactId};
+            use crate::error::Error;
+            use crate::store::rows::{self, Cells};
+            use crate::store::shared::CONTACT_COLUMNS;
+            use crate::store::{Page, StatusBreakdown};
+            use chrono::{DateTime, Utc};
+
+            impl Store {
+                pub async fn list_contacts(
+                    &self,
+                    batch: BatchId,
+                    status: Option<ContactStatus>,
+                    page: &Page,
+                ) -> Result<Vec<Contact>, Error> {
+                    // Positions are 0..n-1 within a batch and contacts are never removed one by one, so
+                    // a page of the whole batch is a range of positions: no rows read only to be skipped.
+                    let sql = match status {
+                        None => format!(
+                            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE batch_id = $1 AND seq >= $3 AND $4 IS NULL
+                             ORDER BY seq LIMIT $2"
+                        ),
+                        Some(_) => format!(
+                            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE batch_id = $1 AND status = $4
+                             ORDER BY seq LIMIT $2 OFFSET $3"
+                        ),
+                    };
+                    let rows = sqlx::query(&sql)
+                        .bind(db_id(batch.uuid()))
+                        .bind(page.limit)
+                        .bind(page.skip)
+                        .bind(status.map(ContactStatus::as_str))
+                        .fetch_all(self.reads())
+                        .await?;
+                    rows.iter().map(rows::contact).collect()
+                }
+
+                pub async fn status_breakdown(&self, batch: BatchId) -> Result<Vec<StatusBreakdown>, Error> {
+                    let rows = sqlx::query(
+                        "SELECT status, count(*) AS n, min(updated_at) AS oldest FROM contacts WHERE batch_id = $1
+                         GROUP BY status",
+                    )
+                    .bind(db_id(batch.uuid()))
+                    .fetch_all(self.reads())
+                    .await?;
+                    rows.iter().map(rows::status_breakdown).collect()
+                }
+
+                pub async fn pending_sample(&self, batch: BatchId, n: i64) -> Result<Vec<ContactId>, Error> {
+                    let rows = sqlx::query(
+                        "SELECT id FROM contacts WHERE batch_id = $1 AND status = 'pending' ORDER BY seq LIMIT $2",
+                    )
+                    .bind(db_id(batch.uuid()))
+                    .bind(n)
+                    .fetch_all(self.reads())
+                    .await?;
+                    rows.iter().map(|r| Ok(ContactId::from_uuid(r.id("id")?))).collect()
+                }
+
+                pub async fn pending_untouched_since(&self, batch: BatchId, before: DateTime<Utc>) -> Result<i64, Error> {
+                    Ok(sqlx::query_scalar(
+                        "SELECT count(*) FROM contacts WHERE batch_id = $1 AND status = 'pending' AND updated_at < $2",
+                    )
+                    .bind(db_id(batch.uuid()))
+                    .bind(db_at(before))
+                    .fetch_one(self.reads())
+                    .await?)
+                }
+
+                pub async fn next_due_retry(&self, batch: BatchId) -> Result<Option<DateTime<Utc>>, Error> {
+                    let row = sqlx::query(
+                        "SELECT min(next_retry_at) AS due FROM contacts
+                         WHERE batch_id = $1 AND status IN ('retrying', 'followup_scheduled')",
+                    )
+                    .bind(db_id(batch.uuid()))
+                    .fetch_one(self.reads())
+                    .await?;
+                    row.at_opt("due")
+                }
+            }
+        }
+    };
+}
+pub(crate) use contact_reads;
