@@ -6,8 +6,7 @@
 macro_rules! claim_reads {
     () => {
         mod written_once {
-            use super::super::{LOCKED, SKIP_LOCKED, db_at, db_id};
-            use super::*;
+            use super::super::{LOCKED, SKIP_LOCKED, Tx, db_at, db_id};
             use crate::domain::batch::Batch;
             use crate::domain::ids::{BatchId, CampaignId};
             use crate::error::Error;

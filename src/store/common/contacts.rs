@@ -4,8 +4,7 @@
 macro_rules! contact_reads {
     () => {
         mod written_once {
-            use super::super::{db_at, db_id};
-            use super::*;
+            use super::super::{Store, db_at, db_id};
             use crate::domain::contact::{Contact, ContactStatus};
             use crate::domain::ids::{BatchId, ContactId};
             use crate::error::Error;

@@ -1,12 +1,15 @@
-//! Campaign and batch rows as the API reads and lists them, and a campaign's status changes.
+//! Campaign rows (all but `try_lock_campaign`, each engine's own) and batch rows as the API reads
+//! and lists them.
 
-/// Reading, listing, status changes and deletion of campaigns, for the engine where it expands.
+/// Inserting, reading, listing, updating, status changes and deletion of campaigns, for the engine
+/// where it expands.
 macro_rules! campaign_statements {
     () => {
         mod written_once {
-            use super::super::{db_at, db_id};
-            use super::*;
+            use super::super::{Db, JSON, LOCKED, Store, Tx, db_at, db_id, db_texts};
             use crate::domain::campaign::{Campaign, CampaignStatus};
+            use crate::domain::phone::PhoneNumber;
+            use crate::store::shared::json_text;
             use crate::domain::ids::{CampaignId, OrgId};
             use crate::error::Error;
             use crate::store::shared::CAMPAIGN_COLUMNS;
@@ -51,7 +54,98 @@ macro_rules! campaign_statements {
                 }
             }
 
+            /// Inserts a new campaign, on a pool or in a transaction.
+            async fn insert<'e>(db: impl sqlx::Executor<'e, Database = Db>, c: &Campaign) -> Result<(), Error> {
+                let s = &c.settings;
+                let sql = format!(
+                    "INSERT INTO campaigns (id, organization_id, name, agent_id, status, phone_numbers,
+                        phone_number_strategy, working_hours_enforced, timezone, working_hours, max_retries,
+                        retry_strategy, cooldown_minutes, default_call_variables, metadata, concurrency_limit,
+                        created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10{JSON}, $11, $12, $13, $14{JSON}, $15{JSON},
+                        $16, $17, $18)"
+                );
+                sqlx::query(&sql)
+                    .bind(db_id(c.id.uuid()))
+                    .bind(db_id(c.organization_id.uuid()))
+                    .bind(&s.name)
+                    .bind(&s.agent_id)
+                    .bind(c.status.as_str())
+                    .bind(db_texts(s.phone_numbers.iter().map(PhoneNumber::as_str).collect())?)
+                    .bind(s.phone_number_strategy.as_str())
+                    .bind(s.working_hours_enforced)
+                    .bind(s.timezone.name())
+                    .bind(json_text(&s.working_hours)?)
+                    .bind(i64::from(s.retry_policy.max_retries))
+                    .bind(s.retry_policy.strategy.as_str())
+                    .bind(i64::from(s.retry_policy.cooldown_minutes))
+                    .bind(json_text(&s.default_call_variables)?)
+                    .bind(json_text(&s.metadata)?)
+                    .bind(i64::from(s.concurrency_limit))
+                    .bind(db_at(c.created_at))
+                    .bind(db_at(c.updated_at))
+                    .execute(db)
+                    .await?;
+                Ok(())
+            }
+
+            impl Store {
+                pub async fn insert_campaign(&self, c: &Campaign) -> Result<(), Error> {
+                    insert(self.writes(), c).await
+                }
+            }
+
             impl Tx<'_> {
+                pub async fn lock_campaign(&mut self, org: OrgId, id: CampaignId) -> Result<Option<Campaign>, Error> {
+                    let sql = format!(
+                        "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1 AND organization_id = $2{LOCKED}"
+                    );
+                    let row =
+                        sqlx::query(&sql).bind(db_id(id.uuid())).bind(db_id(org.uuid())).fetch_optional(&mut *self.0).await?;
+                    row.as_ref().map(rows::campaign).transpose()
+                }
+
+                pub async fn insert_campaign(&mut self, c: &Campaign) -> Result<(), Error> {
+                    insert(&mut *self.0, c).await
+                }
+
+                pub async fn update_campaign_settings(
+                    &mut self,
+                    c: &Campaign,
+                    expected: CampaignStatus,
+                ) -> Result<bool, Error> {
+                    let s = &c.settings;
+                    // New settings may open the hours earlier: the next opening is computed again.
+                    let sql = format!(
+                        "UPDATE campaigns SET name = $3, agent_id = $4, phone_numbers = $5, phone_number_strategy = $6,
+                            working_hours_enforced = $7, timezone = $8, working_hours = $9{JSON}, max_retries = $10,
+                            retry_strategy = $11, cooldown_minutes = $12, default_call_variables = $13{JSON},
+                            metadata = $14{JSON}, concurrency_limit = $15, updated_at = $16, opens_at = $17
+                         WHERE id = $1 AND status = $2"
+                    );
+                    let done = sqlx::query(&sql)
+                        .bind(db_id(c.id.uuid()))
+                        .bind(expected.as_str())
+                        .bind(&s.name)
+                        .bind(&s.agent_id)
+                        .bind(db_texts(s.phone_numbers.iter().map(PhoneNumber::as_str).collect())?)
+                        .bind(s.phone_number_strategy.as_str())
+                        .bind(s.working_hours_enforced)
+                        .bind(s.timezone.name())
+                        .bind(json_text(&s.working_hours)?)
+                        .bind(i64::from(s.retry_policy.max_retries))
+                        .bind(s.retry_policy.strategy.as_str())
+                        .bind(i64::from(s.retry_policy.cooldown_minutes))
+                        .bind(json_text(&s.default_call_variables)?)
+                        .bind(json_text(&s.metadata)?)
+                        .bind(i64::from(s.concurrency_limit))
+                        .bind(db_at(c.updated_at))
+                        .bind(db_at(DateTime::<Utc>::UNIX_EPOCH))
+                        .execute(&mut *self.0)
+                        .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
                 pub async fn set_campaign_status(
                     &mut self,
                     id: CampaignId,
@@ -93,8 +187,7 @@ pub(crate) use campaign_statements;
 macro_rules! batch_reads {
     () => {
         mod written_once {
-            use super::super::db_id;
-            use super::*;
+            use super::super::{Store, db_id};
             use crate::domain::batch::{Batch, BatchStatus};
             use crate::domain::ids::{BatchId, OrgId};
             use crate::error::Error;

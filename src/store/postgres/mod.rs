@@ -61,6 +61,14 @@ fn db_at(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
     t
 }
 
+/// A list of texts as PostgreSQL binds it: `text[]`.
+fn db_texts(items: Vec<&str>) -> Result<Vec<&str>, Error> {
+    Ok(items)
+}
+
+/// The cast a JSON text parameter needs to be stored in a `json` column.
+const JSON: &str = "::json";
+
 /// A status code as PostgreSQL binds it: `smallint`.
 fn db_small(n: u16) -> i16 {
     n as i16

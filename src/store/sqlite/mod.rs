@@ -335,6 +335,14 @@ type Db = Sqlite;
 use id as db_id;
 use micros as db_at;
 
+/// A list of texts as SQLite stores it: a JSON array.
+fn db_texts(items: Vec<&str>) -> Result<String, Error> {
+    json_text(&items)
+}
+
+/// JSON is stored as the text it is bound as.
+const JSON: &str = "";
+
 /// A status code as SQLite binds it: an integer.
 fn db_small(n: u16) -> i64 {
     i64::from(n)
