@@ -9,9 +9,11 @@ mod contacts;
 mod idempotency;
 mod listings;
 mod orgs;
+mod pacing;
 
 pub(crate) use claim::claim_reads;
 pub(crate) use contacts::contact_reads;
 pub(crate) use idempotency::idempotency_statements;
 pub(crate) use listings::{batch_reads, campaign_statements};
 pub(crate) use orgs::org_statements;
+pub(crate) use pacing::{due_marks, pacing_statements};

@@ -109,18 +109,9 @@ pub(super) async fn due_now(db: impl sqlx::PgExecutor<'_>, now: DateTime<Utc>) -
     Ok(DueNow { simulated_ends, overdue_calls, batch_starts, batch_expiries })
 }
 
-impl Tx<'_> {
-    /// Records that the campaign may have work from `at` on (a new batch, a resume, a contact put
-    /// back): its `due_at` is lowered to `at` if later.
-    pub async fn mark_due(&mut self, campaign: CampaignId, at: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query("UPDATE campaigns SET due_at = $2 WHERE id = $1 AND due_at > $2")
-            .bind(campaign.uuid())
-            .bind(at)
-            .execute(&mut *self.0)
-            .await?;
-        Ok(())
-    }
+crate::store::common::due_marks!();
 
+impl Tx<'_> {
     /// Recomputes the campaign's `due_at` from its pending and running batches: the start of one with
     /// pending contacts, else its earliest retry or follow-up, else never. Says whether it changed
     /// (an unchanged one is not written).
@@ -141,16 +132,6 @@ impl Tx<'_> {
         .execute(&mut *self.0)
         .await?;
         Ok(done.rows_affected() > 0)
-    }
-
-    /// Records when the campaign's working hours next open (they are closed until then).
-    pub async fn set_opens_at(&mut self, campaign: CampaignId, at: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query("UPDATE campaigns SET opens_at = $2 WHERE id = $1")
-            .bind(campaign.uuid())
-            .bind(at)
-            .execute(&mut *self.0)
-            .await?;
-        Ok(())
     }
 }
 

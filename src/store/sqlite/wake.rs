@@ -93,18 +93,9 @@ impl Store {
     }
 }
 
-impl Tx<'_> {
-    /// Records that the campaign may have work from `at` on (a new batch, a resume, a contact put
-    /// back): its `due_at` is lowered to `at` if later.
-    pub async fn mark_due(&mut self, campaign: CampaignId, at: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query("UPDATE campaigns SET due_at = ?2 WHERE id = ?1 AND due_at > ?2")
-            .bind(id(campaign.uuid()))
-            .bind(micros(at))
-            .execute(&mut *self.0)
-            .await?;
-        Ok(())
-    }
+crate::store::common::due_marks!();
 
+impl Tx<'_> {
     /// Recomputes the campaign's `due_at` from its pending and running batches: the start of one with
     /// pending contacts, else its earliest retry or follow-up, else never. Says whether it changed
     /// (an unchanged one is not written).
@@ -125,16 +116,6 @@ impl Tx<'_> {
         .execute(&mut *self.0)
         .await?;
         Ok(done.rows_affected() > 0)
-    }
-
-    /// Records when the campaign's working hours next open (they are closed until then).
-    pub async fn set_opens_at(&mut self, campaign: CampaignId, at: DateTime<Utc>) -> Result<(), Error> {
-        sqlx::query("UPDATE campaigns SET opens_at = ?2 WHERE id = ?1")
-            .bind(id(campaign.uuid()))
-            .bind(micros(at))
-            .execute(&mut *self.0)
-            .await?;
-        Ok(())
     }
 }
 

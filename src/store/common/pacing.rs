@@ -1,0 +1,87 @@
+//! Calls started per second by every replica together (API.md §7 "Pacing"), one row per second;
+//! PostgreSQL locks the second's row (`LOCKED`) so that concurrent claims count one after another.
+
+/// The pacing statements, for the `Store` and `Tx` of the engine where it expands.
+macro_rules! pacing_statements {
+    () => {
+        use super::{LOCKED, Store, Tx};
+        use crate::error::Error;
+        use crate::store::rows::Cells;
+
+        /// Seconds of history kept (older rows are removed as new seconds begin).
+        const KEPT_SECONDS: i64 = 60;
+
+        impl Tx<'_> {
+            pub async fn paced_calls(&mut self, second: i64) -> Result<i64, Error> {
+                let created =
+                    sqlx::query("INSERT INTO dispatch_pacing (second, placed) VALUES ($1, 0) ON CONFLICT DO NOTHING")
+                        .bind(second)
+                        .execute(&mut *self.0)
+                        .await?
+                        .rows_affected();
+                if created > 0 {
+                    sqlx::query("DELETE FROM dispatch_pacing WHERE second < $1")
+                        .bind(second - KEPT_SECONDS)
+                        .execute(&mut *self.0)
+                        .await?;
+                }
+                let sql = format!("SELECT placed FROM dispatch_pacing WHERE second = $1{LOCKED}");
+                sqlx::query(&sql).bind(second).fetch_one(&mut *self.0).await?.int("placed")
+            }
+
+            pub async fn add_paced_calls(&mut self, second: i64, calls: i64) -> Result<(), Error> {
+                sqlx::query("UPDATE dispatch_pacing SET placed = placed + $2 WHERE second = $1")
+                    .bind(second)
+                    .bind(calls.min(i64::from(i32::MAX)))
+                    .execute(&mut *self.0)
+                    .await?;
+                Ok(())
+            }
+        }
+
+        impl Store {
+            pub async fn paced_calls(&self, second: i64) -> Result<i64, Error> {
+                let row = sqlx::query("SELECT placed FROM dispatch_pacing WHERE second = $1")
+                    .bind(second)
+                    .fetch_optional(self.reads())
+                    .await?;
+                Ok(row.map(|r| r.int("placed")).transpose()?.unwrap_or(0))
+            }
+        }
+    };
+}
+pub(crate) use pacing_statements;
+
+/// Lowering a campaign's `due_at` and recording its next opening, for the `Tx` of the engine where
+/// it expands.
+macro_rules! due_marks {
+    () => {
+        mod written_once {
+            use super::super::{Tx, db_at, db_id};
+            use crate::domain::ids::CampaignId;
+            use crate::error::Error;
+            use chrono::{DateTime, Utc};
+
+            impl Tx<'_> {
+                pub async fn mark_due(&mut self, campaign: CampaignId, at: DateTime<Utc>) -> Result<(), Error> {
+                    sqlx::query("UPDATE campaigns SET due_at = $2 WHERE id = $1 AND due_at > $2")
+                        .bind(db_id(campaign.uuid()))
+                        .bind(db_at(at))
+                        .execute(&mut *self.0)
+                        .await?;
+                    Ok(())
+                }
+
+                pub async fn set_opens_at(&mut self, campaign: CampaignId, at: DateTime<Utc>) -> Result<(), Error> {
+                    sqlx::query("UPDATE campaigns SET opens_at = $2 WHERE id = $1")
+                        .bind(db_id(campaign.uuid()))
+                        .bind(db_at(at))
+                        .execute(&mut *self.0)
+                        .await?;
+                    Ok(())
+                }
+            }
+        }
+    };
+}
+pub(crate) use due_marks;
