@@ -7,7 +7,7 @@ macro_rules! campaign_statements {
     () => {
         mod written_once {
             use super::super::{Db, JSON, LOCKED, Store, Tx, db_at, db_id, db_texts};
-            use crate::domain::campaign::{Campaign, CampaignStatus};
+            use crate::domain::campaign::{Campaign, CampaignSettings, CampaignStatus};
             use crate::domain::phone::PhoneNumber;
             use crate::store::shared::json_text;
             use crate::domain::ids::{CampaignId, OrgId};
@@ -54,23 +54,12 @@ macro_rules! campaign_statements {
                 }
             }
 
-            /// Inserts a new campaign, on a pool or in a transaction.
-            async fn insert<'e>(db: impl sqlx::Executor<'e, Database = Db>, c: &Campaign) -> Result<(), Error> {
-                let s = &c.settings;
-                let sql = format!(
-                    "INSERT INTO campaigns (id, organization_id, name, agent_id, status, phone_numbers,
-                        phone_number_strategy, working_hours_enforced, timezone, working_hours, max_retries,
-                        retry_strategy, cooldown_minutes, default_call_variables, metadata, concurrency_limit,
-                        created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10{JSON}, $11, $12, $13, $14{JSON}, $15{JSON},
-                        $16, $17, $18)"
-                );
-                sqlx::query(&sql)
-                    .bind(db_id(c.id.uuid()))
-                    .bind(db_id(c.organization_id.uuid()))
-                    .bind(&s.name)
+            type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>;
+
+            /// Binds the settings columns, in the order both statements below list them from `$3` on.
+            fn bind_settings<'q>(q: Query<'q>, s: &'q CampaignSettings) -> Result<Query<'q>, Error> {
+                Ok(q.bind(&s.name)
                     .bind(&s.agent_id)
-                    .bind(c.status.as_str())
                     .bind(db_texts(s.phone_numbers.iter().map(PhoneNumber::as_str).collect())?)
                     .bind(s.phone_number_strategy.as_str())
                     .bind(s.working_hours_enforced)
@@ -81,7 +70,22 @@ macro_rules! campaign_statements {
                     .bind(i64::from(s.retry_policy.cooldown_minutes))
                     .bind(json_text(&s.default_call_variables)?)
                     .bind(json_text(&s.metadata)?)
-                    .bind(i64::from(s.concurrency_limit))
+                    .bind(i64::from(s.concurrency_limit)))
+            }
+
+            /// Inserts a new campaign, on a pool or in a transaction.
+            async fn insert<'e>(db: impl sqlx::Executor<'e, Database = Db>, c: &Campaign) -> Result<(), Error> {
+                let sql = format!(
+                    "INSERT INTO campaigns (id, organization_id, name, agent_id, phone_numbers, phone_number_strategy,
+                        working_hours_enforced, timezone, working_hours, max_retries, retry_strategy,
+                        cooldown_minutes, default_call_variables, metadata, concurrency_limit, status,
+                        created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9{JSON}, $10, $11, $12, $13{JSON}, $14{JSON}, $15,
+                        $16, $17, $18)"
+                );
+                let q = sqlx::query(&sql).bind(db_id(c.id.uuid())).bind(db_id(c.organization_id.uuid()));
+                bind_settings(q, &c.settings)?
+                    .bind(c.status.as_str())
                     .bind(db_at(c.created_at))
                     .bind(db_at(c.updated_at))
                     .execute(db)
@@ -114,7 +118,6 @@ macro_rules! campaign_statements {
                     c: &Campaign,
                     expected: CampaignStatus,
                 ) -> Result<bool, Error> {
-                    let s = &c.settings;
                     // New settings may open the hours earlier: the next opening is computed again.
                     let sql = format!(
                         "UPDATE campaigns SET name = $3, agent_id = $4, phone_numbers = $5, phone_number_strategy = $6,
@@ -123,22 +126,8 @@ macro_rules! campaign_statements {
                             metadata = $14{JSON}, concurrency_limit = $15, updated_at = $16, opens_at = $17
                          WHERE id = $1 AND status = $2"
                     );
-                    let done = sqlx::query(&sql)
-                        .bind(db_id(c.id.uuid()))
-                        .bind(expected.as_str())
-                        .bind(&s.name)
-                        .bind(&s.agent_id)
-                        .bind(db_texts(s.phone_numbers.iter().map(PhoneNumber::as_str).collect())?)
-                        .bind(s.phone_number_strategy.as_str())
-                        .bind(s.working_hours_enforced)
-                        .bind(s.timezone.name())
-                        .bind(json_text(&s.working_hours)?)
-                        .bind(i64::from(s.retry_policy.max_retries))
-                        .bind(s.retry_policy.strategy.as_str())
-                        .bind(i64::from(s.retry_policy.cooldown_minutes))
-                        .bind(json_text(&s.default_call_variables)?)
-                        .bind(json_text(&s.metadata)?)
-                        .bind(i64::from(s.concurrency_limit))
+                    let q = sqlx::query(&sql).bind(db_id(c.id.uuid())).bind(expected.as_str());
+                    let done = bind_settings(q, &c.settings)?
                         .bind(db_at(c.updated_at))
                         .bind(db_at(DateTime::<Utc>::UNIX_EPOCH))
                         .execute(&mut *self.0)
