@@ -83,7 +83,6 @@ impl Store {
 }
 
 impl Tx<'_> {
-    /// Inserts a batch row (its counters say every contact is pending).
     pub async fn insert_batch(&mut self, b: &Batch) -> Result<(), Error> {
         sqlx::query(
             "INSERT INTO batches (id, campaign_id, organization_id, status, total_contacts, concurrency_limit,
@@ -108,14 +107,12 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Reads and locks the organization's batch until the transaction ends.
     pub async fn lock_batch(&mut self, org: OrgId, id: BatchId) -> Result<Option<Batch>, Error> {
         let sql = format!("SELECT {COLUMNS} FROM batches WHERE id = $1 AND organization_id = $2 FOR UPDATE");
         let row = sqlx::query(&sql).bind(id.uuid()).bind(org.uuid()).fetch_optional(&mut *self.0).await?;
         row.as_ref().map(rows::batch).transpose()
     }
 
-    /// Moves a batch from `from` to `to` (compare-and-set); `false` when its status was not `from`.
     pub async fn set_batch_status(
         &mut self,
         id: BatchId,
@@ -137,8 +134,6 @@ impl Tx<'_> {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Turns the batch's pending, dispatched, retrying and follow-up contacts into `skipped`, keeping
-    /// the counters exact; returns how many were skipped.
     pub async fn skip_open_contacts(&mut self, id: BatchId, now: DateTime<Utc>) -> Result<i64, Error> {
         let from: Vec<&str> = SKIPPABLE.iter().map(|s| s.as_str()).collect();
         let rows = sqlx::query(
@@ -174,7 +169,6 @@ impl Tx<'_> {
         Ok(skipped)
     }
 
-    /// The campaign's batches that are not terminal, locked: id, status and scheduled start.
     pub async fn lock_open_batches(&mut self, campaign: CampaignId) -> Result<Vec<OpenBatch>, Error> {
         let rows = sqlx::query(
             "SELECT id, status, scheduled_start FROM batches WHERE campaign_id = $1
@@ -195,7 +189,6 @@ impl Tx<'_> {
             .collect()
     }
 
-    /// The statuses of every batch of the campaign.
     pub async fn batch_statuses(&mut self, campaign: CampaignId) -> Result<Vec<BatchStatus>, Error> {
         let statuses: Vec<String> = sqlx::query_scalar("SELECT status FROM batches WHERE campaign_id = $1")
             .bind(campaign.uuid())

@@ -8,7 +8,6 @@ use crate::error::Error;
 crate::store::common::campaign_statements!();
 
 impl Tx<'_> {
-    /// Locks the campaign unless another transaction holds it; `false` when held or gone.
     pub async fn try_lock_campaign(&mut self, id: CampaignId) -> Result<bool, Error> {
         let locked: Option<i32> = sqlx::query_scalar("SELECT 1 FROM campaigns WHERE id = $1 FOR UPDATE SKIP LOCKED")
             .bind(id.uuid())

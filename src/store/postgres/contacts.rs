@@ -77,8 +77,6 @@ impl Tx<'_> {
 crate::store::common::contact_reads!();
 
 impl Store {
-    /// The call records of these contacts, oldest first per contact; only the latest of each when
-    /// `latest_only`.
     pub async fn calls_of(&self, contacts: &[ContactId], latest_only: bool) -> Result<Vec<CallRecord>, Error> {
         if contacts.is_empty() {
             return Ok(Vec::new());

@@ -18,7 +18,6 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 impl Store {
-    /// The voicemail action of the campaign a call belongs to; `None` when there is no such call.
     pub async fn voicemail_action_of(&self, call: ExecutionId) -> Result<Option<VoicemailAction>, Error> {
         let row: Option<(Value,)> = sqlx::query_as(
             "SELECT c.metadata FROM call_records cr JOIN campaigns c ON c.id = cr.campaign_id WHERE cr.id = $1",
@@ -31,7 +30,6 @@ impl Store {
         Ok(row.map(|(m,)| m.as_object().map_or(VoicemailAction::Hangup, VoicemailAction::of_metadata)))
     }
 
-    /// When a call was answered (`Some(None)`: not answered); `None` when there is no such call.
     pub async fn answered_at_of(&self, call: ExecutionId) -> Result<Option<Option<DateTime<Utc>>>, Error> {
         let row: Option<(Option<DateTime<Utc>>,)> =
             sqlx::query_as("SELECT answered_at FROM call_records WHERE id = $1")
@@ -41,9 +39,6 @@ impl Store {
         Ok(row.map(|(at,)| at))
     }
 
-    /// Plans `outcome` for a live call not yet answered, to be recorded at `at` unless the call closes
-    /// first (a provider's guess waiting for a surer answer); `false` when the call is answered,
-    /// closed or already has a planned end.
     pub async fn defer_outcome(&self, call: ExecutionId, at: DateTime<Utc>, outcome: &Outcome) -> Result<bool, Error> {
         let plan = serde_json::to_value(outcome).map_err(Error::internal)?;
         let done = sqlx::query(

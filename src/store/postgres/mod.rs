@@ -96,7 +96,6 @@ impl Store {
 pub struct Tx<'c>(sqlx::Transaction<'c, Postgres>);
 
 impl Tx<'_> {
-    /// Makes the transaction's writes durable and visible.
     pub async fn commit(self) -> Result<(), Error> {
         Ok(self.0.commit().await?)
     }
@@ -201,7 +200,6 @@ impl Store {
         Ok(())
     }
 
-    /// Whether the database answers and every migration is applied.
     pub async fn ready(&self) -> Result<(), Error> {
         let applied: i64 =
             sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?;
@@ -211,7 +209,6 @@ impl Store {
         Ok(())
     }
 
-    /// Opens a transaction.
     pub async fn begin(&self) -> Result<Tx<'static>, Error> {
         Ok(Tx(self.pool.begin().await?))
     }
@@ -222,7 +219,6 @@ impl Store {
         self.pool.close().await;
     }
 
-    /// Subscribes to token revocations announced by any process sharing the database.
     pub async fn token_events(&self) -> Result<TokenEvents, Error> {
         // On a connection of its own, so that it never takes one of the pool's.
         let own = PgPoolOptions::new().max_connections(1).connect_lazy_with(self.options.clone());

@@ -7,7 +7,6 @@ use crate::domain::ids::TokenId;
 crate::store::common::org_statements!();
 
 impl Store {
-    /// Revokes a token and tells every server to forget it; `false` when no live token has that id.
     pub async fn revoke_token(&self, id: TokenId, now: DateTime<Utc>) -> Result<bool, Error> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")

@@ -260,7 +260,6 @@ async fn record_locked(
 }
 
 impl Store {
-    /// Live simulated calls whose scripted end is at or before `now`, soonest first.
     pub async fn simulated_ends(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<FinishedCall>, Error> {
         let sql = format!(
             "SELECT id, planned_end_at, planned_outcome FROM call_records

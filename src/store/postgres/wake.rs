@@ -14,8 +14,6 @@ use sqlx::Row;
 use uuid::Uuid;
 
 impl Store {
-    /// Active, open campaigns with room, whose due work has come (`due_at`, a lower bound: the
-    /// claim recomputes it), and one of whose running batches has room and open contacts.
     pub async fn dispatch_candidates(&self, now: DateTime<Utc>) -> Result<Vec<CampaignId>, Error> {
         dispatch_candidates(&self.pool, now).await
     }
@@ -26,13 +24,10 @@ impl Store {
         still_due(&self.pool, campaign, now).await
     }
 
-    /// Which kinds of timed work are due at `now` (one indexed probe each, in one query).
     pub async fn due_now(&self, now: DateTime<Utc>) -> Result<DueNow, Error> {
         due_now(&self.pool, now).await
     }
 
-    /// The earliest future instant at which something is due: a simulated call's end, a call
-    /// deadline, a batch start or expiry, or a campaign's due work in its working hours.
     pub async fn next_wakeup(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Error> {
         let sql = format!(
             "SELECT LEAST(
@@ -136,7 +131,6 @@ impl Tx<'_> {
 }
 
 impl Store {
-    /// Moves pending batches whose start has come to `in_progress`; returns how many.
     pub async fn start_due_batches(&self, now: DateTime<Utc>) -> Result<u64, Error> {
         let done = sqlx::query(
             "UPDATE batches SET status = 'in_progress', updated_at = $1
@@ -149,7 +143,6 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Open batches whose expiry has passed: `(org, campaign, batch)`.
     pub async fn expired_batches(&self, now: DateTime<Utc>) -> Result<Vec<(OrgId, CampaignId, BatchId)>, Error> {
         let rows = sqlx::query(
             "SELECT organization_id, campaign_id, id FROM batches

@@ -71,7 +71,6 @@ impl Store {
 }
 
 impl Tx<'_> {
-    /// Inserts a batch row (its counters say every contact is pending).
     pub async fn insert_batch(&mut self, b: &Batch) -> Result<(), Error> {
         sqlx::query(
             "INSERT INTO batches (id, campaign_id, organization_id, status, total_contacts, concurrency_limit,
@@ -103,7 +102,6 @@ impl Tx<'_> {
         row.as_ref().map(rows::batch).transpose()
     }
 
-    /// Moves a batch from `from` to `to` (compare-and-set); `false` when its status was not `from`.
     pub async fn set_batch_status(
         &mut self,
         batch: BatchId,
@@ -125,8 +123,6 @@ impl Tx<'_> {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Turns the batch's pending, dispatched, retrying and follow-up contacts into `skipped`, keeping
-    /// the counters exact; returns how many were skipped.
     pub async fn skip_open_contacts(&mut self, batch: BatchId, now: DateTime<Utc>) -> Result<i64, Error> {
         let mut moved = StatusCounts::default();
         for status in SKIPPABLE {
@@ -175,7 +171,6 @@ impl Tx<'_> {
             .collect()
     }
 
-    /// The statuses of every batch of the campaign.
     pub async fn batch_statuses(&mut self, campaign: CampaignId) -> Result<Vec<BatchStatus>, Error> {
         let statuses: Vec<String> = sqlx::query_scalar("SELECT status FROM batches WHERE campaign_id = ?1")
             .bind(id(campaign.uuid()))

@@ -18,7 +18,6 @@ use uuid::Uuid;
 use uuid::fmt::Hyphenated;
 
 impl Store {
-    /// The voicemail action of the campaign a call belongs to; `None` when there is no such call.
     pub async fn voicemail_action_of(&self, call: ExecutionId) -> Result<Option<VoicemailAction>, Error> {
         let row: Option<(Option<String>,)> = sqlx::query_as(
             "SELECT c.metadata ->> '$.voicemail_action' FROM call_records cr JOIN campaigns c ON c.id = cr.campaign_id
@@ -30,7 +29,6 @@ impl Store {
         Ok(row.map(|(a,)| a.as_deref().and_then(VoicemailAction::parse).unwrap_or(VoicemailAction::Hangup)))
     }
 
-    /// When a call was answered (`Some(None)`: not answered); `None` when there is no such call.
     pub async fn answered_at_of(&self, call: ExecutionId) -> Result<Option<Option<DateTime<Utc>>>, Error> {
         let row: Option<(Option<i64>,)> = sqlx::query_as("SELECT answered_at FROM call_records WHERE id = ?1")
             .bind(id(call.uuid()))
@@ -39,9 +37,6 @@ impl Store {
         row.map(|(at,)| at.map(instant).transpose()).transpose()
     }
 
-    /// Plans `outcome` for a live call not yet answered, to be recorded at `at` unless the call closes
-    /// first (a provider's guess waiting for a surer answer); `false` when the call is answered,
-    /// closed or already has a planned end.
     pub async fn defer_outcome(&self, call: ExecutionId, at: DateTime<Utc>, outcome: &Outcome) -> Result<bool, Error> {
         let done = sqlx::query(
             "UPDATE call_records SET planned_end_at = ?2, planned_outcome = ?3

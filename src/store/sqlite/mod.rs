@@ -83,7 +83,6 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 pub struct Tx<'c>(sqlx::Transaction<'c, Sqlite>);
 
 impl Tx<'_> {
-    /// Makes the transaction's writes durable and visible.
     pub async fn commit(self) -> Result<(), Error> {
         Ok(self.0.commit().await?)
     }
@@ -160,7 +159,6 @@ impl Store {
         Ok(Self { writer, reads, own })
     }
 
-    /// Applies every pending migration.
     pub async fn migrate(&self) -> Result<(), Error> {
         MIGRATOR.run(&self.writer).await.map_err(Error::internal)
     }
@@ -170,7 +168,6 @@ impl Store {
         Ok(())
     }
 
-    /// Whether the database answers and every migration is applied.
     pub async fn ready(&self) -> Result<(), Error> {
         let applied: i64 =
             sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success").fetch_one(&self.reads).await?;

@@ -224,7 +224,6 @@ async fn record_locked(
 }
 
 impl Store {
-    /// Live simulated calls whose scripted end is at or before `now`, soonest first.
     pub async fn simulated_ends(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<FinishedCall>, Error> {
         let rows = sqlx::query(&due_ends_sql("")).bind(micros(now)).bind(limit).fetch_all(&self.reads).await?;
         rows.iter().map(rows::planned_end).collect()

@@ -14,8 +14,6 @@ use chrono::{DateTime, Utc};
 use uuid::fmt::Hyphenated;
 
 impl Store {
-    /// Active, open campaigns with room, whose due work has come (`due_at`, a lower bound: the
-    /// claim recomputes it), and one of whose running batches has room and open contacts.
     pub async fn dispatch_candidates(&self, now: DateTime<Utc>) -> Result<Vec<CampaignId>, Error> {
         let ids: Vec<Hyphenated> = sqlx::query_scalar(
             // The campaigns whose time has come first, on the index.
@@ -47,7 +45,6 @@ impl Store {
         .await?)
     }
 
-    /// Which kinds of timed work are due at `now` (one indexed probe each, in one query).
     pub async fn due_now(&self, now: DateTime<Utc>) -> Result<DueNow, Error> {
         let sql = format!(
             "SELECT EXISTS (SELECT 1 FROM call_records WHERE call_status IN {LIVE} AND planned_end_at <= ?1),
@@ -61,8 +58,6 @@ impl Store {
         Ok(DueNow { simulated_ends, overdue_calls, batch_starts, batch_expiries })
     }
 
-    /// The earliest future instant at which something is due: a simulated call's end, a call
-    /// deadline, a batch start or expiry, or a campaign's due work in its working hours.
     pub async fn next_wakeup(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Error> {
         // The aggregate `min` skips NULLs (the scalar `min(a, b, ...)` would not).
         let sql = format!(
@@ -120,7 +115,6 @@ impl Tx<'_> {
 }
 
 impl Store {
-    /// Moves pending batches whose start has come to `in_progress`; returns how many.
     pub async fn start_due_batches(&self, now: DateTime<Utc>) -> Result<u64, Error> {
         let done = sqlx::query(
             "UPDATE batches SET status = 'in_progress', updated_at = ?1 WHERE status = 'pending' AND scheduled_start <= ?1",
@@ -131,7 +125,6 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Open batches whose expiry has passed: `(org, campaign, batch)`.
     pub async fn expired_batches(&self, now: DateTime<Utc>) -> Result<Vec<(OrgId, CampaignId, BatchId)>, Error> {
         let rows = sqlx::query(
             "SELECT organization_id, campaign_id, id FROM batches
