@@ -4,6 +4,7 @@
 //! `db_at` (an instant as bound) and `db_small` (a status code as bound). Placeholders are `$N`,
 //! which SQLite reads too.
 
+mod batches;
 mod claim;
 mod contacts;
 mod idempotency;
@@ -11,6 +12,7 @@ mod listings;
 mod orgs;
 mod pacing;
 
+pub(crate) use batches::batch_writes;
 pub(crate) use claim::claim_reads;
 pub(crate) use contacts::contact_reads;
 pub(crate) use idempotency::idempotency_statements;

@@ -1,18 +1,20 @@
-//! Batch rows: insert, read, list, lock, status changes, and the campaign-wide propagations.
+//! Batch rows: the statements both engines run are shared (`store/common/listings.rs`,
+//! `store/common/batches.rs`); here, the statistics snapshot and skipping a batch's open contacts.
 
 use super::{Store, Tx};
-use crate::domain::batch::{Batch, BatchStatus, SKIPPABLE};
+use crate::domain::batch::{BatchStatus, SKIPPABLE};
 use crate::domain::contact::{ContactStatus, StatusCounts};
 use crate::domain::eligibility::BatchState;
 use crate::domain::ids::{BatchId, CampaignId, OrgId};
 use crate::error::Error;
+use crate::store::StatsSnapshot;
 use crate::store::rows;
-use crate::store::shared::{BATCH_COLUMNS as COLUMNS, CAMPAIGN_COLUMNS, COUNTER_COLUMNS, corrupt, json_text};
-use crate::store::{OpenBatch, StatsSnapshot};
+use crate::store::shared::{CAMPAIGN_COLUMNS, COUNTER_COLUMNS, corrupt};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 crate::store::common::batch_reads!();
+crate::store::common::batch_writes!();
 
 impl Store {
     /// Everything `/stats` reads, in one statement and one row: the organization's campaign; for each
@@ -83,57 +85,6 @@ impl Store {
 }
 
 impl Tx<'_> {
-    pub async fn insert_batch(&mut self, b: &Batch) -> Result<(), Error> {
-        sqlx::query(
-            "INSERT INTO batches (id, campaign_id, organization_id, status, total_contacts, concurrency_limit,
-                max_retries_override, scheduled_start, expires_at, call_context, metadata, n_pending,
-                created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::json, $11::json, $5, $12, $12)",
-        )
-        .bind(b.id.uuid())
-        .bind(b.campaign_id.uuid())
-        .bind(b.organization_id.uuid())
-        .bind(b.status.as_str())
-        .bind(b.total_contacts as i32)
-        .bind(b.concurrency_limit.map(|l| l as i32))
-        .bind(b.max_retries_override.map(i16::from))
-        .bind(b.scheduled_start)
-        .bind(b.expires_at)
-        .bind(json_text(&b.call_context)?)
-        .bind(json_text(&b.metadata)?)
-        .bind(b.created_at)
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn lock_batch(&mut self, org: OrgId, id: BatchId) -> Result<Option<Batch>, Error> {
-        let sql = format!("SELECT {COLUMNS} FROM batches WHERE id = $1 AND organization_id = $2 FOR UPDATE");
-        let row = sqlx::query(&sql).bind(id.uuid()).bind(org.uuid()).fetch_optional(&mut *self.0).await?;
-        row.as_ref().map(rows::batch).transpose()
-    }
-
-    pub async fn set_batch_status(
-        &mut self,
-        id: BatchId,
-        from: BatchStatus,
-        to: BatchStatus,
-        now: DateTime<Utc>,
-    ) -> Result<bool, Error> {
-        let done = sqlx::query(
-            "UPDATE batches SET status = $3, updated_at = $4,
-                completed_at = CASE WHEN $3 IN ('completed', 'cancelled', 'expired') THEN $4 ELSE completed_at END
-             WHERE id = $1 AND status = $2",
-        )
-        .bind(id.uuid())
-        .bind(from.as_str())
-        .bind(to.as_str())
-        .bind(now)
-        .execute(&mut *self.0)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     pub async fn skip_open_contacts(&mut self, id: BatchId, now: DateTime<Utc>) -> Result<i64, Error> {
         let from: Vec<&str> = SKIPPABLE.iter().map(|s| s.as_str()).collect();
         let rows = sqlx::query(
@@ -167,33 +118,5 @@ impl Tx<'_> {
             sqlx::query(&sql).bind(id.uuid()).execute(&mut *self.0).await?;
         }
         Ok(skipped)
-    }
-
-    pub async fn lock_open_batches(&mut self, campaign: CampaignId) -> Result<Vec<OpenBatch>, Error> {
-        let rows = sqlx::query(
-            "SELECT id, status, scheduled_start FROM batches WHERE campaign_id = $1
-                AND status IN ('pending', 'in_progress', 'paused') ORDER BY created_at, id FOR UPDATE",
-        )
-        .bind(campaign.uuid())
-        .fetch_all(&mut *self.0)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let status: String = r.try_get("status")?;
-                Ok(OpenBatch {
-                    id: BatchId::from_uuid(r.try_get("id")?),
-                    status: BatchStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
-                    scheduled_start: r.try_get("scheduled_start")?,
-                })
-            })
-            .collect()
-    }
-
-    pub async fn batch_statuses(&mut self, campaign: CampaignId) -> Result<Vec<BatchStatus>, Error> {
-        let statuses: Vec<String> = sqlx::query_scalar("SELECT status FROM batches WHERE campaign_id = $1")
-            .bind(campaign.uuid())
-            .fetch_all(&mut *self.0)
-            .await?;
-        statuses.iter().map(|s| BatchStatus::parse(s).ok_or_else(|| corrupt("status"))).collect()
     }
 }
