@@ -1,4 +1,5 @@
-//! A batch's contacts as the API and `/debug` read them.
+//! A batch's contacts as the API and `/debug` read them, and what a callback reads and names of a
+//! live call.
 
 /// Reading a batch's contacts, for the `Store` of the engine where it expands.
 macro_rules! contact_reads {
@@ -89,3 +90,40 @@ macro_rules! contact_reads {
     };
 }
 pub(crate) use contact_reads;
+
+/// What a callback reads and names of a live call, for the `Store` of the engine where it expands.
+macro_rules! live_call_statements {
+    () => {
+        mod calls_written_once {
+            use super::super::{Store, db_id};
+            use crate::domain::ids::ExecutionId;
+            use crate::error::Error;
+            use crate::store::rows::Cells;
+            use chrono::{DateTime, Utc};
+
+            impl Store {
+                pub async fn answered_at_of(&self, call: ExecutionId) -> Result<Option<Option<DateTime<Utc>>>, Error> {
+                    let row = sqlx::query("SELECT answered_at FROM call_records WHERE id = $1")
+                        .bind(db_id(call.uuid()))
+                        .fetch_optional(self.reads())
+                        .await?;
+                    row.map(|r| r.at_opt("answered_at")).transpose()
+                }
+
+                pub async fn name_call(&self, call: ExecutionId, provider_call_id: &str) -> Result<bool, Error> {
+                    let done = sqlx::query(
+                        "UPDATE call_records SET provider_call_id = $2
+                         WHERE id = $1 AND provider_call_id IS NULL
+                           AND call_status IN ('dispatched', 'ringing', 'in_progress')",
+                    )
+                    .bind(db_id(call.uuid()))
+                    .bind(provider_call_id)
+                    .execute(self.writes())
+                    .await?;
+                    Ok(done.rows_affected() > 0)
+                }
+            }
+        }
+    };
+}
+pub(crate) use live_call_statements;

@@ -14,7 +14,7 @@ mod pacing;
 
 pub(crate) use batches::batch_writes;
 pub(crate) use claim::claim_reads;
-pub(crate) use contacts::contact_reads;
+pub(crate) use contacts::{contact_reads, live_call_statements};
 pub(crate) use idempotency::idempotency_statements;
 pub(crate) use listings::{batch_reads, campaign_statements};
 pub(crate) use orgs::org_statements;

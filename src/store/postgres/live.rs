@@ -17,6 +17,8 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
+crate::store::common::live_call_statements!();
+
 impl Store {
     pub async fn voicemail_action_of(&self, call: ExecutionId) -> Result<Option<VoicemailAction>, Error> {
         let row: Option<(Value,)> = sqlx::query_as(
@@ -30,15 +32,6 @@ impl Store {
         Ok(row.map(|(m,)| m.as_object().map_or(VoicemailAction::Hangup, VoicemailAction::of_metadata)))
     }
 
-    pub async fn answered_at_of(&self, call: ExecutionId) -> Result<Option<Option<DateTime<Utc>>>, Error> {
-        let row: Option<(Option<DateTime<Utc>>,)> =
-            sqlx::query_as("SELECT answered_at FROM call_records WHERE id = $1")
-                .bind(call.uuid())
-                .fetch_optional(&self.reads)
-                .await?;
-        Ok(row.map(|(at,)| at))
-    }
-
     pub async fn defer_outcome(&self, call: ExecutionId, at: DateTime<Utc>, outcome: &Outcome) -> Result<bool, Error> {
         let plan = serde_json::to_value(outcome).map_err(Error::internal)?;
         let done = sqlx::query(
@@ -48,20 +41,6 @@ impl Store {
         .bind(call.uuid())
         .bind(at)
         .bind(plan)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    /// Keeps the provider's id for a live call that has none yet (a provider may name its call only
-    /// in a later callback); `false` when the call has one, is not live, or does not exist.
-    pub async fn name_call(&self, call: ExecutionId, provider_call_id: &str) -> Result<bool, Error> {
-        let done = sqlx::query(
-            "UPDATE call_records SET provider_call_id = $2
-             WHERE id = $1 AND provider_call_id IS NULL AND call_status IN ('dispatched', 'ringing', 'in_progress')",
-        )
-        .bind(call.uuid())
-        .bind(provider_call_id)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() > 0)

@@ -3,7 +3,7 @@
 //! needs to know of its call before it is applied.
 
 use super::dispatch::{apply_batch_deltas, ids, uuids};
-use super::{Store, id, instant, json_text, micros};
+use super::{Store, id, json_text, micros};
 use crate::domain::contact::ContactStatus;
 use crate::domain::ids::ExecutionId;
 use crate::domain::outcome::Outcome;
@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 use uuid::fmt::Hyphenated;
 
+crate::store::common::live_call_statements!();
+
 impl Store {
     pub async fn voicemail_action_of(&self, call: ExecutionId) -> Result<Option<VoicemailAction>, Error> {
         let row: Option<(Option<String>,)> = sqlx::query_as(
@@ -29,14 +31,6 @@ impl Store {
         Ok(row.map(|(a,)| a.as_deref().and_then(VoicemailAction::parse).unwrap_or(VoicemailAction::Hangup)))
     }
 
-    pub async fn answered_at_of(&self, call: ExecutionId) -> Result<Option<Option<DateTime<Utc>>>, Error> {
-        let row: Option<(Option<i64>,)> = sqlx::query_as("SELECT answered_at FROM call_records WHERE id = ?1")
-            .bind(id(call.uuid()))
-            .fetch_optional(&self.reads)
-            .await?;
-        row.map(|(at,)| at.map(instant).transpose()).transpose()
-    }
-
     pub async fn defer_outcome(&self, call: ExecutionId, at: DateTime<Utc>, outcome: &Outcome) -> Result<bool, Error> {
         let done = sqlx::query(
             "UPDATE call_records SET planned_end_at = ?2, planned_outcome = ?3
@@ -45,20 +39,6 @@ impl Store {
         .bind(id(call.uuid()))
         .bind(micros(at))
         .bind(json_text(outcome)?)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    /// Keeps the provider's id for a live call that has none yet (a provider may name its call only
-    /// in a later callback); `false` when the call has one, is not live, or does not exist.
-    pub async fn name_call(&self, call: ExecutionId, provider_call_id: &str) -> Result<bool, Error> {
-        let done = sqlx::query(
-            "UPDATE call_records SET provider_call_id = ?2
-             WHERE id = ?1 AND provider_call_id IS NULL AND call_status IN ('dispatched', 'ringing', 'in_progress')",
-        )
-        .bind(id(call.uuid()))
-        .bind(provider_call_id)
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() > 0)
