@@ -17,8 +17,9 @@ RUN mkdir -p src bench \
     && cargo build --release --locked \
     && rm -rf src bench
 
-# The real sources. Both stores' migrations and openapi.yaml are compiled into the binary.
+# The real sources. Both stores' migrations, openapi.yaml and the data files are compiled into the binary.
 COPY src ./src
+COPY data ./data
 COPY migrations ./migrations
 COPY migrations-sqlite ./migrations-sqlite
 COPY openapi.yaml ./

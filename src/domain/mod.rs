@@ -14,6 +14,7 @@ pub mod pacing;
 #[cfg(test)]
 mod parsers_props;
 pub mod phone;
+pub mod phone_zones;
 pub mod provider;
 pub mod simulate;
 pub mod time;
