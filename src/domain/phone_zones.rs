@@ -43,6 +43,11 @@ pub fn zones_of(e164: &str) -> Option<&'static [Timezone]> {
     (1..=digits.len().min(map.longest)).rev().find_map(|n| map.zones.get(&digits[..n]).map(Vec::as_slice))
 }
 
+/// Every known prefix with its zones.
+pub fn prefixes() -> impl Iterator<Item = (&'static str, &'static [Timezone])> {
+    MAP.zones.iter().map(|(prefix, zones)| (*prefix, zones.as_slice()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
