@@ -16,6 +16,7 @@ mod parsers_props;
 pub mod phone;
 pub mod phone_zones;
 pub mod provider;
+pub mod recipient;
 pub mod regions;
 pub mod simulate;
 pub mod time;

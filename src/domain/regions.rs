@@ -118,19 +118,22 @@ pub fn region_of(e164: &str) -> Option<&'static str> {
     }
 }
 
+/// Region → the zones its area codes' numbers are in, computed once.
+static REGION_ZONES: LazyLock<HashMap<String, Vec<Timezone>>> = LazyLock::new(|| {
+    let mut names: HashMap<String, BTreeSet<&'static str>> = HashMap::new();
+    for (prefix, zones) in phone_zones::prefixes() {
+        let Some(codes) = prefix.get(..4).and_then(|area| AREAS.regions.get(area)) else { continue };
+        for code in codes {
+            names.entry(code.clone()).or_default().extend(zones.iter().map(Timezone::name));
+        }
+    }
+    names.into_iter().map(|(code, zones)| (code, zones.into_iter().filter_map(Timezone::parse).collect())).collect()
+});
+
 /// The zones the numbers of a region's area codes are in (every one of them); `None` for a region
 /// no area code serves.
 pub fn zones_of_region(region: &str) -> Option<Vec<Timezone>> {
-    let areas: Vec<&str> =
-        AREAS.regions.iter().filter(|(_, codes)| codes.iter().any(|c| c == region)).map(|(a, _)| *a).collect();
-    if areas.is_empty() {
-        return None;
-    }
-    let zones: BTreeSet<&'static str> = phone_zones::prefixes()
-        .filter(|(prefix, _)| areas.iter().any(|a| prefix.starts_with(a)))
-        .flat_map(|(_, zones)| zones.iter().map(Timezone::name))
-        .collect();
-    Some(zones.into_iter().filter_map(Timezone::parse).collect())
+    REGION_ZONES.get(region).cloned()
 }
 
 #[cfg(test)]
