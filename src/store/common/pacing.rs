@@ -1,5 +1,6 @@
-//! Calls started per second by every replica together (API.md §7 "Pacing"), one row per second;
-//! PostgreSQL locks the second's row (`LOCKED`) so that concurrent claims count one after another.
+//! Calls started per second by every replica together (API.md §7 "Pacing"), one row per second
+//! (PostgreSQL locks the second's row, `LOCKED`, so that concurrent claims count one after another);
+//! and the timed work both engines find alike: due marks and expired batches.
 
 /// The pacing statements, for the `Store` and `Tx` of the engine where it expands.
 macro_rules! pacing_statements {
@@ -52,15 +53,41 @@ macro_rules! pacing_statements {
 }
 pub(crate) use pacing_statements;
 
-/// Lowering a campaign's `due_at` and recording its next opening, for the `Tx` of the engine where
-/// it expands.
+/// Lowering a campaign's `due_at`, recording its next opening and finding the batches whose expiry
+/// has passed, for the engine where it expands.
 macro_rules! due_marks {
     () => {
         mod written_once {
-            use super::super::{Tx, db_at, db_id};
-            use crate::domain::ids::CampaignId;
+            use super::super::{Store, Tx, db_at, db_id};
+            use crate::domain::ids::{BatchId, CampaignId, OrgId};
             use crate::error::Error;
+            use crate::store::rows::Cells;
             use chrono::{DateTime, Utc};
+
+            impl Store {
+                pub async fn expired_batches(
+                    &self,
+                    now: DateTime<Utc>,
+                ) -> Result<Vec<(OrgId, CampaignId, BatchId)>, Error> {
+                    let rows = sqlx::query(
+                        "SELECT organization_id, campaign_id, id FROM batches
+                         WHERE status IN ('pending', 'in_progress', 'paused') AND expires_at <= $1
+                         ORDER BY expires_at, id LIMIT 100",
+                    )
+                    .bind(db_at(now))
+                    .fetch_all(self.lookups())
+                    .await?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok((
+                                OrgId::from_uuid(r.id("organization_id")?),
+                                CampaignId::from_uuid(r.id("campaign_id")?),
+                                BatchId::from_uuid(r.id("id")?),
+                            ))
+                        })
+                        .collect()
+                }
+            }
 
             impl Tx<'_> {
                 pub async fn mark_due(&mut self, campaign: CampaignId, at: DateTime<Utc>) -> Result<(), Error> {

@@ -4,13 +4,12 @@
 //! the batches whose start or expiry has come.
 
 use super::{Store, Tx};
-use crate::domain::ids::{BatchId, CampaignId, OrgId};
+use crate::domain::ids::CampaignId;
 use crate::domain::time::never;
 use crate::error::Error;
 use crate::store::DueNow;
 use crate::store::shared::LIVE;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use uuid::Uuid;
 
 impl Store {
@@ -141,24 +140,5 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
-    }
-
-    pub async fn expired_batches(&self, now: DateTime<Utc>) -> Result<Vec<(OrgId, CampaignId, BatchId)>, Error> {
-        let rows = sqlx::query(
-            "SELECT organization_id, campaign_id, id FROM batches
-             WHERE status IN ('pending', 'in_progress', 'paused') AND expires_at <= $1 ORDER BY expires_at, id LIMIT 100",
-        )
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    OrgId::from_uuid(r.try_get("organization_id")?),
-                    CampaignId::from_uuid(r.try_get("campaign_id")?),
-                    BatchId::from_uuid(r.try_get("id")?),
-                ))
-            })
-            .collect()
     }
 }

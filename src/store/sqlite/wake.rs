@@ -4,11 +4,10 @@
 //! the batches whose start or expiry has come.
 
 use super::{Store, Tx, id, instant, micros};
-use crate::domain::ids::{BatchId, CampaignId, OrgId};
+use crate::domain::ids::CampaignId;
 use crate::domain::time::never;
 use crate::error::Error;
 use crate::store::DueNow;
-use crate::store::rows::Cells;
 use crate::store::shared::LIVE;
 use chrono::{DateTime, Utc};
 use uuid::fmt::Hyphenated;
@@ -123,24 +122,5 @@ impl Store {
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected())
-    }
-
-    pub async fn expired_batches(&self, now: DateTime<Utc>) -> Result<Vec<(OrgId, CampaignId, BatchId)>, Error> {
-        let rows = sqlx::query(
-            "SELECT organization_id, campaign_id, id FROM batches
-             WHERE status IN ('pending', 'in_progress', 'paused') AND expires_at <= ? ORDER BY expires_at, id LIMIT 100",
-        )
-        .bind(micros(now))
-        .fetch_all(&self.reads)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    OrgId::from_uuid(r.id("organization_id")?),
-                    CampaignId::from_uuid(r.id("campaign_id")?),
-                    BatchId::from_uuid(r.id("id")?),
-                ))
-            })
-            .collect()
     }
 }
