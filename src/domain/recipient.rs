@@ -74,7 +74,7 @@ pub fn legal_hours(phone: &str, region: Option<&str>) -> Option<(NaiveTime, Naiv
     }
     if phone.starts_with("+91") {
         Some((at(9)?, at(21)?))
-    } else if phone.starts_with("+1") && regions::region_of(phone).is_some() {
+    } else if regions::in_us_or_canada(phone) {
         Some((at(8)?, at(21)?))
     } else {
         None
@@ -132,6 +132,9 @@ mod tests {
         assert_eq!(hours("+12125550100", Some("US-NY")), until("21:00:00"));
         assert_eq!(hours("+14165550100", Some("CA-ON")), until("21:00:00"));
         assert_eq!(hours("+14055550100", Some("US-OK")), until("20:00:00"));
+        // One area code for Nova Scotia and Prince Edward Island: no region, but Canada's hours.
+        assert_eq!(hours("+19025550100", None), until("21:00:00"));
+        assert_eq!(hours("+12425550100", None), None);
         assert_eq!(hours("+919876543210", None), Some(("09:00:00".to_owned(), "21:00:00".to_owned())));
         assert_eq!(hours("+33612345678", None), None);
     }

@@ -130,6 +130,11 @@ static REGION_ZONES: LazyLock<HashMap<String, Vec<Timezone>>> = LazyLock::new(||
     names.into_iter().map(|(code, zones)| (code, zones.into_iter().filter_map(Timezone::parse).collect())).collect()
 });
 
+/// Whether a number's area code is one of the US's or Canada's (whether or not it shows one region).
+pub fn in_us_or_canada(e164: &str) -> bool {
+    e164.strip_prefix('+').and_then(|d| d.get(..4)).is_some_and(|area| AREAS.regions.contains_key(area))
+}
+
 /// The zones the numbers of a region's area codes are in (every one of them); `None` for a region
 /// no area code serves.
 pub fn zones_of_region(region: &str) -> Option<Vec<Timezone>> {
