@@ -25,7 +25,7 @@ macro_rules! idempotency_statements {
             .bind(db_id(claim.org.uuid()))
             .bind(&claim.key)
             .bind(db_id(claim.owner))
-            .bind(db_small(status))
+            .bind(i64::from(status))
             .bind(body)
             .execute(db)
             .await?;

@@ -1,8 +1,9 @@
 //! Statements both engines run, written once. Each macro here expands inside an engine's module,
-//! where these names mean that engine's own: `Store`, `Tx`, `Db` (its `sqlx::Database`),
-//! `self.writes()`, `self.reads()` (listings) and `self.lookups()` (short reads by key) (its pools), and the value codecs `db_id` (an id as bound),
-//! `db_at` (an instant as bound) and `db_small` (a status code as bound). Placeholders are `$N`,
-//! which SQLite reads too.
+//! where these names mean that engine's own: `Store`, `Tx`, `Db` (its `sqlx::Database`); its pools
+//! `self.writes()`, `self.reads()` (listings) and `self.lookups()` (short reads by key); its codecs
+//! `db_id` (an id as bound), `db_at` (an instant), `db_texts` (a list of texts) and `JSON` (the cast
+//! a JSON text parameter needs); and its row locks `LOCKED` and `SKIP_LOCKED`. Integers are bound as
+//! `i64` (PostgreSQL narrows them on assignment). Placeholders are `$N`, which SQLite reads too.
 
 mod batches;
 mod claim;

@@ -1,6 +1,6 @@
 //! Calls started per second by every replica together (API.md §7 "Pacing"), one row per second
 //! (PostgreSQL locks the second's row, `LOCKED`, so that concurrent claims count one after another);
-//! and the timed work both engines find alike: due marks and expired batches.
+//! and the timed work both engines find alike: due marks, expired batches, calls in flight.
 
 /// The pacing statements, for the `Store` and `Tx` of the engine where it expands.
 macro_rules! pacing_statements {
@@ -53,8 +53,8 @@ macro_rules! pacing_statements {
 }
 pub(crate) use pacing_statements;
 
-/// Lowering a campaign's `due_at`, recording its next opening and finding the batches whose expiry
-/// has passed, for the engine where it expands.
+/// Lowering a campaign's `due_at`, recording its next opening, finding the batches whose expiry has
+/// passed and counting the calls in flight, for the engine where it expands.
 macro_rules! due_marks {
     () => {
         mod written_once {
@@ -62,9 +62,16 @@ macro_rules! due_marks {
             use crate::domain::ids::{BatchId, CampaignId, OrgId};
             use crate::error::Error;
             use crate::store::rows::Cells;
+            use crate::store::shared::LIVE;
             use chrono::{DateTime, Utc};
 
             impl Store {
+                pub async fn calls_in_flight(&self) -> Result<i64, Error> {
+                    // Counted on the index of live calls (in proportion to them, not to the campaigns).
+                    let sql = format!("SELECT count(*) FROM call_records WHERE call_status IN {LIVE}");
+                    Ok(sqlx::query_scalar(&sql).fetch_one(self.reads()).await?)
+                }
+
                 pub async fn expired_batches(
                     &self,
                     now: DateTime<Utc>,

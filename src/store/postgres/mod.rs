@@ -22,6 +22,8 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -41,6 +43,9 @@ pub struct Store {
     reads: PgPool,
     /// How to open a connection outside the pools (for the long-lived listener).
     options: PgConnectOptions,
+    /// Set when a write connection opened before the tables existed, so could not plan the
+    /// claim's statements (see `fill`).
+    cold: Arc<AtomicBool>,
 }
 
 /// How a claim locks the rows it reads: until the transaction ends, skipping rows another holds
@@ -68,11 +73,6 @@ fn db_texts(items: Vec<&str>) -> Result<Vec<&str>, Error> {
 
 /// The cast a JSON text parameter needs to be stored in a `json` column.
 const JSON: &str = "::json";
-
-/// A status code as PostgreSQL binds it: `smallint`.
-fn db_small(n: u16) -> i16 {
-    n as i16
-}
 
 impl Store {
     /// Writes and transactions.
@@ -129,6 +129,7 @@ impl Store {
                 return Err(Error::internal(e));
             }
         }
+        let cold = Arc::new(AtomicBool::new(false));
         let pool_of = |size: u32, generic_plans: bool| {
             PgPoolOptions::new()
                 .max_connections(size)
@@ -151,19 +152,21 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(2))
                 .after_connect({
                     let set_idle = set_idle.clone();
+                    let cold = cold.clone();
                     move |conn, _| {
                         let set_idle = set_idle.clone();
+                        let cold = cold.clone();
                         Box::pin(async move {
-                            if generic_plans {
-                                // Planned once per connection and the plan kept: the dispatcher's
-                                // statements took longer to plan than to run (BENCHMARKS.md).
-                                sqlx::Executor::execute(&mut *conn, "SET plan_cache_mode = force_generic_plan").await?;
-                            }
                             if let Some(sql) = set_idle {
                                 sqlx::Executor::execute(&mut *conn, sql.as_str()).await?;
                             }
                             if generic_plans {
-                                warm::statements(conn).await;
+                                // Planned once per connection and the plan kept: the dispatcher's
+                                // statements took longer to plan than to run (BENCHMARKS.md).
+                                sqlx::Executor::execute(&mut *conn, "SET plan_cache_mode = force_generic_plan").await?;
+                                if !warm::statements(conn).await {
+                                    cold.store(true, Ordering::Relaxed);
+                                }
                             }
                             Ok(())
                         })
@@ -177,7 +180,7 @@ impl Store {
         let pool = pool_of(max_connections, true).connect_lazy_with(options.clone());
         drop(pool.acquire().await?);
         let reads = pool_of(super::read_pool_size().min(max_connections), false).connect_lazy_with(options.clone());
-        Ok(Self { pool, reads, options })
+        Ok(Self { pool, reads, options, cold })
     }
 
     /// Applies every pending migration (serialised across replicas by an advisory lock).
@@ -187,15 +190,17 @@ impl Store {
     }
 
     /// Opens the write pool's idle minimum, each connection planning the claim's statements as it
-    /// opens, and plans them on the connection opened before the tables existed; run once the
-    /// server serves, in the background.
+    /// opens; when one opened before the tables existed (a new database), plans them again on the
+    /// connections held, that one among them. Run once the server serves, in the background.
     pub async fn fill(&self) -> Result<(), Error> {
         let mut open = Vec::new();
         while open.len() < WARM_CONNECTIONS.min(self.pool.options().get_max_connections()) as usize {
             open.push(self.pool.acquire().await?);
         }
-        for conn in &mut open {
-            warm::statements(conn).await;
+        if self.cold.swap(false, Ordering::Relaxed) {
+            for conn in &mut open {
+                warm::statements(conn).await;
+            }
         }
         Ok(())
     }

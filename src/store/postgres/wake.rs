@@ -41,13 +41,6 @@ impl Store {
         );
         Ok(sqlx::query_scalar(&sql).bind(now).bind(never()).fetch_one(&self.pool).await?)
     }
-
-    /// Calls in flight across every campaign, counted on the index of live calls (in proportion to
-    /// them, not to the campaigns).
-    pub async fn calls_in_flight(&self) -> Result<i64, Error> {
-        let sql = format!("SELECT count(*) FROM call_records WHERE call_status IN {LIVE}");
-        Ok(sqlx::query_scalar(&sql).fetch_one(&self.reads).await?)
-    }
 }
 
 /// The dispatch candidates (see `Store::dispatch_candidates`), on any connection.

@@ -16,11 +16,15 @@ use sqlx::{Connection, PgConnection};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
-/// Runs the claim path's statements once on `conn`; a failure (the tables may not exist yet, before
-/// the first migration) only leaves them to be planned on first use.
-pub(super) async fn statements(conn: &mut PgConnection) {
-    if let Err(e) = run(conn).await {
-        tracing::debug!(error = %e, "statements not planned ahead on a new connection");
+/// Runs the claim path's statements once on `conn`; says whether it could. A failure (the tables
+/// may not exist yet, before the first migration) only leaves them to be planned on first use.
+pub(super) async fn statements(conn: &mut PgConnection) -> bool {
+    match run(conn).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::debug!(error = %e, "statements not planned ahead on a new connection");
+            false
+        }
     }
 }
 

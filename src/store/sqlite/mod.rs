@@ -340,11 +340,6 @@ fn db_texts(items: Vec<&str>) -> Result<String, Error> {
 /// JSON is stored as the text it is bound as.
 const JSON: &str = "";
 
-/// A status code as SQLite binds it: an integer.
-fn db_small(n: u16) -> i64 {
-    i64::from(n)
-}
-
 impl Store {
     /// Writes and transactions: the one writer.
     fn writes(&self) -> &SqlitePool {

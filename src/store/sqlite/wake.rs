@@ -78,13 +78,6 @@ impl Store {
             sqlx::query_scalar(&sql).bind(micros(now)).bind(micros(never())).fetch_one(&self.reads).await?;
         next.map(instant).transpose()
     }
-
-    /// Calls in flight across every campaign, counted on the index of live calls (in proportion to
-    /// them, not to the campaigns).
-    pub async fn calls_in_flight(&self) -> Result<i64, Error> {
-        let sql = format!("SELECT count(*) FROM call_records WHERE call_status IN {LIVE}");
-        Ok(sqlx::query_scalar(&sql).fetch_one(&self.reads).await?)
-    }
 }
 
 crate::store::common::due_marks!();
