@@ -17,6 +17,7 @@ pub mod phone;
 pub mod phone_zones;
 pub mod provider;
 pub mod recipient;
+pub mod recipient_hours;
 pub mod regions;
 pub mod simulate;
 pub mod time;
@@ -24,5 +25,6 @@ pub mod timezone;
 pub mod voicemail;
 pub mod wire;
 pub mod working_hours;
+pub mod zone_key;
 #[cfg(test)]
 mod working_hours_props;

@@ -6,7 +6,6 @@
 use super::phone_zones;
 use super::regions;
 use super::timezone::Timezone;
-use chrono::NaiveTime;
 
 /// Where a contact's zones came from, as the contact record names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,38 +45,78 @@ pub fn is_region_code(region: &str) -> bool {
         && part.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
-/// The candidate zones of a contact (E.164 `phone`), in the order §12.1 gives. A region whose zones
-/// are not known (outside the US and Canada) does not answer, and the number is asked next.
-pub fn resolve(timezone: Option<Timezone>, region: Option<&str>, phone: &str, campaign: Timezone) -> Zones {
+/// The candidate zones of a contact (E.164 `phone`), in the order §12.1 gives; when nothing answers,
+/// `ZoneSource::Campaign` with no zones (the campaign's zone, which the caller knows). A region whose
+/// zones are not known (outside the US and Canada) does not answer, and the number is asked next.
+/// Zones are named as the tz database now names them.
+pub fn resolve(timezone: Option<Timezone>, region: Option<&str>, phone: &str) -> Zones {
     let derived = regions::region_of(phone);
     let (zones, source) = if let Some(tz) = timezone {
-        (vec![tz], ZoneSource::Contact)
+        (vec![tz.canonical()], ZoneSource::Contact)
     } else if let Some(zones) = region.and_then(regions::zones_of_region) {
         (zones, ZoneSource::Region)
     } else if let Some(zones) = phone_zones::zones_of(phone) {
         (zones.to_vec(), ZoneSource::PhoneNumber)
     } else {
-        (vec![campaign], ZoneSource::Campaign)
+        (Vec::new(), ZoneSource::Campaign)
     };
     Zones { zones, source, region: derived }
 }
 
 /// The hours a recipient may be called in their own local time whatever the campaign's working
-/// hours say, in the recipient basis: US and Canadian numbers 08:00–21:00 (Florida, Oklahoma and
-/// Maryland 08:00–20:00), Indian numbers 09:00–21:00; `None` where no such rule is applied.
-pub fn legal_hours(phone: &str, region: Option<&str>) -> Option<(NaiveTime, NaiveTime)> {
-    let at = |h| NaiveTime::from_hms_opt(h, 0, 0);
-    match region {
-        Some("US-FL" | "US-OK" | "US-MD") => return Some((at(8)?, at(20)?)),
-        Some(r) if r.starts_with("US-") || r.starts_with("CA-") => return Some((at(8)?, at(21)?)),
-        _ => {}
+/// hours say, in the recipient basis (rules the software applies, not legal advice).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Floor {
+    /// No such rule.
+    None,
+    /// US and Canadian numbers: 08:00–21:00.
+    NorthAmerica,
+    /// Florida, Oklahoma and Maryland: 08:00–20:00.
+    UntilEight,
+    /// Indian numbers: 09:00–21:00.
+    India,
+}
+
+impl Floor {
+    /// The floor of a number, given its resolved region (the contact's own, else its number's).
+    pub fn of(phone: &str, region: Option<&str>) -> Self {
+        match region {
+            Some("US-FL" | "US-OK" | "US-MD") => return Floor::UntilEight,
+            Some(r) if r.starts_with("US-") || r.starts_with("CA-") => return Floor::NorthAmerica,
+            _ => {}
+        }
+        if phone.starts_with("+91") {
+            Floor::India
+        } else if regions::in_us_or_canada(phone) {
+            Floor::NorthAmerica
+        } else {
+            Floor::None
+        }
     }
-    if phone.starts_with("+91") {
-        Some((at(9)?, at(21)?))
-    } else if regions::in_us_or_canada(phone) {
-        Some((at(8)?, at(21)?))
-    } else {
-        None
+
+    /// Its window as minutes since local midnight, `[start, end)`; `None` for no rule.
+    pub fn minutes(self) -> Option<(u16, u16)> {
+        match self {
+            Floor::None => None,
+            Floor::NorthAmerica => Some((8 * 60, 21 * 60)),
+            Floor::UntilEight => Some((8 * 60, 20 * 60)),
+            Floor::India => Some((9 * 60, 21 * 60)),
+        }
+    }
+
+    /// Its short name in a zone key.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Floor::None => "-",
+            Floor::NorthAmerica => "na",
+            Floor::UntilEight => "na20",
+            Floor::India => "in",
+        }
+    }
+
+    /// The floor of a short name.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Floor::None, Floor::NorthAmerica, Floor::UntilEight, Floor::India].into_iter().find(|f| f.as_str() == text)
     }
 }
 
@@ -95,23 +134,24 @@ mod tests {
 
     #[test]
     fn the_first_source_that_answers_gives_the_zones() {
-        let utc = Timezone::utc();
-        let own = resolve(Some(tz("America/Phoenix")), Some("US-FL"), "+13055550100", utc);
+        let own = resolve(Some(tz("America/Phoenix")), Some("US-FL"), "+13055550100");
         assert_eq!(
             (names(&own), own.source, own.region),
             (vec!["America/Phoenix"], ZoneSource::Contact, Some("US-FL"))
         );
-        let by_region = resolve(None, Some("US-FL"), "+12125550100", utc);
+        let by_region = resolve(None, Some("US-FL"), "+12125550100");
         assert_eq!(names(&by_region), ["America/Chicago", "America/New_York"]);
         assert_eq!((by_region.source, by_region.region), (ZoneSource::Region, Some("US-NY")));
-        let by_number = resolve(None, None, "+17095550100", utc);
+        let by_number = resolve(None, None, "+17095550100");
         assert_eq!(by_number.source, ZoneSource::PhoneNumber);
         assert!(names(&by_number).contains(&"America/St_Johns"));
         // A region outside the US and Canada does not answer: the number does.
-        let kolkata = resolve(None, Some("IN-MH"), "+919876543210", utc);
-        assert_eq!((names(&kolkata), kolkata.source), (vec!["Asia/Calcutta"], ZoneSource::PhoneNumber));
-        let unknown = resolve(None, None, "+80012345678", tz("Europe/Paris"));
-        assert_eq!((names(&unknown), unknown.source), (vec!["Europe/Paris"], ZoneSource::Campaign));
+        let kolkata = resolve(None, Some("IN-MH"), "+919876543210");
+        assert_eq!((names(&kolkata), kolkata.source), (vec!["Asia/Kolkata"], ZoneSource::PhoneNumber));
+        let own_alias = resolve(Some(tz("Asia/Calcutta")), None, "+919876543210");
+        assert_eq!(names(&own_alias), ["Asia/Kolkata"]);
+        let unknown = resolve(None, None, "+80012345678");
+        assert_eq!((names(&unknown), unknown.source), (Vec::<&str>::new(), ZoneSource::Campaign));
     }
 
     #[test]
@@ -125,17 +165,19 @@ mod tests {
     }
 
     #[test]
-    fn legal_hours_follow_the_recipient() {
-        let hours = |p, r| legal_hours(p, r).map(|(a, b): (NaiveTime, NaiveTime)| (a.to_string(), b.to_string()));
-        let until = |h: &str| Some(("08:00:00".to_owned(), h.to_owned()));
-        assert_eq!(hours("+13055550100", Some("US-FL")), until("20:00:00"));
-        assert_eq!(hours("+12125550100", Some("US-NY")), until("21:00:00"));
-        assert_eq!(hours("+14165550100", Some("CA-ON")), until("21:00:00"));
-        assert_eq!(hours("+14055550100", Some("US-OK")), until("20:00:00"));
+    fn the_legal_floor_follows_the_recipient() {
+        let floor = |p, r| Floor::of(p, r).minutes().map(|(a, b)| (a / 60, b / 60));
+        assert_eq!(floor("+13055550100", Some("US-FL")), Some((8, 20)));
+        assert_eq!(floor("+12125550100", Some("US-NY")), Some((8, 21)));
+        assert_eq!(floor("+14165550100", Some("CA-ON")), Some((8, 21)));
+        assert_eq!(floor("+14055550100", Some("US-OK")), Some((8, 20)));
         // One area code for Nova Scotia and Prince Edward Island: no region, but Canada's hours.
-        assert_eq!(hours("+19025550100", None), until("21:00:00"));
-        assert_eq!(hours("+12425550100", None), None);
-        assert_eq!(hours("+919876543210", None), Some(("09:00:00".to_owned(), "21:00:00".to_owned())));
-        assert_eq!(hours("+33612345678", None), None);
+        assert_eq!(floor("+19025550100", None), Some((8, 21)));
+        assert_eq!(floor("+12425550100", None), None);
+        assert_eq!(floor("+919876543210", None), Some((9, 21)));
+        assert_eq!(floor("+33612345678", None), None);
+        for f in [Floor::None, Floor::NorthAmerica, Floor::UntilEight, Floor::India] {
+            assert_eq!(Floor::parse(f.as_str()), Some(f));
+        }
     }
 }

@@ -162,6 +162,10 @@ mod tests {
         assert_eq!(region_of("+14165550100"), Some("CA-ON"));
         assert_eq!(region_of("+12025550100"), Some("US-DC"));
         assert_eq!(region_of("+14055550100"), Some("US-OK"));
+        // Area codes whose lines are all longer prefixes.
+        assert_eq!(region_of("+13105550100"), Some("US-CA"));
+        assert_eq!(region_of("+17185550100"), Some("US-NY"));
+        assert_eq!(region_of("+19055550100"), Some("CA-ON"));
         // One code for Nova Scotia and Prince Edward Island: the region is not known.
         assert_eq!(region_of("+19025550100"), None);
         assert_eq!(region_of("+919876543210"), None);

@@ -26,7 +26,28 @@ impl Timezone {
     pub fn tz(&self) -> Tz {
         self.0
     }
+
+    /// The zone under its current name where the tz database renamed it (`Asia/Calcutta` is now
+    /// `Asia/Kolkata`); any other zone as it is.
+    pub fn canonical(self) -> Self {
+        RENAMED.iter().find(|(old, _)| *old == self.name()).and_then(|(_, new)| Self::parse(new)).unwrap_or(self)
+    }
 }
+
+/// Zones the tz database renamed (its `backward` links that only respell a zone), old name first.
+const RENAMED: [(&str, &str); 11] = [
+    ("Africa/Asmera", "Africa/Asmara"),
+    ("America/Buenos_Aires", "America/Argentina/Buenos_Aires"),
+    ("America/Godthab", "America/Nuuk"),
+    ("Asia/Calcutta", "Asia/Kolkata"),
+    ("Asia/Choibalsan", "Asia/Ulaanbaatar"),
+    ("Asia/Katmandu", "Asia/Kathmandu"),
+    ("Asia/Rangoon", "Asia/Yangon"),
+    ("Atlantic/Faeroe", "Atlantic/Faroe"),
+    ("Pacific/Enderbury", "Pacific/Kanton"),
+    ("Pacific/Ponape", "Pacific/Pohnpei"),
+    ("Pacific/Truk", "Pacific/Chuuk"),
+];
 
 #[cfg(test)]
 mod tests {
@@ -39,6 +60,17 @@ mod tests {
         }
         for z in ["", "Mars/Olympus", "asia/kolkata", "+05:30", "Asia/Kolkata ", "EST5"] {
             assert!(Timezone::parse(z).is_none(), "{z:?}");
+        }
+    }
+
+    #[test]
+    fn renamed_zones_take_their_current_name() {
+        let canonical = |z| Timezone::parse(z).unwrap().canonical().name();
+        assert_eq!(canonical("Asia/Calcutta"), "Asia/Kolkata");
+        assert_eq!(canonical("Pacific/Enderbury"), "Pacific/Kanton");
+        assert_eq!(canonical("America/New_York"), "America/New_York");
+        for (_, new) in RENAMED {
+            assert_eq!(Timezone::parse(new).map(|t| t.name()), Some(new));
         }
     }
 }

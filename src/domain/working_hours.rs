@@ -32,6 +32,11 @@ impl DayMinute {
     pub fn minutes(self) -> u16 {
         self.0
     }
+
+    /// The time `minutes` after midnight (at most 1440, `24:00`).
+    pub fn from_minutes(minutes: u16) -> Option<Self> {
+        (minutes <= 1440).then_some(Self(minutes))
+    }
 }
 
 impl Serialize for DayMinute {
@@ -109,6 +114,22 @@ impl Default for WorkingHours {
 }
 
 impl WorkingHours {
+    /// Every day open `[start, end)` minutes since midnight.
+    pub fn every_day(start: DayMinute, end: DayMinute) -> Self {
+        Self { days: [DayHours { start, end, enabled: start < end }; 7] }
+    }
+
+    /// These hours narrowed to `[start, end)` each day; a day left with no time is disabled.
+    pub fn within(&self, start: DayMinute, end: DayMinute) -> Self {
+        let mut days = self.days;
+        for day in &mut days {
+            day.start = day.start.max(start);
+            day.end = day.end.min(end);
+            day.enabled = day.enabled && day.start < day.end;
+        }
+        Self { days }
+    }
+
     /// Whether `at`, seen as wall time in `tz`, falls inside its weekday's enabled window. Judged by
     /// wall time: a boundary inside a DST gap takes effect at the first instant after the gap, and
     /// in a repeated hour both copies are inside wherever the wall time is.
