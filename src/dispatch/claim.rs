@@ -3,8 +3,9 @@
 
 use super::Dispatcher;
 use super::place::Claimed;
+use super::zones::{Open, Rule};
 use crate::domain::caller_id;
-use crate::domain::campaign::PhoneNumberStrategy;
+use crate::domain::campaign::{PhoneNumberStrategy, WorkingHoursBasis};
 use crate::domain::contact::{CallKind, ContactStatus};
 use crate::domain::ids::{CampaignId, ExecutionId};
 use crate::domain::pacing;
@@ -49,7 +50,8 @@ impl Dispatcher {
             return Ok(Some(Claim::default()));
         }
         let s = &campaign.settings;
-        if s.working_hours_enforced && !s.working_hours.is_open(s.timezone.tz(), now) {
+        let recipient = (s.working_hours_basis == WorkingHoursBasis::Recipient).then(|| Rule::of(s));
+        if recipient.is_none() && s.working_hours_enforced && !s.working_hours.is_open(s.timezone.tz(), now) {
             // Closed: nothing looks at the campaign again until its hours open (or it changes).
             let opens = s.working_hours.next_open(s.timezone.tz(), now).unwrap_or_else(never);
             tx.set_opens_at(id, opens).await?;
@@ -84,14 +86,29 @@ impl Dispatcher {
             if room <= 0 {
                 continue;
             }
-            let contacts = tx.claim_contacts(batch.id, now, room).await?;
+            let contacts = match &recipient {
+                None => tx.claim_contacts(batch.id, now, room).await?,
+                Some(rule) => match self.zone_keys.open(&*self.store, batch.id, rule, now).await? {
+                    None => continue,
+                    Some(Open::All) => tx.claim_contacts(batch.id, now, room).await?,
+                    Some(Open::Keys(keys)) => tx.claim_contacts_in(batch.id, &keys, now, room).await?,
+                },
+            };
             capacity -= contacts.len() as i64;
             claimed.extend(contacts.into_iter().map(|c| (batch.clone(), c)));
         }
         if claimed.is_empty() {
             // Nothing due yet: the campaign's `due_at` (a lower bound, stale after a pause or a resume)
-            // says when something will be; an unchanged one is not written.
-            if tx.refresh_due_at(id).await? {
+            // says when something will be; an unchanged one is not written. In the recipient basis it
+            // is when the first waiting zone key opens.
+            let changed = match &recipient {
+                None => tx.refresh_due_at(id).await?,
+                Some(rule) => {
+                    let work = tx.zone_work(id).await?;
+                    tx.set_due_at(id, rule.next_start(&work, now).unwrap_or_else(never)).await?
+                }
+            };
+            if changed {
                 tx.commit().await?;
             } else {
                 tx.rollback().await?;

@@ -5,6 +5,7 @@ mod claim;
 mod place;
 mod report;
 mod settle;
+mod zones;
 
 use crate::clock::Clock;
 use crate::domain::ids::CampaignId;
@@ -82,6 +83,8 @@ pub struct Dispatcher {
     calls_per_second: Option<u32>,
     /// Until when this second's calls are all started (claims wait for the next second).
     paced_until: std::sync::Mutex<Option<DateTime<Utc>>>,
+    /// The zone keys of batches claimed from in the recipient basis.
+    zone_keys: zones::ZoneKeys,
 }
 
 impl Dispatcher {
@@ -112,6 +115,7 @@ impl Dispatcher {
             throttle: std::sync::Mutex::default(),
             calls_per_second: None,
             paced_until: std::sync::Mutex::default(),
+            zone_keys: zones::ZoneKeys::default(),
         }
     }
 

@@ -91,6 +91,10 @@ pub const SKIPPABLE: [ContactStatus; 4] =
 pub struct NewContact {
     pub phone_number: PhoneNumber,
     pub call_variables: Map<String, Value>,
+    /// Its candidate zones (API.md §12.1), the campaign's when none answered.
+    pub zones: super::recipient::Zones,
+    /// The region the client gave, if any.
+    pub region: Option<String>,
 }
 
 /// Everything a client sets on a new batch besides its contacts.

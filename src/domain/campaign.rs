@@ -30,6 +30,14 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// Whose local time the working hours are read in (API.md §12.1).
+    WorkingHoursBasis {
+        Campaign = "campaign",
+        Recipient = "recipient",
+    }
+);
+
+wire_enum!(
     /// How the cooldown between attempts grows.
     RetryStrategy {
         Fixed = "fixed",
@@ -144,6 +152,7 @@ pub struct CampaignSettings {
     pub working_hours_enforced: bool,
     pub timezone: Timezone,
     pub working_hours: WorkingHours,
+    pub working_hours_basis: WorkingHoursBasis,
     pub retry_policy: RetryPolicy,
     pub default_call_variables: serde_json::Map<String, serde_json::Value>,
     /// The metadata object as given, less `concurrency_limit` (kept in its own field).
@@ -161,6 +170,7 @@ pub struct CampaignPatch {
     pub working_hours_enforced: Option<bool>,
     pub timezone: Option<Timezone>,
     pub working_hours: Option<WorkingHours>,
+    pub working_hours_basis: Option<WorkingHoursBasis>,
     pub retry_policy: Option<RetryPolicy>,
     pub default_call_variables: Option<serde_json::Map<String, serde_json::Value>>,
     /// The new metadata (less `concurrency_limit`) and the limit it sets, default when absent.
@@ -181,6 +191,7 @@ impl CampaignSettings {
         set(&mut self.phone_number_strategy, patch.phone_number_strategy);
         set(&mut self.working_hours_enforced, patch.working_hours_enforced);
         set(&mut self.timezone, patch.timezone);
+        set(&mut self.working_hours_basis, patch.working_hours_basis);
         set(&mut self.working_hours, patch.working_hours);
         set(&mut self.retry_policy, patch.retry_policy);
         set(&mut self.default_call_variables, patch.default_call_variables);

@@ -105,6 +105,9 @@ pub struct Contact {
     pub latest_retry_count: i64,
     pub last_attempted_at: Option<DateTime<Utc>>,
     pub next_retry_at: Option<DateTime<Utc>>,
+    /// Its calling group; `None` for a contact stored before contacts had one.
+    pub zone_key: Option<super::zone_key::ZoneKey>,
+    pub timezone_source: Option<super::recipient::ZoneSource>,
 }
 
 /// One call attempt.

@@ -25,6 +25,6 @@ pub mod timezone;
 pub mod voicemail;
 pub mod wire;
 pub mod working_hours;
-pub mod zone_key;
 #[cfg(test)]
 mod working_hours_props;
+pub mod zone_key;

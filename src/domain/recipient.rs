@@ -6,26 +6,17 @@
 use super::phone_zones;
 use super::regions;
 use super::timezone::Timezone;
+use super::wire::wire_enum;
 
-/// Where a contact's zones came from, as the contact record names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ZoneSource {
-    Contact,
-    Region,
-    PhoneNumber,
-    Campaign,
-}
-
-impl ZoneSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ZoneSource::Contact => "contact",
-            ZoneSource::Region => "region",
-            ZoneSource::PhoneNumber => "phone_number",
-            ZoneSource::Campaign => "campaign",
-        }
+wire_enum!(
+    /// Where a contact's zones came from, as the contact record names it.
+    ZoneSource {
+        Contact = "contact",
+        Region = "region",
+        PhoneNumber = "phone_number",
+        Campaign = "campaign",
     }
-}
+);
 
 /// A contact's candidate zones and where they came from, with the region its number shows.
 #[derive(Clone, Debug, PartialEq, Eq)]

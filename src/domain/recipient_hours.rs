@@ -114,7 +114,10 @@ mod tests {
         assert!(!rule.is_open(&florida, utc("2026-05-12T00:00:00Z")));
         // Zones that never share an open instant never open.
         let apart = ZoneKey::parse("-||Asia/Tokyo America/New_York").unwrap();
-        let short = WorkingHours::every_day(DayMinute::parse("09:00", false).unwrap(), DayMinute::parse("10:00", false).unwrap());
+        let short = WorkingHours::every_day(
+            DayMinute::parse("09:00", false).unwrap(),
+            DayMinute::parse("10:00", false).unwrap(),
+        );
         assert_eq!(RecipientHours::new(&short, true).next_open(&apart, utc("2026-05-11T00:00:00Z")), None);
     }
 }

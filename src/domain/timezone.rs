@@ -3,7 +3,7 @@
 use chrono_tz::Tz;
 
 /// A valid IANA zone name, as given by the client (e.g. `Asia/Kolkata`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct Timezone(Tz);
 
 impl Timezone {

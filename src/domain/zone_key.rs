@@ -7,7 +7,7 @@ use super::recipient::{Floor, ZoneSource, Zones};
 use super::timezone::Timezone;
 
 /// One calling group: zones sorted by name and without repeats.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ZoneKey {
     pub zones: Vec<Timezone>,
     /// The contact's own region, else the one its number shows.

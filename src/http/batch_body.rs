@@ -7,7 +7,9 @@ use crate::domain::batch::{BatchSettings, NewContact};
 use crate::domain::campaign::{CONCURRENCY_LIMIT_RANGE, RetryPolicy};
 use crate::domain::ids::CampaignId;
 use crate::domain::phone::PhoneNumber;
+use crate::domain::recipient::{self, is_region_code};
 use crate::domain::time::parse_start;
+use crate::domain::timezone::Timezone;
 use crate::error::{Error, Loc};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -163,7 +165,7 @@ impl ContactChecker {
             );
             return None;
         };
-        p.unknown_keys(&obj, &["phone_number", "call_variables"], &item_loc);
+        p.unknown_keys(&obj, &["phone_number", "call_variables", "timezone", "region"], &item_loc);
         let phone = match obj.remove("phone_number") {
             None | Some(Value::Null) => {
                 p.push(at(&item_loc, "phone_number"), "missing", "Field required");
@@ -185,6 +187,22 @@ impl ContactChecker {
             None | Some(Value::Null) => Some(Map::new()),
             Some(v) => p.bounded_object_owned(v, at(&item_loc, "call_variables"), MAX_OBJECT_BYTES),
         };
+        let timezone = optional_text(p, &mut obj, &item_loc, "timezone").and_then(|name| {
+            let tz = Timezone::parse(&name);
+            if tz.is_none() {
+                let message = format!("Value error, unknown IANA time zone '{name}' (e.g. 'America/New_York')");
+                p.push(at(&item_loc, "timezone"), "value_error", message);
+            }
+            tz
+        });
+        let region = optional_text(p, &mut obj, &item_loc, "region").and_then(|code| {
+            if is_region_code(&code) {
+                return Some(code);
+            }
+            let message = format!("Value error, '{code}' is not an ISO 3166-2 region code (e.g. 'US-FL')");
+            p.push(at(&item_loc, "region"), "value_error", message);
+            None
+        });
         let (Some(phone_number), Some(call_variables)) = (phone, vars) else { return None };
         if !p.is_empty() {
             // Once anything is wrong nothing is stored: only keep checking.
@@ -202,7 +220,8 @@ impl ContactChecker {
                 message: "call_variables has no callee_name; the agent will not know whom it is calling",
             });
         }
-        Some(NewContact { phone_number, call_variables })
+        let zones = recipient::resolve(timezone, region.as_deref(), phone_number.as_str());
+        Some(NewContact { phone_number, call_variables, zones, region })
     }
 
     /// Every problem found, or the warnings and the number of duplicates dropped.
@@ -211,6 +230,14 @@ impl ContactChecker {
             return Err(Error::Validation(self.problems.0));
         }
         Ok(Checked { warnings: self.warnings, duplicates_removed: self.duplicates })
+    }
+}
+
+/// An optional text field of a contact (`null` or absent: none), at most 64 characters.
+fn optional_text(p: &mut Problems, obj: &mut Map<String, Value>, item_loc: &[Loc], name: &str) -> Option<String> {
+    match obj.remove(name) {
+        None | Some(Value::Null) => None,
+        Some(v) => p.string(&v, at(item_loc, name), 1, 64),
     }
 }
 

@@ -147,8 +147,9 @@ pub fn split_json(body: Bytes) -> Result<(Map<String, Value>, Contacts), Error> 
     Ok((fields, contacts))
 }
 
-/// The rows of a CSV file with a header row: the phone column becomes `phone_number`, every other
-/// non-empty cell a call variable. Rows whose cells are all empty are skipped.
+/// The rows of a CSV file with a header row: the phone column becomes `phone_number`, non-empty
+/// `timezone` and `region` cells the contact's fields of those names, every other non-empty cell a
+/// call variable. Rows whose cells are all empty are skipped.
 pub struct CsvRows {
     bytes: Vec<u8>,
     names: Vec<String>,
@@ -182,14 +183,21 @@ impl CsvRows {
 
     fn into_iter(self) -> impl Iterator<Item = Value> + Send {
         let Self { bytes, names, phone } = self;
+        let fields: Vec<Option<&'static str>> =
+            names.iter().map(|n| CONTACT_FIELDS.iter().copied().find(|f| n.eq_ignore_ascii_case(f))).collect();
         let mut reader = reader_of_owned(bytes);
         let _ = reader.headers();
         reader.into_records().filter_map(Result::ok).filter(|r| !r.iter().all(str::is_empty)).map(move |record| {
             let mut vars = Map::new();
             let mut contact = Map::new();
             for (j, cell) in record.iter().enumerate() {
+                let field = fields.get(j).copied().flatten();
                 if j == phone {
                     contact.insert("phone_number".into(), Value::String(cell.to_owned()));
+                } else if let Some(field) = field {
+                    if !cell.is_empty() {
+                        contact.insert(field.into(), Value::String(cell.to_owned()));
+                    }
                 } else if !cell.is_empty() {
                     let name =
                         names.get(j).filter(|n| !n.is_empty()).cloned().unwrap_or_else(|| format!("column_{}", j + 1));
@@ -201,6 +209,9 @@ impl CsvRows {
         })
     }
 }
+
+/// CSV columns (by header, any case) that are contact fields rather than call variables.
+const CONTACT_FIELDS: [&str; 2] = ["timezone", "region"];
 
 fn builder() -> csv::ReaderBuilder {
     let mut b = csv::ReaderBuilder::new();

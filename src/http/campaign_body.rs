@@ -3,7 +3,7 @@
 use super::validate::{Problems, at};
 use crate::domain::campaign::{
     CONCURRENCY_LIMIT_RANGE, CampaignPatch, CampaignSettings, DEFAULT_CONCURRENCY_LIMIT, PhoneNumberStrategy,
-    RetryPolicy, RetryStrategy,
+    RetryPolicy, RetryStrategy, WorkingHoursBasis,
 };
 use crate::domain::phone::PhoneNumber;
 use crate::domain::timezone::Timezone;
@@ -16,7 +16,7 @@ use std::collections::HashSet;
 /// Largest JSON size of `default_call_variables` and of `metadata`.
 const MAX_OBJECT_BYTES: usize = 64 * 1024;
 
-const SETTINGS_FIELDS: [&str; 10] = [
+const SETTINGS_FIELDS: [&str; 11] = [
     "name",
     "agent_id",
     "phone_numbers",
@@ -24,6 +24,7 @@ const SETTINGS_FIELDS: [&str; 10] = [
     "working_hours_enforced",
     "timezone",
     "working_hours",
+    "working_hours_basis",
     "retry_policy",
     "default_call_variables",
     "metadata",
@@ -69,6 +70,7 @@ pub fn parse_create(obj: &Map<String, Value>) -> Result<(CampaignSettings, Optio
         working_hours_enforced: patch.working_hours_enforced.unwrap_or(false),
         timezone: patch.timezone.unwrap_or_else(Timezone::utc),
         working_hours: patch.working_hours.unwrap_or_default(),
+        working_hours_basis: patch.working_hours_basis.unwrap_or(WorkingHoursBasis::Campaign),
         retry_policy: patch.retry_policy.unwrap_or_default(),
         default_call_variables: patch.default_call_variables.unwrap_or_default(),
         metadata,
@@ -118,6 +120,9 @@ fn parse_fields(obj: &Map<String, Value>, p: &mut Problems, create: bool) -> Cam
             tz
         }),
         working_hours: p.field(obj, "working_hours", &b, false).and_then(|v| working_hours(v, p)),
+        working_hours_basis: p.field(obj, "working_hours_basis", &b, false).and_then(|v| {
+            p.one_of(v, at(&b, "working_hours_basis"), WorkingHoursBasis::parse, &WorkingHoursBasis::expected())
+        }),
         retry_policy: p.field(obj, "retry_policy", &b, false).and_then(|v| retry_policy(v, p)),
         default_call_variables: p
             .field(obj, "default_call_variables", &b, false)

@@ -6,7 +6,7 @@ use super::campaign_body::{parse_create, parse_patch};
 use super::extract::{JsonObject, PathId, Query, check};
 use super::json::{Timestamp, created, ok};
 use crate::domain::campaign::{
-    CallCounters, Campaign, CampaignAction, CampaignStatus, PhoneNumberStrategy, RetryPolicy,
+    CallCounters, Campaign, CampaignAction, CampaignStatus, PhoneNumberStrategy, RetryPolicy, WorkingHoursBasis,
 };
 use crate::domain::ids::{CampaignId, OrgId};
 use crate::domain::phone::PhoneNumber;
@@ -32,6 +32,10 @@ pub struct CampaignView<'a> {
     working_hours_enforced: bool,
     timezone: &'static str,
     working_hours: &'a WorkingHours,
+    /// Shown only when not the default `campaign`, so that a campaign that does not use it reads
+    /// exactly as before.
+    #[serde(skip_serializing_if = "is_campaign_basis")]
+    working_hours_basis: WorkingHoursBasis,
     retry_policy: &'a RetryPolicy,
     default_call_variables: &'a Map<String, Value>,
     metadata: Metadata<'a>,
@@ -55,6 +59,7 @@ impl<'a> From<&'a Campaign> for CampaignView<'a> {
             working_hours_enforced: s.working_hours_enforced,
             timezone: s.timezone.name(),
             working_hours: &s.working_hours,
+            working_hours_basis: s.working_hours_basis,
             retry_policy: &s.retry_policy,
             default_call_variables: &s.default_call_variables,
             metadata: Metadata { concurrency_limit: s.concurrency_limit, rest: &s.metadata },
@@ -63,6 +68,10 @@ impl<'a> From<&'a Campaign> for CampaignView<'a> {
             updated_at: Timestamp(c.updated_at),
         }
     }
+}
+
+fn is_campaign_basis(basis: &WorkingHoursBasis) -> bool {
+    *basis == WorkingHoursBasis::Campaign
 }
 
 /// `metadata` as the client sees it: `concurrency_limit` first, then the keys as stored (written

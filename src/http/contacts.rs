@@ -7,7 +7,9 @@ use super::json::{Timestamp, ok};
 use crate::domain::contact::{CallKind, CallRecord, CallStatus, ContactStatus};
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId};
 use crate::domain::provider::Provider;
+use crate::domain::recipient::ZoneSource;
 use crate::domain::voicemail::AnsweredBy;
+use crate::domain::zone_key::ZoneKey;
 use crate::error::{Error, FieldError, Loc};
 use crate::service::batches::{self as service, ContactWithCalls};
 use axum::extract::State;
@@ -84,6 +86,9 @@ pub struct ContactView<'a> {
     last_attempted_at: Option<Timestamp>,
     next_retry_at: Option<Timestamp>,
     latest_retry_count: i64,
+    timezones: Option<Vec<&'static str>>,
+    timezone_source: Option<ZoneSource>,
+    region: Option<&'a str>,
     current_call: Option<CallView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     call_records: Option<Vec<CallView<'a>>>,
@@ -104,6 +109,9 @@ impl<'a> From<&'a ContactWithCalls> for ContactView<'a> {
             last_attempted_at: c.last_attempted_at.map(Timestamp),
             next_retry_at: c.next_retry_at.map(Timestamp),
             latest_retry_count: c.latest_retry_count,
+            timezones: c.zone_key.as_ref().map(ZoneKey::zone_names),
+            timezone_source: c.timezone_source,
+            region: c.zone_key.as_ref().and_then(|k| k.region.as_deref()),
             current_call: item.current_call.as_ref().map(CallView::from),
             call_records: item.call_records.as_ref().map(|calls| calls.iter().map(CallView::from).collect()),
         }

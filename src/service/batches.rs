@@ -78,7 +78,8 @@ async fn store_batch(
     };
     let id = BatchId::generate();
     // Contacts first: the batch row's counters must sum to the number stored.
-    let total = tx.insert_contacts(id, campaign_id, contacts, now).await? as i64;
+    let ingested = tx.insert_contacts(id, campaign_id, campaign.settings.timezone, contacts, now).await?;
+    let total = ingested.count as i64;
     let mut counters = StatusCounts::default();
     counters.0[ContactStatus::Pending.index()] = total;
     let batch = Batch {
@@ -103,6 +104,7 @@ async fn store_batch(
         tx.set_campaign_status(campaign_id, campaign.status, next, now).await?;
     }
     tx.insert_batch(&batch).await?;
+    tx.set_batch_zone_keys(id, &ingested.zone_keys).await?;
     tx.mark_due(campaign_id, scheduled_start).await?;
     Ok((tx, batch))
 }

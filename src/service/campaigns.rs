@@ -75,6 +75,8 @@ pub async fn update(
     if !tx.update_campaign_settings(&campaign, campaign.status).await? {
         return Err(Error::internal("campaign changed under its row lock"));
     }
+    // In the recipient basis `due_at` waits for the zones' hours: new settings may open them earlier.
+    tx.refresh_due_at(id).await?;
     super::idempotency::commit(tx).await?;
     // New hours, numbers or limits may let calls start now.
     wake.nudge();

@@ -3,6 +3,7 @@
 
 mod common;
 pub mod contract;
+mod key_merge;
 mod postgres;
 mod rows;
 mod shared;
@@ -176,6 +177,29 @@ pub struct Page {
     pub limit: i64,
 }
 
+/// The work waiting in one zone key of a batch that may dispatch (a batch stored before contacts
+/// had zone keys has one entry, with no key).
+#[derive(Clone, Debug)]
+pub struct ZoneWork {
+    pub batch: crate::domain::ids::BatchId,
+    pub scheduled_start: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub zone_key: Option<String>,
+    /// Whether contacts of the key are `pending`.
+    pub pending: bool,
+    /// The earliest due time of its retries and follow-ups.
+    pub next_retry_at: Option<DateTime<Utc>>,
+}
+
+/// What ingesting a batch's contacts stored.
+#[derive(Clone, Debug, Default)]
+pub struct Ingested {
+    /// Contacts inserted.
+    pub count: usize,
+    /// Their distinct zone keys (`ZoneKey::text`), sorted.
+    pub zone_keys: Vec<String>,
+}
+
 /// An active campaign locked for a claim.
 #[derive(Clone, Debug)]
 pub struct LockedForDispatch {
@@ -195,6 +219,10 @@ pub struct ClaimedContact {
     pub status: crate::domain::contact::ContactStatus,
     pub retry_count: i64,
     pub follow_up_count: i64,
+    /// Its position in the batch.
+    pub seq: i64,
+    /// Its zone key (`ZoneKey::text`), if stored with one.
+    pub zone_key: Option<String>,
     /// What the claim overwrites, to put back should telephony not take the call (`UnplacedCall`).
     pub prior: PriorState,
 }

@@ -7,14 +7,17 @@ use super::shared::{COUNTER_COLUMNS, corrupt, working_hours_from_text};
 use crate::domain::batch::{Batch, BatchStatus};
 use crate::domain::campaign::{
     CallCounters, Campaign, CampaignSettings, CampaignStatus, PhoneNumberStrategy, RetryPolicy, RetryStrategy,
+    WorkingHoursBasis,
 };
 use crate::domain::contact::{CallKind, CallRecord, CallStatus, Contact, ContactStatus, StatusCounts};
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId, TokenId};
 use crate::domain::outcome::{Attempts, LiveCall};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::provider::Provider;
+use crate::domain::recipient::ZoneSource;
 use crate::domain::timezone::Timezone;
 use crate::domain::voicemail::AnsweredBy;
+use crate::domain::zone_key::ZoneKey;
 use crate::error::Error;
 use crate::store::{ClaimedContact, FinishedCall, PriorState, StatusBreakdown};
 use chrono::{DateTime, Utc};
@@ -109,6 +112,7 @@ pub fn campaign(row: &impl Cells) -> Result<Campaign, Error> {
             working_hours_enforced: row.flag("working_hours_enforced")?,
             timezone: parsed(row, "timezone", Timezone::parse)?,
             working_hours: working_hours_from_text(row.json_text("working_hours")?)?,
+            working_hours_basis: parsed(row, "working_hours_basis", WorkingHoursBasis::parse)?,
             retry_policy: RetryPolicy {
                 max_retries: small(row, "max_retries")?,
                 strategy: parsed(row, "retry_strategy", RetryStrategy::parse)?,
@@ -184,6 +188,8 @@ pub fn contact(row: &impl Cells) -> Result<Contact, Error> {
         latest_retry_count: row.int("latest_retry_count")?,
         last_attempted_at: row.at_opt("last_attempted_at")?,
         next_retry_at: row.at_opt("next_retry_at")?,
+        zone_key: row.text_opt("zone_key")?.and_then(ZoneKey::parse),
+        timezone_source: row.text_opt("timezone_source")?.and_then(ZoneSource::parse),
     })
 }
 
@@ -241,7 +247,7 @@ pub fn planned_end(row: &impl Cells) -> Result<FinishedCall, Error> {
 
 /// The columns `claimed_contact` reads.
 pub const CLAIMED_CONTACT_COLUMNS: &str = "id, batch_id, phone_number, call_variables, status, retry_count, \
-    follow_up_count, next_retry_at, last_attempted_at, latest_retry_count";
+    follow_up_count, next_retry_at, last_attempted_at, latest_retry_count, seq, zone_key";
 
 /// A contact a claim took, with the state to restore if its call is not placed, from the columns of
 /// `CLAIMED_CONTACT_COLUMNS`.
@@ -255,6 +261,8 @@ pub fn claimed_contact(row: &impl Cells) -> Result<ClaimedContact, Error> {
         status,
         retry_count: row.int("retry_count")?,
         follow_up_count: row.int("follow_up_count")?,
+        seq: row.int("seq")?,
+        zone_key: row.text_opt("zone_key")?.map(str::to_owned),
         prior: PriorState {
             status,
             next_retry_at: row.at_opt("next_retry_at")?,

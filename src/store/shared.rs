@@ -13,7 +13,7 @@ use uuid::Uuid;
 pub const LIVE: &str = "('dispatched', 'ringing', 'in_progress')";
 
 pub const CAMPAIGN_COLUMNS: &str = "id, organization_id, name, agent_id, status, phone_numbers, \
-    phone_number_strategy, working_hours_enforced, timezone, working_hours, max_retries, retry_strategy, \
+    phone_number_strategy, working_hours_enforced, timezone, working_hours, working_hours_basis, max_retries, retry_strategy, \
     cooldown_minutes, default_call_variables, metadata, concurrency_limit, completed_calls, failed_calls, \
     busy_calls, no_answer_calls, follow_up_calls, in_flight, call_attempts, answered_calls, answered_seconds, \
     created_at, updated_at";
@@ -24,7 +24,7 @@ pub const BATCH_COLUMNS: &str = "id, campaign_id, organization_id, status, total
     n_max_retries_reached, in_flight, created_at, updated_at, completed_at";
 
 pub const CONTACT_COLUMNS: &str = "id, batch_id, campaign_id, phone_number, call_variables, status, retry_count, \
-    follow_up_count, latest_retry_count, last_attempted_at, next_retry_at";
+    follow_up_count, latest_retry_count, last_attempted_at, next_retry_at, zone_key, timezone_source";
 
 pub const CALL_COLUMNS: &str = "id, contact_id, call_status, attempt, kind, from_number, to_number, \
     duration_seconds, recording_url, transcript, summary, sentiment, hangup_by, hangup_reason, total_cost, \
@@ -154,3 +154,22 @@ pub const ADD_CAMPAIGN_OUTCOMES: &str = "UPDATE campaigns SET in_flight = in_fli
     answered_seconds = answered_seconds + $8,
     due_at = CASE WHEN $9 IS NOT NULL AND $9 < due_at THEN $9 ELSE due_at END
  WHERE id = $1";
+
+/// The distinct zone keys of a batch being ingested, each written once as text (a batch has a few
+/// hundred at most, whatever its size).
+#[derive(Default)]
+pub struct KeySet(std::collections::HashMap<crate::domain::zone_key::ZoneKey, String>);
+
+impl KeySet {
+    /// The text of `key`, remembered.
+    pub fn text(&mut self, key: crate::domain::zone_key::ZoneKey) -> &str {
+        self.0.entry(key).or_insert_with_key(|k| k.text())
+    }
+
+    /// Every key's text, sorted.
+    pub fn into_sorted(self) -> Vec<String> {
+        let mut keys: Vec<String> = self.0.into_values().collect();
+        keys.sort();
+        keys
+    }
+}

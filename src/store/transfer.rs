@@ -73,6 +73,7 @@ pub const TABLES: [Table; 7] = [
             ("working_hours_enforced", Bool),
             ("timezone", Text),
             ("working_hours", Json),
+            ("working_hours_basis", Text),
             ("max_retries", Int),
             ("retry_strategy", Text),
             ("cooldown_minutes", Int),
@@ -133,6 +134,7 @@ pub const TABLES: [Table; 7] = [
             ("created_at", Instant),
             ("updated_at", Instant),
             ("completed_at", Instant),
+            ("zone_keys", Text),
         ],
     ),
     (
@@ -151,6 +153,8 @@ pub const TABLES: [Table; 7] = [
             ("last_attempted_at", Instant),
             ("next_retry_at", Instant),
             ("updated_at", Instant),
+            ("zone_key", Text),
+            ("timezone_source", Text),
         ],
     ),
     (

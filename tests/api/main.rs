@@ -23,6 +23,7 @@ mod ops;
 mod orgs;
 mod pacing;
 mod placement;
+mod recipient;
 mod stores;
 mod telephony;
 mod tls;

@@ -40,6 +40,15 @@ macro_rules! batch_writes {
                     Ok(())
                 }
 
+                pub async fn set_batch_zone_keys(&mut self, batch: BatchId, keys: &[String]) -> Result<(), Error> {
+                    sqlx::query("UPDATE batches SET zone_keys = $2 WHERE id = $1")
+                        .bind(db_id(batch.uuid()))
+                        .bind(serde_json::to_string(keys).map_err(Error::internal)?)
+                        .execute(&mut *self.0)
+                        .await?;
+                    Ok(())
+                }
+
                 pub async fn lock_batch(&mut self, org: OrgId, id: BatchId) -> Result<Option<Batch>, Error> {
                     let sql =
                         format!("SELECT {BATCH_COLUMNS} FROM batches WHERE id = $1 AND organization_id = $2{LOCKED}");

@@ -6,13 +6,14 @@
 macro_rules! claim_reads {
     () => {
         mod written_once {
-            use super::super::{LOCKED, SKIP_LOCKED, Tx, db_at, db_id};
+            use super::super::{KEYS_OF_BATCH, LOCKED, SKIP_LOCKED, Store, Tx, db_at, db_id};
             use crate::domain::batch::Batch;
             use crate::domain::ids::{BatchId, CampaignId};
             use crate::error::Error;
             use crate::store::rows::{self, Cells};
             use crate::store::shared::{BATCH_COLUMNS, CAMPAIGN_COLUMNS, LIVE};
-            use crate::store::{ClaimedContact, LockedForDispatch};
+            use crate::store::key_merge::KeyMerge;
+            use crate::store::{ClaimedContact, LockedForDispatch, ZoneWork};
             use chrono::{DateTime, Utc};
             use std::collections::HashMap;
 
@@ -82,6 +83,93 @@ macro_rules! claim_reads {
                     found.iter().map(rows::claimed_contact).collect()
                 }
 
+                pub async fn claim_contacts_in(
+                    &mut self,
+                    batch: BatchId,
+                    keys: &[String],
+                    now: DateTime<Utc>,
+                    limit: i64,
+                ) -> Result<Vec<ClaimedContact>, Error> {
+                    let columns = rows::CLAIMED_CONTACT_COLUMNS;
+                    let due = format!(
+                        "SELECT {columns} FROM contacts WHERE batch_id = $1 AND zone_key = $2
+                            AND status IN ('retrying', 'followup_scheduled') AND next_retry_at <= $3
+                         ORDER BY next_retry_at, seq LIMIT $4{SKIP_LOCKED}"
+                    );
+                    let mut found = Vec::new();
+                    for key in keys {
+                        let q = sqlx::query(&due).bind(db_id(batch.uuid())).bind(key).bind(db_at(now)).bind(limit);
+                        for row in q.fetch_all(&mut *self.0).await? {
+                            found.push(rows::claimed_contact(&row)?);
+                        }
+                    }
+                    found.sort_by_key(|c| (c.prior.next_retry_at, c.seq));
+                    found.truncate(usize::try_from(limit).unwrap_or(0));
+                    let rest = usize::try_from(limit).unwrap_or(0) - found.len();
+                    if rest == 0 || keys.is_empty() {
+                        return Ok(found);
+                    }
+                    // Pending contacts in position order across the keys, each key read a page at a time
+                    // (`next_retry_at` is null for every pending contact: the order is the index's).
+                    let pending = format!(
+                        "SELECT {columns} FROM contacts WHERE batch_id = $1 AND zone_key = $2 AND status = 'pending'
+                            AND seq > $3 ORDER BY next_retry_at, seq LIMIT $4{SKIP_LOCKED}"
+                    );
+                    let page = (rest / keys.len() + 1).max(16);
+                    let mut merge = KeyMerge::new(keys.len(), rest, |c: &ClaimedContact| c.seq);
+                    loop {
+                        let wanted = merge.wanted();
+                        if wanted.is_empty() {
+                            break;
+                        }
+                        for (lane, after) in wanted {
+                            let q = sqlx::query(&pending)
+                                .bind(db_id(batch.uuid()))
+                                .bind(&keys[lane])
+                                .bind(after)
+                                .bind(page as i64);
+                            let rows = q.fetch_all(&mut *self.0).await?;
+                            merge.add(lane, rows.iter().map(rows::claimed_contact).collect::<Result<_, _>>()?, page);
+                        }
+                    }
+                    found.extend(merge.finish());
+                    Ok(found)
+                }
+
+                pub async fn zone_work(&mut self, campaign: CampaignId) -> Result<Vec<ZoneWork>, Error> {
+                    let sql = format!(
+                        "SELECT b.id, b.scheduled_start, b.expires_at, k.value AS zone_key,
+                            EXISTS (SELECT 1 FROM contacts c WHERE c.batch_id = b.id AND c.zone_key = k.value
+                                AND c.status = 'pending') AS pending,
+                            (SELECT min(c.next_retry_at) FROM contacts c WHERE c.batch_id = b.id
+                                AND c.zone_key = k.value AND c.status IN ('retrying', 'followup_scheduled'))
+                                AS next_retry_at
+                         FROM batches b, {KEYS_OF_BATCH}
+                         WHERE b.campaign_id = $1 AND b.status IN ('pending', 'in_progress')
+                            AND (b.n_pending > 0 OR b.n_retrying > 0 OR b.n_followup_scheduled > 0)
+                         UNION ALL
+                         SELECT b.id, b.scheduled_start, b.expires_at, NULL, b.n_pending > 0,
+                            (SELECT min(c.next_retry_at) FROM contacts c WHERE c.batch_id = b.id
+                                AND c.status IN ('retrying', 'followup_scheduled'))
+                         FROM batches b
+                         WHERE b.campaign_id = $1 AND b.status IN ('pending', 'in_progress') AND b.zone_keys IS NULL
+                            AND (b.n_pending > 0 OR b.n_retrying > 0 OR b.n_followup_scheduled > 0)"
+                    );
+                    let rows = sqlx::query(&sql).bind(db_id(campaign.uuid())).fetch_all(&mut *self.0).await?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok(ZoneWork {
+                                batch: BatchId::from_uuid(r.id("id")?),
+                                scheduled_start: r.at("scheduled_start")?,
+                                expires_at: r.at_opt("expires_at")?,
+                                zone_key: r.text_opt("zone_key")?.map(str::to_owned),
+                                pending: r.flag("pending")?,
+                                next_retry_at: r.at_opt("next_retry_at")?,
+                            })
+                        })
+                        .collect()
+                }
+
                 pub async fn live_calls_by_number(
                     &mut self,
                     campaign: CampaignId,
@@ -92,6 +180,19 @@ macro_rules! claim_reads {
                     );
                     let rows = sqlx::query(&sql).bind(db_id(campaign.uuid())).fetch_all(&mut *self.0).await?;
                     rows.iter().map(|r| Ok((sqlx::Row::try_get(r, "from_number")?, r.int("n")?))).collect()
+                }
+            }
+
+            impl Store {
+                pub async fn batch_zone_keys(&self, batch: BatchId) -> Result<Option<Vec<String>>, Error> {
+                    let row = sqlx::query("SELECT zone_keys FROM batches WHERE id = $1")
+                        .bind(db_id(batch.uuid()))
+                        .fetch_optional(self.lookups())
+                        .await?;
+                    match row.as_ref().map(|r| r.text_opt("zone_keys")).transpose()?.flatten() {
+                        Some(text) => Ok(Some(serde_json::from_str(text).map_err(|_| crate::store::shared::corrupt("zone keys"))?)),
+                        None => Ok(None),
+                    }
                 }
             }
         }

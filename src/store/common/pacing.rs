@@ -106,6 +106,15 @@ macro_rules! due_marks {
                     Ok(())
                 }
 
+                pub async fn set_due_at(&mut self, campaign: CampaignId, at: DateTime<Utc>) -> Result<bool, Error> {
+                    let done = sqlx::query("UPDATE campaigns SET due_at = $2 WHERE id = $1 AND due_at <> $2")
+                        .bind(db_id(campaign.uuid()))
+                        .bind(db_at(at))
+                        .execute(&mut *self.0)
+                        .await?;
+                    Ok(done.rows_affected() > 0)
+                }
+
                 pub async fn set_opens_at(&mut self, campaign: CampaignId, at: DateTime<Utc>) -> Result<(), Error> {
                     sqlx::query("UPDATE campaigns SET opens_at = $2 WHERE id = $1")
                         .bind(db_id(campaign.uuid()))

@@ -14,12 +14,13 @@ pub mod types {
     pub use crate::domain::contact::{CallRecord, Contact, ContactStatus};
     pub use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId, TokenId};
     pub use crate::domain::outcome::Outcome;
+    pub use crate::domain::timezone::Timezone;
     pub use crate::domain::voicemail::VoicemailAction;
     pub use crate::error::Error;
     pub use crate::store::{
         AcceptedCall, BatchFilter, ClaimedContact, Closed, DueNow, FinishedCall, IdempotencyBegin, IdempotencyClaim,
-        LockedForDispatch, NewCall, OpenBatch, OrgRecord, Page, StatsSnapshot, StatusBreakdown, TokenRecord,
-        UnplacedCall,
+        Ingested, LockedForDispatch, NewCall, OpenBatch, OrgRecord, Page, StatsSnapshot, StatusBreakdown, TokenRecord,
+        UnplacedCall, ZoneWork,
     };
     pub use chrono::{DateTime, Utc};
     pub use std::collections::HashMap;
@@ -108,6 +109,9 @@ macro_rules! store_methods {
         fn pending_untouched_since(batch: BatchId, before: DateTime<Utc>) -> i64;
         /// The earliest time a retry or follow-up of the batch is due, if any is waiting.
         fn next_due_retry(batch: BatchId) -> Option<DateTime<Utc>>;
+        /// The zone keys of the batch's contacts (`ZoneKey::text`, sorted); `None` for a batch stored
+        /// before contacts had them. They never change once the batch is stored.
+        fn batch_zone_keys(batch: BatchId) -> Option<Vec<String>>;
 
         /// Active, open campaigns with room, whose due work has come (`due_at`, a lower bound: the
         /// claim recomputes it), and one of whose running batches has room and open contacts.
@@ -178,6 +182,9 @@ macro_rules! tx_methods {
         fn refresh_due_at(campaign: CampaignId) -> bool;
         /// Records when the campaign's working hours next open (they are closed until then).
         fn set_opens_at(campaign: CampaignId, at: DateTime<Utc>) -> ();
+        /// Records the campaign's `due_at` as computed by the caller (the recipient basis, which
+        /// judges each zone key); says whether it changed.
+        fn set_due_at(campaign: CampaignId, at: DateTime<Utc>) -> bool;
         /// Stores the response of the request that holds `claim` in this transaction, with its work, if
         /// it still holds the claim; says whether it did.
         fn finish_idempotent(claim: &IdempotencyClaim, status: u16, body: &[u8]) -> bool;
@@ -207,13 +214,18 @@ macro_rules! tx_methods {
         fn batch_statuses(campaign: CampaignId) -> Vec<BatchStatus>;
 
         /// Inserts a batch's contacts, all `pending`, chunk by chunk as they arrive until the sender
-        /// closes (positions follow arrival order). Returns how many were inserted.
+        /// closes (positions follow arrival order), each with its zone key (`zone` standing for the
+        /// campaign's zone). Returns how many were inserted, and their zone keys.
         fn insert_contacts(
             batch: BatchId,
             campaign: CampaignId,
+            zone: Timezone,
             chunks: &mut mpsc::Receiver<Vec<NewContact>>,
             now: DateTime<Utc>
-        ) -> usize;
+        ) -> Ingested;
+
+        /// Records the zone keys of a new batch's contacts.
+        fn set_batch_zone_keys(batch: BatchId, keys: &[String]) -> ();
 
         /// Takes one of `slots` dispatch slots for the rest of the transaction: any free one, else
         /// `slot` once it frees, waiting at most a couple of seconds (its holder may be frozen). Across
@@ -235,6 +247,11 @@ macro_rules! tx_methods {
         /// Up to `limit` contacts of the batch callable now: due retries and follow-ups first (soonest
         /// due first), then pending contacts in upload order.
         fn claim_contacts(batch: BatchId, now: DateTime<Utc>, limit: i64) -> Vec<ClaimedContact>;
+        /// As `claim_contacts`, among the contacts of the zone keys `keys` only: due retries and
+        /// follow-ups first (soonest due first), then pending contacts in upload order across the keys.
+        fn claim_contacts_in(batch: BatchId, keys: &[String], now: DateTime<Utc>, limit: i64) -> Vec<ClaimedContact>;
+        /// The work waiting in each zone key of the campaign's pending and running batches.
+        fn zone_work(campaign: CampaignId) -> Vec<ZoneWork>;
         /// Calls in flight per caller-ID number of the campaign.
         fn live_calls_by_number(campaign: CampaignId) -> HashMap<String, i64>;
         /// Writes the claimed calls, marks their contacts, and moves every counter: the batches', and

@@ -4,9 +4,11 @@ use super::{Store, Tx};
 use crate::domain::batch::NewContact;
 use crate::domain::contact::CallRecord;
 use crate::domain::ids::{BatchId, CampaignId, ContactId};
+use crate::domain::timezone::Timezone;
+use crate::domain::zone_key::ZoneKey;
 use crate::error::Error;
-use crate::store::rows;
 use crate::store::shared::CALL_COLUMNS;
+use crate::store::{Ingested, rows};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::fmt::Write;
 use tokio::sync::mpsc;
@@ -29,19 +31,20 @@ fn copy_escape(out: &mut String, text: &str) {
 
 impl Tx<'_> {
     /// Inserts a batch's contacts, all `pending`, in one COPY, chunk by chunk as they arrive until the
-    /// sender closes (positions follow arrival order). Returns how many were inserted.
+    /// sender closes (positions follow arrival order).
     pub async fn insert_contacts(
         &mut self,
         batch: BatchId,
         campaign: CampaignId,
+        zone: Timezone,
         chunks: &mut mpsc::Receiver<Vec<NewContact>>,
         now: DateTime<Utc>,
-    ) -> Result<usize, Error> {
+    ) -> Result<Ingested, Error> {
         let mut copy = self
             .0
             .copy_in_raw(
-                "COPY contacts (id, batch_id, campaign_id, seq, phone_number, call_variables, status, updated_at) \
-                 FROM STDIN",
+                "COPY contacts (id, batch_id, campaign_id, seq, phone_number, call_variables, status, updated_at, \
+                 zone_key, timezone_source) FROM STDIN",
             )
             .await?;
         let batch = batch.uuid().hyphenated().to_string();
@@ -50,6 +53,7 @@ impl Tx<'_> {
         let mut buf = String::with_capacity(COPY_CHUNK + 4096);
         let mut vars = Vec::with_capacity(256);
         let mut seq = 0usize;
+        let mut keys = super::super::shared::KeySet::default();
         while let Some(chunk) = chunks.recv().await {
             for contact in chunk {
                 let id = ContactId::generate().uuid();
@@ -58,7 +62,11 @@ impl Tx<'_> {
                 let text = std::str::from_utf8(&vars).map_err(Error::internal)?;
                 let _ = write!(buf, "{}\t{batch}\t{campaign}\t{seq}\t{}\t", id.hyphenated(), contact.phone_number);
                 copy_escape(&mut buf, text);
-                let _ = writeln!(buf, "\tpending\t{now}");
+                let key = ZoneKey::of(&contact.zones, contact.region.as_deref(), contact.phone_number.as_str(), zone);
+                let key = keys.text(key);
+                let _ = write!(buf, "\tpending\t{now}\t");
+                copy_escape(&mut buf, key);
+                let _ = writeln!(buf, "\t{}", contact.zones.source.as_str());
                 seq += 1;
                 if buf.len() >= COPY_CHUNK {
                     copy.send(buf.as_bytes()).await?;
@@ -70,7 +78,7 @@ impl Tx<'_> {
             copy.send(buf.as_bytes()).await?;
         }
         copy.finish().await?;
-        Ok(seq)
+        Ok(Ingested { count: seq, zone_keys: keys.into_sorted() })
     }
 }
 

@@ -53,6 +53,9 @@ pub struct Store {
 const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 const LOCKED: &str = " FOR UPDATE";
 
+/// A batch `b`'s zone keys (a JSON array) as rows `k(value)`.
+const KEYS_OF_BATCH: &str = "json_array_elements_text(b.zone_keys::json) AS k(value)";
+
 /// The engine of the statements written once (`store/common`).
 type Db = Postgres;
 

@@ -5,15 +5,17 @@ use super::{Store, Tx, id, id_list, micros};
 use crate::domain::batch::NewContact;
 use crate::domain::contact::CallRecord;
 use crate::domain::ids::{BatchId, CampaignId, ContactId};
+use crate::domain::timezone::Timezone;
+use crate::domain::zone_key::ZoneKey;
 use crate::error::Error;
-use crate::store::rows;
 use crate::store::shared::CALL_COLUMNS;
+use crate::store::{Ingested, rows};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 impl Tx<'_> {
     /// Inserts a batch's contacts, all `pending`, chunk by chunk as they arrive until the sender
-    /// closes (positions follow arrival order). Returns how many were inserted.
+    /// closes (positions follow arrival order).
     ///
     /// Each chunk is one statement over a JSON array of rows: a statement costs a round trip to
     /// SQLite's thread, and thousands of bound parameters in one statement cost more still (SQLite
@@ -22,20 +24,27 @@ impl Tx<'_> {
         &mut self,
         batch: BatchId,
         campaign: CampaignId,
+        zone: Timezone,
         chunks: &mut mpsc::Receiver<Vec<NewContact>>,
         now: DateTime<Utc>,
-    ) -> Result<usize, Error> {
+    ) -> Result<Ingested, Error> {
         let mut seq = 0usize;
+        let mut keys = crate::store::shared::KeySet::default();
         while let Some(chunk) = chunks.recv().await {
             let mut rows = Vec::with_capacity(chunk.len());
             for contact in &chunk {
                 let vars = serde_json::to_string(&contact.call_variables).map_err(Error::internal)?;
-                rows.push((ContactId::generate().uuid().to_string(), seq, contact.phone_number.as_str(), vars));
+                let key = ZoneKey::of(&contact.zones, contact.region.as_deref(), contact.phone_number.as_str(), zone);
+                let key = keys.text(key).to_owned();
+                let id = ContactId::generate().uuid().to_string();
+                rows.push((id, seq, contact.phone_number.as_str(), vars, key, contact.zones.source.as_str()));
                 seq += 1;
             }
             sqlx::query(
-                "INSERT INTO contacts (id, batch_id, campaign_id, seq, phone_number, call_variables, status, updated_at)
-                 SELECT value ->> 0, ?2, ?3, value ->> 1, value ->> 2, value ->> 3, 'pending', ?4 FROM json_each(?1)",
+                "INSERT INTO contacts (id, batch_id, campaign_id, seq, phone_number, call_variables, status, updated_at,
+                    zone_key, timezone_source)
+                 SELECT value ->> 0, ?2, ?3, value ->> 1, value ->> 2, value ->> 3, 'pending', ?4, value ->> 4,
+                    value ->> 5 FROM json_each(?1)",
             )
             .bind(serde_json::to_string(&rows).map_err(Error::internal)?)
             .bind(id(batch.uuid()))
@@ -44,7 +53,7 @@ impl Tx<'_> {
             .execute(&mut *self.0)
             .await?;
         }
-        Ok(seq)
+        Ok(Ingested { count: seq, zone_keys: keys.into_sorted() })
     }
 }
 

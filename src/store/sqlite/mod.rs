@@ -327,6 +327,9 @@ pub(super) fn id(u: Uuid) -> uuid::fmt::Hyphenated {
 const SKIP_LOCKED: &str = "";
 const LOCKED: &str = "";
 
+/// A batch `b`'s zone keys (a JSON array) as rows `k(value)`.
+const KEYS_OF_BATCH: &str = "json_each(b.zone_keys) AS k";
+
 /// The engine of the statements written once (`store/common`), with its codecs.
 type Db = Sqlite;
 use id as db_id;
