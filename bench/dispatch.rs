@@ -7,6 +7,7 @@
 mod idle;
 mod latency;
 mod providers;
+mod recipient;
 
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
@@ -296,6 +297,12 @@ fn main() {
         }
         if which == "providers" {
             println!("{}", providers::providers().await);
+        }
+        if which == "recipient" {
+            println!("### Recipient time: 1,000,000 contacts over 50 US states and 10 countries, one campaign\n");
+            println!("| basis | ingest (contacts/s) | calls placed | burn-down (calls/s) |");
+            println!("|---|---|---|---|");
+            println!("{}\n", recipient::recipient().await);
         }
         if which == "idle" {
             println!("### Idle: every campaign outside its working hours\n");

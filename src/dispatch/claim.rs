@@ -3,18 +3,22 @@
 
 use super::Dispatcher;
 use super::place::Claimed;
-use super::zones::{Open, Rule};
+use super::zones::Open;
 use crate::domain::caller_id;
+use crate::domain::calling_hours::CallingHours;
 use crate::domain::campaign::{PhoneNumberStrategy, WorkingHoursBasis};
 use crate::domain::contact::{CallKind, ContactStatus};
 use crate::domain::ids::{CampaignId, ExecutionId};
 use crate::domain::pacing;
 use crate::domain::time::never;
 use crate::domain::voicemail::VoicemailAction;
+use crate::domain::zone_key::ZoneKey;
 use crate::error::Error;
 use crate::store::{LockedForDispatch, NewCall, UnplacedCall};
 use crate::telephony::placer::CallRequest;
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// What one claim did.
 #[derive(Default)]
@@ -50,7 +54,8 @@ impl Dispatcher {
             return Ok(Some(Claim::default()));
         }
         let s = &campaign.settings;
-        let recipient = (s.working_hours_basis == WorkingHoursBasis::Recipient).then(|| Rule::of(s));
+        let hours = CallingHours::of(s);
+        let recipient = (s.working_hours_basis == WorkingHoursBasis::Recipient).then_some(&hours);
         if recipient.is_none() && s.working_hours_enforced && !s.working_hours.is_open(s.timezone.tz(), now) {
             // Closed: nothing looks at the campaign again until its hours open (or it changes).
             let opens = s.working_hours.next_open(s.timezone.tz(), now).unwrap_or_else(never);
@@ -88,7 +93,7 @@ impl Dispatcher {
             }
             let contacts = match &recipient {
                 None => tx.claim_contacts(batch.id, now, room).await?,
-                Some(rule) => match self.zone_keys.open(&*self.store, batch.id, rule, now).await? {
+                Some(hours) => match self.zone_keys.open(&*self.store, batch.id, hours, now).await? {
                     None => continue,
                     Some(Open::All) => tx.claim_contacts(batch.id, now, room).await?,
                     Some(Open::Keys(keys)) => tx.claim_contacts_in(batch.id, &keys, now, room).await?,
@@ -103,9 +108,9 @@ impl Dispatcher {
             // is when the first waiting zone key opens.
             let changed = match &recipient {
                 None => tx.refresh_due_at(id).await?,
-                Some(rule) => {
+                Some(hours) => {
                     let work = tx.zone_work(id).await?;
-                    tx.set_due_at(id, rule.next_start(&work, now).unwrap_or_else(never)).await?
+                    tx.set_due_at(id, hours.next_start(&work, now).unwrap_or_else(never)).await?
                 }
             };
             if changed {
@@ -132,6 +137,8 @@ impl Dispatcher {
                 state ^= state >> 27;
                 state.wrapping_mul(0x2545_f491_4f6c_dd1d)
             });
+        // The evidence of this decision, alike for the contacts of one zone key.
+        let mut decisions: HashMap<Option<String>, Arc<str>> = HashMap::new();
         let mut calls = Vec::with_capacity(claimed.len());
         let mut requests = Vec::with_capacity(claimed.len());
         let mut priors = Vec::with_capacity(claimed.len());
@@ -163,7 +170,17 @@ impl Dispatcher {
                 dispatched_at: now,
                 deadline_at: now + self.call_timeout,
             };
+            let decision = match decisions.get(&contact.zone_key) {
+                Some(d) => d.clone(),
+                None => {
+                    let key = contact.zone_key.as_deref().and_then(ZoneKey::parse);
+                    let d: Arc<str> = hours.decision(key.as_ref(), now).to_string().into();
+                    decisions.insert(contact.zone_key.clone(), d.clone());
+                    d
+                }
+            };
             calls.push(NewCall {
+                decision,
                 accepted: self.placer.accept_at_once(&request),
                 execution_id,
                 contact_id: contact.id,

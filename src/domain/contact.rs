@@ -138,6 +138,9 @@ pub struct CallRecord {
     pub dispatched_at: DateTime<Utc>,
     pub answered_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// The evidence of the decision that let the call start (API.md §12.5); `None` for calls placed
+    /// before calls kept it.
+    pub decision: Option<Value>,
 }
 
 #[cfg(test)]

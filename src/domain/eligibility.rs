@@ -1,9 +1,13 @@
-//! Whether a batch's contacts may be called now, and if not, why (API.md §6 conditions 1–4).
+//! Whether a batch's contacts may be called now, and if not, why (API.md §6 conditions 1–4, §12.5):
+//! for a batch, and for one contact with when it next could be.
 
 use super::batch::{Batch, BatchStatus};
-use super::campaign::{Campaign, CampaignStatus};
-use super::contact::ContactStatus;
+use super::calling_hours::{CallingHours, ZoneWork};
+use super::campaign::{Campaign, CampaignStatus, WorkingHoursBasis};
+use super::contact::{Contact, ContactStatus};
+use super::ids::BatchId;
 use super::wire::wire_enum;
+use super::zone_key::ZoneKey;
 use chrono::{DateTime, Utc};
 
 wire_enum!(
@@ -15,18 +19,23 @@ wire_enum!(
         OutsideWorkingHours = "outside_working_hours",
         ConcurrencyLimit = "concurrency_limit",
         CallsPerSecond = "calls_per_second",
+        Holiday = "holiday",
+        FrequencyCap = "frequency_cap",
+        Suppressed = "suppressed",
         NothingDue = "nothing_due",
     }
 );
 
 /// Every reason no contact of `batch` can be called at `now`; empty when calls can start.
 /// `next_due_retry` is the earliest due time of the batch's retries and follow-ups; `paced` says
-/// that this second's `--calls-per-second` are all used.
+/// that this second's `--calls-per-second` are all used; `open` that the calling hours let some of
+/// its contacts be called now (`hours_open`).
 pub fn blocked_by(
     campaign: &Campaign,
     batch: &Batch,
     next_due_retry: Option<DateTime<Utc>>,
     paced: bool,
+    open: bool,
     now: DateTime<Utc>,
 ) -> Vec<BlockedBy> {
     let mut reasons = Vec::new();
@@ -40,7 +49,7 @@ pub fn blocked_by(
         reasons.push(BlockedBy::ScheduledStart);
     }
     let s = &campaign.settings;
-    if s.working_hours_enforced && !s.working_hours.is_open(s.timezone.tz(), now) {
+    if !open {
         reasons.push(BlockedBy::OutsideWorkingHours);
     }
     let batch_full = batch.concurrency_limit.is_some_and(|l| batch.in_flight >= i64::from(l));
@@ -112,4 +121,86 @@ pub fn earliest_start(
         Some(expiry) if expiry <= t => None,
         _ => Some(t),
     }
+}
+
+/// Every reason `contact` of `batch` cannot be called at `now`, and the first instant at or after
+/// `now` when it could be as far as its state, its batch's start and expiry, and the calling hours of
+/// its zones tell (`None` for a contact with nothing more to do, or while the campaign or its batch
+/// is paused). A full concurrency limit or this second's pacing is reported, but frees at a time no
+/// rule tells, so it does not move `next_eligible_at`.
+pub fn contact_blocked_by(
+    campaign: &Campaign,
+    batch: &Batch,
+    contact: &Contact,
+    hours: &CallingHours,
+    paced: bool,
+    now: DateTime<Utc>,
+) -> (Vec<BlockedBy>, Option<DateTime<Utc>>) {
+    let mut reasons = Vec::new();
+    let due = match contact.status {
+        ContactStatus::Pending => Some(batch.scheduled_start),
+        ContactStatus::Retrying | ContactStatus::FollowupScheduled => contact.next_retry_at,
+        _ => None,
+    };
+    let live = matches!(campaign.status, CampaignStatus::Active | CampaignStatus::Paused)
+        && matches!(batch.status, BatchStatus::Pending | BatchStatus::InProgress | BatchStatus::Paused);
+    let Some(due) = due.filter(|_| live) else { return (vec![BlockedBy::NothingDue], None) };
+    let paused = campaign.status == CampaignStatus::Paused || batch.status == BatchStatus::Paused;
+    if campaign.status == CampaignStatus::Paused {
+        reasons.push(BlockedBy::CampaignPaused);
+    }
+    if batch.status == BatchStatus::Paused {
+        reasons.push(BlockedBy::BatchPaused);
+    }
+    if now < batch.scheduled_start {
+        reasons.push(BlockedBy::ScheduledStart);
+    }
+    if !hours.is_open(contact.zone_key.as_ref(), now) {
+        reasons.push(BlockedBy::OutsideWorkingHours);
+    }
+    let batch_full = batch.concurrency_limit.is_some_and(|l| batch.in_flight >= i64::from(l));
+    if campaign.in_flight >= i64::from(campaign.settings.concurrency_limit) || batch_full {
+        reasons.push(BlockedBy::ConcurrencyLimit);
+    }
+    if paced {
+        reasons.push(BlockedBy::CallsPerSecond);
+    }
+    if contact.status != ContactStatus::Pending && due > now {
+        reasons.push(BlockedBy::NothingDue);
+    }
+    let next = hours
+        .next_open(contact.zone_key.as_ref(), due.max(batch.scheduled_start).max(now))
+        .filter(|t| !paused && batch.expires_at.is_none_or(|e| *t < e));
+    (reasons, next)
+}
+
+/// Whether the calling hours let some waiting contact of `batch` be called at `now`: in the
+/// campaign basis, whether its hours are open; in the recipient basis, whether one of the batch's
+/// zone keys with work (`work`, the campaign's) is open.
+pub fn hours_open(hours: &CallingHours, batch: BatchId, work: &[ZoneWork], now: DateTime<Utc>) -> bool {
+    if hours.basis() == WorkingHoursBasis::Campaign {
+        return hours.is_open(None, now);
+    }
+    let due = |w: &&ZoneWork| w.pending || w.next_retry_at.is_some_and(|t| t <= now);
+    work.iter().filter(|w| w.batch == batch).filter(due).any(|w| match &w.zone_key {
+        None => hours.is_open(None, now),
+        Some(text) => ZoneKey::parse(text).is_some_and(|k| hours.is_open(Some(&k), now)),
+    })
+}
+
+/// In the recipient basis, the earliest instant at or after `now` when a call of the campaign may
+/// start, from the work waiting in its zone keys; `None` when none may, the campaign is not active or
+/// its concurrency limit is full.
+pub fn earliest_start_by_zone(
+    campaign: &Campaign,
+    hours: &CallingHours,
+    work: &[ZoneWork],
+    paced_until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let full = campaign.in_flight >= i64::from(campaign.settings.concurrency_limit);
+    if campaign.status != CampaignStatus::Active || full {
+        return None;
+    }
+    hours.next_start(work, paced_until.map_or(now, |p| p.max(now)))
 }

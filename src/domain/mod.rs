@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod caller_id;
+pub mod calling_hours;
 pub mod campaign;
 pub mod contact;
 pub mod eligibility;

@@ -5,13 +5,14 @@ use super::auth::Auth;
 use super::extract::{PathId, Query, check};
 use super::json::{Timestamp, ok};
 use crate::domain::contact::{CallKind, CallRecord, CallStatus, ContactStatus};
+use crate::domain::eligibility::BlockedBy;
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId};
 use crate::domain::provider::Provider;
 use crate::domain::recipient::ZoneSource;
 use crate::domain::voicemail::AnsweredBy;
 use crate::domain::zone_key::ZoneKey;
 use crate::error::{Error, FieldError, Loc};
-use crate::service::batches::{self as service, ContactWithCalls};
+use crate::service::batches::{self as service, ContactQuery, ContactWithCalls};
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::Response;
@@ -42,6 +43,7 @@ pub struct CallView<'a> {
     dispatched_at: Timestamp,
     answered_at: Option<Timestamp>,
     ended_at: Option<Timestamp>,
+    decision: Option<&'a Value>,
 }
 
 impl<'a> From<&'a CallRecord> for CallView<'a> {
@@ -68,6 +70,7 @@ impl<'a> From<&'a CallRecord> for CallView<'a> {
             dispatched_at: Timestamp(c.dispatched_at),
             answered_at: c.answered_at.map(Timestamp),
             ended_at: c.ended_at.map(Timestamp),
+            decision: c.decision.as_ref(),
         }
     }
 }
@@ -89,6 +92,8 @@ pub struct ContactView<'a> {
     timezones: Option<Vec<&'static str>>,
     timezone_source: Option<ZoneSource>,
     region: Option<&'a str>,
+    blocked_by: &'a [BlockedBy],
+    next_eligible_at: Option<Timestamp>,
     current_call: Option<CallView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     call_records: Option<Vec<CallView<'a>>>,
@@ -112,6 +117,8 @@ impl<'a> From<&'a ContactWithCalls> for ContactView<'a> {
             timezones: c.zone_key.as_ref().map(ZoneKey::zone_names),
             timezone_source: c.timezone_source,
             region: c.zone_key.as_ref().and_then(|k| k.region.as_deref()),
+            blocked_by: &item.blocked_by,
+            next_eligible_at: item.next_eligible_at.map(Timestamp),
             current_call: item.current_call.as_ref().map(CallView::from),
             call_records: item.call_records.as_ref().map(|calls| calls.iter().map(CallView::from).collect()),
         }
@@ -145,7 +152,16 @@ pub async fn list(
     let status = query.one_of("status", ContactStatus::parse, &ContactStatus::expected(), &mut errors);
     let include_calls = flag(&query, "include_calls", &mut errors);
     check(errors)?;
-    let (items, total) = service::contacts(&*st.store, auth.0, id, status, include_calls, &page).await?;
+    let (calls_per_second, now) = (st.dispatcher.calls_per_second(), st.clock.now());
+    let (items, total) = service::contacts(
+        &*st.store,
+        auth.0,
+        id,
+        ContactQuery { status, include_calls, page: &page },
+        calls_per_second,
+        now,
+    )
+    .await?;
     let views: Vec<ContactView> = items.iter().map(ContactView::from).collect();
     let mut response = ok(&views)?;
     response.headers_mut().insert("x-total-count", HeaderValue::from(total));

@@ -3,9 +3,10 @@
 
 use super::Wake;
 use crate::domain::batch::{Batch, BatchAction, BatchSettings, BatchStatus, BatchTransition, NewContact};
-use crate::domain::campaign::{CampaignAction, CampaignStatus, Transition};
+use crate::domain::calling_hours::CallingHours;
+use crate::domain::campaign::{CampaignAction, CampaignStatus, Transition, WorkingHoursBasis};
 use crate::domain::contact::{CallRecord, Contact, ContactStatus, StatusCounts};
-use crate::domain::eligibility::{BlockedBy, blocked_by};
+use crate::domain::eligibility::{BlockedBy, blocked_by, contact_blocked_by, hours_open};
 use crate::domain::ids::{BatchId, CampaignId, ContactId, OrgId};
 use crate::error::{Error, Loc};
 use crate::store::{BatchFilter, Page, StatusBreakdown, Store, Tx};
@@ -225,8 +226,18 @@ pub async fn dispatch(store: &dyn Store, wake: &Wake, org: OrgId, id: BatchId) -
 /// One contact as listed, with its latest call and, when asked, every call.
 pub struct ContactWithCalls {
     pub contact: Contact,
+    /// Why it cannot be called now, and when it next could (API.md §12.5).
+    pub blocked_by: Vec<BlockedBy>,
+    pub next_eligible_at: Option<DateTime<Utc>>,
     pub current_call: Option<CallRecord>,
     pub call_records: Option<Vec<CallRecord>>,
+}
+
+/// Which contacts to list, and whether with every call.
+pub struct ContactQuery<'a> {
+    pub status: Option<ContactStatus>,
+    pub include_calls: bool,
+    pub page: &'a Page,
 }
 
 /// A page of the batch's contacts in upload order, with the total matching.
@@ -234,11 +245,15 @@ pub async fn contacts(
     store: &dyn Store,
     org: OrgId,
     id: BatchId,
-    status: Option<ContactStatus>,
-    include_calls: bool,
-    page: &Page,
+    query: ContactQuery<'_>,
+    calls_per_second: Option<u32>,
+    now: DateTime<Utc>,
 ) -> Result<(Vec<ContactWithCalls>, i64), Error> {
+    let ContactQuery { status, include_calls, page } = query;
     let batch = get(store, org, id).await?;
+    let campaign = store.get_campaign(org, batch.campaign_id).await?.ok_or(NOT_FOUND)?;
+    let hours = CallingHours::of(&campaign.settings);
+    let paced = super::stats::paced_until(store, calls_per_second, now).await?.is_some();
     let total = status.map_or(batch.total_contacts, |s| batch.counters.get(s));
     let contacts = store.list_contacts(id, status, page).await?;
     let ids: Vec<ContactId> = contacts.iter().map(|c| c.id).collect();
@@ -251,7 +266,14 @@ pub async fn contacts(
         .map(|contact| {
             let mine = calls.remove(&contact.id).unwrap_or_default();
             let current_call = mine.last().cloned();
-            ContactWithCalls { contact, current_call, call_records: include_calls.then_some(mine) }
+            let (blocked_by, next_eligible_at) = contact_blocked_by(&campaign, &batch, &contact, &hours, paced, now);
+            ContactWithCalls {
+                contact,
+                blocked_by,
+                next_eligible_at,
+                current_call,
+                call_records: include_calls.then_some(mine),
+            }
         })
         .collect();
     Ok((items, total))
@@ -281,7 +303,13 @@ pub async fn debug(
     let campaign = store.get_campaign(org, batch.campaign_id).await?.ok_or(NOT_FOUND)?;
     let next_due = store.next_due_retry(id).await?;
     let paced = super::stats::paced_until(store, calls_per_second, now).await?.is_some();
-    let blocked_by = blocked_by(&campaign, &batch, next_due, paced, now);
+    let hours = CallingHours::of(&campaign.settings);
+    let work = match hours.basis() {
+        WorkingHoursBasis::Campaign => Vec::new(),
+        WorkingHoursBasis::Recipient => store.zone_work(campaign.id).await?,
+    };
+    let open = hours_open(&hours, batch.id, &work, now);
+    let blocked_by = blocked_by(&campaign, &batch, next_due, paced, open, now);
     let stuck_pending = if blocked_by.is_empty() {
         store.pending_untouched_since(id, now - Duration::minutes(STUCK_AFTER_MINUTES)).await?
     } else {

@@ -177,19 +177,7 @@ pub struct Page {
     pub limit: i64,
 }
 
-/// The work waiting in one zone key of a batch that may dispatch (a batch stored before contacts
-/// had zone keys has one entry, with no key).
-#[derive(Clone, Debug)]
-pub struct ZoneWork {
-    pub batch: crate::domain::ids::BatchId,
-    pub scheduled_start: DateTime<Utc>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub zone_key: Option<String>,
-    /// Whether contacts of the key are `pending`.
-    pub pending: bool,
-    /// The earliest due time of its retries and follow-ups.
-    pub next_retry_at: Option<DateTime<Utc>>,
-}
+pub use crate::domain::calling_hours::ZoneWork;
 
 /// What ingesting a batch's contacts stored.
 #[derive(Clone, Debug, Default)]
@@ -272,6 +260,9 @@ pub struct NewCall {
     pub provider: crate::domain::provider::Provider,
     pub dispatched_at: DateTime<Utc>,
     pub deadline_at: DateTime<Utc>,
+    /// The evidence of the decision that let the call start, as JSON text (shared by the calls of a
+    /// claim judged alike).
+    pub decision: std::sync::Arc<str>,
     /// Set when telephony already accepted the call (a placer that decides at once, without I/O):
     /// it is written ringing, its contact in progress, with the simulated script when there is one.
     pub accepted: Option<Option<crate::domain::simulate::Script>>,

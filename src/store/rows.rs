@@ -19,7 +19,7 @@ use crate::domain::timezone::Timezone;
 use crate::domain::voicemail::AnsweredBy;
 use crate::domain::zone_key::ZoneKey;
 use crate::error::Error;
-use crate::store::{ClaimedContact, FinishedCall, PriorState, StatusBreakdown};
+use crate::store::{ClaimedContact, FinishedCall, PriorState, StatusBreakdown, ZoneWork};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -218,6 +218,7 @@ pub fn call(row: &impl Cells) -> Result<CallRecord, Error> {
         dispatched_at: row.at("dispatched_at")?,
         answered_at: row.at_opt("answered_at")?,
         ended_at: row.at_opt("ended_at")?,
+        decision: row.text_opt("decision")?.map(serde_json::from_str).transpose().map_err(|_| corrupt("decision"))?,
     })
 }
 
@@ -301,5 +302,18 @@ pub fn status_breakdown(row: &impl Cells) -> Result<StatusBreakdown, Error> {
         status: parsed(row, "status", ContactStatus::parse)?,
         count: row.int("n")?,
         oldest_updated_at: row.at_opt("oldest")?,
+    })
+}
+
+/// The work waiting in one zone key (`id, scheduled_start, expires_at, zone_key, pending,
+/// next_retry_at`).
+pub fn zone_work(r: &impl Cells) -> Result<ZoneWork, Error> {
+    Ok(ZoneWork {
+        batch: BatchId::from_uuid(r.id("id")?),
+        scheduled_start: r.at("scheduled_start")?,
+        expires_at: r.at_opt("expires_at")?,
+        zone_key: r.text_opt("zone_key")?.map(str::to_owned),
+        pending: r.flag("pending")?,
+        next_retry_at: r.at_opt("next_retry_at")?,
     })
 }

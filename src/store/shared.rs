@@ -28,7 +28,8 @@ pub const CONTACT_COLUMNS: &str = "id, batch_id, campaign_id, phone_number, call
 
 pub const CALL_COLUMNS: &str = "id, contact_id, call_status, attempt, kind, from_number, to_number, \
     duration_seconds, recording_url, transcript, summary, sentiment, hangup_by, hangup_reason, total_cost, \
-    provider, provider_call_id, answered_by, opt_out, dispatched_at, answered_at, ended_at";
+    provider, provider_call_id, answered_by, opt_out, dispatched_at, answered_at, ended_at, \
+    CAST(decision AS TEXT) AS decision";
 
 /// The counter column of each contact status, in the order of `ContactStatus::ALL`.
 pub const COUNTER_COLUMNS: [&str; 11] = [

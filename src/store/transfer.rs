@@ -189,6 +189,7 @@ pub const TABLES: [Table; 7] = [
             ("planned_outcome", Json),
             ("placed_seq", Int),
             ("closed_seq", Int),
+            ("decision", Json),
         ],
     ),
 ];

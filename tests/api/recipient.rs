@@ -6,6 +6,7 @@ use crate::common::TestApp;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+mod why;
 mod zones;
 
 /// Monday 2026-11-30 13:00 UTC: 08:00 in New York, 09:30 in St. John's, 18:30 in Kolkata.

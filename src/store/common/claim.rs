@@ -137,37 +137,8 @@ macro_rules! claim_reads {
                 }
 
                 pub async fn zone_work(&mut self, campaign: CampaignId) -> Result<Vec<ZoneWork>, Error> {
-                    let sql = format!(
-                        "SELECT b.id, b.scheduled_start, b.expires_at, k.value AS zone_key,
-                            EXISTS (SELECT 1 FROM contacts c WHERE c.batch_id = b.id AND c.zone_key = k.value
-                                AND c.status = 'pending') AS pending,
-                            (SELECT min(c.next_retry_at) FROM contacts c WHERE c.batch_id = b.id
-                                AND c.zone_key = k.value AND c.status IN ('retrying', 'followup_scheduled'))
-                                AS next_retry_at
-                         FROM batches b, {KEYS_OF_BATCH}
-                         WHERE b.campaign_id = $1 AND b.status IN ('pending', 'in_progress')
-                            AND (b.n_pending > 0 OR b.n_retrying > 0 OR b.n_followup_scheduled > 0)
-                         UNION ALL
-                         SELECT b.id, b.scheduled_start, b.expires_at, NULL, b.n_pending > 0,
-                            (SELECT min(c.next_retry_at) FROM contacts c WHERE c.batch_id = b.id
-                                AND c.status IN ('retrying', 'followup_scheduled'))
-                         FROM batches b
-                         WHERE b.campaign_id = $1 AND b.status IN ('pending', 'in_progress') AND b.zone_keys IS NULL
-                            AND (b.n_pending > 0 OR b.n_retrying > 0 OR b.n_followup_scheduled > 0)"
-                    );
-                    let rows = sqlx::query(&sql).bind(db_id(campaign.uuid())).fetch_all(&mut *self.0).await?;
-                    rows.iter()
-                        .map(|r| {
-                            Ok(ZoneWork {
-                                batch: BatchId::from_uuid(r.id("id")?),
-                                scheduled_start: r.at("scheduled_start")?,
-                                expires_at: r.at_opt("expires_at")?,
-                                zone_key: r.text_opt("zone_key")?.map(str::to_owned),
-                                pending: r.flag("pending")?,
-                                next_retry_at: r.at_opt("next_retry_at")?,
-                            })
-                        })
-                        .collect()
+                    let rows = sqlx::query(&zone_work_sql()).bind(db_id(campaign.uuid())).fetch_all(&mut *self.0).await?;
+                    rows.iter().map(rows::zone_work).collect()
                 }
 
                 pub async fn live_calls_by_number(
@@ -183,7 +154,34 @@ macro_rules! claim_reads {
                 }
             }
 
+            /// The work waiting in each zone key of campaign `$1`'s pending and running batches.
+            fn zone_work_sql() -> String {
+                format!(
+                    "SELECT b.id, b.scheduled_start, b.expires_at, k.value AS zone_key,
+                        EXISTS (SELECT 1 FROM contacts c WHERE c.batch_id = b.id AND c.zone_key = k.value
+                            AND c.status = 'pending') AS pending,
+                        (SELECT min(c.next_retry_at) FROM contacts c WHERE c.batch_id = b.id
+                            AND c.zone_key = k.value AND c.status IN ('retrying', 'followup_scheduled'))
+                            AS next_retry_at
+                     FROM batches b, {KEYS_OF_BATCH}
+                     WHERE b.campaign_id = $1 AND b.status IN ('pending', 'in_progress')
+                        AND (b.n_pending > 0 OR b.n_retrying > 0 OR b.n_followup_scheduled > 0)
+                     UNION ALL
+                     SELECT b.id, b.scheduled_start, b.expires_at, NULL, b.n_pending > 0,
+                        (SELECT min(c.next_retry_at) FROM contacts c WHERE c.batch_id = b.id
+                            AND c.status IN ('retrying', 'followup_scheduled'))
+                     FROM batches b
+                     WHERE b.campaign_id = $1 AND b.status IN ('pending', 'in_progress') AND b.zone_keys IS NULL
+                        AND (b.n_pending > 0 OR b.n_retrying > 0 OR b.n_followup_scheduled > 0)"
+                )
+            }
+
             impl Store {
+                pub async fn zone_work(&self, campaign: CampaignId) -> Result<Vec<ZoneWork>, Error> {
+                    let rows = sqlx::query(&zone_work_sql()).bind(db_id(campaign.uuid())).fetch_all(self.lookups()).await?;
+                    rows.iter().map(rows::zone_work).collect()
+                }
+
                 pub async fn batch_zone_keys(&self, batch: BatchId) -> Result<Option<Vec<String>>, Error> {
                     let row = sqlx::query("SELECT zone_keys FROM batches WHERE id = $1")
                         .bind(db_id(batch.uuid()))

@@ -112,6 +112,9 @@ macro_rules! store_methods {
         /// The zone keys of the batch's contacts (`ZoneKey::text`, sorted); `None` for a batch stored
         /// before contacts had them. They never change once the batch is stored.
         fn batch_zone_keys(batch: BatchId) -> Option<Vec<String>>;
+        /// The work waiting in each zone key of the campaign's pending and running batches (read
+        /// without a lock).
+        fn zone_work(campaign: CampaignId) -> Vec<ZoneWork>;
 
         /// Active, open campaigns with room, whose due work has come (`due_at`, a lower bound: the
         /// claim recomputes it), and one of whose running batches has room and open contacts.

@@ -157,6 +157,7 @@ pub(super) async fn write_calls(
     let from: Vec<&str> = calls.iter().map(|c| c.from_number.as_str()).collect();
     let to: Vec<&str> = calls.iter().map(|c| c.to_number.as_str()).collect();
     let providers: Vec<&str> = calls.iter().map(|c| c.provider.as_str()).collect();
+    let decisions: Vec<&str> = calls.iter().map(|c| &*c.decision).collect();
     let deadlines: Vec<DateTime<Utc>> = calls.iter().map(|c| c.deadline_at).collect();
     let statuses: Vec<&str> =
         calls.iter().map(|c| if c.accepted.is_some() { "ringing" } else { "dispatched" }).collect();
@@ -171,13 +172,14 @@ pub(super) async fn write_calls(
         .map_err(Error::internal)?;
     sqlx::query(
         "INSERT INTO call_records (id, contact_id, batch_id, campaign_id, attempt, kind, call_status,
-                from_number, to_number, dispatched_at, deadline_at, planned_end_at, planned_outcome, provider)
+                from_number, to_number, dispatched_at, deadline_at, planned_end_at, planned_outcome, provider,
+                decision)
              SELECT t.id, t.contact_id, t.batch_id, $4, t.attempt, t.kind, t.status, t.from_number,
-                t.to_number, $9, t.deadline_at, t.ends, t.plan, t.provider
+                t.to_number, $9, t.deadline_at, t.ends, t.plan, t.provider, t.decision::json
              FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $5::int2[], $6::text[], $7::text[], $8::text[],
-                $10::timestamptz[], $11::text[], $12::timestamptz[], $13::jsonb[], $14::text[])
+                $10::timestamptz[], $11::text[], $12::timestamptz[], $13::jsonb[], $14::text[], $15::text[])
                 AS t(id, contact_id, batch_id, attempt, kind, from_number, to_number, deadline_at, status, ends, plan,
-                     provider)",
+                     provider, decision)",
     )
     .bind(&ids)
     .bind(&contacts)
@@ -193,6 +195,7 @@ pub(super) async fn write_calls(
     .bind(&ends)
     .bind(&plans)
     .bind(&providers)
+    .bind(&decisions)
     .execute(&mut *conn)
     .await?;
     let contact_statuses: Vec<&str> =

@@ -149,6 +149,7 @@ impl Tx<'_> {
                 script.map(|s| json_text(&s.outcome)).transpose()?,
                 seq,
                 c.provider.as_str(),
+                &*c.decision,
             ]));
             match contact_status {
                 ContactStatus::InProgress => in_progress.push(c.contact_id.uuid()),
@@ -162,9 +163,9 @@ impl Tx<'_> {
         sqlx::query(
             "INSERT INTO call_records (id, contact_id, batch_id, campaign_id, attempt, kind, call_status,
                 from_number, to_number, dispatched_at, deadline_at, planned_end_at, planned_outcome, placed_seq,
-                provider)
+                provider, decision)
              SELECT value ->> 0, value ->> 1, value ->> 2, ?2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
-                value ->> 7, ?3, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12
+                value ->> 7, ?3, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, value ->> 13
              FROM json_each(?1)",
         )
         .bind(Value::Array(rows).to_string())

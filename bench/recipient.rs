@@ -1,0 +1,112 @@
+//! The recipient-time benchmark: 1,000,000 contacts over the 50 US states and 10 other countries in
+//! one campaign, ingested, then burned down, once with the working hours read in the campaign's zone
+//! and once in each contact's own zones, on the same machine in the same run.
+//!
+//! Both runs use the test clock, frozen at Tuesday 2026-12-01 18:00 UTC (08:00 in Honolulu, 13:00 in
+//! New York, 23:30 in Kolkata), with no working hours enforced: the campaign basis calls everyone; the
+//! recipient basis calls everyone its legal calling hours allow, which at that instant is everyone but
+//! the Indian numbers. One advance of the clock burns down everything due; its time is measured.
+
+use super::{TOKEN, fresh_db, post, spawn};
+use serde_json::{Value, json};
+use std::time::Instant;
+
+/// One area code per state.
+const STATES: [&str; 50] = [
+    "205", "907", "602", "501", "213", "303", "860", "302", "305", "404", "808", "208", "312", "317", "515", "316",
+    "502", "504", "207", "410", "617", "313", "612", "601", "314", "406", "402", "702", "603", "201", "505", "212",
+    "704", "701", "216", "405", "503", "215", "401", "803", "605", "615", "214", "801", "802", "804", "206", "304",
+    "414", "307",
+];
+
+/// A mobile prefix per country, and the digits that follow it: the United Kingdom, France, Germany,
+/// India, Japan, Australia (whose mobile numbers span all its zones), Brazil, Mexico, Spain, Singapore.
+const COUNTRIES: [(&str, u32); 10] = [
+    ("+447911", 6),
+    ("+336", 8),
+    ("+49151", 8),
+    ("+9198", 8),
+    ("+8190", 8),
+    ("+614", 8),
+    ("+55119", 8),
+    ("+5255", 8),
+    ("+346", 8),
+    ("+659", 7),
+];
+
+const CONTACTS: usize = 1_000_000;
+const BATCH: usize = 100_000;
+const START: &str = "2026-12-01T18:00:00Z";
+
+/// The `i`th contact's number: five in six in a US state, the rest in another country.
+fn number(i: usize) -> String {
+    let n = i / 60;
+    match i % 60 {
+        g @ 0..50 => format!("+1{}{}{:04}", STATES[g], 200 + n / 10_000, n % 10_000),
+        g => {
+            let (prefix, digits) = COUNTRIES[g - 50];
+            format!("{prefix}{}", 10usize.pow(digits - 1) + n)
+        }
+    }
+}
+
+/// Ingests the contacts and burns them down in one basis; returns (contacts/s ingested, calls
+/// placed, calls/s).
+async fn run(basis: &str, port: u16) -> (f64, i64, f64) {
+    let db = format!("graine_bench_recipient_{basis}");
+    drop(fresh_db(&db).await);
+    let server = spawn(&db, port, &["--test-clock", "--clock-start", START, "--simulated-call-seconds", "0"]).await;
+    let client = reqwest::Client::new();
+    let c = post(
+        &client,
+        format!("{}/api/v1/campaigns/", server.base),
+        json!({"name": "bench", "agent_id": "agent", "phone_numbers": ["+12025550123"], "working_hours_basis": basis,
+               "metadata": {"concurrency_limit": 10_000}, "retry_policy": {"max_retries": 0}}),
+    )
+    .await;
+    let bodies: Vec<Value> = (0..CONTACTS / BATCH)
+        .map(|b| {
+            let contacts: Vec<Value> = (b * BATCH..(b + 1) * BATCH)
+                .map(|i| json!({"phone_number": number(i), "call_variables": {"callee_name": "Bench"}}))
+                .collect();
+            json!({"campaign_id": c["campaign_id"], "contacts": contacts, "scheduled_start": "2026-12-02T00:00:00Z"})
+        })
+        .collect();
+    let started = Instant::now();
+    for body in bodies {
+        post(&client, format!("{}/api/v1/batches/", server.base), body).await;
+    }
+    let ingest = CONTACTS as f64 / started.elapsed().as_secs_f64();
+    // The batches start at midnight: move there, then time the burn-down of what is due.
+    let set = |to: &str| json!({"set": to});
+    let started = Instant::now();
+    post(&client, format!("{}/api/v1/test/clock", server.base), set("2026-12-02T00:00:00Z")).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let stats = client
+        .get(format!("{}/api/v1/campaigns/{}/stats", server.base, c["campaign_id"].as_str().unwrap_or_default()))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let placed = stats["total_call_attempts"].as_i64().unwrap_or(0);
+    (ingest, placed, placed as f64 / elapsed)
+}
+
+/// The report's rows.
+pub async fn recipient() -> String {
+    let mut rows = Vec::new();
+    let campaign = run("campaign", 18931).await;
+    let recipient = run("recipient", 18932).await;
+    for (basis, (ingest, placed, rate)) in [("campaign", campaign), ("recipient", recipient)] {
+        rows.push(format!("| {basis} | {ingest:.0} | {placed} | {rate:.0} |"));
+    }
+    rows.push(format!(
+        "| recipient / campaign | {:.2} | | {:.2} |",
+        recipient.0 / campaign.0,
+        recipient.2 / campaign.2
+    ));
+    rows.join("\n")
+}
