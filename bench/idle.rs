@@ -55,7 +55,7 @@ fn closed_window(zone: &str, now: DateTime<Utc>) -> Value {
 }
 
 /// CPU ticks (user + system) of each process, from `/proc/<pid>/stat`.
-fn ticks(pids: &[u32]) -> Vec<(u32, u64)> {
+pub(super) fn ticks(pids: &[u32]) -> Vec<(u32, u64)> {
     pids.iter()
         .filter_map(|pid| {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -67,13 +67,13 @@ fn ticks(pids: &[u32]) -> Vec<(u32, u64)> {
         .collect()
 }
 
-fn clock_ticks_per_second() -> f64 {
+pub(super) fn clock_ticks_per_second() -> f64 {
     let out = std::process::Command::new("getconf").arg("CLK_TCK").output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(100.0)
 }
 
 /// The PostgreSQL backends serving `db`, less the benchmark's own.
-async fn backends(conn: &mut Db, db: &str) -> Vec<u32> {
+pub(super) async fn backends(conn: &mut Db, db: &str) -> Vec<u32> {
     let rows: Vec<(i64,)> = conn
         .rows(&format!(
             "SELECT CAST(pid AS BIGINT) FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid()"

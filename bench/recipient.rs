@@ -6,10 +6,16 @@
 //! New York, 23:30 in Kolkata), with no working hours enforced: the campaign basis calls everyone; the
 //! recipient basis calls everyone its legal calling hours allow, which at that instant is everyone but
 //! the Indian numbers. One advance of the clock burns down everything due; its time is measured.
+//!
+//! Then the idle cost: 100,000 of those contacts in the recipient basis on a real clock, with hours
+//! only on a weekday that is not today in any zone, so that every zone is closed; the CPU the
+//! dispatching server and its PostgreSQL backends use over 30 s is measured.
 
-use super::{TOKEN, fresh_db, post, spawn};
+use super::idle::{backends, clock_ticks_per_second, ticks};
+use super::{TOKEN, fresh_db, post, spawn, sqlite};
+use chrono::{Datelike, Utc};
 use serde_json::{Value, json};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One area code per state.
 const STATES: [&str; 50] = [
@@ -95,6 +101,48 @@ async fn run(basis: &str, port: u16) -> (f64, i64, f64) {
     (ingest, placed, placed as f64 / elapsed)
 }
 
+/// The CPU (% of one core) a dispatching server and its PostgreSQL backends use over 30 s while
+/// every zone of its 100,000 recipient-basis contacts is closed.
+async fn idle() -> String {
+    let db = "graine_bench_recipient_idle";
+    let mut conn = fresh_db(db).await;
+    let server = spawn(db, 18933, &[]).await;
+    // Open only on the weekday three days from today: no zone (UTC−12 to UTC+14) is on it now.
+    let days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+    let open = days[(Utc::now().weekday().num_days_from_monday() as usize + 3) % 7];
+    let hours: serde_json::Map<String, Value> = days
+        .iter()
+        .map(|d| ((*d).to_owned(), json!({"start": "09:00", "end": "18:00", "enabled": *d == open})))
+        .collect();
+    let client = reqwest::Client::new();
+    let c = post(
+        &client,
+        format!("{}/api/v1/campaigns/", server.base),
+        json!({"name": "idle", "agent_id": "agent", "phone_numbers": ["+12025550123"], "working_hours_basis": "recipient",
+               "working_hours_enforced": true, "working_hours": hours, "metadata": {"concurrency_limit": 10_000}}),
+    )
+    .await;
+    let contacts: Vec<Value> =
+        (0..BATCH).map(|i| json!({"phone_number": number(i), "call_variables": {"callee_name": "Idle"}})).collect();
+    post(
+        &client,
+        format!("{}/api/v1/batches/", server.base),
+        json!({"campaign_id": c["campaign_id"], "contacts": contacts}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut pids = vec![server.child.id()];
+    if !sqlite() {
+        pids.extend(backends(&mut conn, db).await);
+    }
+    let before = ticks(&pids);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let after = ticks(&pids);
+    let used: u64 =
+        after.iter().map(|(pid, t)| t - before.iter().find(|(p, _)| p == pid).map_or(*t, |(_, b)| *b)).sum();
+    format!("{:.2}%", 100.0 * used as f64 / clock_ticks_per_second() / 30.0)
+}
+
 /// The report's rows.
 pub async fn recipient() -> String {
     let mut rows = Vec::new();
@@ -107,6 +155,11 @@ pub async fn recipient() -> String {
         "| recipient / campaign | {:.2} | | {:.2} |",
         recipient.0 / campaign.0,
         recipient.2 / campaign.2
+    ));
+    rows.push(String::new());
+    let idle = idle().await;
+    rows.push(format!(
+        "Idle, every zone closed (100,000 contacts, 30 s, the server and its database backends): {idle} of one core"
     ));
     rows.join("\n")
 }

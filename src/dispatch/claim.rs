@@ -5,7 +5,6 @@ use super::Dispatcher;
 use super::place::Claimed;
 use super::zones::Open;
 use crate::domain::caller_id;
-use crate::domain::calling_hours::CallingHours;
 use crate::domain::campaign::{PhoneNumberStrategy, WorkingHoursBasis};
 use crate::domain::contact::{CallKind, ContactStatus};
 use crate::domain::ids::{CampaignId, ExecutionId};
@@ -54,11 +53,11 @@ impl Dispatcher {
             return Ok(Some(Claim::default()));
         }
         let s = &campaign.settings;
-        let hours = CallingHours::of(s);
+        let hours = self.store.calling_hours(&campaign).await?;
         let recipient = (s.working_hours_basis == WorkingHoursBasis::Recipient).then_some(&hours);
-        if recipient.is_none() && s.working_hours_enforced && !s.working_hours.is_open(s.timezone.tz(), now) {
+        if recipient.is_none() && !hours.is_open(None, now) {
             // Closed: nothing looks at the campaign again until its hours open (or it changes).
-            let opens = s.working_hours.next_open(s.timezone.tz(), now).unwrap_or_else(never);
+            let opens = hours.next_open(None, now).unwrap_or_else(never);
             tx.set_opens_at(id, opens).await?;
             tx.commit().await?;
             return Ok(Some(Claim::default()));

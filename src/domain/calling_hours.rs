@@ -2,15 +2,17 @@
 //! hours in its own zone, or in each contact's zones with the legal floor. One rule for the claim,
 //! `/stats`, `/debug`, contact records and the evidence each call keeps.
 
+use super::calendar::Calendars;
 use super::campaign::{CampaignSettings, WorkingHoursBasis};
 use super::recipient::Floor;
-use super::recipient_hours::RecipientHours;
+use super::recipient_hours::{RecipientHours, ZoneDays};
 use super::timezone::Timezone;
 use super::working_hours::WorkingHours;
 use super::zone_key::ZoneKey;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The work waiting in one zone key of a batch that may dispatch (`zone_key` is `None` for a batch
 /// stored before contacts had keys, judged in the campaign's zone).
@@ -29,20 +31,24 @@ pub struct ZoneWork {
 /// A campaign's calling hours.
 #[derive(Clone, Debug)]
 pub enum CallingHours {
-    /// Read in the campaign's zone (`hours` is `None` when not enforced).
-    Campaign { hours: Option<WorkingHours>, zone: Timezone },
+    /// Read in the campaign's zone (`hours` is `None` when not enforced), with its calendars (whose
+    /// region-limited entries concern no one here: the campaign's zone has no recipient's region).
+    Campaign { hours: Option<WorkingHours>, zone: Timezone, calendars: Arc<Calendars> },
     /// Read in each contact's zones; `own_zone` stands for a contact without a key.
     Recipient { rule: RecipientHours, own_zone: ZoneKey },
 }
 
 impl CallingHours {
-    pub fn of(s: &CampaignSettings) -> Self {
+    /// The calling hours of a campaign with `s`, whose calendars are `calendars`.
+    pub fn of(s: &CampaignSettings, calendars: Arc<Calendars>) -> Self {
         match s.working_hours_basis {
-            WorkingHoursBasis::Campaign => {
-                CallingHours::Campaign { hours: s.working_hours_enforced.then_some(s.working_hours), zone: s.timezone }
-            }
+            WorkingHoursBasis::Campaign => CallingHours::Campaign {
+                hours: s.working_hours_enforced.then_some(s.working_hours),
+                zone: s.timezone,
+                calendars,
+            },
             WorkingHoursBasis::Recipient => CallingHours::Recipient {
-                rule: RecipientHours::new(&s.working_hours, s.working_hours_enforced),
+                rule: RecipientHours::new(&s.working_hours, s.working_hours_enforced, calendars),
                 own_zone: ZoneKey { zones: vec![s.timezone], region: None, floor: Floor::None },
             },
         }
@@ -58,8 +64,9 @@ impl CallingHours {
     /// Whether a call to a contact of `key` may start at `at`.
     pub fn is_open(&self, key: Option<&ZoneKey>, at: DateTime<Utc>) -> bool {
         match self {
-            CallingHours::Campaign { hours: None, .. } => true,
-            CallingHours::Campaign { hours: Some(h), zone } => h.is_open(zone.tz(), at),
+            CallingHours::Campaign { hours, zone, calendars } => {
+                ZoneDays { hours: hours.as_ref(), calendars, region: None, floor: None }.is_open(zone.tz(), at)
+            }
             CallingHours::Recipient { rule, own_zone } => rule.is_open(key.unwrap_or(own_zone), at),
         }
     }
@@ -67,9 +74,30 @@ impl CallingHours {
     /// The first instant at or after `at` when a call to a contact of `key` may start.
     pub fn next_open(&self, key: Option<&ZoneKey>, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self {
-            CallingHours::Campaign { hours: None, .. } => Some(at),
-            CallingHours::Campaign { hours: Some(h), zone } => h.next_open(zone.tz(), at),
+            CallingHours::Campaign { hours, zone, calendars } => {
+                ZoneDays { hours: hours.as_ref(), calendars, region: None, floor: None }.next_open(zone.tz(), at)
+            }
             CallingHours::Recipient { rule, own_zone } => rule.next_open(key.unwrap_or(own_zone), at),
+        }
+    }
+
+    /// Whether a calendar, and nothing else, keeps a contact of `key` from being called at `at`.
+    pub fn closed_by_calendar(&self, key: Option<&ZoneKey>, at: DateTime<Utc>) -> bool {
+        let plain = match self {
+            CallingHours::Campaign { hours, zone, .. } => {
+                CallingHours::Campaign { hours: *hours, zone: *zone, calendars: Arc::default() }
+            }
+            CallingHours::Recipient { rule, own_zone } => {
+                CallingHours::Recipient { rule: rule.without_calendars(), own_zone: own_zone.clone() }
+            }
+        };
+        !self.is_open(key, at) && plain.is_open(key, at)
+    }
+
+    fn calendars(&self) -> Vec<String> {
+        match self {
+            CallingHours::Campaign { calendars, .. } => calendars.ids().iter().map(ToString::to_string).collect(),
+            CallingHours::Recipient { rule, .. } => rule.calendar_ids(),
         }
     }
 
@@ -121,7 +149,7 @@ impl CallingHours {
             "timezones": zones.iter().map(Timezone::name).collect::<Vec<_>>(),
             "local_times": local_times,
             "basis": self.basis().as_str(),
-            "calendars": [],
+            "calendars": self.calendars(),
             "caps": [],
         })
     }
@@ -142,12 +170,13 @@ mod tests {
             timezone: Timezone::utc(),
             working_hours: WorkingHours::default(),
             working_hours_basis: WorkingHoursBasis::Recipient,
+            calendar_ids: Vec::new(),
             retry_policy: Default::default(),
             default_call_variables: Map::new(),
             metadata: Map::new(),
             concurrency_limit: 10,
         };
-        let hours = CallingHours::of(&s);
+        let hours = CallingHours::of(&s, Arc::default());
         let key = ZoneKey::parse("na|US-FL|America/Chicago America/New_York").unwrap();
         let at = DateTime::parse_from_rfc3339("2026-05-11T13:00:05Z").unwrap().to_utc();
         assert_eq!(

@@ -153,6 +153,8 @@ pub struct CampaignSettings {
     pub timezone: Timezone,
     pub working_hours: WorkingHours,
     pub working_hours_basis: WorkingHoursBasis,
+    /// Calendars of closed and special days (API.md §12.2).
+    pub calendar_ids: Vec<super::ids::CalendarId>,
     pub retry_policy: RetryPolicy,
     pub default_call_variables: serde_json::Map<String, serde_json::Value>,
     /// The metadata object as given, less `concurrency_limit` (kept in its own field).
@@ -171,6 +173,7 @@ pub struct CampaignPatch {
     pub timezone: Option<Timezone>,
     pub working_hours: Option<WorkingHours>,
     pub working_hours_basis: Option<WorkingHoursBasis>,
+    pub calendar_ids: Option<Vec<super::ids::CalendarId>>,
     pub retry_policy: Option<RetryPolicy>,
     pub default_call_variables: Option<serde_json::Map<String, serde_json::Value>>,
     /// The new metadata (less `concurrency_limit`) and the limit it sets, default when absent.
@@ -192,6 +195,7 @@ impl CampaignSettings {
         set(&mut self.working_hours_enforced, patch.working_hours_enforced);
         set(&mut self.timezone, patch.timezone);
         set(&mut self.working_hours_basis, patch.working_hours_basis);
+        set(&mut self.calendar_ids, patch.calendar_ids);
         set(&mut self.working_hours, patch.working_hours);
         set(&mut self.retry_policy, patch.retry_policy);
         set(&mut self.default_call_variables, patch.default_call_variables);

@@ -35,7 +35,7 @@ pub fn blocked_by(
     batch: &Batch,
     next_due_retry: Option<DateTime<Utc>>,
     paced: bool,
-    open: bool,
+    open: HoursNow,
     now: DateTime<Utc>,
 ) -> Vec<BlockedBy> {
     let mut reasons = Vec::new();
@@ -49,8 +49,10 @@ pub fn blocked_by(
         reasons.push(BlockedBy::ScheduledStart);
     }
     let s = &campaign.settings;
-    if !open {
-        reasons.push(BlockedBy::OutsideWorkingHours);
+    match open {
+        HoursNow::Open => {}
+        HoursNow::Closed => reasons.push(BlockedBy::OutsideWorkingHours),
+        HoursNow::Holiday => reasons.push(BlockedBy::Holiday),
     }
     let batch_full = batch.concurrency_limit.is_some_and(|l| batch.in_flight >= i64::from(l));
     if campaign.in_flight >= i64::from(s.concurrency_limit) || batch_full {
@@ -96,6 +98,7 @@ impl From<&Batch> for BatchState {
 /// or a full concurrency limit must first free a slot.
 pub fn earliest_start(
     campaign: &Campaign,
+    hours: &CallingHours,
     batch: &BatchState,
     next_due_retry: Option<DateTime<Utc>>,
     paced_until: Option<DateTime<Utc>>,
@@ -114,9 +117,7 @@ pub fn earliest_start(
     if let Some(paced) = paced_until {
         t = t.max(paced);
     }
-    if s.working_hours_enforced {
-        t = s.working_hours.next_open(s.timezone.tz(), t)?;
-    }
+    t = hours.next_open(None, t)?;
     match batch.expires_at {
         Some(expiry) if expiry <= t => None,
         _ => Some(t),
@@ -155,7 +156,9 @@ pub fn contact_blocked_by(
     if now < batch.scheduled_start {
         reasons.push(BlockedBy::ScheduledStart);
     }
-    if !hours.is_open(contact.zone_key.as_ref(), now) {
+    if hours.closed_by_calendar(contact.zone_key.as_ref(), now) {
+        reasons.push(BlockedBy::Holiday);
+    } else if !hours.is_open(contact.zone_key.as_ref(), now) {
         reasons.push(BlockedBy::OutsideWorkingHours);
     }
     let batch_full = batch.concurrency_limit.is_some_and(|l| batch.in_flight >= i64::from(l));
@@ -177,15 +180,41 @@ pub fn contact_blocked_by(
 /// Whether the calling hours let some waiting contact of `batch` be called at `now`: in the
 /// campaign basis, whether its hours are open; in the recipient basis, whether one of the batch's
 /// zone keys with work (`work`, the campaign's) is open.
-pub fn hours_open(hours: &CallingHours, batch: BatchId, work: &[ZoneWork], now: DateTime<Utc>) -> bool {
+pub fn hours_open(hours: &CallingHours, batch: BatchId, work: &[ZoneWork], now: DateTime<Utc>) -> HoursNow {
+    let judge = |key: Option<&ZoneKey>| match hours.is_open(key, now) {
+        true => HoursNow::Open,
+        false if hours.closed_by_calendar(key, now) => HoursNow::Holiday,
+        false => HoursNow::Closed,
+    };
     if hours.basis() == WorkingHoursBasis::Campaign {
-        return hours.is_open(None, now);
+        return judge(None);
     }
     let due = |w: &&ZoneWork| w.pending || w.next_retry_at.is_some_and(|t| t <= now);
-    work.iter().filter(|w| w.batch == batch).filter(due).any(|w| match &w.zone_key {
-        None => hours.is_open(None, now),
-        Some(text) => ZoneKey::parse(text).is_some_and(|k| hours.is_open(Some(&k), now)),
-    })
+    let keys: Vec<Option<ZoneKey>> = work
+        .iter()
+        .filter(|w| w.batch == batch)
+        .filter(due)
+        .filter_map(|w| match &w.zone_key {
+            None => Some(None),
+            Some(text) => ZoneKey::parse(text).map(Some),
+        })
+        .collect();
+    let states: Vec<HoursNow> = keys.iter().map(|k| judge(k.as_ref())).collect();
+    if states.contains(&HoursNow::Open) {
+        HoursNow::Open
+    } else if states.contains(&HoursNow::Holiday) {
+        HoursNow::Holiday
+    } else {
+        HoursNow::Closed
+    }
+}
+
+/// Whether the calling hours let calls start now: open, closed, or closed by a calendar alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoursNow {
+    Open,
+    Closed,
+    Holiday,
 }
 
 /// In the recipient basis, the earliest instant at or after `now` when a call of the campaign may

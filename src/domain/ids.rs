@@ -116,6 +116,11 @@ typed_id!(
     "exec_"
 );
 typed_id!(
+    /// A calendar of closed and special days, `cal_…`.
+    CalendarId,
+    "cal_"
+);
+typed_id!(
     /// An API token's record (never the secret itself), `tok_…`.
     TokenId,
     "tok_"

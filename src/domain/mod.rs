@@ -1,6 +1,7 @@
 //! Pure domain types and rules: ids, phone numbers, working hours, campaigns; no I/O, no clock.
 
 pub mod batch;
+pub mod calendar;
 pub mod caller_id;
 pub mod calling_hours;
 pub mod campaign;
@@ -19,6 +20,8 @@ pub mod phone_zones;
 pub mod provider;
 pub mod recipient;
 pub mod recipient_hours;
+#[cfg(test)]
+mod recipient_hours_props;
 pub mod regions;
 pub mod simulate;
 pub mod time;

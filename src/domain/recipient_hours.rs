@@ -3,10 +3,11 @@
 //! may start only where every zone is open. Offsets are looked up at every decision, and gaps and
 //! folds follow `WorkingHours` in each zone.
 
-use super::recipient::Floor;
-use super::working_hours::{DayMinute, WorkingHours};
+use super::calendar::Calendars;
+use super::working_hours::{DayWindows, WorkingHours, is_open_on, next_open_on};
 use super::zone_key::ZoneKey;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use std::sync::Arc;
 
 /// How far ahead an opening is looked for before a key is taken as never open.
 const HORIZON_DAYS: i64 = 366;
@@ -16,43 +17,84 @@ const HORIZON_DAYS: i64 = 366;
 pub struct RecipientHours {
     /// The campaign's working hours, when enforced.
     hours: Option<WorkingHours>,
+    calendars: Arc<Calendars>,
+}
+
+/// One zone's windows by local date for a recipient: the working hours (every hour when `None`),
+/// the calendars' entries for the recipient's region, then the legal floor.
+pub struct ZoneDays<'a> {
+    pub hours: Option<&'a WorkingHours>,
+    pub calendars: &'a Calendars,
+    pub region: Option<&'a str>,
+    pub floor: Option<(u16, u16)>,
+}
+
+impl DayWindows for ZoneDays<'_> {
+    fn window(&self, date: NaiveDate) -> Option<(u16, u16)> {
+        let base = match self.hours {
+            None => Some((0, 1440)),
+            Some(h) => h.window(date),
+        };
+        let (start, end) = self.calendars.window(date, self.region, base)?;
+        match self.floor {
+            None => Some((start, end)),
+            Some((a, b)) => Some((start.max(a), end.min(b))).filter(|(s, e)| s < e),
+        }
+    }
+}
+
+impl ZoneDays<'_> {
+    /// Whether nothing limits these windows (every instant is open).
+    fn unlimited(&self) -> bool {
+        self.hours.is_none() && self.floor.is_none() && self.calendars.is_empty()
+    }
+
+    /// Local dates looked ahead for an opening: a week and a day, or a year with calendars.
+    fn days(&self) -> u64 {
+        if self.calendars.is_empty() { 8 } else { 370 }
+    }
+
+    pub fn is_open(&self, tz: chrono_tz::Tz, at: DateTime<Utc>) -> bool {
+        self.unlimited() || is_open_on(self, tz, at)
+    }
+
+    pub fn next_open(&self, tz: chrono_tz::Tz, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if self.unlimited() { Some(at) } else { next_open_on(self, tz, at, self.days()) }
+    }
 }
 
 impl RecipientHours {
-    pub fn new(hours: &WorkingHours, enforced: bool) -> Self {
-        Self { hours: enforced.then_some(*hours) }
+    pub fn new(hours: &WorkingHours, enforced: bool, calendars: Arc<Calendars>) -> Self {
+        Self { hours: enforced.then_some(*hours), calendars }
     }
 
-    /// The hours that hold in each zone of a recipient with `floor`; `None` when nothing limits them.
-    fn zone_hours(&self, floor: Floor) -> Option<WorkingHours> {
-        let limit = floor.minutes().and_then(|(a, b)| Some((DayMinute::from_minutes(a)?, DayMinute::from_minutes(b)?)));
-        match (&self.hours, limit) {
-            (Some(h), Some((a, b))) => Some(h.within(a, b)),
-            (Some(h), None) => Some(*h),
-            (None, Some((a, b))) => Some(WorkingHours::every_day(a, b)),
-            (None, None) => None,
+    /// The windows of each zone of a recipient of `key`.
+    fn days<'a>(&'a self, key: &'a ZoneKey) -> ZoneDays<'a> {
+        ZoneDays {
+            hours: self.hours.as_ref(),
+            calendars: &self.calendars,
+            region: key.region.as_deref(),
+            floor: key.floor.minutes(),
         }
     }
 
     /// Whether a call to a contact of `key` may start at `at`: every zone inside its window.
     pub fn is_open(&self, key: &ZoneKey, at: DateTime<Utc>) -> bool {
-        match self.zone_hours(key.floor) {
-            None => true,
-            Some(h) => key.zones.iter().all(|z| h.is_open(z.tz(), at)),
-        }
+        let days = self.days(key);
+        key.zones.iter().all(|z| days.is_open(z.tz(), at))
     }
 
     /// The first instant at or after `at` when every zone of `key` is inside its window; `None` when
     /// they share no open instant within a year.
     pub fn next_open(&self, key: &ZoneKey, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let Some(hours) = self.zone_hours(key.floor) else { return Some(at) };
+        let days = self.days(key);
         let horizon = at + Duration::days(HORIZON_DAYS);
         let mut t = at;
         // Each round moves to the latest of the zones' next openings; when none moves, all are open.
         while t <= horizon {
             let mut latest = t;
             for zone in &key.zones {
-                latest = latest.max(hours.next_open(zone.tz(), t)?);
+                latest = latest.max(days.next_open(zone.tz(), t)?);
             }
             if latest == t {
                 return Some(t);
@@ -61,12 +103,23 @@ impl RecipientHours {
         }
         None
     }
+
+    /// The ids of the calendars the rule applies.
+    pub fn calendar_ids(&self) -> Vec<String> {
+        self.calendars.ids().iter().map(ToString::to_string).collect()
+    }
+
+    /// The same rule without calendars (to tell a holiday from hours that are closed anyway).
+    pub fn without_calendars(&self) -> Self {
+        Self { hours: self.hours, calendars: Arc::default() }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::recipient::resolve;
     use super::super::timezone::Timezone;
+    use super::super::working_hours::DayMinute;
     use super::*;
 
     fn utc(text: &str) -> DateTime<Utc> {
@@ -84,7 +137,7 @@ mod tests {
 
     #[test]
     fn the_legal_floor_narrows_the_working_hours_in_the_recipients_zone() {
-        let rule = RecipientHours::new(&nine_to_nine(), true);
+        let rule = RecipientHours::new(&nine_to_nine(), true, Arc::default());
         let la = key(None, "+13105550100");
         assert_eq!(la.text(), "na|US-CA|America/Los_Angeles");
         // 07:30 in Los Angeles (PDT, -7): inside the hours, before the floor's 08:00.
@@ -98,14 +151,14 @@ mod tests {
         // No rule outside the US, Canada and India: the working hours alone.
         let paris = key(None, "+33612345678");
         assert!(rule.is_open(&paris, utc("2026-05-11T05:30:00Z")));
-        let off = RecipientHours::new(&nine_to_nine(), false);
+        let off = RecipientHours::new(&nine_to_nine(), false, Arc::default());
         assert!(off.is_open(&paris, utc("2026-05-11T02:00:00Z")));
         assert!(!off.is_open(&la, utc("2026-05-11T14:30:00Z")));
     }
 
     #[test]
     fn several_zones_open_only_together() {
-        let rule = RecipientHours::new(&nine_to_nine(), true);
+        let rule = RecipientHours::new(&nine_to_nine(), true, Arc::default());
         // Florida's region spans Chicago's and New York's time: 08:00 is 08:00 in Chicago.
         let florida = key(Some("US-FL"), "+13055550100");
         assert_eq!(florida.zone_names(), ["America/Chicago", "America/New_York"]);
@@ -118,6 +171,9 @@ mod tests {
             DayMinute::parse("09:00", false).unwrap(),
             DayMinute::parse("10:00", false).unwrap(),
         );
-        assert_eq!(RecipientHours::new(&short, true).next_open(&apart, utc("2026-05-11T00:00:00Z")), None);
+        assert_eq!(
+            RecipientHours::new(&short, true, Arc::default()).next_open(&apart, utc("2026-05-11T00:00:00Z")),
+            None
+        );
     }
 }

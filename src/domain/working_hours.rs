@@ -1,7 +1,7 @@
 //! Per-weekday calling windows (`[start, end)` in local wall time) and their parsing rules.
 
 use super::time::resolve_local;
-use chrono::{DateTime, Datelike, LocalResult, Offset, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, Offset, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -134,42 +134,62 @@ impl WorkingHours {
     /// wall time: a boundary inside a DST gap takes effect at the first instant after the gap, and
     /// in a repeated hour both copies are inside wherever the wall time is.
     pub fn is_open(&self, tz: Tz, at: DateTime<Utc>) -> bool {
-        let local = at.with_timezone(&tz);
-        let day = &self.days[local.weekday().num_days_from_monday() as usize];
-        let second = local.num_seconds_from_midnight();
-        day.enabled && u32::from(day.start.0) * 60 <= second && second < u32::from(day.end.0) * 60
+        is_open_on(self, tz, at)
     }
 
     /// The first instant at or after `at` when the hours are open; `None` when no day is enabled.
     pub fn next_open(&self, tz: Tz, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        if self.is_open(tz, at) {
-            return Some(at);
-        }
-        let today = at.with_timezone(&tz).date_naive();
         // Eight days cover every weekday once more; a 30-hour day cannot skip one.
-        let by_start =
-            (0..=8).filter_map(|offset| today.checked_add_days(chrono::Days::new(offset))).find_map(|date| {
-                let day = &self.days[date.weekday().num_days_from_monday() as usize];
-                if !day.enabled {
-                    return None;
-                }
-                let start = date.and_hms_opt(u32::from(day.start.0) / 60, u32::from(day.start.0) % 60, 0)?;
-                // In a repeated hour the window opens in both copies; in a gap, right after it.
-                let candidates = match tz.from_local_datetime(&start) {
-                    LocalResult::Ambiguous(first, second) => [Some(first.to_utc()), Some(second.to_utc())],
-                    _ => [Some(resolve_local(tz, start)), None],
-                };
-                // A start may resolve past the end when a gap swallows the whole window.
-                candidates.into_iter().flatten().find(|opens| *opens > at && self.is_open(tz, *opens))
-            });
-        // A clock turned back can also re-enter a window mid-way (its wall time jumps back inside):
-        // the window then opens at the transition itself.
-        let horizon = by_start.unwrap_or(at + chrono::Duration::days(9));
-        let by_transition = offset_changes(tz, at, horizon).into_iter().find(|t| self.is_open(tz, *t));
-        match (by_start, by_transition) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        next_open_on(self, tz, at, 8)
+    }
+}
+
+/// Calling windows by local date: `[start, end)` minutes since local midnight, `None` when closed.
+pub trait DayWindows {
+    fn window(&self, date: NaiveDate) -> Option<(u16, u16)>;
+}
+
+impl DayWindows for WorkingHours {
+    fn window(&self, date: NaiveDate) -> Option<(u16, u16)> {
+        let day = &self.days[date.weekday().num_days_from_monday() as usize];
+        day.enabled.then_some((day.start.0, day.end.0))
+    }
+}
+
+/// Whether `at`, seen as wall time in `tz`, falls inside its local date's window (judged by wall
+/// time, as `WorkingHours::is_open`).
+pub fn is_open_on(w: &impl DayWindows, tz: Tz, at: DateTime<Utc>) -> bool {
+    let local = at.with_timezone(&tz);
+    let second = local.num_seconds_from_midnight();
+    w.window(local.date_naive())
+        .is_some_and(|(start, end)| u32::from(start) * 60 <= second && second < u32::from(end) * 60)
+}
+
+/// The first instant at or after `at` when `w` is open, looking `days` local dates ahead; `None` when
+/// none of them opens.
+pub fn next_open_on(w: &impl DayWindows, tz: Tz, at: DateTime<Utc>, days: u64) -> Option<DateTime<Utc>> {
+    if is_open_on(w, tz, at) {
+        return Some(at);
+    }
+    let today = at.with_timezone(&tz).date_naive();
+    let by_start = (0..=days).filter_map(|offset| today.checked_add_days(chrono::Days::new(offset))).find_map(|date| {
+        let (start, _) = w.window(date)?;
+        let start = date.and_hms_opt(u32::from(start) / 60, u32::from(start) % 60, 0)?;
+        // In a repeated hour the window opens in both copies; in a gap, right after it.
+        let candidates = match tz.from_local_datetime(&start) {
+            LocalResult::Ambiguous(first, second) => [Some(first.to_utc()), Some(second.to_utc())],
+            _ => [Some(resolve_local(tz, start)), None],
+        };
+        // A start may resolve past the end when a gap swallows the whole window.
+        candidates.into_iter().flatten().find(|opens| *opens > at && is_open_on(w, tz, *opens))
+    });
+    // A clock turned back can also re-enter a window mid-way (its wall time jumps back inside):
+    // the window then opens at the transition itself.
+    let horizon = by_start.unwrap_or(at + chrono::Duration::days(days as i64 + 1));
+    let by_transition = offset_changes(tz, at, horizon).into_iter().find(|t| is_open_on(w, tz, *t));
+    match (by_start, by_transition) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -5,6 +5,7 @@ use crate::domain::campaign::{
     CONCURRENCY_LIMIT_RANGE, CampaignPatch, CampaignSettings, DEFAULT_CONCURRENCY_LIMIT, PhoneNumberStrategy,
     RetryPolicy, RetryStrategy, WorkingHoursBasis,
 };
+use crate::domain::ids::CalendarId;
 use crate::domain::phone::PhoneNumber;
 use crate::domain::timezone::Timezone;
 use crate::domain::voicemail::VoicemailAction;
@@ -16,7 +17,7 @@ use std::collections::HashSet;
 /// Largest JSON size of `default_call_variables` and of `metadata`.
 const MAX_OBJECT_BYTES: usize = 64 * 1024;
 
-const SETTINGS_FIELDS: [&str; 11] = [
+const SETTINGS_FIELDS: [&str; 12] = [
     "name",
     "agent_id",
     "phone_numbers",
@@ -25,6 +26,7 @@ const SETTINGS_FIELDS: [&str; 11] = [
     "timezone",
     "working_hours",
     "working_hours_basis",
+    "calendar_ids",
     "retry_policy",
     "default_call_variables",
     "metadata",
@@ -71,6 +73,7 @@ pub fn parse_create(obj: &Map<String, Value>) -> Result<(CampaignSettings, Optio
         timezone: patch.timezone.unwrap_or_else(Timezone::utc),
         working_hours: patch.working_hours.unwrap_or_default(),
         working_hours_basis: patch.working_hours_basis.unwrap_or(WorkingHoursBasis::Campaign),
+        calendar_ids: patch.calendar_ids.unwrap_or_default(),
         retry_policy: patch.retry_policy.unwrap_or_default(),
         default_call_variables: patch.default_call_variables.unwrap_or_default(),
         metadata,
@@ -123,12 +126,35 @@ fn parse_fields(obj: &Map<String, Value>, p: &mut Problems, create: bool) -> Cam
         working_hours_basis: p.field(obj, "working_hours_basis", &b, false).and_then(|v| {
             p.one_of(v, at(&b, "working_hours_basis"), WorkingHoursBasis::parse, &WorkingHoursBasis::expected())
         }),
+        calendar_ids: p.field(obj, "calendar_ids", &b, false).and_then(|v| calendar_ids(v, p)),
         retry_policy: p.field(obj, "retry_policy", &b, false).and_then(|v| retry_policy(v, p)),
         default_call_variables: p
             .field(obj, "default_call_variables", &b, false)
             .and_then(|v| p.bounded_object(v, at(&b, "default_call_variables"), MAX_OBJECT_BYTES)),
         metadata: p.field(obj, "metadata", &b, false).and_then(|v| metadata(v, p)),
     }
+}
+
+/// Most calendars one campaign applies.
+const MAX_CALENDARS: usize = 20;
+
+fn calendar_ids(value: &Value, p: &mut Problems) -> Option<Vec<CalendarId>> {
+    let loc = at(&body(), "calendar_ids");
+    let items = p.array(value, loc.clone(), 0, MAX_CALENDARS)?;
+    let before = p.0.len();
+    let mut ids: Vec<CalendarId> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let item_loc = at(&loc, i);
+        let Some(text) = p.string(item, item_loc.clone(), 1, 64) else { continue };
+        match CalendarId::parse(&text) {
+            Some(id) if ids.contains(&id) => {
+                p.push(item_loc, "value_error", format!("Value error, duplicate calendar {text}"))
+            }
+            Some(id) => ids.push(id),
+            None => p.push(item_loc, "value_error", format!("Value error, '{text}' is not a calendar id (cal_…)")),
+        }
+    }
+    (p.0.len() == before).then_some(ids)
 }
 
 fn phone_numbers(value: &Value, p: &mut Problems) -> Option<Vec<PhoneNumber>> {

@@ -8,7 +8,7 @@ use super::json::{Timestamp, created, ok};
 use crate::domain::campaign::{
     CallCounters, Campaign, CampaignAction, CampaignStatus, PhoneNumberStrategy, RetryPolicy, WorkingHoursBasis,
 };
-use crate::domain::ids::{CampaignId, OrgId};
+use crate::domain::ids::{CalendarId, CampaignId, OrgId};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::working_hours::WorkingHours;
 use crate::error::Error;
@@ -36,6 +36,9 @@ pub struct CampaignView<'a> {
     /// exactly as before.
     #[serde(skip_serializing_if = "is_campaign_basis")]
     working_hours_basis: WorkingHoursBasis,
+    /// Shown only when some are set, likewise.
+    #[serde(skip_serializing_if = "<[CalendarId]>::is_empty")]
+    calendar_ids: &'a [CalendarId],
     retry_policy: &'a RetryPolicy,
     default_call_variables: &'a Map<String, Value>,
     metadata: Metadata<'a>,
@@ -60,6 +63,7 @@ impl<'a> From<&'a Campaign> for CampaignView<'a> {
             timezone: s.timezone.name(),
             working_hours: &s.working_hours,
             working_hours_basis: s.working_hours_basis,
+            calendar_ids: &s.calendar_ids,
             retry_policy: &s.retry_policy,
             default_call_variables: &s.default_call_variables,
             metadata: Metadata { concurrency_limit: s.concurrency_limit, rest: &s.metadata },

@@ -1,7 +1,7 @@
 //! Request extractors: the JSON body (size-limited, FastAPI errors), query parameters and pagination.
 
 use super::AppState;
-use crate::domain::ids::{BatchId, CampaignId};
+use crate::domain::ids::{BatchId, CalendarId, CampaignId};
 use crate::error::{Error, FieldError, Loc};
 use crate::store::Page;
 use axum::body::{Body, Bytes};
@@ -174,6 +174,13 @@ impl PathResource for BatchId {
     const NAME: &'static str = "Batch";
     fn parse_path(text: &str) -> Option<Self> {
         BatchId::parse(text)
+    }
+}
+
+impl PathResource for CalendarId {
+    const NAME: &'static str = "Calendar";
+    fn parse_path(text: &str) -> Option<Self> {
+        CalendarId::parse(text)
     }
 }
 

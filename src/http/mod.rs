@@ -6,6 +6,8 @@ mod batch_body;
 mod batch_body_props;
 mod batch_contacts;
 mod batches;
+mod calendar_body;
+mod calendars;
 mod campaign_body;
 mod campaigns;
 mod contacts;
@@ -112,6 +114,11 @@ fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::POST, "/api/v1/webhooks/livekit", post(webhooks::livekit::event)),
         (Method::GET, "/api/v1/test/clock", get(test_clock::get)),
         (Method::POST, "/api/v1/test/clock", post(test_clock::set)),
+        (Method::POST, "/api/v1/calendars", post(calendars::create)),
+        (Method::GET, "/api/v1/calendars", get(calendars::list)),
+        (Method::GET, "/api/v1/calendars/{calendar_id}", get(calendars::get)),
+        (Method::PATCH, "/api/v1/calendars/{calendar_id}", patch(calendars::update)),
+        (Method::DELETE, "/api/v1/calendars/{calendar_id}", delete(calendars::delete)),
         (Method::POST, "/api/v1/batches/", post(batches::create)),
         (Method::GET, "/api/v1/batches/", get(batches::list)),
         (Method::POST, "/api/v1/batches/upload", post(batches::create)),

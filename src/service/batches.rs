@@ -3,7 +3,6 @@
 
 use super::Wake;
 use crate::domain::batch::{Batch, BatchAction, BatchSettings, BatchStatus, BatchTransition, NewContact};
-use crate::domain::calling_hours::CallingHours;
 use crate::domain::campaign::{CampaignAction, CampaignStatus, Transition, WorkingHoursBasis};
 use crate::domain::contact::{CallRecord, Contact, ContactStatus, StatusCounts};
 use crate::domain::eligibility::{BlockedBy, blocked_by, contact_blocked_by, hours_open};
@@ -252,7 +251,7 @@ pub async fn contacts(
     let ContactQuery { status, include_calls, page } = query;
     let batch = get(store, org, id).await?;
     let campaign = store.get_campaign(org, batch.campaign_id).await?.ok_or(NOT_FOUND)?;
-    let hours = CallingHours::of(&campaign.settings);
+    let hours = store.calling_hours(&campaign).await?;
     let paced = super::stats::paced_until(store, calls_per_second, now).await?.is_some();
     let total = status.map_or(batch.total_contacts, |s| batch.counters.get(s));
     let contacts = store.list_contacts(id, status, page).await?;
@@ -303,7 +302,7 @@ pub async fn debug(
     let campaign = store.get_campaign(org, batch.campaign_id).await?.ok_or(NOT_FOUND)?;
     let next_due = store.next_due_retry(id).await?;
     let paced = super::stats::paced_until(store, calls_per_second, now).await?.is_some();
-    let hours = CallingHours::of(&campaign.settings);
+    let hours = store.calling_hours(&campaign).await?;
     let work = match hours.basis() {
         WorkingHoursBasis::Campaign => Vec::new(),
         WorkingHoursBasis::Recipient => store.zone_work(campaign.id).await?,

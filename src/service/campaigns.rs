@@ -19,6 +19,7 @@ pub async fn create(
     settings: CampaignSettings,
     now: DateTime<Utc>,
 ) -> Result<Campaign, Error> {
+    super::calendars::check_known(store, org, &settings.calendar_ids).await?;
     let campaign = Campaign {
         id: CampaignId::generate(),
         organization_id: org,
@@ -67,6 +68,9 @@ pub async fn update(
     patch: CampaignPatch,
     now: DateTime<Utc>,
 ) -> Result<Campaign, Error> {
+    if let Some(ids) = &patch.calendar_ids {
+        super::calendars::check_known(store, org, ids).await?;
+    }
     let mut tx = store.begin().await?;
     let mut campaign = tx.lock_campaign(org, id).await?.ok_or(NOT_FOUND)?;
     campaign.status.apply(CampaignAction::Update).map_err(|f| Error::Conflict(f.0))?;

@@ -2,6 +2,7 @@
 //! those that add work nudge the dispatcher ([`Wake`]) once it is visible.
 
 pub mod batches;
+pub mod calendars;
 pub mod campaigns;
 pub mod idempotency;
 pub mod stats;

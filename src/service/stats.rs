@@ -1,7 +1,6 @@
 //! Campaign statistics (API.md §3.4 `/stats`), read from counters kept exact by every write.
 
 use crate::domain::batch::BatchStatus;
-use crate::domain::calling_hours::CallingHours;
 use crate::domain::campaign::CallCounters;
 use crate::domain::campaign::WorkingHoursBasis;
 use crate::domain::contact::{ContactStatus, StatusCounts};
@@ -64,15 +63,15 @@ pub async fn campaign_stats(
     let paced_until = paced_until(store, calls_per_second, now).await?;
     let mut next_dispatch_at: Option<DateTime<Utc>> = None;
     let recipient = campaign.settings.working_hours_basis == WorkingHoursBasis::Recipient;
+    let hours = store.calling_hours(&campaign).await?;
     for (state, counts, next_due) in &batches {
         contact_counts.add(counts);
-        if let Some(t) = earliest_start(&campaign, state, *next_due, paced_until, now).filter(|_| !recipient) {
+        if let Some(t) = earliest_start(&campaign, &hours, state, *next_due, paced_until, now).filter(|_| !recipient) {
             next_dispatch_at = Some(next_dispatch_at.map_or(t, |n| n.min(t)));
         }
     }
     if recipient {
         let work = store.zone_work(campaign.id).await?;
-        let hours = CallingHours::of(&campaign.settings);
         next_dispatch_at = earliest_start_by_zone(&campaign, &hours, &work, paced_until, now);
     }
     let batch_counts = BatchStatus::ALL

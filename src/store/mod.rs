@@ -307,3 +307,20 @@ pub struct StatsSnapshot {
     /// Contacts now `retrying`, by their `retry_count`.
     pub retry_breakdown: std::collections::BTreeMap<i64, i64>,
 }
+
+impl dyn Store {
+    /// The calling hours of `campaign`, with its calendars read (none read when it applies none).
+    pub async fn calling_hours(
+        &self,
+        campaign: &crate::domain::campaign::Campaign,
+    ) -> Result<crate::domain::calling_hours::CallingHours, Error> {
+        use crate::domain::calendar::Calendars;
+        let ids = &campaign.settings.calendar_ids;
+        let calendars = if ids.is_empty() {
+            std::sync::Arc::default()
+        } else {
+            std::sync::Arc::new(Calendars::new(&self.calendars_of(campaign.organization_id, ids).await?))
+        };
+        Ok(crate::domain::calling_hours::CallingHours::of(&campaign.settings, calendars))
+    }
+}

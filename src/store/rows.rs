@@ -10,7 +10,7 @@ use crate::domain::campaign::{
     WorkingHoursBasis,
 };
 use crate::domain::contact::{CallKind, CallRecord, CallStatus, Contact, ContactStatus, StatusCounts};
-use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId, TokenId};
+use crate::domain::ids::{BatchId, CalendarId, CampaignId, ContactId, ExecutionId, OrgId, TokenId};
 use crate::domain::outcome::{Attempts, LiveCall};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::provider::Provider;
@@ -113,6 +113,11 @@ pub fn campaign(row: &impl Cells) -> Result<Campaign, Error> {
             timezone: parsed(row, "timezone", Timezone::parse)?,
             working_hours: working_hours_from_text(row.json_text("working_hours")?)?,
             working_hours_basis: parsed(row, "working_hours_basis", WorkingHoursBasis::parse)?,
+            calendar_ids: serde_json::from_str::<Vec<String>>(row.text("calendar_ids")?)
+                .map_err(|_| corrupt("calendar_ids"))?
+                .iter()
+                .map(|t| CalendarId::parse(t).ok_or_else(|| corrupt("calendar_ids")))
+                .collect::<Result<_, _>>()?,
             retry_policy: RetryPolicy {
                 max_retries: small(row, "max_retries")?,
                 strategy: parsed(row, "retry_strategy", RetryStrategy::parse)?,

@@ -46,7 +46,7 @@ pub type Table = (&'static str, &'static [(&'static str, Kind)]);
 
 use Kind::{Bool, Bytes, Id, Instant, Int, Json, Real, Text, TextList};
 
-pub const TABLES: [Table; 7] = [
+pub const TABLES: [Table; 8] = [
     ("organizations", &[("id", Id), ("name", Text), ("created_at", Instant)]),
     (
         "api_tokens",
@@ -58,6 +58,17 @@ pub const TABLES: [Table; 7] = [
             ("token_prefix", Text),
             ("created_at", Instant),
             ("revoked_at", Instant),
+        ],
+    ),
+    (
+        "calendars",
+        &[
+            ("id", Id),
+            ("organization_id", Id),
+            ("name", Text),
+            ("entries", Json),
+            ("created_at", Instant),
+            ("updated_at", Instant),
         ],
     ),
     (
@@ -74,6 +85,7 @@ pub const TABLES: [Table; 7] = [
             ("timezone", Text),
             ("working_hours", Json),
             ("working_hours_basis", Text),
+            ("calendar_ids", Text),
             ("max_retries", Int),
             ("retry_strategy", Text),
             ("cooldown_minutes", Int),

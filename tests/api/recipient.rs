@@ -6,6 +6,8 @@ use crate::common::TestApp;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+mod agreement;
+mod calendars;
 mod why;
 mod zones;
 

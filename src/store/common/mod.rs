@@ -6,6 +6,7 @@
 //! `i64` (PostgreSQL narrows them on assignment). Placeholders are `$N`, which SQLite reads too.
 
 mod batches;
+mod calendars;
 mod claim;
 mod contacts;
 mod idempotency;
@@ -14,6 +15,7 @@ mod orgs;
 mod pacing;
 
 pub(crate) use batches::batch_writes;
+pub(crate) use calendars::calendar_statements;
 pub(crate) use claim::claim_reads;
 pub(crate) use contacts::{contact_reads, live_call_statements};
 pub(crate) use idempotency::idempotency_statements;

@@ -10,9 +10,10 @@ use std::pin::Pin;
 /// The types the contract's methods take and return, for the places that expand its method lists.
 pub mod types {
     pub use crate::domain::batch::{Batch, BatchStatus, NewContact};
+    pub use crate::domain::calendar::Calendar;
     pub use crate::domain::campaign::{Campaign, CampaignStatus};
     pub use crate::domain::contact::{CallRecord, Contact, ContactStatus};
-    pub use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId, TokenId};
+    pub use crate::domain::ids::{BatchId, CalendarId, CampaignId, ContactId, ExecutionId, OrgId, TokenId};
     pub use crate::domain::outcome::Outcome;
     pub use crate::domain::timezone::Timezone;
     pub use crate::domain::voicemail::VoicemailAction;
@@ -84,6 +85,12 @@ macro_rules! store_methods {
 
         /// The organization's campaign with this id.
         fn get_campaign(org: OrgId, id: CampaignId) -> Option<Campaign>;
+        /// The organization's calendar.
+        fn get_calendar(org: OrgId, id: CalendarId) -> Option<Calendar>;
+        /// A page of the organization's calendars, newest first, with their total.
+        fn list_calendars(org: OrgId, page: &Page) -> (Vec<Calendar>, i64);
+        /// The organization's calendars among `ids`, in that order (an id it has not is left out).
+        fn calendars_of(org: OrgId, ids: &[CalendarId]) -> Vec<Calendar>;
         /// Inserts a new campaign in a statement of its own.
         fn insert_campaign(c: &Campaign) -> ();
         /// A page of the organization's campaigns, newest first, and the number matching in all.
@@ -177,6 +184,18 @@ macro_rules! tx_methods {
         $then! { ($($head)*)
         /// Inserts a new campaign.
         fn insert_campaign(c: &Campaign) -> ();
+        /// Inserts a new calendar.
+        fn insert_calendar(c: &Calendar) -> ();
+        /// Reads and locks the organization's calendar until the transaction ends.
+        fn lock_calendar(org: OrgId, id: CalendarId) -> Option<Calendar>;
+        /// Writes a calendar's name, entries and `updated_at`; says whether it was there.
+        fn update_calendar(c: &Calendar) -> bool;
+        /// Whether a campaign of the organization that is neither completed nor cancelled applies it.
+        fn calendar_in_use(org: OrgId, id: CalendarId) -> bool;
+        /// Makes the campaigns that apply a changed calendar judge their next opening and due time anew.
+        fn campaigns_changed_by_calendar(org: OrgId, id: CalendarId, now: DateTime<Utc>) -> ();
+        /// Deletes a calendar; says whether it was there.
+        fn delete_calendar(id: CalendarId) -> bool;
         /// Records that the campaign may have work from `at` on (a new batch, a resume): its `due_at`
         /// is lowered to `at` if later. Every change that adds work calls it, or lowers `due_at` itself.
         fn mark_due(campaign: CampaignId, at: DateTime<Utc>) -> ();

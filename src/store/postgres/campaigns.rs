@@ -6,6 +6,7 @@ use crate::domain::ids::CampaignId;
 use crate::error::Error;
 
 crate::store::common::campaign_statements!();
+crate::store::common::calendar_statements!();
 
 impl Tx<'_> {
     pub async fn try_lock_campaign(&mut self, id: CampaignId) -> Result<bool, Error> {

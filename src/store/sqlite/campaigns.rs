@@ -6,6 +6,7 @@ use crate::domain::ids::CampaignId;
 use crate::error::Error;
 
 crate::store::common::campaign_statements!();
+crate::store::common::calendar_statements!();
 
 impl Tx<'_> {
     /// The writer, held by this transaction, already excludes every other one.
