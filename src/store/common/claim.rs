@@ -97,7 +97,17 @@ macro_rules! claim_reads {
                          ORDER BY next_retry_at, seq LIMIT $4{SKIP_LOCKED}"
                     );
                     let mut found = Vec::new();
-                    for key in keys {
+                    // One look at the batch's due retries first: most claims have none, and then no key
+                    // is asked for them.
+                    let any_due: Option<i64> = sqlx::query_scalar(
+                        "SELECT 1 FROM contacts WHERE batch_id = $1 AND next_retry_at <= $2
+                            AND status IN ('retrying', 'followup_scheduled') LIMIT 1",
+                    )
+                    .bind(db_id(batch.uuid()))
+                    .bind(db_at(now))
+                    .fetch_optional(&mut *self.0)
+                    .await?;
+                    for key in keys.iter().filter(|_| any_due.is_some()) {
                         let q = sqlx::query(&due).bind(db_id(batch.uuid())).bind(key).bind(db_at(now)).bind(limit);
                         for row in q.fetch_all(&mut *self.0).await? {
                             found.push(rows::claimed_contact(&row)?);
