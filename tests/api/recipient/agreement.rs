@@ -141,8 +141,8 @@ fn text(t: Option<DateTime<Utc>>) -> Option<String> {
 async fn every_first_call_starts_at_the_pure_rules_first_opening() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let (mut called, mut contacts_seen) = (0, 0);
-    for round in 0..4 {
-        let change = DateTime::parse_from_rfc3339(CHANGES[round]).unwrap().to_utc();
+    for (round, change) in CHANGES.iter().enumerate() {
+        let change = DateTime::parse_from_rfc3339(change).unwrap().to_utc();
         let start = change - chrono::Duration::minutes(rng.below(48 * 60) as i64);
         let start_text = text(Some(start)).unwrap();
         let (hours, entries) = scenario(&mut rng, start);
