@@ -6,13 +6,13 @@
 macro_rules! claim_reads {
     () => {
         mod written_once {
-            use super::super::{KEYS_OF_BATCH, LOCKED, SKIP_LOCKED, Store, Tx, db_at, db_id};
+            use super::super::{KEYS_OF_BATCH, LOCKED, SKIP_LOCKED, Store, Tx, ZONE_INDEX, db_at, db_id};
             use crate::domain::batch::Batch;
             use crate::domain::ids::{BatchId, CampaignId};
             use crate::error::Error;
+            use crate::store::key_merge::KeyMerge;
             use crate::store::rows::{self, Cells};
             use crate::store::shared::{BATCH_COLUMNS, CAMPAIGN_COLUMNS, LIVE};
-            use crate::store::key_merge::KeyMerge;
             use crate::store::{ClaimedContact, LockedForDispatch, ZoneWork};
             use chrono::{DateTime, Utc};
             use std::collections::HashMap;
@@ -92,7 +92,7 @@ macro_rules! claim_reads {
                 ) -> Result<Vec<ClaimedContact>, Error> {
                     let columns = rows::CLAIMED_CONTACT_COLUMNS;
                     let due = format!(
-                        "SELECT {columns} FROM contacts WHERE batch_id = $1 AND zone_key = $2
+                        "SELECT {columns} FROM contacts{ZONE_INDEX} WHERE batch_id = $1 AND zone_key = $2
                             AND status IN ('retrying', 'followup_scheduled') AND next_retry_at <= $3
                          ORDER BY next_retry_at, seq LIMIT $4{SKIP_LOCKED}"
                     );
@@ -122,8 +122,8 @@ macro_rules! claim_reads {
                     // Pending contacts in position order across the keys, each key read a page at a time
                     // (`next_retry_at` is null for every pending contact: the order is the index's).
                     let pending = format!(
-                        "SELECT {columns} FROM contacts WHERE batch_id = $1 AND zone_key = $2 AND status = 'pending'
-                            AND seq > $3 ORDER BY next_retry_at, seq LIMIT $4{SKIP_LOCKED}"
+                        "SELECT {columns} FROM contacts{ZONE_INDEX} WHERE batch_id = $1 AND zone_key = $2
+                            AND status = 'pending' AND seq > $3 ORDER BY next_retry_at, seq LIMIT $4{SKIP_LOCKED}"
                     );
                     let page = (rest / keys.len() + 1).max(16);
                     let mut merge = KeyMerge::new(keys.len(), rest, |c: &ClaimedContact| c.seq);
@@ -147,7 +147,8 @@ macro_rules! claim_reads {
                 }
 
                 pub async fn zone_work(&mut self, campaign: CampaignId) -> Result<Vec<ZoneWork>, Error> {
-                    let rows = sqlx::query(&zone_work_sql()).bind(db_id(campaign.uuid())).fetch_all(&mut *self.0).await?;
+                    let rows =
+                        sqlx::query(&zone_work_sql()).bind(db_id(campaign.uuid())).fetch_all(&mut *self.0).await?;
                     rows.iter().map(rows::zone_work).collect()
                 }
 
@@ -188,7 +189,8 @@ macro_rules! claim_reads {
 
             impl Store {
                 pub async fn zone_work(&self, campaign: CampaignId) -> Result<Vec<ZoneWork>, Error> {
-                    let rows = sqlx::query(&zone_work_sql()).bind(db_id(campaign.uuid())).fetch_all(self.lookups()).await?;
+                    let rows =
+                        sqlx::query(&zone_work_sql()).bind(db_id(campaign.uuid())).fetch_all(self.lookups()).await?;
                     rows.iter().map(rows::zone_work).collect()
                 }
 
@@ -198,7 +200,9 @@ macro_rules! claim_reads {
                         .fetch_optional(self.lookups())
                         .await?;
                     match row.as_ref().map(|r| r.text_opt("zone_keys")).transpose()?.flatten() {
-                        Some(text) => Ok(Some(serde_json::from_str(text).map_err(|_| crate::store::shared::corrupt("zone keys"))?)),
+                        Some(text) => Ok(Some(
+                            serde_json::from_str(text).map_err(|_| crate::store::shared::corrupt("zone keys"))?,
+                        )),
                         None => Ok(None),
                     }
                 }

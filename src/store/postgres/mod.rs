@@ -53,6 +53,9 @@ pub struct Store {
 const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 const LOCKED: &str = " FOR UPDATE";
 
+/// The index a claim by zone key reads: PostgreSQL's planner finds it from its statistics.
+const ZONE_INDEX: &str = "";
+
 /// A batch `b`'s zone keys (a JSON array) as rows `k(value)`.
 const KEYS_OF_BATCH: &str = "json_array_elements_text(b.zone_keys::json) AS k(value)";
 

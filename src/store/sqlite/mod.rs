@@ -327,6 +327,10 @@ pub(super) fn id(u: Uuid) -> uuid::fmt::Hyphenated {
 const SKIP_LOCKED: &str = "";
 const LOCKED: &str = "";
 
+/// The index a claim by zone key reads. Without statistics SQLite would take the batch's pending
+/// range in upload order and filter it by key, reading every waiting contact of the closed keys.
+const ZONE_INDEX: &str = " INDEXED BY contacts_zone_due";
+
 /// A batch `b`'s zone keys (a JSON array) as rows `k(value)`.
 const KEYS_OF_BATCH: &str = "json_each(b.zone_keys) AS k";
 
