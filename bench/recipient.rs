@@ -26,7 +26,7 @@ const STATES: [&str; 50] = [
 ];
 
 /// A mobile prefix per country, and the digits that follow it: the United Kingdom, France, Germany,
-/// India, Japan, Australia (whose mobile numbers span all its zones), Brazil, Mexico, Spain, Singapore.
+/// India, Japan, Australia, Brazil, Mexico, Spain, Singapore.
 const COUNTRIES: [(&str, u32); 10] = [
     ("+447911", 6),
     ("+336", 8),

@@ -5,7 +5,7 @@ use super::Dispatcher;
 use super::place::Claimed;
 use super::zones::Open;
 use crate::domain::caller_id;
-use crate::domain::campaign::{PhoneNumberStrategy, WorkingHoursBasis};
+use crate::domain::campaign::PhoneNumberStrategy;
 use crate::domain::contact::{CallKind, ContactStatus};
 use crate::domain::ids::{CampaignId, ExecutionId};
 use crate::domain::pacing;
@@ -54,7 +54,8 @@ impl Dispatcher {
         }
         let s = &campaign.settings;
         let hours = self.store.calling_hours(&campaign).await?;
-        let recipient = (s.working_hours_basis == WorkingHoursBasis::Recipient).then_some(&hours);
+        // Judged by zone key: the recipient basis, or calendar entries for some regions only.
+        let recipient = hours.by_key().then_some(&hours);
         if recipient.is_none() && !hours.is_open(None, now) {
             // Closed: nothing looks at the campaign again until its hours open (or it changes).
             let opens = hours.next_open(None, now).unwrap_or_else(never);

@@ -115,6 +115,11 @@ impl Calendars {
         self.by_date.is_empty()
     }
 
+    /// Whether some entry concerns only some regions' recipients.
+    pub fn has_regional(&self) -> bool {
+        self.by_date.values().flatten().any(|(_, regions)| !regions.is_empty())
+    }
+
     /// The calendars' ids.
     pub fn ids(&self) -> &[CalendarId] {
         &self.ids

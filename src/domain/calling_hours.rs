@@ -32,7 +32,7 @@ pub struct ZoneWork {
 #[derive(Clone, Debug)]
 pub enum CallingHours {
     /// Read in the campaign's zone (`hours` is `None` when not enforced), with its calendars (whose
-    /// region-limited entries concern no one here: the campaign's zone has no recipient's region).
+    /// region-limited entries concern the recipients of those regions: the key's region).
     Campaign { hours: Option<WorkingHours>, zone: Timezone, calendars: Arc<Calendars> },
     /// Read in each contact's zones; `own_zone` stands for a contact without a key.
     Recipient { rule: RecipientHours, own_zone: ZoneKey },
@@ -54,6 +54,15 @@ impl CallingHours {
         }
     }
 
+    /// Whether contacts are judged by their zone keys: in the recipient basis, and in the campaign
+    /// basis when a calendar entry concerns only some regions' recipients.
+    pub fn by_key(&self) -> bool {
+        match self {
+            CallingHours::Campaign { calendars, .. } => calendars.has_regional(),
+            CallingHours::Recipient { .. } => true,
+        }
+    }
+
     pub fn basis(&self) -> WorkingHoursBasis {
         match self {
             CallingHours::Campaign { .. } => WorkingHoursBasis::Campaign,
@@ -65,7 +74,8 @@ impl CallingHours {
     pub fn is_open(&self, key: Option<&ZoneKey>, at: DateTime<Utc>) -> bool {
         match self {
             CallingHours::Campaign { hours, zone, calendars } => {
-                ZoneDays { hours: hours.as_ref(), calendars, region: None, floor: None }.is_open(zone.tz(), at)
+                let region = key.and_then(|k| k.region.as_deref());
+                ZoneDays { hours: hours.as_ref(), calendars, region, floor: None }.is_open(zone.tz(), at)
             }
             CallingHours::Recipient { rule, own_zone } => rule.is_open(key.unwrap_or(own_zone), at),
         }
@@ -75,7 +85,8 @@ impl CallingHours {
     pub fn next_open(&self, key: Option<&ZoneKey>, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self {
             CallingHours::Campaign { hours, zone, calendars } => {
-                ZoneDays { hours: hours.as_ref(), calendars, region: None, floor: None }.next_open(zone.tz(), at)
+                let region = key.and_then(|k| k.region.as_deref());
+                ZoneDays { hours: hours.as_ref(), calendars, region, floor: None }.next_open(zone.tz(), at)
             }
             CallingHours::Recipient { rule, own_zone } => rule.next_open(key.unwrap_or(own_zone), at),
         }

@@ -3,7 +3,7 @@
 
 use super::batch::{Batch, BatchStatus};
 use super::calling_hours::{CallingHours, ZoneWork};
-use super::campaign::{Campaign, CampaignStatus, WorkingHoursBasis};
+use super::campaign::{Campaign, CampaignStatus};
 use super::contact::{Contact, ContactStatus};
 use super::ids::BatchId;
 use super::wire::wire_enum;
@@ -186,7 +186,7 @@ pub fn hours_open(hours: &CallingHours, batch: BatchId, work: &[ZoneWork], now: 
         false if hours.closed_by_calendar(key, now) => HoursNow::Holiday,
         false => HoursNow::Closed,
     };
-    if hours.basis() == WorkingHoursBasis::Campaign {
+    if !hours.by_key() {
         return judge(None);
     }
     let due = |w: &&ZoneWork| w.pending || w.next_retry_at.is_some_and(|t| t <= now);
@@ -200,7 +200,8 @@ pub fn hours_open(hours: &CallingHours, batch: BatchId, work: &[ZoneWork], now: 
         })
         .collect();
     let states: Vec<HoursNow> = keys.iter().map(|k| judge(k.as_ref())).collect();
-    if states.contains(&HoursNow::Open) {
+    // No key with work due now: the hours hold nothing back (other reasons say why nothing starts).
+    if states.is_empty() || states.contains(&HoursNow::Open) {
         HoursNow::Open
     } else if states.contains(&HoursNow::Holiday) {
         HoursNow::Holiday

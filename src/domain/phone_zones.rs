@@ -40,7 +40,12 @@ pub fn zones_of(e164: &str) -> Option<&'static [Timezone]> {
         return None;
     }
     let map = &*MAP;
-    (1..=digits.len().min(map.longest)).rev().find_map(|n| map.zones.get(&digits[..n]).map(Vec::as_slice))
+    let n = (1..=digits.len().min(map.longest)).rev().find(|n| map.zones.contains_key(&digits[..*n]))?;
+    let zones = map.zones.get(&digits[..n])?;
+    // Only the country's own line: in a country of several zones the number shows none of them (a
+    // toll-free or other non-geographic number), so it does not answer.
+    let country_only = (1..n).all(|m| !map.zones.contains_key(&digits[..m]));
+    (!(country_only && zones.len() > 1)).then_some(zones.as_slice())
 }
 
 /// Every known prefix with its zones.
@@ -79,6 +84,15 @@ mod tests {
         // Part of Indiana's 219 keeps Chicago's time: a longer prefix overrides the area code.
         assert_eq!(names("+12192265555"), ["America/Chicago"]);
         assert_eq!(names("+12195550100"), ["America/New_York"]);
+    }
+
+    #[test]
+    fn a_number_only_its_countrys_line_knows_shows_no_zone_of_a_country_of_several() {
+        // Toll-free: the NANP's own line lists every zone from Guam to St. John's.
+        assert_eq!(zones_of("+18005550100"), None);
+        // A country of one zone still answers with it; Australian mobiles with Sydney's.
+        assert_eq!(names("+33612345678"), ["Europe/Paris"]);
+        assert_eq!(names("+61412345678"), ["Australia/Sydney"]);
     }
 
     #[test]

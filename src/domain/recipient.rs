@@ -26,6 +26,13 @@ pub struct Zones {
     pub region: Option<&'static str>,
 }
 
+/// Whether `region` is a region a contact may give: an ISO 3166-2 code (below), and for the US and
+/// Canada one of their states, districts, territories or provinces that an area code serves.
+pub fn is_known_region(region: &str) -> bool {
+    is_region_code(region)
+        && (!(region.starts_with("US-") || region.starts_with("CA-")) || regions::zones_of_region(region).is_some())
+}
+
 /// Whether `region` is written as an ISO 3166-2 code: a country's two letters, `-`, then one to
 /// three letters or digits (`US-FL`, `CA-QC`, `IN-MH`).
 pub fn is_region_code(region: &str) -> bool {
@@ -74,6 +81,7 @@ impl Floor {
         match region {
             Some("US-FL" | "US-OK" | "US-MD") => return Floor::UntilEight,
             Some(r) if r.starts_with("US-") || r.starts_with("CA-") => return Floor::NorthAmerica,
+            Some(r) if r.starts_with("IN-") => return Floor::India,
             _ => {}
         }
         if phone.starts_with("+91") {
@@ -153,6 +161,8 @@ mod tests {
         for bad in ["", "US", "us-fl", "US-", "US-FLOR", "USA-FL", "US_FL", "US-fl"] {
             assert!(!is_region_code(bad), "{bad}");
         }
+        assert!(is_known_region("US-FL") && is_known_region("CA-NU") && is_known_region("FR-75"));
+        assert!(!is_known_region("US-ZZ") && !is_known_region("CA-XX"));
     }
 
     #[test]
@@ -167,6 +177,7 @@ mod tests {
         assert_eq!(floor("+12425550100", None), None);
         assert_eq!(floor("+919876543210", None), Some((9, 21)));
         assert_eq!(floor("+33612345678", None), None);
+        assert_eq!(floor("+33612345678", Some("IN-MH")), Some((9, 21)), "the contact's own region");
         for f in [Floor::None, Floor::NorthAmerica, Floor::UntilEight, Floor::India] {
             assert_eq!(Floor::parse(f.as_str()), Some(f));
         }

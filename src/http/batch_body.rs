@@ -7,7 +7,7 @@ use crate::domain::batch::{BatchSettings, NewContact};
 use crate::domain::campaign::{CONCURRENCY_LIMIT_RANGE, RetryPolicy};
 use crate::domain::ids::CampaignId;
 use crate::domain::phone::PhoneNumber;
-use crate::domain::recipient::{self, is_region_code};
+use crate::domain::recipient::{self, is_known_region};
 use crate::domain::time::parse_start;
 use crate::domain::timezone::Timezone;
 use crate::error::{Error, Loc};
@@ -196,10 +196,10 @@ impl ContactChecker {
             tz
         });
         let region = optional_text(p, &mut obj, &item_loc, "region").and_then(|code| {
-            if is_region_code(&code) {
+            if is_known_region(&code) {
                 return Some(code);
             }
-            let message = format!("Value error, '{code}' is not an ISO 3166-2 region code (e.g. 'US-FL')");
+            let message = format!("Value error, '{code}' is not a known ISO 3166-2 region code (e.g. 'US-FL')");
             p.push(at(&item_loc, "region"), "value_error", message);
             None
         });

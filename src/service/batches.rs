@@ -3,7 +3,7 @@
 
 use super::Wake;
 use crate::domain::batch::{Batch, BatchAction, BatchSettings, BatchStatus, BatchTransition, NewContact};
-use crate::domain::campaign::{CampaignAction, CampaignStatus, Transition, WorkingHoursBasis};
+use crate::domain::campaign::{CampaignAction, CampaignStatus, Transition};
 use crate::domain::contact::{CallRecord, Contact, ContactStatus, StatusCounts};
 use crate::domain::eligibility::{BlockedBy, blocked_by, contact_blocked_by, hours_open};
 use crate::domain::ids::{BatchId, CampaignId, ContactId, OrgId};
@@ -303,10 +303,7 @@ pub async fn debug(
     let next_due = store.next_due_retry(id).await?;
     let paced = super::stats::paced_until(store, calls_per_second, now).await?.is_some();
     let hours = store.calling_hours(&campaign).await?;
-    let work = match hours.basis() {
-        WorkingHoursBasis::Campaign => Vec::new(),
-        WorkingHoursBasis::Recipient => store.zone_work(campaign.id).await?,
-    };
+    let work = if hours.by_key() { store.zone_work(campaign.id).await? } else { Vec::new() };
     let open = hours_open(&hours, batch.id, &work, now);
     let blocked_by = blocked_by(&campaign, &batch, next_due, paced, open, now);
     let stuck_pending = if blocked_by.is_empty() {

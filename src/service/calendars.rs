@@ -1,5 +1,5 @@
 //! Calendar use-cases (API.md §12.2): create, read, list, replace and delete, organization-scoped;
-//! a calendar stays while a campaign that is neither completed nor cancelled applies it.
+//! a calendar stays while a campaign that is not cancelled applies it.
 
 use super::Wake;
 use crate::domain::calendar::{Calendar, CalendarEntry};
@@ -63,14 +63,13 @@ pub async fn update(
     Ok(calendar)
 }
 
-/// Deletes a calendar; `409` while a campaign that is neither completed nor cancelled applies it.
+/// Deletes a calendar; `409` while a campaign that is not cancelled applies it.
 pub async fn delete(store: &dyn Store, org: OrgId, id: CalendarId) -> Result<(), Error> {
     let mut tx = store.begin().await?;
     tx.lock_calendar(org, id).await?.ok_or(NOT_FOUND)?;
     if tx.calendar_in_use(org, id).await? {
         return Err(Error::Conflict(
-            "Calendar is used by a campaign that is not completed or cancelled; remove it from the campaign first"
-                .into(),
+            "Calendar is used by a campaign that is not cancelled; remove it from the campaign first".into(),
         ));
     }
     tx.delete_calendar(id).await?;

@@ -2,7 +2,6 @@
 
 use crate::domain::batch::BatchStatus;
 use crate::domain::campaign::CallCounters;
-use crate::domain::campaign::WorkingHoursBasis;
 use crate::domain::contact::{ContactStatus, StatusCounts};
 use crate::domain::eligibility::{earliest_start, earliest_start_by_zone};
 use crate::domain::ids::{CampaignId, OrgId};
@@ -62,8 +61,8 @@ pub async fn campaign_stats(
     let mut contact_counts = StatusCounts::default();
     let paced_until = paced_until(store, calls_per_second, now).await?;
     let mut next_dispatch_at: Option<DateTime<Utc>> = None;
-    let recipient = campaign.settings.working_hours_basis == WorkingHoursBasis::Recipient;
     let hours = store.calling_hours(&campaign).await?;
+    let recipient = hours.by_key();
     for (state, counts, next_due) in &batches {
         contact_counts.add(counts);
         if let Some(t) = earliest_start(&campaign, &hours, state, *next_due, paced_until, now).filter(|_| !recipient) {

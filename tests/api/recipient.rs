@@ -136,10 +136,16 @@ async fn contacts_take_timezone_and_region_from_json_and_csv() {
                 {"phone_number": "+12125550100", "timezone": "Mars/Olympus"},
                 {"phone_number": "+12125550101", "region": "Florida"},
                 {"phone_number": "+12125550102", "timezone": 5},
+                {"phone_number": "+12125550103", "region": "US-ZZ"},
             ]}),
         )
         .await;
-    r.assert_invalid_at(&["body.contacts.0.timezone", "body.contacts.1.region", "body.contacts.2.timezone"]);
+    r.assert_invalid_at(&[
+        "body.contacts.0.timezone",
+        "body.contacts.1.region",
+        "body.contacts.2.timezone",
+        "body.contacts.3.region",
+    ]);
     let csv = "phone,Timezone,REGION,name\n+12125550100,America/Chicago,,Ann\n+12125550101,,US-TX,Bob\n\
                +12125550102,Mars/Olympus,,Cy\n";
     let form = |csv: &str| {

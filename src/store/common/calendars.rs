@@ -94,7 +94,7 @@ macro_rules! calendar_statements {
                 pub async fn calendar_in_use(&mut self, org: OrgId, id: CalendarId) -> Result<bool, Error> {
                     let n: i64 = sqlx::query_scalar(
                         "SELECT count(*) FROM campaigns WHERE organization_id = $1
-                            AND status NOT IN ('completed', 'cancelled') AND calendar_ids LIKE $2",
+                            AND status <> 'cancelled' AND calendar_ids LIKE $2",
                     )
                     .bind(db_id(org.uuid()))
                     .bind(format!("%\"{id}\"%"))

@@ -99,8 +99,8 @@ macro_rules! claim_reads {
                     let mut found = Vec::new();
                     // One look at the batch's due retries first: most claims have none, and then no key
                     // is asked for them.
-                    let any_due: Option<i64> = sqlx::query_scalar(
-                        "SELECT 1 FROM contacts WHERE batch_id = $1 AND next_retry_at <= $2
+                    let any_due = sqlx::query(
+                        "SELECT id FROM contacts WHERE batch_id = $1 AND next_retry_at <= $2
                             AND status IN ('retrying', 'followup_scheduled') LIMIT 1",
                     )
                     .bind(db_id(batch.uuid()))

@@ -190,7 +190,8 @@ macro_rules! tx_methods {
         fn lock_calendar(org: OrgId, id: CalendarId) -> Option<Calendar>;
         /// Writes a calendar's name, entries and `updated_at`; says whether it was there.
         fn update_calendar(c: &Calendar) -> bool;
-        /// Whether a campaign of the organization that is neither completed nor cancelled applies it.
+        /// Whether a campaign of the organization that is not cancelled applies it (a completed one
+        /// becomes active again with a new batch).
         fn calendar_in_use(org: OrgId, id: CalendarId) -> bool;
         /// Makes the campaigns that apply a changed calendar judge their next opening and due time anew.
         fn campaigns_changed_by_calendar(org: OrgId, id: CalendarId, now: DateTime<Utc>) -> ();

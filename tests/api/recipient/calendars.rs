@@ -71,12 +71,18 @@ async fn calendars_are_created_read_listed_replaced_and_deleted() {
         )
         .await;
     unknown.assert_invalid_at(&["body.calendar_ids.1"]);
-    let c = campaign(&app, json!({"calendar_ids": [id]})).await;
+    let c = campaign(&app, json!({"calendar_ids": [id], "working_hours_enforced": false})).await;
     assert_eq!(app.get(&format!("/api/v1/campaigns/{c}")).await.body["calendar_ids"], json!([id]));
-    batch(&app, &c, json!([contact("+13105550100")])).await;
+    let b = batch(&app, &c, json!([contact("+13105550100")])).await;
     let busy = app.delete(&format!("/api/v1/calendars/{id}")).await;
     assert_eq!(busy.status, 409, "{}", busy.text);
-    app.post(&format!("/api/v1/campaigns/{c}/cancel"), json!({})).await;
+    // A completed campaign becomes active again with a new batch: it still applies its calendars.
+    app.advance(4 * 3600).await;
+    assert_eq!(app.get(&format!("/api/v1/batches/{b}")).await.body["status"], "completed");
+    assert_eq!(app.get(&format!("/api/v1/campaigns/{c}")).await.body["status"], "completed");
+    assert_eq!(app.delete(&format!("/api/v1/calendars/{id}")).await.status, 409);
+    let freed = app.patch(&format!("/api/v1/campaigns/{c}"), json!({"calendar_ids": []})).await;
+    assert_eq!((freed.status, freed.body.get("calendar_ids")), (200, None), "not shown when none");
     let gone = app.delete(&format!("/api/v1/calendars/{id}")).await;
     assert_eq!((gone.status, gone.body["deleted"].as_bool()), (200, Some(true)));
     assert_eq!(app.get(&format!("/api/v1/calendars/{id}")).await.status, 404);
@@ -101,6 +107,29 @@ async fn a_closed_day_holds_calls_to_the_next_open_one() {
     let ny = &app.contacts_with_calls(&b).await[0];
     assert_eq!(ny["call_records"][0]["dispatched_at"], "2026-12-01T14:00:00Z");
     assert_eq!(ny["call_records"][0]["decision"]["calendars"], json!([cal]));
+}
+
+#[tokio::test]
+async fn a_regions_entry_concerns_its_recipients_in_the_campaign_basis_too() {
+    // Campaign basis, New York hours: Louisiana's recipients are held on Monday, New York's are not.
+    let app = TestApp::with_clock(MONDAY_13, |_| {}).await;
+    let cal = calendar(&app, json!([{"date": "2026-11-30", "closed": true, "regions": ["US-LA"]}])).await;
+    let c = campaign(&app, json!({"working_hours_basis": "campaign", "calendar_ids": [cal]})).await;
+    let b = batch(&app, &c, json!([contact("+12125550100"), contact("+15045550100")])).await;
+    app.set_clock("2026-11-30T15:00:00Z").await;
+    let orleans = &app.get(&format!("/api/v1/batches/{b}/contacts")).await.body[1];
+    assert_eq!(
+        (orleans["blocked_by"].clone(), orleans["next_eligible_at"].as_str()),
+        (json!(["holiday"]), Some("2026-12-01T14:00:00Z"))
+    );
+    app.advance(24 * 3600).await;
+    let got: Vec<Value> =
+        app.contacts_with_calls(&b).await.iter().map(|c| c["call_records"][0]["dispatched_at"].clone()).collect();
+    assert_eq!(
+        got,
+        [json!("2026-11-30T14:00:00Z"), json!("2026-12-01T14:00:00Z")],
+        "09:00 in New York, Louisiana on Tuesday"
+    );
 }
 
 #[tokio::test]

@@ -32,6 +32,8 @@ async fn a_waiting_contact_says_why_and_until_when() {
     let la = &app.get(&format!("/api/v1/batches/{b}/contacts")).await.body[0];
     assert_eq!(la["blocked_by"], json!(["campaign_paused", "batch_paused", "outside_working_hours"]));
     assert_eq!(la["next_eligible_at"], json!(null), "null while paused");
+    let debug = app.get(&format!("/api/v1/batches/{b}/debug")).await.body;
+    assert_eq!(debug["diagnostics"]["blocked_by"], json!(["campaign_paused", "batch_paused"]));
     app.post(&format!("/api/v1/campaigns/{c}/resume"), json!({})).await;
     app.set_clock("2026-11-30T17:00:00Z").await;
     let la = &app.contacts_with_calls(&b).await[0];

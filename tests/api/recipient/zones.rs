@@ -18,6 +18,7 @@ async fn the_first_source_that_answers_gives_the_zones() {
             contact("+919876543210"),
             {"phone_number": "+919876543211", "timezone": "Asia/Calcutta"},
             contact("+80012345678"),
+            contact("+18005550100"),
         ]),
     )
     .await;
@@ -33,6 +34,7 @@ async fn the_first_source_that_answers_gives_the_zones() {
     assert_eq!(view(3), (json!(["Asia/Kolkata"]), "phone_number".into(), json!(null)));
     assert_eq!(view(4), (json!(["Asia/Kolkata"]), "contact".into(), json!(null)), "canonical names");
     assert_eq!(view(5), (json!(["Europe/Paris"]), "campaign".into(), json!(null)), "+800 has no zone");
+    assert_eq!(view(6), (json!(["Europe/Paris"]), "campaign".into(), json!(null)), "nor has a toll-free +1 800");
 }
 
 #[tokio::test]
