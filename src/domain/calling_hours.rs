@@ -26,6 +26,8 @@ pub struct ZoneWork {
     pub pending: bool,
     /// The earliest due time of its retries and follow-ups.
     pub next_retry_at: Option<DateTime<Utc>>,
+    /// Whether the batch's own concurrency limit is reached now.
+    pub batch_full: bool,
 }
 
 /// A campaign's calling hours.

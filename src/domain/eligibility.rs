@@ -219,8 +219,8 @@ pub enum HoursNow {
 }
 
 /// In the recipient basis, the earliest instant at or after `now` when a call of the campaign may
-/// start, from the work waiting in its zone keys; `None` when none may, the campaign is not active or
-/// its concurrency limit is full.
+/// start, from the work waiting in its zone keys of batches with room; `None` when none may, the
+/// campaign is not active or its concurrency limit is full.
 pub fn earliest_start_by_zone(
     campaign: &Campaign,
     hours: &CallingHours,
@@ -232,5 +232,6 @@ pub fn earliest_start_by_zone(
     if campaign.status != CampaignStatus::Active || full {
         return None;
     }
-    hours.next_start(work, paced_until.map_or(now, |p| p.max(now)))
+    let with_room: Vec<ZoneWork> = work.iter().filter(|w| !w.batch_full).cloned().collect();
+    hours.next_start(&with_room, paced_until.map_or(now, |p| p.max(now)))
 }

@@ -310,8 +310,8 @@ pub fn status_breakdown(row: &impl Cells) -> Result<StatusBreakdown, Error> {
     })
 }
 
-/// The work waiting in one zone key (`id, scheduled_start, expires_at, zone_key, pending,
-/// next_retry_at`).
+/// The work waiting in one zone key (`id, scheduled_start, expires_at, in_flight, concurrency_limit,
+/// zone_key, pending, next_retry_at`).
 pub fn zone_work(r: &impl Cells) -> Result<ZoneWork, Error> {
     Ok(ZoneWork {
         batch: BatchId::from_uuid(r.id("id")?),
@@ -320,5 +320,6 @@ pub fn zone_work(r: &impl Cells) -> Result<ZoneWork, Error> {
         zone_key: r.text_opt("zone_key")?.map(str::to_owned),
         pending: r.flag("pending")?,
         next_retry_at: r.at_opt("next_retry_at")?,
+        batch_full: r.int_opt("concurrency_limit")?.is_some_and(|limit| r.int("in_flight").is_ok_and(|n| n >= limit)),
     })
 }

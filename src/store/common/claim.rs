@@ -168,7 +168,7 @@ macro_rules! claim_reads {
             /// The work waiting in each zone key of campaign `$1`'s pending and running batches.
             fn zone_work_sql() -> String {
                 format!(
-                    "SELECT b.id, b.scheduled_start, b.expires_at, k.value AS zone_key,
+                    "SELECT b.id, b.scheduled_start, b.expires_at, b.in_flight, b.concurrency_limit, k.value AS zone_key,
                         EXISTS (SELECT 1 FROM contacts c WHERE c.batch_id = b.id AND c.zone_key = k.value
                             AND c.status = 'pending') AS pending,
                         (SELECT min(c.next_retry_at) FROM contacts c WHERE c.batch_id = b.id
@@ -178,7 +178,7 @@ macro_rules! claim_reads {
                      WHERE b.campaign_id = $1 AND b.status IN ('pending', 'in_progress')
                         AND (b.n_pending > 0 OR b.n_retrying > 0 OR b.n_followup_scheduled > 0)
                      UNION ALL
-                     SELECT b.id, b.scheduled_start, b.expires_at, NULL, b.n_pending > 0,
+                     SELECT b.id, b.scheduled_start, b.expires_at, b.in_flight, b.concurrency_limit, NULL, b.n_pending > 0,
                         (SELECT min(c.next_retry_at) FROM contacts c WHERE c.batch_id = b.id
                             AND c.status IN ('retrying', 'followup_scheduled'))
                      FROM batches b

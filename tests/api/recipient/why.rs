@@ -42,6 +42,18 @@ async fn a_waiting_contact_says_why_and_until_when() {
 }
 
 #[tokio::test]
+async fn a_batch_at_its_own_limit_has_no_next_dispatch() {
+    // 15:00 UTC: New York is open; the batch may place one call at a time.
+    let app = TestApp::with_clock("2026-11-30T15:00:00Z", |_| {}).await;
+    let c = campaign(&app, json!({})).await;
+    let contacts = json!([contact("+12125550100"), contact("+12125550101")]);
+    let r = app.post("/api/v1/batches/", json!({"campaign_id": c, "contacts": contacts, "concurrency_limit": 1})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let stats = app.get(&format!("/api/v1/campaigns/{c}/stats")).await.body;
+    assert_eq!((stats["active_calls"].as_i64(), &stats["next_dispatch_at"]), (Some(1), &json!(null)));
+}
+
+#[tokio::test]
 async fn a_retry_waits_for_its_time_and_its_zones() {
     // A busy number called at 17:35 in New York, retried 30 minutes later: 18:05, closed, so held to
     // Tuesday 09:00.
