@@ -23,7 +23,12 @@ fn parse(data: &'static str) -> PrefixZones {
     for line in data.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
         let Some((prefix, names)) = line.split_once('|') else { continue };
         // A zone the compiled tz database lacks is left out rather than guessed.
-        let list: Vec<Timezone> = names.split('&').filter_map(Timezone::parse).map(Timezone::canonical).collect();
+        let mut list: Vec<Timezone> = Vec::new();
+        for zone in names.split('&').filter_map(Timezone::parse).map(Timezone::canonical) {
+            if !list.contains(&zone) {
+                list.push(zone);
+            }
+        }
         if !list.is_empty() {
             longest = longest.max(prefix.len());
             zones.insert(prefix, list);

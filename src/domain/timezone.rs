@@ -1,6 +1,8 @@
 //! IANA time zones, validated by name against the tz database compiled into chrono-tz.
 
 use chrono_tz::Tz;
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
 /// A valid IANA zone name, as given by the client (e.g. `Asia/Kolkata`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -27,27 +29,25 @@ impl Timezone {
         self.0
     }
 
-    /// The zone under its current name where the tz database renamed it (`Asia/Calcutta` is now
-    /// `Asia/Kolkata`); any other zone as it is.
+    /// The zone a link of the tz database names (`Asia/Calcutta` → `Asia/Kolkata`, `US/Eastern` →
+    /// `America/New_York`): the canonical IANA name; a zone that is no link as it is.
     pub fn canonical(self) -> Self {
-        RENAMED.iter().find(|(old, _)| *old == self.name()).and_then(|(_, new)| Self::parse(new)).unwrap_or(self)
+        LINKS.get(self.name()).copied().unwrap_or(self)
     }
 }
 
-/// Zones the tz database renamed (its `backward` links that only respell a zone), old name first.
-const RENAMED: [(&str, &str); 11] = [
-    ("Africa/Asmera", "Africa/Asmara"),
-    ("America/Buenos_Aires", "America/Argentina/Buenos_Aires"),
-    ("America/Godthab", "America/Nuuk"),
-    ("Asia/Calcutta", "Asia/Kolkata"),
-    ("Asia/Choibalsan", "Asia/Ulaanbaatar"),
-    ("Asia/Katmandu", "Asia/Kathmandu"),
-    ("Asia/Rangoon", "Asia/Yangon"),
-    ("Atlantic/Faeroe", "Atlantic/Faroe"),
-    ("Pacific/Enderbury", "Pacific/Kanton"),
-    ("Pacific/Ponape", "Pacific/Pohnpei"),
-    ("Pacific/Truk", "Pacific/Chuuk"),
-];
+/// The tz database's links, alias|zone per line (`data/tzdb/links.txt`, public domain).
+const LINK_DATA: &str = include_str!("../../data/tzdb/links.txt");
+
+/// Alias → the zone it links to (a link the compiled database lacks is left out).
+static LINKS: LazyLock<HashMap<&'static str, Timezone>> = LazyLock::new(|| {
+    LINK_DATA
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('|'))
+        .filter_map(|(alias, zone)| Some((alias, Timezone::parse(zone)?)))
+        .collect()
+});
 
 #[cfg(test)]
 mod tests {
@@ -64,13 +64,15 @@ mod tests {
     }
 
     #[test]
-    fn renamed_zones_take_their_current_name() {
+    fn linked_zones_take_the_zone_they_link_to() {
         let canonical = |z| Timezone::parse(z).unwrap().canonical().name();
         assert_eq!(canonical("Asia/Calcutta"), "Asia/Kolkata");
         assert_eq!(canonical("Pacific/Enderbury"), "Pacific/Kanton");
         assert_eq!(canonical("America/New_York"), "America/New_York");
-        for (_, new) in RENAMED {
+        assert_eq!(canonical("US/Eastern"), "America/New_York");
+        for (alias, new) in LINK_DATA.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split_once('|')) {
             assert_eq!(Timezone::parse(new).map(|t| t.name()), Some(new));
+            assert!(Timezone::parse(alias).is_some(), "{alias} is in the compiled database");
         }
     }
 }

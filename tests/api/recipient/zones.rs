@@ -19,6 +19,7 @@ async fn the_first_source_that_answers_gives_the_zones() {
             {"phone_number": "+919876543211", "timezone": "Asia/Calcutta"},
             contact("+80012345678"),
             contact("+18005550100"),
+            {"phone_number": "+12125550199", "timezone": "US/Eastern"},
         ]),
     )
     .await;
@@ -35,6 +36,7 @@ async fn the_first_source_that_answers_gives_the_zones() {
     assert_eq!(view(4), (json!(["Asia/Kolkata"]), "contact".into(), json!(null)), "canonical names");
     assert_eq!(view(5), (json!(["Europe/Paris"]), "campaign".into(), json!(null)), "+800 has no zone");
     assert_eq!(view(6), (json!(["Europe/Paris"]), "campaign".into(), json!(null)), "nor has a toll-free +1 800");
+    assert_eq!(view(7), (json!(["America/New_York"]), "contact".into(), json!("US-NY")), "a link names its zone");
 }
 
 #[tokio::test]
