@@ -4,7 +4,7 @@
 macro_rules! calendar_statements {
     () => {
         mod calendars_written_once {
-            use super::super::{JSON, LOCKED, Store, Tx, db_at, db_id};
+            use super::super::{JSON, LOCKED, Store, Tx, among_ids, db_at, db_id, db_ids};
             use crate::domain::calendar::{Calendar, CalendarEntry};
             use crate::domain::ids::{CalendarId, OrgId};
             use crate::error::Error;
@@ -13,6 +13,11 @@ macro_rules! calendar_statements {
             use crate::store::shared::{corrupt, json_text};
 
             const COLUMNS: &str = "id, organization_id, name, CAST(entries AS TEXT) AS entries, created_at, updated_at";
+
+            /// The `LIKE` pattern of a campaign's `calendar_ids` (a JSON array of ids) that names `id`.
+            fn naming(id: CalendarId) -> String {
+                format!("%\"{id}\"%")
+            }
 
             fn calendar(r: &impl Cells) -> Result<Calendar, Error> {
                 Ok(Calendar {
@@ -47,10 +52,20 @@ macro_rules! calendar_statements {
                 }
 
                 pub async fn calendars_of(&self, org: OrgId, ids: &[CalendarId]) -> Result<Vec<Calendar>, Error> {
-                    let mut found = Vec::with_capacity(ids.len());
-                    for id in ids {
-                        found.extend(self.get_calendar(org, *id).await?);
+                    if ids.is_empty() {
+                        return Ok(Vec::new());
                     }
+                    // One statement for all of them: a claim of a campaign with calendars reads them.
+                    let sql = format!(
+                        "SELECT {COLUMNS} FROM calendars WHERE organization_id = $1 AND id {}",
+                        among_ids("$2")
+                    );
+                    let q = sqlx::query(&sql)
+                        .bind(db_id(org.uuid()))
+                        .bind(db_ids(ids.iter().map(|id| id.uuid()).collect()));
+                    let mut found: Vec<Calendar> =
+                        q.fetch_all(self.lookups()).await?.iter().map(calendar).collect::<Result<_, _>>()?;
+                    found.sort_by_key(|c| ids.iter().position(|id| *id == c.id));
                     Ok(found)
                 }
             }
@@ -97,7 +112,7 @@ macro_rules! calendar_statements {
                             AND status <> 'cancelled' AND calendar_ids LIKE $2",
                     )
                     .bind(db_id(org.uuid()))
-                    .bind(format!("%\"{id}\"%"))
+                    .bind(naming(id))
                     .fetch_one(&mut *self.0)
                     .await?;
                     Ok(n > 0)
@@ -115,7 +130,7 @@ macro_rules! calendar_statements {
                          WHERE organization_id = $1 AND calendar_ids LIKE $2",
                     )
                     .bind(db_id(org.uuid()))
-                    .bind(format!("%\"{id}\"%"))
+                    .bind(naming(id))
                     .bind(db_at(chrono::DateTime::<chrono::Utc>::UNIX_EPOCH))
                     .bind(db_at(now))
                     .execute(&mut *self.0)

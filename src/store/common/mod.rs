@@ -1,7 +1,8 @@
 //! Statements both engines run, written once. Each macro here expands inside an engine's module,
 //! where these names mean that engine's own: `Store`, `Tx`, `Db` (its `sqlx::Database`); its pools
 //! `self.writes()`, `self.reads()` (listings) and `self.lookups()` (short reads by key); its codecs
-//! `db_id` (an id as bound), `db_at` (an instant), `db_texts` (a list of texts) and `JSON` (the cast
+//! `db_id` (an id as bound), `db_ids` and `among_ids` (a list of ids, and the test against it),
+//! `db_at` (an instant), `db_texts` (a list of texts) and `JSON` (the cast
 //! a JSON text parameter needs); its row locks `LOCKED` and `SKIP_LOCKED`; and the fragments of the
 //! recipient basis, `KEYS_OF_BATCH` and `ZONE_INDEX`. Integers are bound as
 //! `i64` (PostgreSQL narrows them on assignment). Placeholders are `$N`, which SQLite reads too.

@@ -72,6 +72,16 @@ fn db_at(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
     t
 }
 
+/// A list of ids as PostgreSQL binds it (`uuid[]`), and the test of an id column against the
+/// parameter `param` holding one.
+fn db_ids(ids: Vec<uuid::Uuid>) -> Vec<uuid::Uuid> {
+    ids
+}
+
+fn among_ids(param: &str) -> String {
+    format!("= ANY({param})")
+}
+
 /// A list of texts as PostgreSQL binds it: `text[]`.
 fn db_texts(items: Vec<&str>) -> Result<Vec<&str>, Error> {
     Ok(items)

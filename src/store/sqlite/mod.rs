@@ -344,6 +344,16 @@ fn db_texts(items: Vec<&str>) -> Result<String, Error> {
     json_text(&items)
 }
 
+/// A list of ids as bound (a JSON array of their text), and the test of an id column against the
+/// parameter `param` holding one.
+fn db_ids(ids: Vec<Uuid>) -> String {
+    id_list(ids)
+}
+
+fn among_ids(param: &str) -> String {
+    format!("IN (SELECT value FROM json_each({param}))")
+}
+
 /// JSON is stored as the text it is bound as.
 const JSON: &str = "";
 
