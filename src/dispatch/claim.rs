@@ -55,8 +55,8 @@ impl Dispatcher {
         let s = &campaign.settings;
         let hours = self.store.calling_hours(&campaign).await?;
         // Judged by zone key: the recipient basis, or calendar entries for some regions only.
-        let recipient = hours.by_key().then_some(&hours);
-        if recipient.is_none() && !hours.is_open(None, now) {
+        let by_key = hours.by_key();
+        if !by_key && !hours.is_open(None, now) {
             // Closed: nothing looks at the campaign again until its hours open (or it changes).
             let opens = hours.next_open(None, now).unwrap_or_else(never);
             tx.set_opens_at(id, opens).await?;
@@ -91,27 +91,25 @@ impl Dispatcher {
             if room <= 0 {
                 continue;
             }
-            let contacts = match &recipient {
-                None => tx.claim_contacts(batch.id, now, room).await?,
-                Some(hours) => match self.zone_keys.open(&*self.store, batch.id, hours, now).await? {
-                    None => continue,
-                    Some(Open::All) => tx.claim_contacts(batch.id, now, room).await?,
-                    Some(Open::Keys(keys)) => tx.claim_contacts_in(batch.id, &keys, now, room).await?,
-                },
+            let open =
+                if by_key { self.zone_keys.open(&*self.store, batch.id, &hours, now).await? } else { Some(Open::All) };
+            let contacts = match open {
+                None => continue,
+                Some(Open::All) => tx.claim_contacts(batch.id, now, room).await?,
+                Some(Open::Keys(keys)) => tx.claim_contacts_in(batch.id, &keys, now, room).await?,
             };
             capacity -= contacts.len() as i64;
             claimed.extend(contacts.into_iter().map(|c| (batch.clone(), c)));
         }
         if claimed.is_empty() {
             // Nothing due yet: the campaign's `due_at` (a lower bound, stale after a pause or a resume)
-            // says when something will be; an unchanged one is not written. In the recipient basis it
-            // is when the first waiting zone key opens.
-            let changed = match &recipient {
-                None => tx.refresh_due_at(id).await?,
-                Some(hours) => {
-                    let work = tx.zone_work(id).await?;
-                    tx.set_due_at(id, hours.next_start(&work, now).unwrap_or_else(never)).await?
-                }
+            // says when something will be; an unchanged one is not written. Judged by zone key, it is
+            // when the first waiting key opens.
+            let changed = if by_key {
+                let work = tx.zone_work(id).await?;
+                tx.set_due_at(id, hours.next_start(&work, now).unwrap_or_else(never)).await?
+            } else {
+                tx.refresh_due_at(id).await?
             };
             if changed {
                 tx.commit().await?;

@@ -83,7 +83,7 @@ pub struct Dispatcher {
     calls_per_second: Option<u32>,
     /// Until when this second's calls are all started (claims wait for the next second).
     paced_until: std::sync::Mutex<Option<DateTime<Utc>>>,
-    /// The zone keys of batches claimed from in the recipient basis.
+    /// The zone keys of batches claimed from by key.
     zone_keys: zones::ZoneKeys,
 }
 

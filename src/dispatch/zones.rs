@@ -1,4 +1,4 @@
-//! The claim in the recipient basis (API.md §12.1, DESIGN.md "Calling rules in the recipient's
+//! The claim by zone key (API.md §12.1, §12.2, DESIGN.md "Calling rules in the recipient's
 //! time"): which zone keys of a batch are open now, and when the campaign's waiting work may next
 //! start (`CallingHours::next_start`), judged key by key rather than contact by contact.
 
@@ -50,7 +50,7 @@ impl ZoneKeys {
         Ok(keys)
     }
 
-    /// The contacts of `batch` that may be called at `now` under `rule`; `None` when none may.
+    /// The contacts of `batch` that `hours` let be called at `now`; `None` when none may.
     pub(super) async fn open(
         &self,
         store: &dyn Store,

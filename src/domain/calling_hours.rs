@@ -30,6 +30,14 @@ pub struct ZoneWork {
     pub batch_full: bool,
 }
 
+/// Whether the calling hours let calls start now: open, closed, or closed by a calendar alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoursNow {
+    Open,
+    Closed,
+    Holiday,
+}
+
 /// A campaign's calling hours.
 #[derive(Clone, Debug)]
 pub enum CallingHours {
@@ -76,8 +84,7 @@ impl CallingHours {
     pub fn is_open(&self, key: Option<&ZoneKey>, at: DateTime<Utc>) -> bool {
         match self {
             CallingHours::Campaign { hours, zone, calendars } => {
-                let region = key.and_then(|k| k.region.as_deref());
-                ZoneDays { hours: hours.as_ref(), calendars, region, floor: None }.is_open(zone.tz(), at)
+                campaign_days(hours, calendars, key).is_open(zone.tz(), at)
             }
             CallingHours::Recipient { rule, own_zone } => rule.is_open(key.unwrap_or(own_zone), at),
         }
@@ -87,30 +94,40 @@ impl CallingHours {
     pub fn next_open(&self, key: Option<&ZoneKey>, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self {
             CallingHours::Campaign { hours, zone, calendars } => {
-                let region = key.and_then(|k| k.region.as_deref());
-                ZoneDays { hours: hours.as_ref(), calendars, region, floor: None }.next_open(zone.tz(), at)
+                campaign_days(hours, calendars, key).next_open(zone.tz(), at)
             }
             CallingHours::Recipient { rule, own_zone } => rule.next_open(key.unwrap_or(own_zone), at),
         }
     }
 
-    /// Whether a calendar, and nothing else, keeps a contact of `key` from being called at `at`.
-    pub fn closed_by_calendar(&self, key: Option<&ZoneKey>, at: DateTime<Utc>) -> bool {
-        let plain = match self {
+    /// Whether a call to a contact of `key` may start at `at`, and if not, whether a calendar alone
+    /// holds it back.
+    pub fn state(&self, key: Option<&ZoneKey>, at: DateTime<Utc>) -> HoursNow {
+        if self.is_open(key, at) {
+            HoursNow::Open
+        } else if self.without_calendars().is_open(key, at) {
+            HoursNow::Holiday
+        } else {
+            HoursNow::Closed
+        }
+    }
+
+    /// The same hours without calendars.
+    fn without_calendars(&self) -> Self {
+        match self {
             CallingHours::Campaign { hours, zone, .. } => {
                 CallingHours::Campaign { hours: *hours, zone: *zone, calendars: Arc::default() }
             }
             CallingHours::Recipient { rule, own_zone } => {
                 CallingHours::Recipient { rule: rule.without_calendars(), own_zone: own_zone.clone() }
             }
-        };
-        !self.is_open(key, at) && plain.is_open(key, at)
+        }
     }
 
-    fn calendars(&self) -> Vec<String> {
+    fn calendars(&self) -> &Calendars {
         match self {
-            CallingHours::Campaign { calendars, .. } => calendars.ids().iter().map(ToString::to_string).collect(),
-            CallingHours::Recipient { rule, .. } => rule.calendar_ids(),
+            CallingHours::Campaign { calendars, .. } => calendars,
+            CallingHours::Recipient { rule, .. } => rule.calendars(),
         }
     }
 
@@ -124,7 +141,11 @@ impl CallingHours {
 
     /// The earliest instant at or after `now` when a contact of `work` may start, as far as zones,
     /// hours, starts and expiries tell; `None` when none ever may.
-    pub fn next_start(&self, work: &[ZoneWork], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub fn next_start<'a>(
+        &self,
+        work: impl IntoIterator<Item = &'a ZoneWork>,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
         let mut parsed: HashMap<&str, Option<ZoneKey>> = HashMap::new();
         let mut best: Option<DateTime<Utc>> = None;
         for w in work {
@@ -162,10 +183,20 @@ impl CallingHours {
             "timezones": zones.iter().map(Timezone::name).collect::<Vec<_>>(),
             "local_times": local_times,
             "basis": self.basis().as_str(),
-            "calendars": self.calendars(),
+            "calendars": self.calendars().ids().iter().map(ToString::to_string).collect::<Vec<_>>(),
             "caps": [],
         })
     }
+}
+
+/// The campaign's zone's windows, by local date, for a contact of `key`: its region's calendar
+/// entries apply, the recipient's zones and legal floor do not.
+fn campaign_days<'a>(
+    hours: &'a Option<WorkingHours>,
+    calendars: &'a Calendars,
+    key: Option<&'a ZoneKey>,
+) -> ZoneDays<'a> {
+    ZoneDays { hours: hours.as_ref(), calendars, region: key.and_then(|k| k.region.as_deref()), floor: None }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! for a batch, and for one contact with when it next could be.
 
 use super::batch::{Batch, BatchStatus};
+pub use super::calling_hours::HoursNow;
 use super::calling_hours::{CallingHours, ZoneWork};
 use super::campaign::{Campaign, CampaignStatus};
 use super::contact::{Contact, ContactStatus};
@@ -38,6 +39,17 @@ pub fn blocked_by(
     open: HoursNow,
     now: DateTime<Utc>,
 ) -> Vec<BlockedBy> {
+    let mut reasons = reasons_now(campaign, batch, open, paced, now);
+    let due = batch.counters.get(ContactStatus::Pending) > 0 || next_due_retry.is_some_and(|t| t <= now);
+    if batch.status.is_terminal() || !due {
+        reasons.push(BlockedBy::NothingDue);
+    }
+    reasons
+}
+
+/// The reasons a batch's contact and the batch alike may be held at `now`: a pause, the batch's
+/// start, the calling hours (`open`), a full concurrency limit, this second's pacing.
+fn reasons_now(campaign: &Campaign, batch: &Batch, open: HoursNow, paced: bool, now: DateTime<Utc>) -> Vec<BlockedBy> {
     let mut reasons = Vec::new();
     if campaign.status == CampaignStatus::Paused {
         reasons.push(BlockedBy::CampaignPaused);
@@ -48,24 +60,24 @@ pub fn blocked_by(
     if now < batch.scheduled_start {
         reasons.push(BlockedBy::ScheduledStart);
     }
-    let s = &campaign.settings;
     match open {
         HoursNow::Open => {}
         HoursNow::Closed => reasons.push(BlockedBy::OutsideWorkingHours),
         HoursNow::Holiday => reasons.push(BlockedBy::Holiday),
     }
-    let batch_full = batch.concurrency_limit.is_some_and(|l| batch.in_flight >= i64::from(l));
-    if campaign.in_flight >= i64::from(s.concurrency_limit) || batch_full {
+    if at_limit(campaign, batch.concurrency_limit, batch.in_flight) {
         reasons.push(BlockedBy::ConcurrencyLimit);
     }
     if paced {
         reasons.push(BlockedBy::CallsPerSecond);
     }
-    let due = batch.counters.get(ContactStatus::Pending) > 0 || next_due_retry.is_some_and(|t| t <= now);
-    if batch.status.is_terminal() || !due {
-        reasons.push(BlockedBy::NothingDue);
-    }
     reasons
+}
+
+/// Whether the campaign's concurrency limit, or the batch's own (`batch_limit`), is reached.
+fn at_limit(campaign: &Campaign, batch_limit: Option<u32>, batch_in_flight: i64) -> bool {
+    campaign.in_flight >= i64::from(campaign.settings.concurrency_limit)
+        || batch_limit.is_some_and(|l| batch_in_flight >= i64::from(l))
 }
 
 /// What decides when a batch may next dispatch.
@@ -104,11 +116,9 @@ pub fn earliest_start(
     paced_until: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    let s = &campaign.settings;
     let startable = campaign.status == CampaignStatus::Active
         && matches!(batch.status, BatchStatus::Pending | BatchStatus::InProgress);
-    let full = campaign.in_flight >= i64::from(s.concurrency_limit)
-        || batch.concurrency_limit.is_some_and(|l| batch.in_flight >= i64::from(l));
+    let full = at_limit(campaign, batch.concurrency_limit, batch.in_flight);
     if !startable || full {
         return None;
     }
@@ -137,7 +147,6 @@ pub fn contact_blocked_by(
     paced: bool,
     now: DateTime<Utc>,
 ) -> (Vec<BlockedBy>, Option<DateTime<Utc>>) {
-    let mut reasons = Vec::new();
     let due = match contact.status {
         ContactStatus::Pending => Some(batch.scheduled_start),
         ContactStatus::Retrying | ContactStatus::FollowupScheduled => contact.next_retry_at,
@@ -147,27 +156,8 @@ pub fn contact_blocked_by(
         && matches!(batch.status, BatchStatus::Pending | BatchStatus::InProgress | BatchStatus::Paused);
     let Some(due) = due.filter(|_| live) else { return (vec![BlockedBy::NothingDue], None) };
     let paused = campaign.status == CampaignStatus::Paused || batch.status == BatchStatus::Paused;
-    if campaign.status == CampaignStatus::Paused {
-        reasons.push(BlockedBy::CampaignPaused);
-    }
-    if batch.status == BatchStatus::Paused {
-        reasons.push(BlockedBy::BatchPaused);
-    }
-    if now < batch.scheduled_start {
-        reasons.push(BlockedBy::ScheduledStart);
-    }
-    if hours.closed_by_calendar(contact.zone_key.as_ref(), now) {
-        reasons.push(BlockedBy::Holiday);
-    } else if !hours.is_open(contact.zone_key.as_ref(), now) {
-        reasons.push(BlockedBy::OutsideWorkingHours);
-    }
-    let batch_full = batch.concurrency_limit.is_some_and(|l| batch.in_flight >= i64::from(l));
-    if campaign.in_flight >= i64::from(campaign.settings.concurrency_limit) || batch_full {
-        reasons.push(BlockedBy::ConcurrencyLimit);
-    }
-    if paced {
-        reasons.push(BlockedBy::CallsPerSecond);
-    }
+    let open = hours.state(contact.zone_key.as_ref(), now);
+    let mut reasons = reasons_now(campaign, batch, open, paced, now);
     if contact.status != ContactStatus::Pending && due > now {
         reasons.push(BlockedBy::NothingDue);
     }
@@ -181,13 +171,8 @@ pub fn contact_blocked_by(
 /// campaign basis, whether its hours are open; in the recipient basis, whether one of the batch's
 /// zone keys with work (`work`, the campaign's) is open.
 pub fn hours_open(hours: &CallingHours, batch: BatchId, work: &[ZoneWork], now: DateTime<Utc>) -> HoursNow {
-    let judge = |key: Option<&ZoneKey>| match hours.is_open(key, now) {
-        true => HoursNow::Open,
-        false if hours.closed_by_calendar(key, now) => HoursNow::Holiday,
-        false => HoursNow::Closed,
-    };
     if !hours.by_key() {
-        return judge(None);
+        return hours.state(None, now);
     }
     let due = |w: &&ZoneWork| w.pending || w.next_retry_at.is_some_and(|t| t <= now);
     let keys: Vec<Option<ZoneKey>> = work
@@ -199,7 +184,7 @@ pub fn hours_open(hours: &CallingHours, batch: BatchId, work: &[ZoneWork], now: 
             Some(text) => ZoneKey::parse(text).map(Some),
         })
         .collect();
-    let states: Vec<HoursNow> = keys.iter().map(|k| judge(k.as_ref())).collect();
+    let states: Vec<HoursNow> = keys.iter().map(|k| hours.state(k.as_ref(), now)).collect();
     // No key with work due now: the hours hold nothing back (other reasons say why nothing starts).
     if states.is_empty() || states.contains(&HoursNow::Open) {
         HoursNow::Open
@@ -208,14 +193,6 @@ pub fn hours_open(hours: &CallingHours, batch: BatchId, work: &[ZoneWork], now: 
     } else {
         HoursNow::Closed
     }
-}
-
-/// Whether the calling hours let calls start now: open, closed, or closed by a calendar alone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HoursNow {
-    Open,
-    Closed,
-    Holiday,
 }
 
 /// In the recipient basis, the earliest instant at or after `now` when a call of the campaign may
@@ -228,10 +205,8 @@ pub fn earliest_start_by_zone(
     paced_until: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    let full = campaign.in_flight >= i64::from(campaign.settings.concurrency_limit);
-    if campaign.status != CampaignStatus::Active || full {
+    if campaign.status != CampaignStatus::Active || at_limit(campaign, None, 0) {
         return None;
     }
-    let with_room: Vec<ZoneWork> = work.iter().filter(|w| !w.batch_full).cloned().collect();
-    hours.next_start(&with_room, paced_until.map_or(now, |p| p.max(now)))
+    hours.next_start(work.iter().filter(|w| !w.batch_full), paced_until.map_or(now, |p| p.max(now)))
 }

@@ -104,9 +104,9 @@ impl RecipientHours {
         None
     }
 
-    /// The ids of the calendars the rule applies.
-    pub fn calendar_ids(&self) -> Vec<String> {
-        self.calendars.ids().iter().map(ToString::to_string).collect()
+    /// The calendars the rule applies.
+    pub fn calendars(&self) -> &Calendars {
+        &self.calendars
     }
 
     /// The same rule without calendars (to tell a holiday from hours that are closed anyway).

@@ -60,19 +60,20 @@ pub async fn campaign_stats(
         store.campaign_stats_snapshot(org, id).await?.ok_or(Error::NotFound("Campaign"))?;
     let mut contact_counts = StatusCounts::default();
     let paced_until = paced_until(store, calls_per_second, now).await?;
-    let mut next_dispatch_at: Option<DateTime<Utc>> = None;
-    let hours = store.calling_hours(&campaign).await?;
-    let recipient = hours.by_key();
-    for (state, counts, next_due) in &batches {
+    for (_, counts, _) in &batches {
         contact_counts.add(counts);
-        if let Some(t) = earliest_start(&campaign, &hours, state, *next_due, paced_until, now).filter(|_| !recipient) {
-            next_dispatch_at = Some(next_dispatch_at.map_or(t, |n| n.min(t)));
-        }
     }
-    if recipient {
+    // Judged by zone key, the work waiting in each key tells; else each batch's.
+    let hours = store.calling_hours(&campaign).await?;
+    let next_dispatch_at = if hours.by_key() {
         let work = store.zone_work(campaign.id).await?;
-        next_dispatch_at = earliest_start_by_zone(&campaign, &hours, &work, paced_until, now);
-    }
+        earliest_start_by_zone(&campaign, &hours, &work, paced_until, now)
+    } else {
+        batches
+            .iter()
+            .filter_map(|(state, _, next_due)| earliest_start(&campaign, &hours, state, *next_due, paced_until, now))
+            .min()
+    };
     let batch_counts = BatchStatus::ALL
         .iter()
         .map(|s| (*s, batches.iter().filter(|(b, _, _)| b.status == *s).count() as i64))

@@ -13,8 +13,8 @@ use uuid::Uuid;
 pub const LIVE: &str = "('dispatched', 'ringing', 'in_progress')";
 
 pub const CAMPAIGN_COLUMNS: &str = "id, organization_id, name, agent_id, status, phone_numbers, \
-    phone_number_strategy, working_hours_enforced, timezone, working_hours, working_hours_basis, calendar_ids, max_retries, retry_strategy, \
-    cooldown_minutes, default_call_variables, metadata, concurrency_limit, completed_calls, failed_calls, \
+    phone_number_strategy, working_hours_enforced, timezone, working_hours, working_hours_basis, calendar_ids, \
+    max_retries, retry_strategy, cooldown_minutes, default_call_variables, metadata, concurrency_limit, completed_calls, failed_calls, \
     busy_calls, no_answer_calls, follow_up_calls, in_flight, call_attempts, answered_calls, answered_seconds, \
     created_at, updated_at";
 
