@@ -4,6 +4,7 @@
 //!
 //! Run with `scripts/bench-dispatch` (builds the release binary first). Prints a markdown report.
 
+mod calling_rules;
 mod idle;
 mod latency;
 mod providers;
@@ -303,6 +304,12 @@ fn main() {
             println!("| basis | ingest (contacts/s) | calls placed | burn-down (calls/s) |");
             println!("|---|---|---|---|");
             println!("{}\n", recipient::recipient().await);
+        }
+        if which == "rules" {
+            println!("### Calling rules: a 1,000,000-number do-not-call list and an organization-wide cap\n");
+            println!("| run | suppressions added/s (first 100,000 / all) | ingest (contacts/s) | calls placed | burn-down (calls/s) |");
+            println!("|---|---|---|---|---|");
+            println!("{}\n", calling_rules::calling_rules().await);
         }
         if which == "idle" {
             println!("### Idle: every campaign outside its working hours\n");

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 /// One area code per state.
-const STATES: [&str; 50] = [
+pub(super) const STATES: [&str; 50] = [
     "205", "907", "602", "501", "213", "303", "860", "302", "305", "404", "808", "208", "312", "317", "515", "316",
     "502", "504", "207", "410", "617", "313", "612", "601", "314", "406", "402", "702", "603", "201", "505", "212",
     "704", "701", "216", "405", "503", "215", "401", "803", "605", "615", "214", "801", "802", "804", "206", "304",
@@ -45,7 +45,7 @@ const BATCH: usize = 100_000;
 const START: &str = "2026-12-01T18:00:00Z";
 
 /// The `i`th contact's number: five in six in a US state, the rest in another country.
-fn number(i: usize) -> String {
+pub(super) fn number(i: usize) -> String {
     let n = i / 60;
     match i % 60 {
         g @ 0..50 => format!("+1{}{}{:04}", STATES[g], 200 + n / 10_000, n % 10_000),

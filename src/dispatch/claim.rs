@@ -3,6 +3,7 @@
 
 use super::Dispatcher;
 use super::place::Claimed;
+use super::screen;
 use super::zones::Open;
 use crate::domain::caller_id;
 use crate::domain::campaign::PhoneNumberStrategy;
@@ -26,6 +27,8 @@ pub(super) struct Claim {
     pub claimed: usize,
     /// The calls still to hand to the placer.
     pub to_place: Vec<Claimed>,
+    /// Claimed contacts the rules of calling turned away (skipped or held).
+    pub turned_away: usize,
 }
 
 impl Dispatcher {
@@ -101,6 +104,11 @@ impl Dispatcher {
             capacity -= contacts.len() as i64;
             claimed.extend(contacts.into_iter().map(|c| (batch.clone(), c)));
         }
+        let (claimed, turned_away) = if claimed.is_empty() {
+            (Vec::new(), 0)
+        } else {
+            screen::screen(&mut *tx, &campaign, claimed, now).await?
+        };
         if claimed.is_empty() {
             // Nothing due yet: the campaign's `due_at` (a lower bound, stale after a pause or a resume)
             // says when something will be; an unchanged one is not written. Judged by zone key, it is
@@ -111,12 +119,12 @@ impl Dispatcher {
             } else {
                 tx.refresh_due_at(id).await?
             };
-            if changed {
+            if changed || turned_away > 0 {
                 tx.commit().await?;
             } else {
                 tx.rollback().await?;
             }
-            return Ok(Some(Claim::default()));
+            return Ok(Some(Claim { turned_away, ..Claim::default() }));
         }
         let live = if s.phone_number_strategy == PhoneNumberStrategy::LeastLoaded {
             let by_number = tx.live_calls_by_number(id).await?;
@@ -140,7 +148,7 @@ impl Dispatcher {
         let mut calls = Vec::with_capacity(claimed.len());
         let mut requests = Vec::with_capacity(claimed.len());
         let mut priors = Vec::with_capacity(claimed.len());
-        for ((batch, contact), pick) in claimed.into_iter().zip(picks) {
+        for ((batch, contact, caps), pick) in claimed.into_iter().zip(picks) {
             let kind = match contact.status {
                 ContactStatus::Retrying => CallKind::Retry,
                 ContactStatus::FollowupScheduled => CallKind::FollowUp,
@@ -168,9 +176,16 @@ impl Dispatcher {
                 dispatched_at: now,
                 deadline_at: now + self.call_timeout,
             };
-            let decision = match decisions.get(&contact.zone_key) {
-                Some(d) => d.clone(),
-                None => {
+            let decision = match (caps, decisions.get(&contact.zone_key)) {
+                (Some(caps), _) => {
+                    // The caps' counts are this number's own.
+                    let key = contact.zone_key.as_deref().and_then(ZoneKey::parse);
+                    let mut d = hours.decision(key.as_ref(), now);
+                    d["caps"] = caps;
+                    d.to_string().into()
+                }
+                (None, Some(d)) => d.clone(),
+                (None, None) => {
                     let key = contact.zone_key.as_deref().and_then(ZoneKey::parse);
                     let d: Arc<str> = hours.decision(key.as_ref(), now).to_string().into();
                     decisions.insert(contact.zone_key.clone(), d.clone());
@@ -226,6 +241,6 @@ impl Dispatcher {
             })
             .collect();
         self.metrics.add_calls_placed((calls_len - to_place.len()) as u64);
-        Ok(Some(Claim { claimed: calls_len, to_place }))
+        Ok(Some(Claim { claimed: calls_len, to_place, turned_away }))
     }
 }

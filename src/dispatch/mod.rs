@@ -4,6 +4,7 @@
 mod claim;
 mod place;
 mod report;
+mod screen;
 mod settle;
 mod zones;
 
@@ -306,8 +307,8 @@ impl Dispatcher {
         self.shutdown.get().is_some_and(CancellationToken::is_cancelled)
     }
 
-    /// Claims what the campaign may call now and hands it to the placer. Returns how many calls it
-    /// claimed, or `None` when another transaction held the campaign or no dispatch slot came free.
+    /// Claims what the campaign may call now and hands it to the placer. Returns how many contacts it
+    /// claimed or turned away (suppressed, capped), or `None` when another transaction held the campaign or no dispatch slot came free.
     async fn claim_and_place(
         &self,
         campaign: CampaignId,
@@ -321,7 +322,7 @@ impl Dispatcher {
         if !claim.to_place.is_empty() {
             self.place(claim.to_place).await?;
         }
-        Ok(Some(claim.claimed))
+        Ok(Some(claim.claimed + claim.turned_away))
     }
 
     /// The next future instant at which something will be due: a timed event, a campaign's due work

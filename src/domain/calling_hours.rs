@@ -215,6 +215,7 @@ mod tests {
             working_hours: WorkingHours::default(),
             working_hours_basis: WorkingHoursBasis::Recipient,
             calendar_ids: Vec::new(),
+            frequency_caps: Vec::new(),
             retry_policy: Default::default(),
             default_call_variables: Map::new(),
             metadata: Map::new(),

@@ -155,6 +155,8 @@ pub struct CampaignSettings {
     pub working_hours_basis: WorkingHoursBasis,
     /// Calendars of closed and special days (API.md §12.2).
     pub calendar_ids: Vec<super::ids::CalendarId>,
+    /// Limits on calls to one number in rolling windows (API.md §12.4).
+    pub frequency_caps: Vec<super::frequency::FrequencyCap>,
     pub retry_policy: RetryPolicy,
     pub default_call_variables: serde_json::Map<String, serde_json::Value>,
     /// The metadata object as given, less `concurrency_limit` (kept in its own field).
@@ -174,6 +176,7 @@ pub struct CampaignPatch {
     pub working_hours: Option<WorkingHours>,
     pub working_hours_basis: Option<WorkingHoursBasis>,
     pub calendar_ids: Option<Vec<super::ids::CalendarId>>,
+    pub frequency_caps: Option<Vec<super::frequency::FrequencyCap>>,
     pub retry_policy: Option<RetryPolicy>,
     pub default_call_variables: Option<serde_json::Map<String, serde_json::Value>>,
     /// The new metadata (less `concurrency_limit`) and the limit it sets, default when absent.
@@ -196,6 +199,7 @@ impl CampaignSettings {
         set(&mut self.timezone, patch.timezone);
         set(&mut self.working_hours_basis, patch.working_hours_basis);
         set(&mut self.calendar_ids, patch.calendar_ids);
+        set(&mut self.frequency_caps, patch.frequency_caps);
         set(&mut self.working_hours, patch.working_hours);
         set(&mut self.retry_policy, patch.retry_policy);
         set(&mut self.default_call_variables, patch.default_call_variables);

@@ -23,6 +23,11 @@ wire_enum!(
 );
 
 impl ContactStatus {
+    /// Whether the contact waits for a call (not in one, not done).
+    pub fn is_waiting(self) -> bool {
+        matches!(self, ContactStatus::Pending | ContactStatus::Retrying | ContactStatus::FollowupScheduled)
+    }
+
     /// Whether nothing more will happen to the contact.
     pub fn is_terminal(self) -> bool {
         !matches!(
@@ -108,6 +113,8 @@ pub struct Contact {
     /// Its calling group; `None` for a contact stored before contacts had one.
     pub zone_key: Option<super::zone_key::ZoneKey>,
     pub timezone_source: Option<super::recipient::ZoneSource>,
+    /// Why a skipped contact was skipped, where a rule says (`suppressed`).
+    pub skip_reason: Option<String>,
 }
 
 /// One call attempt.

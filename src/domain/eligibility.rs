@@ -138,13 +138,15 @@ pub fn earliest_start(
 /// `now` when it could be as far as its state, its batch's start and expiry, and the calling hours of
 /// its zones tell (`None` for a contact with nothing more to do, or while the campaign or its batch
 /// is paused). A full concurrency limit or this second's pacing is reported, but frees at a time no
-/// rule tells, so it does not move `next_eligible_at`.
+/// rule tells, so it does not move `next_eligible_at`. `rules` says whether its number is suppressed
+/// (then it will never be called) or capped (it waits for the cap).
 pub fn contact_blocked_by(
     campaign: &Campaign,
     batch: &Batch,
     contact: &Contact,
     hours: &CallingHours,
     paced: bool,
+    rules: NumberRules,
     now: DateTime<Utc>,
 ) -> (Vec<BlockedBy>, Option<DateTime<Utc>>) {
     let due = match contact.status {
@@ -155,16 +157,36 @@ pub fn contact_blocked_by(
     let live = matches!(campaign.status, CampaignStatus::Active | CampaignStatus::Paused)
         && matches!(batch.status, BatchStatus::Pending | BatchStatus::InProgress | BatchStatus::Paused);
     let Some(due) = due.filter(|_| live) else { return (vec![BlockedBy::NothingDue], None) };
+    if rules.suppressed {
+        // Skipped at its next turn: it will never be called.
+        return (vec![BlockedBy::Suppressed], None);
+    }
+    // A pending contact with a `next_retry_at` is held by a cap until then.
+    let held = if contact.status == ContactStatus::Pending { contact.next_retry_at } else { None };
+    let capped = rules.capped_until.max(held).filter(|t| *t > now);
     let paused = campaign.status == CampaignStatus::Paused || batch.status == BatchStatus::Paused;
     let open = hours.state(contact.zone_key.as_ref(), now);
     let mut reasons = reasons_now(campaign, batch, open, paced, now);
-    if contact.status != ContactStatus::Pending && due > now {
+    if capped.is_some() {
+        // A retry a cap holds is waiting for the cap, whatever its own cooldown.
+        reasons.push(BlockedBy::FrequencyCap);
+    } else if contact.status != ContactStatus::Pending && due > now {
         reasons.push(BlockedBy::NothingDue);
     }
+    let due = due.max(capped.unwrap_or(due));
     let next = hours
         .next_open(contact.zone_key.as_ref(), due.max(batch.scheduled_start).max(now))
         .filter(|t| !paused && batch.expires_at.is_none_or(|e| *t < e));
     (reasons, next)
+}
+
+/// What the do-not-call list and the frequency caps say about a contact's number now.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct NumberRules {
+    /// An entry in force stops the campaign from calling it.
+    pub suppressed: bool,
+    /// A cap holds it back until then.
+    pub capped_until: Option<DateTime<Utc>>,
 }
 
 /// Whether the calling hours let some waiting contact of `batch` be called at `now`: in the

@@ -7,6 +7,7 @@ pub mod calling_hours;
 pub mod campaign;
 pub mod contact;
 pub mod eligibility;
+pub mod frequency;
 pub mod ids;
 #[cfg(test)]
 mod no_import_circle;
@@ -24,6 +25,7 @@ pub mod recipient_hours;
 mod recipient_hours_props;
 pub mod regions;
 pub mod simulate;
+pub mod suppression;
 pub mod time;
 pub mod timezone;
 pub mod voicemail;

@@ -95,7 +95,8 @@ pub fn cooldown(policy: &RetryPolicy, retry: i64) -> Duration {
 }
 
 /// What `outcome` makes of a contact. `max_retries` is the batch override or the campaign's;
-/// `may_continue` is false once the batch is cancelled or expired (no retry, no follow-up then).
+/// `may_continue` is false once the batch is cancelled or expired (no retry, no follow-up then). A
+/// person who opted out gets no retry or follow-up either (API.md §12.3).
 pub fn next_contact(
     outcome: &Outcome,
     kind: CallKind,
@@ -112,7 +113,7 @@ pub fn next_contact(
         _ => ContactStatus::Failed,
     };
     let done = NextContact { status: own, attempts, next_retry_at: None };
-    if !may_continue {
+    if !may_continue || outcome.opt_out {
         return done;
     }
     if own == ContactStatus::Completed {

@@ -147,7 +147,7 @@ pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Res
             return Err(e);
         }
     };
-    let (batch, checked) = service::create(
+    let (batch, suppressed, checked) = service::create(
         &*st.store,
         &st.wake,
         org,
@@ -160,6 +160,7 @@ pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Res
     let mut body = serde_json::to_value(BatchView::new(&batch, true)).map_err(Error::internal)?;
     body["warnings"] = serde_json::to_value(&checked.warnings).map_err(Error::internal)?;
     body["duplicates_removed"] = checked.duplicates_removed.into();
+    body["suppressed"] = suppressed.into();
     created(&body)
 }
 

@@ -5,6 +5,7 @@ use crate::domain::campaign::{
     CONCURRENCY_LIMIT_RANGE, CampaignPatch, CampaignSettings, DEFAULT_CONCURRENCY_LIMIT, PhoneNumberStrategy,
     RetryPolicy, RetryStrategy, WorkingHoursBasis,
 };
+use crate::domain::frequency::{self, CapScope, FrequencyCap, Window};
 use crate::domain::ids::CalendarId;
 use crate::domain::phone::PhoneNumber;
 use crate::domain::timezone::Timezone;
@@ -17,7 +18,7 @@ use std::collections::HashSet;
 /// Largest JSON size of `default_call_variables` and of `metadata`.
 const MAX_OBJECT_BYTES: usize = 64 * 1024;
 
-const SETTINGS_FIELDS: [&str; 12] = [
+const SETTINGS_FIELDS: [&str; 13] = [
     "name",
     "agent_id",
     "phone_numbers",
@@ -27,6 +28,7 @@ const SETTINGS_FIELDS: [&str; 12] = [
     "working_hours",
     "working_hours_basis",
     "calendar_ids",
+    "frequency_caps",
     "retry_policy",
     "default_call_variables",
     "metadata",
@@ -74,6 +76,7 @@ pub fn parse_create(obj: &Map<String, Value>) -> Result<(CampaignSettings, Optio
         working_hours: patch.working_hours.unwrap_or_default(),
         working_hours_basis: patch.working_hours_basis.unwrap_or(WorkingHoursBasis::Campaign),
         calendar_ids: patch.calendar_ids.unwrap_or_default(),
+        frequency_caps: patch.frequency_caps.unwrap_or_default(),
         retry_policy: patch.retry_policy.unwrap_or_default(),
         default_call_variables: patch.default_call_variables.unwrap_or_default(),
         metadata,
@@ -127,6 +130,7 @@ fn parse_fields(obj: &Map<String, Value>, p: &mut Problems, create: bool) -> Cam
             p.one_of(v, at(&b, "working_hours_basis"), WorkingHoursBasis::parse, &WorkingHoursBasis::expected())
         }),
         calendar_ids: p.field(obj, "calendar_ids", &b, false).and_then(|v| calendar_ids(v, p)),
+        frequency_caps: p.field(obj, "frequency_caps", &b, false).and_then(|v| frequency_caps(v, p)),
         retry_policy: p.field(obj, "retry_policy", &b, false).and_then(|v| retry_policy(v, p)),
         default_call_variables: p
             .field(obj, "default_call_variables", &b, false)
@@ -155,6 +159,45 @@ fn calendar_ids(value: &Value, p: &mut Problems) -> Option<Vec<CalendarId>> {
         }
     }
     (p.0.len() == before).then_some(ids)
+}
+
+fn frequency_caps(value: &Value, p: &mut Problems) -> Option<Vec<FrequencyCap>> {
+    let loc = at(&body(), "frequency_caps");
+    let items = p.array(value, loc.clone(), 0, frequency::MAX_CAPS)?;
+    let before = p.0.len();
+    let mut caps = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let item_loc = at(&loc, i);
+        let Some(obj) = p.object(item, item_loc.clone()) else { continue };
+        p.unknown_keys(obj, &["max_calls", "window", "scope"], &item_loc);
+        let max = p
+            .field(obj, "max_calls", &item_loc, true)
+            .and_then(|v| p.int(v, at(&item_loc, "max_calls"), 1, i64::from(frequency::MAX_CALLS)));
+        let window = p.field(obj, "window", &item_loc, true).and_then(|v| {
+            let wloc = at(&item_loc, "window");
+            let text = p.string(v, wloc.clone(), 1, 32)?;
+            let w = Window::parse(&text);
+            if w.is_none() {
+                p.push(
+                    wloc,
+                    "value_error",
+                    format!(
+                        "Value error, '{text}' is not an ISO 8601 duration of weeks, days, hours, minutes or seconds \
+                         between PT1S and P30D (e.g. 'PT24H', 'P7D')"
+                    ),
+                );
+            }
+            w
+        });
+        let scope = match p.field(obj, "scope", &item_loc, false) {
+            Some(v) => p.one_of(v, at(&item_loc, "scope"), CapScope::parse, &CapScope::expected()),
+            None => Some(CapScope::Campaign),
+        };
+        if let (Some(max), Some(window), Some(scope)) = (max, window, scope) {
+            caps.push(FrequencyCap { max_calls: max as u32, window, scope });
+        }
+    }
+    (p.0.len() == before).then_some(caps)
 }
 
 fn phone_numbers(value: &Value, p: &mut Problems) -> Option<Vec<PhoneNumber>> {

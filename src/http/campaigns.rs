@@ -8,6 +8,7 @@ use super::json::{Timestamp, created, ok};
 use crate::domain::campaign::{
     CallCounters, Campaign, CampaignAction, CampaignStatus, PhoneNumberStrategy, RetryPolicy, WorkingHoursBasis,
 };
+use crate::domain::frequency::FrequencyCap;
 use crate::domain::ids::{CalendarId, CampaignId, OrgId};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::working_hours::WorkingHours;
@@ -39,6 +40,9 @@ pub struct CampaignView<'a> {
     /// Shown only when some are set, likewise.
     #[serde(skip_serializing_if = "<[CalendarId]>::is_empty")]
     calendar_ids: &'a [CalendarId],
+    /// Shown only when some are set, likewise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    frequency_caps: Vec<Value>,
     retry_policy: &'a RetryPolicy,
     default_call_variables: &'a Map<String, Value>,
     metadata: Metadata<'a>,
@@ -64,6 +68,7 @@ impl<'a> From<&'a Campaign> for CampaignView<'a> {
             working_hours: &s.working_hours,
             working_hours_basis: s.working_hours_basis,
             calendar_ids: &s.calendar_ids,
+            frequency_caps: s.frequency_caps.iter().map(FrequencyCap::to_json).collect(),
             retry_policy: &s.retry_policy,
             default_call_variables: &s.default_call_variables,
             metadata: Metadata { concurrency_limit: s.concurrency_limit, rest: &s.metadata },

@@ -19,6 +19,7 @@ mod ops;
 pub mod rate;
 pub mod server;
 mod stats;
+mod suppressions;
 mod test_clock;
 mod validate;
 mod webhooks;
@@ -119,6 +120,10 @@ fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::GET, "/api/v1/calendars/{calendar_id}", get(calendars::get)),
         (Method::PATCH, "/api/v1/calendars/{calendar_id}", patch(calendars::update)),
         (Method::DELETE, "/api/v1/calendars/{calendar_id}", delete(calendars::delete)),
+        (Method::POST, "/api/v1/suppressions", post(suppressions::add)),
+        (Method::GET, "/api/v1/suppressions", get(suppressions::list)),
+        (Method::POST, "/api/v1/suppressions/check", post(suppressions::check_numbers)),
+        (Method::DELETE, "/api/v1/suppressions/{phone_number}", delete(suppressions::remove)),
         (Method::POST, "/api/v1/batches/", post(batches::create)),
         (Method::GET, "/api/v1/batches/", get(batches::list)),
         (Method::POST, "/api/v1/batches/upload", post(batches::create)),

@@ -4,7 +4,7 @@ use crate::error::{FieldError, Loc};
 use serde_json::{Map, Value};
 
 /// Text may not contain U+0000: no database stores it in text, and no client means it.
-const NUL_MESSAGE: &str = "Value error, text must not contain the NUL character (U+0000)";
+pub const NUL_MESSAGE: &str = "Value error, text must not contain the NUL character (U+0000)";
 
 /// Whether any key or string inside `value` contains U+0000.
 fn has_nul(value: &Value) -> bool {

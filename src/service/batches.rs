@@ -23,7 +23,9 @@ pub struct Upload<F> {
 }
 
 /// Creates a batch under the organization's campaign with the uploaded contacts, all or nothing: when
-/// the check fails, nothing is stored and its error is the answer, whatever else went wrong.
+/// the check fails, nothing is stored and its error is the answer, whatever else went wrong. Returns
+/// the batch, how many of its contacts were stored skipped because their numbers are suppressed, and
+/// the check's result.
 pub async fn create<T>(
     store: &dyn Store,
     wake: &Wake,
@@ -32,19 +34,20 @@ pub async fn create<T>(
     settings: BatchSettings,
     upload: Upload<impl Future<Output = Result<T, Error>>>,
     now: DateTime<Utc>,
-) -> Result<(Batch, T), Error> {
+) -> Result<(Batch, i64, T), Error> {
     let Upload { mut contacts, checked } = upload;
     let stored = store_batch(store, org, campaign_id, settings, &mut contacts, now).await;
     // A checker still sending learns that nothing more will be read.
     drop(contacts);
     let checked = checked.await?;
-    let (tx, batch) = stored?;
+    let (tx, (batch, suppressed)) = stored?;
     super::idempotency::commit(tx).await?;
     wake.nudge();
-    Ok((batch, checked))
+    Ok((batch, suppressed, checked))
 }
 
-/// Writes the batch and its contacts in a transaction left open for the caller to commit.
+/// Writes the batch and its contacts in a transaction left open for the caller to commit; returns
+/// the batch and how many contacts were suppressed.
 async fn store_batch(
     store: &dyn Store,
     org: OrgId,
@@ -52,7 +55,7 @@ async fn store_batch(
     settings: BatchSettings,
     contacts: &mut mpsc::Receiver<Vec<NewContact>>,
     now: DateTime<Utc>,
-) -> Result<(Box<dyn Tx>, Batch), Error> {
+) -> Result<(Box<dyn Tx>, (Batch, i64)), Error> {
     let mut tx = store.begin().await?;
     let campaign = tx.lock_campaign(org, campaign_id).await?.ok_or(Error::NotFound("Campaign"))?;
     let transition = campaign.status.apply(CampaignAction::AddBatch).map_err(|f| Error::Conflict(f.0))?;
@@ -80,8 +83,14 @@ async fn store_batch(
     // Contacts first: the batch row's counters must sum to the number stored.
     let ingested = tx.insert_contacts(id, campaign_id, campaign.settings.timezone, contacts, now).await?;
     let total = ingested.count as i64;
+    // Numbers on the do-not-call list are stored skipped (API.md §12.3).
+    let suppressed = if total > 0 { tx.skip_suppressed(org, campaign_id, id, now).await? } else { 0 };
     let mut counters = StatusCounts::default();
-    counters.0[ContactStatus::Pending.index()] = total;
+    counters.0[ContactStatus::Pending.index()] = total - suppressed;
+    counters.0[ContactStatus::Skipped.index()] = suppressed;
+    // Nothing left to call: the batch is done at once.
+    let done = total > 0 && suppressed == total;
+    let status = if done { BatchStatus::Completed } else { status };
     let batch = Batch {
         id,
         campaign_id,
@@ -98,15 +107,21 @@ async fn store_batch(
         in_flight: 0,
         created_at: now,
         updated_at: now,
-        completed_at: None,
+        completed_at: done.then_some(now),
     };
+    let mut status_now = campaign.status;
     if let Transition::To(next) = transition {
         tx.set_campaign_status(campaign_id, campaign.status, next, now).await?;
+        status_now = next;
     }
     tx.insert_batch(&batch).await?;
     tx.set_batch_zone_keys(id, &ingested.zone_keys).await?;
-    tx.mark_due(campaign_id, scheduled_start).await?;
-    Ok((tx, batch))
+    if done {
+        complete_campaign_if_done(&mut *tx, campaign_id, status_now, now).await?;
+    } else {
+        tx.mark_due(campaign_id, scheduled_start).await?;
+    }
+    Ok((tx, (batch, suppressed)))
 }
 
 /// The organization's batch, or `404`.
@@ -255,6 +270,7 @@ pub async fn contacts(
     let paced = super::stats::paced_until(store, calls_per_second, now).await?.is_some();
     let total = status.map_or(batch.total_contacts, |s| batch.counters.get(s));
     let contacts = store.list_contacts(id, status, page).await?;
+    let mut rules = super::suppressions::number_rules(store, &campaign, &contacts, now).await?;
     let ids: Vec<ContactId> = contacts.iter().map(|c| c.id).collect();
     let mut calls: HashMap<ContactId, Vec<CallRecord>> = HashMap::new();
     for call in store.calls_of(&ids, !include_calls).await? {
@@ -265,7 +281,9 @@ pub async fn contacts(
         .map(|contact| {
             let mine = calls.remove(&contact.id).unwrap_or_default();
             let current_call = mine.last().cloned();
-            let (blocked_by, next_eligible_at) = contact_blocked_by(&campaign, &batch, &contact, &hours, paced, now);
+            let rules = rules.remove(&contact.id).unwrap_or_default();
+            let (blocked_by, next_eligible_at) =
+                contact_blocked_by(&campaign, &batch, &contact, &hours, paced, rules, now);
             ContactWithCalls {
                 contact,
                 blocked_by,

@@ -6,6 +6,7 @@ pub mod calendars;
 pub mod campaigns;
 pub mod idempotency;
 pub mod stats;
+pub mod suppressions;
 pub mod tokens;
 pub mod wake;
 

@@ -215,6 +215,14 @@ pub struct ClaimedContact {
     pub prior: PriorState,
 }
 
+/// A claimed contact a rule of calling turned away (a suppressed number): which, and its status.
+#[derive(Clone, Copy, Debug)]
+pub struct ScreenedContact {
+    pub contact_id: crate::domain::ids::ContactId,
+    pub batch_id: crate::domain::ids::BatchId,
+    pub status: crate::domain::contact::ContactStatus,
+}
+
 /// A contact's dispatch fields as they were before a claim.
 #[derive(Clone, Debug)]
 pub struct PriorState {

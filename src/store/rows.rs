@@ -118,6 +118,8 @@ pub fn campaign(row: &impl Cells) -> Result<Campaign, Error> {
                 .iter()
                 .map(|t| CalendarId::parse(t).ok_or_else(|| corrupt("calendar_ids")))
                 .collect::<Result<_, _>>()?,
+            frequency_caps: crate::domain::frequency::list_from_stored(row.text("frequency_caps")?)
+                .ok_or_else(|| corrupt("frequency_caps"))?,
             retry_policy: RetryPolicy {
                 max_retries: small(row, "max_retries")?,
                 strategy: parsed(row, "retry_strategy", RetryStrategy::parse)?,
@@ -195,6 +197,7 @@ pub fn contact(row: &impl Cells) -> Result<Contact, Error> {
         next_retry_at: row.at_opt("next_retry_at")?,
         zone_key: row.text_opt("zone_key")?.and_then(ZoneKey::parse),
         timezone_source: row.text_opt("timezone_source")?.and_then(ZoneSource::parse),
+        skip_reason: owned(row.text_opt("skip_reason")?),
     })
 }
 

@@ -9,11 +9,15 @@ use crate::error::Error;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
+/// Contacts in these statuses with a `next_retry_at` wait for it: retries and follow-ups, and
+/// contacts a frequency cap holds back (pending ones included).
+pub const WAITING: &str = "('pending', 'retrying', 'followup_scheduled')";
+
 /// Calls in these statuses are live.
 pub const LIVE: &str = "('dispatched', 'ringing', 'in_progress')";
 
 pub const CAMPAIGN_COLUMNS: &str = "id, organization_id, name, agent_id, status, phone_numbers, \
-    phone_number_strategy, working_hours_enforced, timezone, working_hours, working_hours_basis, calendar_ids, \
+    phone_number_strategy, working_hours_enforced, timezone, working_hours, working_hours_basis, calendar_ids, frequency_caps, \
     max_retries, retry_strategy, cooldown_minutes, default_call_variables, metadata, concurrency_limit, completed_calls, failed_calls, \
     busy_calls, no_answer_calls, follow_up_calls, in_flight, call_attempts, answered_calls, answered_seconds, \
     created_at, updated_at";
@@ -24,7 +28,7 @@ pub const BATCH_COLUMNS: &str = "id, campaign_id, organization_id, status, total
     n_max_retries_reached, in_flight, created_at, updated_at, completed_at";
 
 pub const CONTACT_COLUMNS: &str = "id, batch_id, campaign_id, phone_number, call_variables, status, retry_count, \
-    follow_up_count, latest_retry_count, last_attempted_at, next_retry_at, zone_key, timezone_source";
+    follow_up_count, latest_retry_count, last_attempted_at, next_retry_at, zone_key, timezone_source, skip_reason";
 
 pub const CALL_COLUMNS: &str = "id, contact_id, call_status, attempt, kind, from_number, to_number, \
     duration_seconds, recording_url, transcript, summary, sentiment, hangup_by, hangup_reason, total_cost, \
@@ -173,4 +177,22 @@ impl KeySet {
         keys.sort();
         keys
     }
+}
+
+/// The outcomes of `finished`, those of the calls in `opted` (ids) marked as opted out: an opt-out
+/// reported during a call counts with whatever outcome closes it.
+pub fn with_opt_outs<'a>(
+    finished: &'a [crate::store::FinishedCall],
+    opted: &[uuid::Uuid],
+) -> Vec<std::borrow::Cow<'a, crate::domain::outcome::Outcome>> {
+    finished
+        .iter()
+        .map(|f| {
+            if opted.contains(&f.execution_id.uuid()) && !f.outcome.opt_out {
+                std::borrow::Cow::Owned(crate::domain::outcome::Outcome { opt_out: true, ..f.outcome.clone() })
+            } else {
+                std::borrow::Cow::Borrowed(&f.outcome)
+            }
+        })
+        .collect()
 }

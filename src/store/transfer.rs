@@ -46,7 +46,7 @@ pub type Table = (&'static str, &'static [(&'static str, Kind)]);
 
 use Kind::{Bool, Bytes, Id, Instant, Int, Json, Real, Text, TextList};
 
-pub const TABLES: [Table; 8] = [
+pub const TABLES: [Table; 10] = [
     ("organizations", &[("id", Id), ("name", Text), ("created_at", Instant)]),
     (
         "api_tokens",
@@ -86,6 +86,7 @@ pub const TABLES: [Table; 8] = [
             ("working_hours", Json),
             ("working_hours_basis", Text),
             ("calendar_ids", Text),
+            ("frequency_caps", Text),
             ("max_retries", Int),
             ("retry_strategy", Text),
             ("cooldown_minutes", Int),
@@ -167,6 +168,7 @@ pub const TABLES: [Table; 8] = [
             ("updated_at", Instant),
             ("zone_key", Text),
             ("timezone_source", Text),
+            ("skip_reason", Text),
         ],
     ),
     (
@@ -202,6 +204,31 @@ pub const TABLES: [Table; 8] = [
             ("placed_seq", Int),
             ("closed_seq", Int),
             ("decision", Json),
+        ],
+    ),
+    (
+        "suppressions",
+        &[
+            ("id", Id),
+            ("organization_id", Id),
+            ("phone_number", Text),
+            ("scope", Text),
+            ("campaign_id", Id),
+            ("reason", Text),
+            ("expires_at", Instant),
+            ("created_at", Instant),
+            ("removed_at", Instant),
+        ],
+    ),
+    (
+        "suppression_history",
+        &[
+            ("suppression_id", Id),
+            ("added_at", Instant),
+            ("reason", Text),
+            ("expires_at", Instant),
+            ("removed_at", Instant),
+            ("closed_at", Instant),
         ],
     ),
 ];

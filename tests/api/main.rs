@@ -25,6 +25,7 @@ mod pacing;
 mod placement;
 mod recipient;
 mod stores;
+mod suppressions;
 mod telephony;
 mod tls;
 mod twilio;

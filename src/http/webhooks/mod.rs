@@ -76,19 +76,26 @@ async fn apply_provider_callback(st: &AppState, callback: Callback) -> Result<bo
 pub async fn call_status(State(st): State<AppState>, req: Request) -> Result<Response, Error> {
     let body = verified_body(&st, req).await?;
     let obj = parse_json_object(&body)?;
-    let (execution, report) = parse(&obj, st.clock.now())?;
+    let (execution, report, opted_out) = parse(&obj, st.clock.now())?;
     let reported = match execution {
         Some(execution_id) => st.dispatcher.report(execution_id, None, report).await?,
         None => Reported::Unknown,
     };
-    let applied = matches!(reported, Reported::Applied | Reported::HangUp);
+    // An opt-out reported during the call (by the agent, with any telephony) is kept on the call and
+    // recorded with its outcome (API.md §12.3).
+    let marked = match execution {
+        Some(execution_id) if opted_out => st.store.mark_opt_out(execution_id).await?,
+        _ => false,
+    };
+    let applied = marked || matches!(reported, Reported::Applied | Reported::HangUp);
     // `hang_up`: a machine answered and the campaign hangs up on machines; telephony ends the call.
     let hang_up = reported == Reported::HangUp;
     ok(&json!({ "execution_id": obj.get("execution_id"), "applied": applied, "hang_up": hang_up }))
 }
 
 /// Reads a callback body. Fields the server does not know are ignored, so that telephony can add some.
-fn parse(obj: &Map<String, Value>, now: DateTime<Utc>) -> Result<(Option<ExecutionId>, Report), Error> {
+/// Says too whether a progress report (`ringing`, `in-progress`) carries an opt-out.
+fn parse(obj: &Map<String, Value>, now: DateTime<Utc>) -> Result<(Option<ExecutionId>, Report, bool), Error> {
     let b = vec![Loc::from("body")];
     let mut p = Problems::default();
     let execution = p.field(obj, "execution_id", &b, true).and_then(|v| p.string(v, at(&b, "execution_id"), 1, 64));
@@ -145,6 +152,7 @@ fn parse(obj: &Map<String, Value>, now: DateTime<Utc>) -> Result<(Option<Executi
     if !p.is_empty() {
         return Err(Error::Validation(p.0));
     }
+    let in_call = matches!(status, Some(CallStatus::Ringing | CallStatus::InProgress));
     let report = match status {
         Some(CallStatus::Ringing) => Report::Ringing,
         Some(CallStatus::InProgress) => Report::Answered(answered_by),
@@ -168,5 +176,5 @@ fn parse(obj: &Map<String, Value>, now: DateTime<Utc>) -> Result<(Option<Executi
         })),
         None => return Err(Error::internal("call_status checked above")),
     };
-    Ok((execution.as_deref().and_then(ExecutionId::parse), report))
+    Ok((execution.as_deref().and_then(ExecutionId::parse), report, in_call && opt_out))
 }

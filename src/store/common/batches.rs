@@ -7,6 +7,7 @@ macro_rules! batch_writes {
         mod writes_written_once {
             use super::super::{JSON, LOCKED, Tx, db_at, db_id};
             use crate::domain::batch::{Batch, BatchStatus};
+            use crate::domain::contact::ContactStatus;
             use crate::domain::ids::{BatchId, CampaignId, OrgId};
             use crate::error::Error;
             use crate::store::OpenBatch;
@@ -19,8 +20,8 @@ macro_rules! batch_writes {
                     let sql = format!(
                         "INSERT INTO batches (id, campaign_id, organization_id, status, total_contacts,
                             concurrency_limit, max_retries_override, scheduled_start, expires_at, call_context,
-                            metadata, n_pending, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10{JSON}, $11{JSON}, $5, $12, $12)"
+                            metadata, n_pending, n_skipped, created_at, updated_at, completed_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10{JSON}, $11{JSON}, $13, $14, $12, $12, $15)"
                     );
                     sqlx::query(&sql)
                         .bind(db_id(b.id.uuid()))
@@ -35,6 +36,9 @@ macro_rules! batch_writes {
                         .bind(json_text(&b.call_context)?)
                         .bind(json_text(&b.metadata)?)
                         .bind(db_at(b.created_at))
+                        .bind(b.counters.get(ContactStatus::Pending))
+                        .bind(b.counters.get(ContactStatus::Skipped))
+                        .bind(b.completed_at.map(db_at))
                         .execute(&mut *self.0)
                         .await?;
                     Ok(())

@@ -12,7 +12,7 @@ macro_rules! claim_reads {
             use crate::error::Error;
             use crate::store::key_merge::KeyMerge;
             use crate::store::rows::{self, Cells};
-            use crate::store::shared::{BATCH_COLUMNS, CAMPAIGN_COLUMNS, LIVE};
+            use crate::store::shared::{BATCH_COLUMNS, CAMPAIGN_COLUMNS, LIVE, WAITING};
             use crate::store::{ClaimedContact, LockedForDispatch, ZoneWork};
             use chrono::{DateTime, Utc};
             use std::collections::HashMap;
@@ -62,7 +62,7 @@ macro_rules! claim_reads {
                     let columns = rows::CLAIMED_CONTACT_COLUMNS;
                     let due = format!(
                         "SELECT {columns} FROM contacts WHERE batch_id = $1
-                            AND status IN ('retrying', 'followup_scheduled') AND next_retry_at <= $2
+                            AND status IN {WAITING} AND next_retry_at <= $2
                          ORDER BY next_retry_at, seq LIMIT $3{SKIP_LOCKED}"
                     );
                     let mut found = sqlx::query(&due)
@@ -75,7 +75,7 @@ macro_rules! claim_reads {
                     if rest > 0 {
                         let pending = format!(
                             "SELECT {columns} FROM contacts WHERE batch_id = $1 AND status = 'pending'
-                             ORDER BY seq LIMIT $2{SKIP_LOCKED}"
+                                AND next_retry_at IS NULL ORDER BY seq LIMIT $2{SKIP_LOCKED}"
                         );
                         let more = sqlx::query(&pending).bind(db_id(batch.uuid())).bind(rest);
                         found.extend(more.fetch_all(&mut *self.0).await?);
@@ -93,16 +93,17 @@ macro_rules! claim_reads {
                     let columns = rows::CLAIMED_CONTACT_COLUMNS;
                     let due = format!(
                         "SELECT {columns} FROM contacts{ZONE_INDEX} WHERE batch_id = $1 AND zone_key = $2
-                            AND status IN ('retrying', 'followup_scheduled') AND next_retry_at <= $3
+                            AND status IN {WAITING} AND next_retry_at <= $3
                          ORDER BY next_retry_at, seq LIMIT $4{SKIP_LOCKED}"
                     );
                     let mut found = Vec::new();
                     // One look at the batch's due retries first: most claims have none, and then no key
                     // is asked for them.
-                    let any_due = sqlx::query(
+                    let probe = format!(
                         "SELECT id FROM contacts WHERE batch_id = $1 AND next_retry_at <= $2
-                            AND status IN ('retrying', 'followup_scheduled') LIMIT 1",
-                    )
+                            AND status IN {WAITING} LIMIT 1"
+                    );
+                    let any_due = sqlx::query(&probe)
                     .bind(db_id(batch.uuid()))
                     .bind(db_at(now))
                     .fetch_optional(&mut *self.0)
@@ -123,7 +124,8 @@ macro_rules! claim_reads {
                     // (`next_retry_at` is null for every pending contact: the order is the index's).
                     let pending = format!(
                         "SELECT {columns} FROM contacts{ZONE_INDEX} WHERE batch_id = $1 AND zone_key = $2
-                            AND status = 'pending' AND seq > $3 ORDER BY next_retry_at, seq LIMIT $4{SKIP_LOCKED}"
+                            AND status = 'pending' AND next_retry_at IS NULL AND seq > $3
+                         ORDER BY next_retry_at, seq LIMIT $4{SKIP_LOCKED}"
                     );
                     let page = (rest / keys.len() + 1).max(16);
                     let mut merge = KeyMerge::new(keys.len(), rest, |c: &ClaimedContact| c.seq);
@@ -170,17 +172,18 @@ macro_rules! claim_reads {
                 format!(
                     "SELECT b.id, b.scheduled_start, b.expires_at, b.in_flight, b.concurrency_limit, k.value AS zone_key,
                         EXISTS (SELECT 1 FROM contacts c WHERE c.batch_id = b.id AND c.zone_key = k.value
-                            AND c.status = 'pending') AS pending,
+                            AND c.status = 'pending' AND c.next_retry_at IS NULL) AS pending,
                         (SELECT min(c.next_retry_at) FROM contacts c WHERE c.batch_id = b.id
-                            AND c.zone_key = k.value AND c.status IN ('retrying', 'followup_scheduled'))
-                            AS next_retry_at
+                            AND c.zone_key = k.value AND c.status IN {WAITING}) AS next_retry_at
                      FROM batches b, {KEYS_OF_BATCH}
                      WHERE b.campaign_id = $1 AND b.status IN ('pending', 'in_progress')
                         AND (b.n_pending > 0 OR b.n_retrying > 0 OR b.n_followup_scheduled > 0)
                      UNION ALL
-                     SELECT b.id, b.scheduled_start, b.expires_at, b.in_flight, b.concurrency_limit, NULL, b.n_pending > 0,
+                     SELECT b.id, b.scheduled_start, b.expires_at, b.in_flight, b.concurrency_limit, NULL,
+                        EXISTS (SELECT 1 FROM contacts c WHERE c.batch_id = b.id AND c.status = 'pending'
+                            AND c.next_retry_at IS NULL),
                         (SELECT min(c.next_retry_at) FROM contacts c WHERE c.batch_id = b.id
-                            AND c.status IN ('retrying', 'followup_scheduled'))
+                            AND c.status IN {WAITING})
                      FROM batches b
                      WHERE b.campaign_id = $1 AND b.status IN ('pending', 'in_progress') AND b.zone_keys IS NULL
                         AND (b.n_pending > 0 OR b.n_retrying > 0 OR b.n_followup_scheduled > 0)"

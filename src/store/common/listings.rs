@@ -72,7 +72,8 @@ macro_rules! campaign_statements {
                     .bind(json_text(&s.metadata)?)
                     .bind(i64::from(s.concurrency_limit))
                     .bind(s.working_hours_basis.as_str())
-                    .bind(json_text(&s.calendar_ids.iter().map(ToString::to_string).collect::<Vec<_>>())?))
+                    .bind(json_text(&s.calendar_ids.iter().map(ToString::to_string).collect::<Vec<_>>())?)
+                    .bind(crate::domain::frequency::list_to_stored(&s.frequency_caps)))
             }
 
             /// Inserts a new campaign, on a pool or in a transaction.
@@ -81,9 +82,9 @@ macro_rules! campaign_statements {
                     "INSERT INTO campaigns (id, organization_id, name, agent_id, phone_numbers, phone_number_strategy,
                         working_hours_enforced, timezone, working_hours, max_retries, retry_strategy,
                         cooldown_minutes, default_call_variables, metadata, concurrency_limit, working_hours_basis,
-                        calendar_ids, status, created_at, updated_at)
+                        calendar_ids, frequency_caps, status, created_at, updated_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9{JSON}, $10, $11, $12, $13{JSON}, $14{JSON}, $15,
-                        $16, $17, $18, $19, $20)"
+                        $16, $17, $18, $19, $20, $21)"
                 );
                 let q = sqlx::query(&sql).bind(db_id(c.id.uuid())).bind(db_id(c.organization_id.uuid()));
                 bind_settings(q, &c.settings)?
@@ -126,7 +127,7 @@ macro_rules! campaign_statements {
                             working_hours_enforced = $7, timezone = $8, working_hours = $9{JSON}, max_retries = $10,
                             retry_strategy = $11, cooldown_minutes = $12, default_call_variables = $13{JSON},
                             metadata = $14{JSON}, concurrency_limit = $15, working_hours_basis = $16, calendar_ids = $17,
-                            updated_at = $18, opens_at = $19
+                            frequency_caps = $18, updated_at = $19, opens_at = $20
                          WHERE id = $1 AND status = $2"
                     );
                     let q = sqlx::query(&sql).bind(db_id(c.id.uuid())).bind(expected.as_str());

@@ -13,15 +13,17 @@ pub mod types {
     pub use crate::domain::calendar::Calendar;
     pub use crate::domain::campaign::{Campaign, CampaignStatus};
     pub use crate::domain::contact::{CallRecord, Contact, ContactStatus};
+    pub use crate::domain::frequency::PastCall;
     pub use crate::domain::ids::{BatchId, CalendarId, CampaignId, ContactId, ExecutionId, OrgId, TokenId};
     pub use crate::domain::outcome::Outcome;
+    pub use crate::domain::suppression::{NewSuppression, Suppression, SuppressionFilter};
     pub use crate::domain::timezone::Timezone;
     pub use crate::domain::voicemail::VoicemailAction;
     pub use crate::error::Error;
     pub use crate::store::{
         AcceptedCall, BatchFilter, ClaimedContact, Closed, DueNow, FinishedCall, IdempotencyBegin, IdempotencyClaim,
-        Ingested, LockedForDispatch, NewCall, OpenBatch, OrgRecord, Page, StatsSnapshot, StatusBreakdown, TokenRecord,
-        UnplacedCall, ZoneWork,
+        Ingested, LockedForDispatch, NewCall, OpenBatch, OrgRecord, Page, ScreenedContact, StatsSnapshot,
+        StatusBreakdown, TokenRecord, UnplacedCall, ZoneWork,
     };
     pub use chrono::{DateTime, Utc};
     pub use std::collections::HashMap;
@@ -123,6 +125,20 @@ macro_rules! store_methods {
         /// without a lock).
         fn zone_work(campaign: CampaignId) -> Vec<ZoneWork>;
 
+        /// A page of the organization's do-not-call entries, newest first, with their history, and the
+        /// number matching in all (entries in force at `now` only, unless the filter asks for all).
+        fn list_suppressions(org: OrgId, filter: &SuppressionFilter, page: &Page, now: DateTime<Utc>) -> (Vec<Suppression>, i64);
+        /// The organization's entries in force at `now` for these numbers, of every scope.
+        fn suppressions_of(org: OrgId, numbers: &[String], now: DateTime<Utc>) -> Vec<Suppression>;
+        /// Removes the entry in force of `phone` in its scope (the organization's when `campaign` is
+        /// none), keeping the row and its history; `None` when there is none.
+        fn remove_suppression(org: OrgId, phone: &str, campaign: Option<CampaignId>, now: DateTime<Utc>) -> Option<Suppression>;
+        /// The numbers among `numbers` that an entry in force at `now` stops `campaign` from calling.
+        fn suppressed_among(org: OrgId, campaign: CampaignId, numbers: &[String], now: DateTime<Utc>) -> Vec<String>;
+        /// The calls placed since `since` to these numbers by the organization's campaigns, or by
+        /// `campaign` only.
+        fn calls_to(org: OrgId, campaign: Option<CampaignId>, numbers: &[String], since: DateTime<Utc>) -> Vec<(String, PastCall)>;
+
         /// Active, open campaigns with room, whose due work has come (`due_at`, a lower bound: the
         /// claim recomputes it), and one of whose running batches has room and open contacts.
         fn dispatch_candidates(now: DateTime<Utc>) -> Vec<CampaignId>;
@@ -140,6 +156,9 @@ macro_rules! store_methods {
         /// Keeps the provider's id for a live call that has none yet; `false` when the call has one, is
         /// not live, or does not exist.
         fn name_call(call: ExecutionId, provider_call_id: &str) -> bool;
+        /// Marks a live call as one where the person opted out (API.md §12.3): the outcome recorded
+        /// later carries it; `false` when the call is not live or does not exist.
+        fn mark_opt_out(call: ExecutionId) -> bool;
         /// The voicemail action of the campaign a call belongs to; `None` when there is no such call.
         fn voicemail_action_of(call: ExecutionId) -> Option<VoicemailAction>;
         /// When a call was answered (`Some(None)`: not answered); `None` when there is no such call.
@@ -222,7 +241,7 @@ macro_rules! tx_methods {
         /// Deletes a campaign in status `expected`, with everything that belongs to it.
         fn delete_campaign(id: CampaignId, expected: CampaignStatus) -> bool;
 
-        /// Inserts a batch row (its counters say every contact is pending).
+        /// Inserts a batch row (its contacts are pending or, suppressed, skipped).
         fn insert_batch(b: &Batch) -> ();
         /// Reads and locks the organization's batch until the transaction ends.
         fn lock_batch(org: OrgId, id: BatchId) -> Option<Batch>;
@@ -275,6 +294,27 @@ macro_rules! tx_methods {
         fn claim_contacts_in(batch: BatchId, keys: &[String], now: DateTime<Utc>, limit: i64) -> Vec<ClaimedContact>;
         /// The work waiting in each zone key of the campaign's pending and running batches.
         fn zone_work(campaign: CampaignId) -> Vec<ZoneWork>;
+        /// As `Store::suppressed_among`, ordered with additions to the list: no addition commits
+        /// between this read and the end of the transaction.
+        fn suppressed_among(org: OrgId, campaign: CampaignId, numbers: &[String], now: DateTime<Utc>) -> Vec<String>;
+        /// Holds these numbers until the transaction ends, so that claims of one number under an
+        /// organization-wide cap count one after the other.
+        fn lock_numbers(numbers: &[String]) -> ();
+        /// As `Store::calls_to`, in the transaction.
+        fn calls_to(org: OrgId, campaign: Option<CampaignId>, numbers: &[String], since: DateTime<Utc>) -> Vec<(String, PastCall)>;
+        /// Skips claimed contacts whose numbers are suppressed (`skip_reason: "suppressed"`), moving
+        /// every counter, and completes the batches and campaigns this finishes.
+        fn skip_claimed(contacts: &[ScreenedContact], now: DateTime<Utc>) -> ();
+        /// Holds claimed contacts back until the instants given (a frequency cap): they keep their
+        /// status and are due again then.
+        fn hold_claimed(holds: &[(ContactId, DateTime<Utc>)]) -> ();
+        /// Adds do-not-call entries (one per number and scope) ordered with claims (see
+        /// `suppressed_among`); an entry in force is left as it is, a removed or expired one opens
+        /// again with its episode kept in its history. Returns how many were added.
+        fn add_suppressions(org: OrgId, entries: &[NewSuppression], now: DateTime<Utc>) -> u64;
+        /// Skips the contacts of a batch being stored whose numbers an entry in force stops the
+        /// campaign from calling (`skip_reason: "suppressed"`); returns how many.
+        fn skip_suppressed(org: OrgId, campaign: CampaignId, batch: BatchId, now: DateTime<Utc>) -> i64;
         /// Calls in flight per caller-ID number of the campaign.
         fn live_calls_by_number(campaign: CampaignId) -> HashMap<String, i64>;
         /// Writes the claimed calls, marks their contacts, and moves every counter: the batches', and

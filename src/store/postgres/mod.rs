@@ -12,6 +12,7 @@ mod orgs;
 mod pacing;
 mod release;
 mod settle;
+mod suppressions;
 mod transfer;
 mod wake;
 mod warm;
@@ -81,6 +82,16 @@ fn db_ids(ids: Vec<uuid::Uuid>) -> Vec<uuid::Uuid> {
 fn among_ids(param: &str) -> String {
     format!("= ANY({param})")
 }
+
+/// The test of a text column against the parameter `param` holding a list of texts (`db_texts`).
+fn among_texts(param: &str) -> String {
+    format!("= ANY({param})")
+}
+
+/// How a claim holds its organization's row while it reads the do-not-call list, and how an
+/// addition to the list holds it (they exclude each other; foreign-key checks are not held up).
+const ORG_SHARED: &str = " FOR SHARE";
+const ORG_EXCLUSIVE: &str = " FOR NO KEY UPDATE";
 
 /// A list of texts as PostgreSQL binds it: `text[]`.
 fn db_texts(items: Vec<&str>) -> Result<Vec<&str>, Error> {

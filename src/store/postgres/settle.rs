@@ -10,7 +10,7 @@ use crate::domain::ids::ExecutionId;
 use crate::domain::outcome::{Attempts, Outcome};
 use crate::domain::outcome::{LiveCall, decide};
 use crate::error::Error;
-use crate::store::rows;
+use crate::store::rows::{self, Cells};
 use crate::store::shared::{ADD_CAMPAIGN_OUTCOMES, LIVE};
 use crate::store::{Closed, FinishedCall};
 use chrono::{DateTime, Utc};
@@ -142,7 +142,7 @@ async fn record_locked(
     let ids: Vec<Uuid> = finished.iter().map(|f| f.execution_id.uuid()).collect();
     let locked: Vec<Uuid> = campaigns.keys().copied().collect();
     let live_sql = format!(
-        "SELECT id, contact_id, batch_id, campaign_id, kind FROM call_records
+        "SELECT id, contact_id, batch_id, campaign_id, kind, opt_out FROM call_records
          WHERE id = ANY($1) AND campaign_id = ANY($2) AND call_status IN {LIVE} FOR UPDATE"
     );
     let live = sqlx::query(&live_sql).bind(&ids).bind(&locked).fetch_all(&mut *tx).await?;
@@ -168,7 +168,11 @@ async fn record_locked(
     let batches: HashMap<Uuid, (BatchStatus, Option<i64>)> =
         batch_rows.iter().map(rows::batch_retries).collect::<Result<_, _>>()?;
 
-    let closing = finished.iter().map(|f| (f.execution_id.uuid(), &f.outcome, f.ended_at));
+    // An opt-out reported during the call counts with the outcome.
+    let opted: Vec<Uuid> =
+        live.iter().filter(|r| r.flag("opt_out").unwrap_or(false)).map(|r| r.id("id")).collect::<Result<_, _>>()?;
+    let outcomes = crate::store::shared::with_opt_outs(finished, &opted);
+    let closing = finished.iter().zip(&outcomes).map(|(f, o)| (f.execution_id.uuid(), o.as_ref(), f.ended_at));
     let recorded = decide(closing, calls, &contacts, &batches, &campaigns);
 
     // Write.
@@ -255,6 +259,8 @@ async fn record_locked(
     }
     let touched: Vec<Uuid> = recorded.batches.keys().copied().collect();
     complete_finished(&mut tx, &touched, now).await?;
+    let opted_out: Vec<Uuid> = recorded.calls.iter().filter(|c| c.1.opt_out).map(|c| c.0).collect();
+    super::suppressions::record_opt_outs(&mut tx, &opted_out, now).await?;
     tx.commit().await?;
     Ok(recorded.calls.iter().map(|c| (ExecutionId::from_uuid(c.0), c.1.status)).collect())
 }

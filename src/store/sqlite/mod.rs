@@ -17,6 +17,7 @@ mod orgs;
 mod pacing;
 mod release;
 mod settle;
+mod suppressions;
 mod transfer;
 mod wake;
 
@@ -353,6 +354,14 @@ fn db_ids(ids: Vec<Uuid>) -> String {
 fn among_ids(param: &str) -> String {
     format!("IN (SELECT value FROM json_each({param}))")
 }
+
+/// The test of a text column against the parameter `param` holding a list of texts (`db_texts`).
+fn among_texts(param: &str) -> String {
+    among_ids(param)
+}
+
+/// No row lock: the one writer already orders a claim and an addition to the do-not-call list.
+const ORG_SHARED: &str = "";
 
 /// JSON is stored as the text it is bound as.
 const JSON: &str = "";

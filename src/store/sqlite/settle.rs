@@ -105,7 +105,7 @@ async fn record_locked(
     now: DateTime<Utc>,
 ) -> Result<Vec<Closed>, Error> {
     let live_sql = format!(
-        "SELECT id, contact_id, batch_id, campaign_id, kind FROM call_records
+        "SELECT id, contact_id, batch_id, campaign_id, kind, opt_out FROM call_records
          WHERE id IN (SELECT value FROM json_each(?1)) AND campaign_id IN (SELECT value FROM json_each(?2))
            AND call_status IN {LIVE}"
     );
@@ -127,7 +127,11 @@ async fn record_locked(
     let batches: HashMap<Uuid, (BatchStatus, Option<i64>)> =
         batch_rows.iter().map(rows::batch_retries).collect::<Result<_, _>>()?;
 
-    let closing = finished.iter().map(|f| (f.execution_id.uuid(), &f.outcome, f.ended_at));
+    // An opt-out reported during the call counts with the outcome.
+    let opted: Vec<Uuid> =
+        live.iter().filter(|r| r.flag("opt_out").unwrap_or(false)).map(|r| r.id("id")).collect::<Result<_, _>>()?;
+    let outcomes = crate::store::shared::with_opt_outs(finished, &opted);
+    let closing = finished.iter().zip(&outcomes).map(|(f, o)| (f.execution_id.uuid(), o.as_ref(), f.ended_at));
     let recorded = decide(closing, calls, &contacts, &batches, &campaigns);
 
     // Write.
@@ -219,6 +223,8 @@ async fn record_locked(
     }
     let touched: Vec<Uuid> = recorded.batches.keys().copied().collect();
     complete_finished(&mut tx, &touched, now).await?;
+    let opted_out: Vec<Uuid> = recorded.calls.iter().filter(|c| c.1.opt_out).map(|c| c.0).collect();
+    super::suppressions::record_opt_outs(&mut tx, &opted_out, now).await?;
     tx.commit().await?;
     Ok(recorded.calls.iter().map(|c| (ExecutionId::from_uuid(c.0), c.1.status)).collect())
 }

@@ -1,0 +1,183 @@
+//! A suppression and a claim are serialised (API.md §12.3: no call starts for a number after its
+//! suppression commits), and an opt-out commits with its outcome or not at all, even through a
+//! kill -9. PostgreSQL, where transactions interleave; SQLite's one writer runs them one by one.
+
+use super::{batch, campaign};
+use crate::common::{Db, TOKEN, TestApp, at, fresh_postgres_url};
+use crate::telephony::MONDAY_10;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// The organization's id as stored.
+fn org_uuid(org: &str) -> uuid::Uuid {
+    graine::domain::ids::OrgId::parse(org).unwrap().uuid()
+}
+
+/// Waits (at most 20 s) until some statement of the database waits for a lock.
+async fn lock_waited_for(db: &mut Db) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while db
+        .number("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+        .await
+        == 0
+    {
+        assert!(std::time::Instant::now() < deadline, "nothing waited for the lock");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+async fn organization(app: &TestApp, campaign: &str) -> uuid::Uuid {
+    org_uuid(app.get(&format!("/api/v1/campaigns/{campaign}")).await.body["organization_id"].as_str().unwrap())
+}
+
+#[tokio::test]
+async fn a_claim_waits_for_a_suppression_being_added_and_then_skips_the_number() {
+    let app = TestApp::start_postgres_with(|c| {
+        c.test_clock = true;
+        c.clock_start = Some(at(MONDAY_10));
+    })
+    .await;
+    let c = campaign(&app, json!({})).await;
+    let b = batch(&app, &c, &["+14155550100"], json!({"scheduled_start": "2026-11-30T10:01:00Z"})).await;
+    let org = organization(&app, &c).await;
+    // Another replica adds the number, and has not committed yet.
+    let mut adder = app.db().await;
+    let _: Vec<(i64,)> = adder.rows("BEGIN").await;
+    let _: Vec<(i64,)> =
+        adder.rows(&format!("SELECT CAST(1 AS BIGINT) FROM organizations WHERE id = '{org}' FOR NO KEY UPDATE")).await;
+    let _: Vec<(i64,)> = adder
+        .rows(&format!(
+            "INSERT INTO suppressions (id, organization_id, phone_number, scope, created_at)
+             VALUES ('{}', '{org}', '+14155550100', '', now()) RETURNING CAST(1 AS BIGINT)",
+            uuid::Uuid::now_v7()
+        ))
+        .await;
+    let claim = tokio::spawn({
+        let (client, base) = (app.client.clone(), app.base.clone());
+        async move {
+            client
+                .post(format!("{base}/api/v1/test/clock"))
+                .bearer_auth(TOKEN)
+                .json(&json!({"advance_seconds": 120}))
+                .send()
+                .await
+        }
+    });
+    let mut watcher = app.db().await;
+    lock_waited_for(&mut watcher).await;
+    let _: Vec<(i64,)> = adder.rows("COMMIT").await;
+    assert_eq!(claim.await.unwrap().unwrap().status(), 200);
+    let contact = &app.contacts_with_calls(b["batch_id"].as_str().unwrap()).await[0];
+    assert_eq!(
+        (contact["status"].as_str(), contact["skip_reason"].as_str()),
+        (Some("skipped"), Some("suppressed")),
+        "{contact}"
+    );
+    assert_eq!(contact["call_records"], json!([]), "no call starts after the suppression commits");
+}
+
+#[tokio::test]
+async fn an_addition_waits_for_a_claim_under_way() {
+    let app = TestApp::start_postgres_with(|c| {
+        c.test_clock = true;
+        c.clock_start = Some(at(MONDAY_10));
+    })
+    .await;
+    let c = campaign(&app, json!({})).await;
+    let org = organization(&app, &c).await;
+    // A claim reading the list holds the organization's row in share mode until it commits.
+    let mut claim = app.db().await;
+    let _: Vec<(i64,)> = claim.rows("BEGIN").await;
+    let _: Vec<(i64,)> =
+        claim.rows(&format!("SELECT CAST(1 AS BIGINT) FROM organizations WHERE id = '{org}' FOR SHARE")).await;
+    let add = tokio::spawn({
+        let (client, base) = (app.client.clone(), app.base.clone());
+        async move {
+            let body = json!({"entries": [{"phone_number": "+14155550100"}]});
+            client.post(format!("{base}/api/v1/suppressions")).bearer_auth(TOKEN).json(&body).send().await
+        }
+    });
+    let mut watcher = app.db().await;
+    lock_waited_for(&mut watcher).await;
+    assert!(!add.is_finished());
+    let _: Vec<(i64,)> = claim.rows("COMMIT").await;
+    let answer: Value = add.await.unwrap().unwrap().json().await.unwrap();
+    assert_eq!(answer["added"], 1, "{answer}");
+}
+
+/// A `graine serve` process on `url` with the test clock at `MONDAY_10`; returns it and its base URL.
+fn spawn_server(url: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_graine"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--database-url", url, "--bootstrap-token", TOKEN])
+        .args(["--test-clock", "--clock-start", MONDAY_10, "--simulated-call-seconds", "30"])
+        .env("GRAINE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("graine runs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("the server says where it listens").unwrap();
+        if let Some(url) = line.strip_prefix("graine listening on ") {
+            break url.trim().to_owned();
+        }
+    };
+    (child, base)
+}
+
+async fn post(client: &reqwest::Client, base: &str, path: &str, body: Value) -> Value {
+    let r = client.post(format!("{base}{path}")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_kill_between_an_opt_out_and_its_commit_leaves_neither_the_outcome_nor_the_suppression() {
+    let url = fresh_postgres_url().await;
+    let (mut child, base) = spawn_server(&url);
+    let client = reqwest::Client::new();
+    let body = json!({"name": "Opt-out", "agent_id": "a", "phone_numbers": ["+12025550123"]});
+    let c = post(&client, &base, "/api/v1/campaigns/", body).await;
+    let contacts = json!([{"phone_number": "+14155550007", "call_variables": {"callee_name": "Ann"}}]);
+    post(&client, &base, "/api/v1/batches/", json!({"campaign_id": c["campaign_id"], "contacts": contacts})).await;
+    post(&client, &base, "/api/v1/test/clock", json!({"advance_seconds": 1})).await;
+    let org = org_uuid(c["organization_id"].as_str().unwrap());
+    let mut db = Db::connect(&url).await;
+    let live = "SELECT count(*) FROM call_records WHERE call_status IN ('dispatched', 'ringing', 'in_progress')";
+    assert_eq!(db.number(live).await, 1);
+    // A claim of another replica holds the organization's row: the opt-out's transaction, its
+    // outcome written, waits for it to add the number.
+    let mut claim = Db::connect(&url).await;
+    let _: Vec<(i64,)> = claim.rows("BEGIN").await;
+    let _: Vec<(i64,)> =
+        claim.rows(&format!("SELECT CAST(1 AS BIGINT) FROM organizations WHERE id = '{org}' FOR SHARE")).await;
+    let ending = tokio::spawn({
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            client
+                .post(format!("{base}/api/v1/test/clock"))
+                .bearer_auth(TOKEN)
+                .json(&json!({"advance_seconds": 120}))
+                .send()
+                .await
+        }
+    });
+    lock_waited_for(&mut db).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = ending.await;
+    let _: Vec<(i64,)> = claim.rows("ROLLBACK").await;
+    assert_eq!(db.number(live).await, 1, "the outcome was not recorded");
+    assert_eq!(db.number("SELECT count(*) FROM suppressions").await, 0, "nor the suppression");
+
+    // A new server records both, together.
+    let app = TestApp::start_on(&url, |c| {
+        c.test_clock = true;
+        c.clock_start = Some(at("2026-11-30T10:00:01Z"));
+        c.simulated_call_seconds = 30;
+    })
+    .await;
+    app.advance(120).await;
+    assert_eq!(db.number(live).await, 0);
+    assert_eq!(db.number("SELECT count(*) FROM suppressions WHERE reason = 'opt_out'").await, 1);
+}
