@@ -7,7 +7,7 @@
 //! the clock burns down everything due, and its time is measured. One contact in 100 is on the list.
 
 use super::recipient::number;
-use super::{TOKEN, fresh_db, post, spawn};
+use super::{fresh_db, post, spawn};
 use serde_json::{Value, json};
 use std::time::Instant;
 
@@ -79,16 +79,7 @@ async fn run(rules: bool, port: u16) -> Run {
     let started = Instant::now();
     post(&client, format!("{}/api/v1/test/clock", server.base), json!({"set": "2026-12-02T00:00:00Z"})).await;
     let elapsed = started.elapsed().as_secs_f64();
-    let stats = client
-        .get(format!("{}/api/v1/campaigns/{}/stats", server.base, c["campaign_id"].as_str().unwrap_or_default()))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
-    let placed = stats["total_call_attempts"].as_i64().unwrap_or(0);
+    let placed = super::recipient::calls_placed(&client, &server.base, &c).await;
     Run { adds, ingest, placed, burn: placed as f64 / elapsed }
 }
 

@@ -88,8 +88,14 @@ async fn run(basis: &str, port: u16) -> (f64, i64, f64) {
     let started = Instant::now();
     post(&client, format!("{}/api/v1/test/clock", server.base), set("2026-12-02T00:00:00Z")).await;
     let elapsed = started.elapsed().as_secs_f64();
+    let placed = calls_placed(&client, &server.base, &c).await;
+    (ingest, placed, placed as f64 / elapsed)
+}
+
+/// The calls the campaign `c` (its create answer) placed, as its stats say.
+pub(super) async fn calls_placed(client: &reqwest::Client, base: &str, c: &Value) -> i64 {
     let stats = client
-        .get(format!("{}/api/v1/campaigns/{}/stats", server.base, c["campaign_id"].as_str().unwrap_or_default()))
+        .get(format!("{base}/api/v1/campaigns/{}/stats", c["campaign_id"].as_str().unwrap_or_default()))
         .bearer_auth(TOKEN)
         .send()
         .await
@@ -97,8 +103,7 @@ async fn run(basis: &str, port: u16) -> (f64, i64, f64) {
         .json::<Value>()
         .await
         .unwrap();
-    let placed = stats["total_call_attempts"].as_i64().unwrap_or(0);
-    (ingest, placed, placed as f64 / elapsed)
+    stats["total_call_attempts"].as_i64().unwrap_or(0)
 }
 
 /// The CPU (% of one core) a dispatching server and its PostgreSQL backends use over 30 s while

@@ -10,7 +10,7 @@ mod server;
 
 pub use clock::{DISPATCH_SLOTS, at, eventually, release_dispatch_slot};
 pub use http::{Resp, campaign_body, campaign_path, id_of, instant};
-pub use server::{Db, TestApp, fresh_postgres_url, fresh_sqlite_url, sqlite};
+pub use server::{Db, TestApp, fresh_postgres_url, fresh_sqlite_url, spawn_graine, sqlite};
 
 /// The token every test server is bootstrapped with.
 pub const TOKEN: &str = "gat_test_token_0123456789abcdef";

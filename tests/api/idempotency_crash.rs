@@ -1,10 +1,8 @@
 //! `Idempotency-Key` under failure (API.md §1): the work and its stored response commit together, and a
 //! key whose request died with its server is free again once its lease lapses (30 s), never 24 h.
 
-use crate::common::{Db, TOKEN, TestApp, at, fresh_postgres_url, fresh_sqlite_url, sqlite};
+use crate::common::{Db, TOKEN, TestApp, at, fresh_postgres_url, fresh_sqlite_url, spawn_graine, sqlite};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const START: &str = "2026-11-30T10:00:00Z";
@@ -42,30 +40,10 @@ async fn wait_for_claim(db: &mut Db) {
     }
 }
 
-/// A `graine serve` process on `url` with the test clock at `START`; returns it and its base URL.
-fn spawn_server(url: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_graine"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--database-url", url, "--bootstrap-token", TOKEN])
-        .args(["--test-clock", "--clock-start", START])
-        .env("GRAINE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("graine runs");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("the server says where it listens").unwrap();
-        if let Some(url) = line.strip_prefix("graine listening on ") {
-            break url.trim().to_owned();
-        }
-    };
-    (child, base)
-}
-
 #[tokio::test]
 async fn a_key_whose_request_died_with_its_server_is_free_again_once_its_lease_lapses() {
     let url = if sqlite() { fresh_sqlite_url() } else { fresh_postgres_url().await };
-    let (mut child, base) = spawn_server(&url);
+    let (mut child, base) = spawn_graine(&url, &["--test-clock", "--clock-start", START]);
     let client = reqwest::Client::new();
     let campaign = client
         .post(format!("{base}/api/v1/campaigns/"))

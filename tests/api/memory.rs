@@ -1,10 +1,9 @@
 //! Memory comes back: a 100,000-contact upload is read without building it as one tree of values,
 //! and what it used is handed back to the system once it is done (the real binary, its allocator).
 
-use crate::common::{TOKEN, fresh_postgres_url, fresh_sqlite_url, sqlite};
+use crate::common::{TOKEN, fresh_postgres_url, fresh_sqlite_url, spawn_graine, sqlite};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// The server, killed when dropped.
@@ -29,20 +28,7 @@ fn memory(pid: u32) -> (f64, f64) {
 #[tokio::test]
 async fn an_upload_of_100000_contacts_peaks_low_and_its_memory_comes_back() {
     let url = if sqlite() { fresh_sqlite_url() } else { fresh_postgres_url().await };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_graine"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--database-url", &url, "--bootstrap-token", TOKEN])
-        .env("GRAINE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("graine runs");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("the server says where it listens").unwrap();
-        if let Some(url) = line.strip_prefix("graine listening on ") {
-            break url.trim().to_owned();
-        }
-    };
+    let (child, base) = spawn_graine(&url, &[]);
     let server = Server(child);
     let pid = server.0.id();
     let client = reqwest::Client::new();

@@ -163,17 +163,7 @@ macro_rules! suppression_statements {
                     numbers: &[String],
                     now: DateTime<Utc>,
                 ) -> Result<Vec<String>, Error> {
-                    if numbers.is_empty() {
-                        return Ok(Vec::new());
-                    }
-                    let sql = suppressed_sql();
-                    Ok(sqlx::query_scalar(&sql)
-                        .bind(db_id(org.uuid()))
-                        .bind(db_texts(numbers.iter().map(String::as_str).collect())?)
-                        .bind(db_at(now))
-                        .bind(scope_of(campaign))
-                        .fetch_all(self.lookups())
-                        .await?)
+                    suppressed_among(self.lookups(), org, campaign, numbers, now).await
                 }
 
                 /// The calls placed to these numbers since `since` by the organization's campaigns
@@ -225,14 +215,30 @@ macro_rules! suppression_statements {
                 }
             }
 
-            /// Numbers (`$2`) of organization `$1` an entry in force at `$3` stops campaign `$4` from calling.
-            fn suppressed_sql() -> String {
-                format!(
+            /// The numbers among `numbers` an entry of `org` in force at `now` stops `campaign` from calling.
+            async fn suppressed_among<'e>(
+                db: impl sqlx::Executor<'e, Database = super::super::Db>,
+                org: OrgId,
+                campaign: CampaignId,
+                numbers: &[String],
+                now: DateTime<Utc>,
+            ) -> Result<Vec<String>, Error> {
+                if numbers.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let sql = format!(
                     "SELECT DISTINCT phone_number FROM suppressions WHERE organization_id = $1
                         AND phone_number {} AND {}",
                     among_texts("$2"),
                     in_force("", "$3", "$4")
-                )
+                );
+                Ok(sqlx::query_scalar(&sql)
+                    .bind(db_id(org.uuid()))
+                    .bind(db_texts(numbers.iter().map(String::as_str).collect())?)
+                    .bind(db_at(now))
+                    .bind(scope_of(campaign))
+                    .fetch_all(db)
+                    .await?)
             }
 
             async fn calls_to<'e>(
@@ -280,17 +286,7 @@ macro_rules! suppression_statements {
                 ) -> Result<Vec<String>, Error> {
                     let lock = format!("SELECT id FROM organizations WHERE id = $1{ORG_SHARED}");
                     sqlx::query(&lock).bind(db_id(org.uuid())).fetch_optional(&mut *self.0).await?;
-                    if numbers.is_empty() {
-                        return Ok(Vec::new());
-                    }
-                    let sql = suppressed_sql();
-                    Ok(sqlx::query_scalar(&sql)
-                        .bind(db_id(org.uuid()))
-                        .bind(db_texts(numbers.iter().map(String::as_str).collect())?)
-                        .bind(db_at(now))
-                        .bind(scope_of(campaign))
-                        .fetch_all(&mut *self.0)
-                        .await?)
+                    suppressed_among(&mut *self.0, org, campaign, numbers, now).await
                 }
 
                 pub async fn calls_to(

@@ -184,3 +184,25 @@ impl TestApp {
             .collect()
     }
 }
+
+/// A real `graine serve` process on `url` with the bootstrap token and `args`, its logs quiet; returns
+/// it and the base URL it says it listens on (for tests that kill it or read its memory).
+pub fn spawn_graine(url: &str, args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_graine"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--database-url", url, "--bootstrap-token", TOKEN])
+        .args(args)
+        .env("GRAINE_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("graine runs");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("the server says where it listens").unwrap();
+        if let Some(url) = line.strip_prefix("graine listening on ") {
+            break url.trim().to_owned();
+        }
+    };
+    (child, base)
+}

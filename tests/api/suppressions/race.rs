@@ -3,11 +3,9 @@
 //! kill -9. PostgreSQL, where transactions interleave; SQLite's one writer runs them one by one.
 
 use super::{batch, campaign};
-use crate::common::{Db, TOKEN, TestApp, at, fresh_postgres_url};
+use crate::common::{Db, TOKEN, TestApp, at, fresh_postgres_url, spawn_graine};
 use crate::telephony::MONDAY_10;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 
 /// The organization's id as stored.
 fn org_uuid(org: &str) -> uuid::Uuid {
@@ -27,18 +25,24 @@ async fn lock_waited_for(db: &mut Db) {
     }
 }
 
-async fn organization(app: &TestApp, campaign: &str) -> uuid::Uuid {
-    org_uuid(app.get(&format!("/api/v1/campaigns/{campaign}")).await.body["organization_id"].as_str().unwrap())
-}
-
-#[tokio::test]
-async fn a_claim_waits_for_a_suppression_being_added_and_then_skips_the_number() {
+/// A PostgreSQL server on the test clock, whatever the run's store, and a campaign.
+async fn postgres_campaign() -> (TestApp, String) {
     let app = TestApp::start_postgres_with(|c| {
         c.test_clock = true;
         c.clock_start = Some(at(MONDAY_10));
     })
     .await;
     let c = campaign(&app, json!({})).await;
+    (app, c)
+}
+
+async fn organization(app: &TestApp, campaign: &str) -> uuid::Uuid {
+    org_uuid(app.get(&format!("/api/v1/campaigns/{campaign}")).await.body["organization_id"].as_str().unwrap())
+}
+
+#[tokio::test]
+async fn a_claim_waits_for_a_suppression_being_added_and_then_skips_the_number() {
+    let (app, c) = postgres_campaign().await;
     let b = batch(&app, &c, &["+14155550100"], json!({"scheduled_start": "2026-11-30T10:01:00Z"})).await;
     let org = organization(&app, &c).await;
     // Another replica adds the number, and has not committed yet.
@@ -79,12 +83,7 @@ async fn a_claim_waits_for_a_suppression_being_added_and_then_skips_the_number()
 
 #[tokio::test]
 async fn an_addition_waits_for_a_claim_under_way() {
-    let app = TestApp::start_postgres_with(|c| {
-        c.test_clock = true;
-        c.clock_start = Some(at(MONDAY_10));
-    })
-    .await;
-    let c = campaign(&app, json!({})).await;
+    let (app, c) = postgres_campaign().await;
     let org = organization(&app, &c).await;
     // A claim reading the list holds the organization's row in share mode until it commits.
     let mut claim = app.db().await;
@@ -106,26 +105,6 @@ async fn an_addition_waits_for_a_claim_under_way() {
     assert_eq!(answer["added"], 1, "{answer}");
 }
 
-/// A `graine serve` process on `url` with the test clock at `MONDAY_10`; returns it and its base URL.
-fn spawn_server(url: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_graine"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--database-url", url, "--bootstrap-token", TOKEN])
-        .args(["--test-clock", "--clock-start", MONDAY_10, "--simulated-call-seconds", "30"])
-        .env("GRAINE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("graine runs");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("the server says where it listens").unwrap();
-        if let Some(url) = line.strip_prefix("graine listening on ") {
-            break url.trim().to_owned();
-        }
-    };
-    (child, base)
-}
-
 async fn post(client: &reqwest::Client, base: &str, path: &str, body: Value) -> Value {
     let r = client.post(format!("{base}{path}")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
     r.json().await.unwrap()
@@ -134,7 +113,8 @@ async fn post(client: &reqwest::Client, base: &str, path: &str, body: Value) -> 
 #[tokio::test]
 async fn a_kill_between_an_opt_out_and_its_commit_leaves_neither_the_outcome_nor_the_suppression() {
     let url = fresh_postgres_url().await;
-    let (mut child, base) = spawn_server(&url);
+    let (mut child, base) =
+        spawn_graine(&url, &["--test-clock", "--clock-start", MONDAY_10, "--simulated-call-seconds", "30"]);
     let client = reqwest::Client::new();
     let body = json!({"name": "Opt-out", "agent_id": "a", "phone_numbers": ["+12025550123"]});
     let c = post(&client, &base, "/api/v1/campaigns/", body).await;
