@@ -30,19 +30,23 @@ wire_enum!(
 /// Every reason no contact of `batch` can be called at `now`; empty when calls can start.
 /// `next_due_retry` is the earliest due time of the batch's retries and follow-ups; `paced` says
 /// that this second's `--calls-per-second` are all used; `open` that the calling hours let some of
-/// its contacts be called now (`hours_open`).
+/// its contacts be called now (`hours_open`); `capped` that every pending contact is held back by a
+/// frequency cap (then `next_due_retry` counts them too, at the end of their hold).
 pub fn blocked_by(
     campaign: &Campaign,
     batch: &Batch,
     next_due_retry: Option<DateTime<Utc>>,
     paced: bool,
     open: HoursNow,
+    capped: bool,
     now: DateTime<Utc>,
 ) -> Vec<BlockedBy> {
     let mut reasons = reasons_now(campaign, batch, open, paced, now);
-    let due = batch.counters.get(ContactStatus::Pending) > 0 || next_due_retry.is_some_and(|t| t <= now);
+    let pending = batch.counters.get(ContactStatus::Pending) > 0 && !capped;
+    let due = pending || next_due_retry.is_some_and(|t| t <= now);
     if batch.status.is_terminal() || !due {
-        reasons.push(BlockedBy::NothingDue);
+        let held = capped && !batch.status.is_terminal();
+        reasons.push(if held { BlockedBy::FrequencyCap } else { BlockedBy::NothingDue });
     }
     reasons
 }

@@ -323,7 +323,8 @@ pub async fn debug(
     let hours = store.calling_hours(&campaign).await?;
     let work = if hours.by_key() { store.zone_work(campaign.id).await? } else { Vec::new() };
     let open = hours_open(&hours, batch.id, &work, now);
-    let blocked_by = blocked_by(&campaign, &batch, next_due, paced, open, now);
+    let capped = batch.counters.get(ContactStatus::Pending) > 0 && !store.any_pending_unheld(id).await?;
+    let blocked_by = blocked_by(&campaign, &batch, next_due, paced, open, capped, now);
     let stuck_pending = if blocked_by.is_empty() {
         store.pending_untouched_since(id, now - Duration::minutes(STUCK_AFTER_MINUTES)).await?
     } else {

@@ -65,6 +65,17 @@ macro_rules! contact_reads {
                     rows.iter().map(|r| Ok(ContactId::from_uuid(r.id("id")?))).collect()
                 }
 
+                pub async fn any_pending_unheld(&self, batch: BatchId) -> Result<bool, Error> {
+                    let row = sqlx::query(
+                        "SELECT id FROM contacts WHERE batch_id = $1 AND status = 'pending' AND next_retry_at IS NULL
+                         LIMIT 1",
+                    )
+                    .bind(db_id(batch.uuid()))
+                    .fetch_optional(self.reads())
+                    .await?;
+                    Ok(row.is_some())
+                }
+
                 pub async fn pending_untouched_since(&self, batch: BatchId, before: DateTime<Utc>) -> Result<i64, Error> {
                     Ok(sqlx::query_scalar(
                         "SELECT count(*) FROM contacts WHERE batch_id = $1 AND status = 'pending' AND updated_at < $2",

@@ -114,6 +114,8 @@ macro_rules! store_methods {
         fn status_breakdown(batch: BatchId) -> Vec<StatusBreakdown>;
         /// Up to `n` of the batch's pending contacts, first in dispatch order.
         fn pending_sample(batch: BatchId, n: i64) -> Vec<ContactId>;
+        /// Whether some pending contact of the batch is not held back by a frequency cap.
+        fn any_pending_unheld(batch: BatchId) -> bool;
         /// Pending contacts of the batch untouched since `before`.
         fn pending_untouched_since(batch: BatchId, before: DateTime<Utc>) -> i64;
         /// The earliest time a retry or follow-up of the batch is due, if any is waiting.
