@@ -13,6 +13,13 @@ use uuid::Uuid;
 /// contacts a frequency cap holds back (pending ones included).
 pub const WAITING: &str = "('pending', 'retrying', 'followup_scheduled')";
 
+/// A batch's pending contacts no frequency cap holds back, an expression over the row `batches`:
+/// its pending count when one is not held, else 0 (`/stats` counts held ones as waiting for their
+/// hold, like retries).
+pub const UNHELD: &str = "CASE WHEN batches.n_pending > 0 AND EXISTS (SELECT 1 FROM contacts h
+    WHERE h.batch_id = batches.id AND h.status = 'pending' AND h.next_retry_at IS NULL) THEN batches.n_pending
+    ELSE 0 END";
+
 /// Calls in these statuses are live.
 pub const LIVE: &str = "('dispatched', 'ringing', 'in_progress')";
 

@@ -9,7 +9,7 @@ use crate::domain::ids::{BatchId, CampaignId, OrgId};
 use crate::error::Error;
 use crate::store::StatsSnapshot;
 use crate::store::rows;
-use crate::store::shared::{CAMPAIGN_COLUMNS, COUNTER_COLUMNS, corrupt};
+use crate::store::shared::{CAMPAIGN_COLUMNS, COUNTER_COLUMNS, UNHELD, WAITING, corrupt};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -32,11 +32,12 @@ impl Store {
                 SELECT array_agg(status) AS b_status, array_agg(scheduled_start) AS b_scheduled_start,
                     array_agg(expires_at) AS b_expires_at, array_agg(concurrency_limit) AS b_concurrency_limit,
                     array_agg(in_flight) AS b_in_flight, {},
-                    array_agg(CASE WHEN status IN ('pending', 'in_progress', 'paused') AND n_pending = 0
-                                   AND n_retrying + n_followup_scheduled > 0
+                    array_agg(u.unheld) AS b_unheld,
+                    array_agg(CASE WHEN status IN ('pending', 'in_progress', 'paused') AND u.unheld = 0
+                                   AND n_pending + n_retrying + n_followup_scheduled > 0
                               THEN (SELECT min(x.next_retry_at) FROM contacts x WHERE x.batch_id = batches.id
-                                    AND x.status IN ('retrying', 'followup_scheduled')) END) AS b_next_due
-                FROM batches WHERE campaign_id = c.id) b
+                                    AND x.status IN {WAITING}) END) AS b_next_due
+                FROM batches CROSS JOIN LATERAL (SELECT {UNHELD} AS unheld) u WHERE campaign_id = c.id) b
              CROSS JOIN LATERAL (
                 SELECT array_agg(retry_count) AS r_retry_count, array_agg(n) AS r_n FROM (
                     SELECT retry_count, count(*) AS n FROM contacts WHERE campaign_id = c.id AND status = 'retrying'
@@ -56,8 +57,9 @@ impl Store {
         let limits: Vec<Option<i32>> = row.try_get::<Option<_>, _>("b_concurrency_limit")?.unwrap_or_default();
         let in_flight = column("b_in_flight")?;
         let next_due: Vec<Option<DateTime<Utc>>> = row.try_get::<Option<_>, _>("b_next_due")?.unwrap_or_default();
+        let unheld = column("b_unheld")?;
         let counter_columns: Vec<Vec<i32>> = COUNTER_COLUMNS.iter().map(|c| column(c)).collect::<Result<_, _>>()?;
-        let lengths = [starts.len(), expiries.len(), limits.len(), in_flight.len(), next_due.len()];
+        let lengths = [starts.len(), expiries.len(), limits.len(), in_flight.len(), next_due.len(), unheld.len()];
         if !(lengths.iter().all(|l| *l == n) && counter_columns.iter().all(|c| c.len() == n)) {
             return Err(corrupt("aggregate"));
         }
@@ -73,7 +75,7 @@ impl Store {
                 expires_at: expiries[i],
                 concurrency_limit: limits[i].map(|l| l as u32),
                 in_flight: i64::from(in_flight[i]),
-                pending: counts.get(ContactStatus::Pending),
+                pending: i64::from(unheld[i]),
             };
             batches.push((state, counts, next_due[i]));
         }

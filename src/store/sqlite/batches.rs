@@ -3,13 +3,13 @@
 
 use super::{Store, Tx, id, micros};
 use crate::domain::batch::SKIPPABLE;
-use crate::domain::contact::{ContactStatus, StatusCounts};
+use crate::domain::contact::StatusCounts;
 use crate::domain::eligibility::BatchState;
 use crate::domain::ids::{BatchId, CampaignId, OrgId};
 use crate::error::Error;
 use crate::store::StatsSnapshot;
 use crate::store::rows::{self, Cells};
-use crate::store::shared::{CAMPAIGN_COLUMNS, COUNTER_COLUMNS};
+use crate::store::shared::{CAMPAIGN_COLUMNS, COUNTER_COLUMNS, UNHELD, WAITING};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -36,10 +36,11 @@ impl Store {
         let campaign = rows::campaign(&row)?;
         let sql = format!(
             "SELECT status, scheduled_start, expires_at, concurrency_limit, in_flight, {},
-                CASE WHEN status IN ('pending', 'in_progress', 'paused') AND n_pending = 0
-                          AND n_retrying + n_followup_scheduled > 0
+                {UNHELD} AS unheld,
+                CASE WHEN status IN ('pending', 'in_progress', 'paused') AND ({UNHELD}) = 0
+                          AND n_pending + n_retrying + n_followup_scheduled > 0
                      THEN (SELECT min(x.next_retry_at) FROM contacts x WHERE x.batch_id = batches.id
-                           AND x.status IN ('retrying', 'followup_scheduled')) END AS next_due
+                           AND x.status IN {WAITING}) END AS next_due
              FROM batches WHERE campaign_id = ?1 ORDER BY created_at, id",
             COUNTER_COLUMNS.join(", ")
         );
@@ -54,7 +55,7 @@ impl Store {
                 expires_at: row.at_opt("expires_at")?,
                 concurrency_limit: limit.map(|l| l as u32),
                 in_flight: row.try_get("in_flight")?,
-                pending: counts.get(ContactStatus::Pending),
+                pending: row.try_get("unheld")?,
             };
             batches.push((state, counts, row.at_opt("next_due")?));
         }

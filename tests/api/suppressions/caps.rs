@@ -39,6 +39,8 @@ async fn an_organization_cap_holds_a_number_another_campaign_called() {
     assert_eq!(calls(free), vec!["2026-11-30T10:01:00Z"]);
     let debug = app.get(&format!("/api/v1/batches/{}/debug", b["batch_id"].as_str().unwrap())).await.body;
     assert_eq!(debug["diagnostics"]["blocked_by"], json!(["frequency_cap"]), "{debug}");
+    let stats = app.get(&format!("/api/v1/campaigns/{second}/stats")).await.body;
+    assert_eq!(stats["next_dispatch_at"], "2026-12-01T10:00:00Z", "when the held contact's cap lets it through");
     assert_eq!(
         free["call_records"][0]["decision"]["caps"],
         json!([{"max_calls": 1, "window": "PT24H", "scope": "organization", "count": 0}])
