@@ -1,6 +1,7 @@
 //! Do-not-call entries and the call history of numbers (API.md §12.3, §12.4): listing, checking and
-//! removing entries, which claimed numbers are suppressed or capped, and the contacts a claim or an
-//! upload skips or holds for them. Adding entries in bulk is each engine's (`suppressions.rs`).
+//! removing entries, which claimed numbers are suppressed or capped, and the contacts a claim skips
+//! for them. Adding entries in bulk, skipping an upload's suppressed contacts and holding capped
+//! ones are each engine's (`suppressions.rs`).
 //!
 //! A claim reads the entries of its numbers after taking the organization's row in share mode
 //! (`ORG_SHARED`), and every addition takes it exclusively first (`ORG_EXCLUSIVE`): a claim that read
@@ -16,7 +17,7 @@ macro_rules! suppression_statements {
             };
             use crate::domain::contact::ContactStatus;
             use crate::domain::frequency::PastCall;
-            use crate::domain::ids::{CampaignId, ContactId, ExecutionId, OrgId};
+            use crate::domain::ids::{CampaignId, ExecutionId, OrgId};
             use crate::domain::suppression::{Episode, Suppression, SuppressionFilter};
             use crate::error::Error;
             use crate::store::rows::Cells;
@@ -324,18 +325,6 @@ macro_rules! suppression_statements {
                     complete_finished(&mut self.0, &batches, now).await
                 }
 
-                /// Holds claimed contacts back until the instants given (a frequency cap): they keep
-                /// their status and are due again then.
-                pub async fn hold_claimed(&mut self, holds: &[(ContactId, DateTime<Utc>)]) -> Result<(), Error> {
-                    for (contact, until) in holds {
-                        sqlx::query("UPDATE contacts SET next_retry_at = $2 WHERE id = $1")
-                            .bind(db_id(contact.uuid()))
-                            .bind(db_at(*until))
-                            .execute(&mut *self.0)
-                            .await?;
-                    }
-                    Ok(())
-                }
             }
         }
     };

@@ -3,7 +3,7 @@
 //! and caps (`store/common/suppressions.rs`).
 
 use super::{ORG_EXCLUSIVE, Tx};
-use crate::domain::ids::{BatchId, CampaignId, OrgId};
+use crate::domain::ids::{BatchId, CampaignId, ContactId, OrgId};
 use crate::domain::suppression::NewSuppression;
 use crate::error::Error;
 use chrono::{DateTime, Utc};
@@ -13,6 +13,25 @@ use uuid::Uuid;
 crate::store::common::suppression_statements!();
 
 impl Tx<'_> {
+    /// Holds claimed contacts back until the instants given (a frequency cap), in one statement:
+    /// they keep their status and are due again then.
+    pub async fn hold_claimed(&mut self, holds: &[(ContactId, DateTime<Utc>)]) -> Result<(), Error> {
+        if holds.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = holds.iter().map(|(c, _)| c.uuid()).collect();
+        let until: Vec<DateTime<Utc>> = holds.iter().map(|(_, t)| *t).collect();
+        sqlx::query(
+            "UPDATE contacts c SET next_retry_at = t.until
+             FROM UNNEST($1::uuid[], $2::timestamptz[]) AS t(id, until) WHERE c.id = t.id",
+        )
+        .bind(&ids)
+        .bind(&until)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
     /// Skips the contacts of a batch being stored whose numbers an entry in force stops its
     /// campaign from calling; returns how many. One index probe per contact, forced (`LATERAL …
     /// LIMIT`): the batch's rows are new in the transaction, and a planner that thinks the batch

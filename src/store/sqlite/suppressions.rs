@@ -3,7 +3,7 @@
 //! (`store/common/suppressions.rs`). The one writer orders additions and claims.
 
 use super::{Tx, id, micros};
-use crate::domain::ids::{BatchId, CampaignId, OrgId};
+use crate::domain::ids::{BatchId, CampaignId, ContactId, OrgId};
 use crate::domain::suppression::NewSuppression;
 use crate::error::Error;
 use chrono::{DateTime, Utc};
@@ -16,6 +16,23 @@ use uuid::fmt::Hyphenated;
 crate::store::common::suppression_statements!();
 
 impl Tx<'_> {
+    /// Holds claimed contacts back until the instants given (a frequency cap), in one statement:
+    /// they keep their status and are due again then.
+    pub async fn hold_claimed(&mut self, holds: &[(ContactId, DateTime<Utc>)]) -> Result<(), Error> {
+        if holds.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<Value> = holds.iter().map(|(c, t)| json!([id(c.uuid()).to_string(), micros(*t)])).collect();
+        sqlx::query(
+            "UPDATE contacts SET next_retry_at = t.value ->> 1 FROM json_each(?1) AS t
+             WHERE contacts.id = t.value ->> 0",
+        )
+        .bind(Value::Array(rows).to_string())
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
     /// Skips the contacts of a batch being stored whose numbers an entry in force stops its
     /// campaign from calling; returns how many (SQLite probes the list's index once per contact).
     pub async fn skip_suppressed(

@@ -18,7 +18,7 @@ async fn only_contact(app: &TestApp, batch: &Value) -> Value {
 async fn an_organization_cap_holds_a_number_another_campaign_called() {
     let app = TestApp::with_clock(MONDAY_10, |c| c.simulated_call_seconds = 30).await;
     let first = campaign(&app, json!({})).await;
-    let a = batch(&app, &first, &["+14155550100"], json!({})).await;
+    let a = batch(&app, &first, &["+14155550100", "+14155550102"], json!({})).await;
     app.advance(60).await;
     let cap = json!([{"max_calls": 1, "window": "PT24H", "scope": "organization"}]);
     let second = campaign(&app, json!({ "frequency_caps": cap })).await;
@@ -28,14 +28,17 @@ async fn an_organization_cap_holds_a_number_another_campaign_called() {
         None,
         "none: not shown"
     );
-    let b = batch(&app, &second, &["+14155550100", "+14155550101"], json!({})).await;
+    let b = batch(&app, &second, &["+14155550100", "+14155550101", "+14155550102"], json!({})).await;
     app.advance(60).await;
     let contacts = app.contacts_with_calls(b["batch_id"].as_str().unwrap()).await;
-    let (held, free) = (&contacts[0], &contacts[1]);
-    assert_eq!(held["status"], "pending");
-    assert_eq!(held["blocked_by"], json!(["frequency_cap"]), "{held}");
-    // The other campaign's call at 10:00 leaves the 24 h window at 10:00 the next day.
-    assert_eq!(held["next_eligible_at"], "2026-12-01T10:00:00Z");
+    let free = &contacts[1];
+    for held in [&contacts[0], &contacts[2]] {
+        assert_eq!(held["status"], "pending");
+        assert_eq!(held["blocked_by"], json!(["frequency_cap"]), "{held}");
+        // The other campaign's calls at 10:00 leave the 24 h window at 10:00 the next day.
+        assert_eq!(held["next_eligible_at"], "2026-12-01T10:00:00Z");
+        assert_eq!(held["next_retry_at"], "2026-12-01T10:00:00Z", "held by the claim");
+    }
     assert_eq!(calls(free), vec!["2026-11-30T10:01:00Z"]);
     let debug = app.get(&format!("/api/v1/batches/{}/debug", b["batch_id"].as_str().unwrap())).await.body;
     assert_eq!(debug["diagnostics"]["blocked_by"], json!(["frequency_cap"]), "{debug}");
