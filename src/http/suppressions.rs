@@ -220,10 +220,15 @@ pub async fn check_numbers(
     }
     let now = st.clock.now();
     let found = service::check(&*st.store, auth.0, &numbers, now).await?;
+    // Grouped once: the answer costs in proportion to the numbers and entries, not their product.
+    let mut by_number: std::collections::HashMap<&str, Vec<&Suppression>> = std::collections::HashMap::new();
+    for s in &found {
+        by_number.entry(s.phone_number.as_str()).or_default().push(s);
+    }
     let results: Vec<Value> = numbers
         .iter()
         .map(|n| {
-            let entries: Vec<&Suppression> = found.iter().filter(|s| &s.phone_number == n).collect();
+            let entries: &[&Suppression] = by_number.get(n.as_str()).map_or(&[], Vec::as_slice);
             // Any entry, or with a campaign named, the organization's and that campaign's.
             let stops = entries.iter().any(|s| campaign.is_none_or(|c| s.campaign_id.is_none_or(|own| own == c)));
             let views: Vec<EntryView> = entries.iter().map(|s| view(s, now)).collect();

@@ -263,3 +263,48 @@ async fn an_opt_out_reported_during_the_call_counts_with_its_outcome() {
     let list = app.get("/api/v1/suppressions?reason=opt_out").await;
     assert_eq!((list.total_count(), list.body[0]["phone_number"].as_str()), (1, Some("+14155550100")));
 }
+
+#[tokio::test]
+async fn an_opt_out_reported_after_the_call_closed_is_recorded_at_once() {
+    let (stub, url) = start_stub().await;
+    let app = server(&url).await;
+    setup(&app, &["+14155550100"], json!({})).await;
+    app.advance(1).await;
+    let execution = stub.placed.lock().unwrap()[0]["execution_id"].as_str().unwrap().to_owned();
+    assert_eq!(callback(&app, json!({"execution_id": execution, "call_status": "completed"})).await.status, 200);
+    // The agent's report comes after the provider's end.
+    let late = json!({"execution_id": execution, "call_status": "in-progress", "opt_out": true});
+    let r = callback(&app, late.clone()).await;
+    assert_eq!((r.status, r.body["applied"].as_bool()), (200, Some(true)), "{}", r.text);
+    let list = app.get("/api/v1/suppressions?reason=opt_out").await;
+    assert_eq!((list.total_count(), list.body[0]["phone_number"].as_str()), (1, Some("+14155550100")));
+    assert_eq!(callback(&app, late).await.body["applied"], false, "a repeat changes nothing");
+}
+
+#[tokio::test]
+async fn an_addition_extends_a_temporary_entry_and_an_opt_out_makes_it_permanent() {
+    let app = TestApp::with_clock(MONDAY_10, |c| c.simulated_call_seconds = 30).await;
+    let temporary = |until: &str| json!([{"phone_number": "+14155550101", "expires_at": until}]);
+    suppress(&app, temporary("2026-11-30T12:00:00Z")).await;
+    // A sooner expiry never shortens it; a later one extends it.
+    assert_eq!(suppress(&app, temporary("2026-11-30T11:00:00Z")).await["already_present"], 1);
+    assert_eq!(suppress(&app, temporary("2026-12-30T00:00:00Z")).await["added"], 1);
+    let entry = &app.get("/api/v1/suppressions?phone_number=%2B14155550101").await.body[0];
+    assert_eq!(
+        (entry["expires_at"].as_str(), entry["history"].as_array().map(Vec::len)),
+        (Some("2026-12-30T00:00:00Z"), Some(1))
+    );
+
+    // A number on the list for an hour opts out during a call placed before: the entry becomes permanent.
+    let c = campaign(&app, json!({})).await;
+    batch(&app, &c, &["+14155550007"], json!({})).await;
+    suppress(
+        &app,
+        json!([{"phone_number": "+14155550007", "reason": "complaint", "expires_at": "2026-11-30T11:00:00Z"}]),
+    )
+    .await;
+    app.advance(120).await;
+    let entry = &app.get("/api/v1/suppressions?phone_number=%2B14155550007").await.body[0];
+    assert_eq!((entry["reason"].as_str(), &entry["expires_at"]), (Some("opt_out"), &Value::Null), "{entry}");
+    assert_eq!(entry["history"][0]["reason"], "complaint");
+}

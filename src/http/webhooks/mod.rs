@@ -81,10 +81,11 @@ pub async fn call_status(State(st): State<AppState>, req: Request) -> Result<Res
         Some(execution_id) => st.dispatcher.report(execution_id, None, report).await?,
         None => Reported::Unknown,
     };
-    // An opt-out reported during the call (by the agent, with any telephony) is kept on the call and
-    // recorded with its outcome (API.md §12.3).
+    // An opt-out is kept on a live call and recorded with its outcome, whatever reports it (the agent,
+    // with any telephony); one reported once the call is closed, late or repeated, is recorded at
+    // once (API.md §12.3).
     let marked = match execution {
-        Some(execution_id) if opted_out => st.store.mark_opt_out(execution_id).await?,
+        Some(execution_id) if opted_out => st.store.mark_opt_out(execution_id, st.clock.now()).await?,
         _ => false,
     };
     let applied = marked || matches!(reported, Reported::Applied | Reported::HangUp);
@@ -94,7 +95,7 @@ pub async fn call_status(State(st): State<AppState>, req: Request) -> Result<Res
 }
 
 /// Reads a callback body. Fields the server does not know are ignored, so that telephony can add some.
-/// Says too whether a progress report (`ringing`, `in-progress`) carries an opt-out.
+/// Says too whether the report carries an opt-out.
 fn parse(obj: &Map<String, Value>, now: DateTime<Utc>) -> Result<(Option<ExecutionId>, Report, bool), Error> {
     let b = vec![Loc::from("body")];
     let mut p = Problems::default();
@@ -152,7 +153,6 @@ fn parse(obj: &Map<String, Value>, now: DateTime<Utc>) -> Result<(Option<Executi
     if !p.is_empty() {
         return Err(Error::Validation(p.0));
     }
-    let in_call = matches!(status, Some(CallStatus::Ringing | CallStatus::InProgress));
     let report = match status {
         Some(CallStatus::Ringing) => Report::Ringing,
         Some(CallStatus::InProgress) => Report::Answered(answered_by),
@@ -176,5 +176,5 @@ fn parse(obj: &Map<String, Value>, now: DateTime<Utc>) -> Result<(Option<Executi
         })),
         None => return Err(Error::internal("call_status checked above")),
     };
-    Ok((execution.as_deref().and_then(ExecutionId::parse), report, in_call && opt_out))
+    Ok((execution.as_deref().and_then(ExecutionId::parse), report, opt_out))
 }

@@ -17,11 +17,11 @@ macro_rules! suppression_statements {
             };
             use crate::domain::contact::ContactStatus;
             use crate::domain::frequency::PastCall;
-            use crate::domain::ids::{CampaignId, ExecutionId, OrgId};
+            use crate::domain::ids::{CampaignId, OrgId};
             use crate::domain::suppression::{Episode, Suppression, SuppressionFilter};
             use crate::error::Error;
             use crate::store::rows::Cells;
-            use crate::store::shared::{BatchDelta, LIVE, corrupt};
+            use crate::store::shared::{BatchDelta, corrupt};
             use crate::store::{Page, ScreenedContact};
             use chrono::{DateTime, Utc};
             use std::collections::BTreeMap;
@@ -177,12 +177,6 @@ macro_rules! suppression_statements {
                     since: DateTime<Utc>,
                 ) -> Result<Vec<(String, PastCall)>, Error> {
                     calls_to(self.lookups(), org, campaign, numbers, since).await
-                }
-
-                pub async fn mark_opt_out(&self, call: ExecutionId) -> Result<bool, Error> {
-                    let sql = format!("UPDATE call_records SET opt_out = true WHERE id = $1 AND call_status IN {LIVE}");
-                    let done = sqlx::query(&sql).bind(db_id(call.uuid())).execute(self.writes()).await?;
-                    Ok(done.rows_affected() > 0)
                 }
 
                 /// Adds each entry's earlier episodes, oldest first.

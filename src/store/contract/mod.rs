@@ -158,9 +158,11 @@ macro_rules! store_methods {
         /// Keeps the provider's id for a live call that has none yet; `false` when the call has one, is
         /// not live, or does not exist.
         fn name_call(call: ExecutionId, provider_call_id: &str) -> bool;
-        /// Marks a live call as one where the person opted out (API.md §12.3): the outcome recorded
-        /// later carries it; `false` when the call is not live or does not exist.
-        fn mark_opt_out(call: ExecutionId) -> bool;
+        /// Records that the person opted out on a call (API.md §12.3): a live call is marked and its
+        /// outcome, recorded later, carries it; a call already closed adds its number to the
+        /// organization's list now. Says whether it changed anything (`false` for no such call, or a
+        /// closed call whose number is on the list already).
+        fn mark_opt_out(call: ExecutionId, now: DateTime<Utc>) -> bool;
         /// The voicemail action of the campaign a call belongs to; `None` when there is no such call.
         fn voicemail_action_of(call: ExecutionId) -> Option<VoicemailAction>;
         /// When a call was answered (`Some(None)`: not answered); `None` when there is no such call.

@@ -2,10 +2,11 @@
 //! episode kept), the locks that order additions and claims, and the shared statements of lists
 //! and caps (`store/common/suppressions.rs`).
 
-use super::{ORG_EXCLUSIVE, Tx};
-use crate::domain::ids::{BatchId, CampaignId, ContactId, OrgId};
+use super::{ORG_EXCLUSIVE, Store, Tx};
+use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId};
 use crate::domain::suppression::NewSuppression;
 use crate::error::Error;
+use crate::store::shared::LIVE;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -71,6 +72,12 @@ impl Tx<'_> {
         Ok(done.rows_affected() as i64)
     }
 }
+
+/// Which existing entries `s` an addition `t` (with `t.expires`) replaces at `$now`: removed, expired,
+/// or in force until sooner than the addition would be (an addition never shortens an entry, and an
+/// opt-out makes a temporary entry permanent).
+const REPLACED: &str = "(s.removed_at IS NOT NULL OR s.expires_at <= $now
+    OR (s.expires_at IS NOT NULL AND (t.expires IS NULL OR t.expires > s.expires_at)))";
 
 /// The advisory-lock namespace of numbers being claimed under an organization-wide cap ("gr" "nb").
 const NUMBERS: i32 = 0x6772_6e62;
@@ -142,41 +149,39 @@ pub(super) async fn add(
     if inserted.len() == entries.len() {
         return Ok(inserted.len() as u64);
     }
-    // The others have an entry already: those removed or expired are reopened, their episode kept.
+    // The others have an entry already: those removed or expired are reopened, and those in force
+    // that expire sooner than the new one are extended, their episode kept (see `REPLACED`).
     let fresh: HashSet<Uuid> = inserted.iter().copied().collect();
     let rest: Vec<usize> = (0..entries.len()).filter(|i| !fresh.contains(&ids[*i])).collect();
     let pick = |v: &dyn Fn(usize) -> String| rest.iter().map(|i| v(*i)).collect::<Vec<String>>();
     let (phones, scopes) = (pick(&|i| phones[i].to_owned()), pick(&|i| scopes[i].clone()));
     let reasons: Vec<Option<&str>> = rest.iter().map(|i| reasons[*i]).collect();
     let expires: Vec<Option<DateTime<Utc>>> = rest.iter().map(|i| expires[*i]).collect();
-    sqlx::query(
+    let sql = format!(
         "INSERT INTO suppression_history (suppression_id, added_at, reason, expires_at, removed_at, closed_at)
          SELECT s.id, s.created_at, s.reason, s.expires_at, s.removed_at, $4
-         FROM suppressions s JOIN UNNEST($2::text[], $3::text[]) AS t(phone, scope)
+         FROM suppressions s JOIN UNNEST($2::text[], $3::text[], $5::timestamptz[]) AS t(phone, scope, expires)
             ON s.phone_number = t.phone AND s.scope = t.scope
-         WHERE s.organization_id = $1 AND (s.removed_at IS NOT NULL OR s.expires_at <= $4)",
-    )
-    .bind(org)
-    .bind(&phones)
-    .bind(&scopes)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    let reopened = sqlx::query(
+         WHERE s.organization_id = $1 AND {}",
+        REPLACED.replace("$now", "$4")
+    );
+    sqlx::query(&sql).bind(org).bind(&phones).bind(&scopes).bind(now).bind(&expires).execute(&mut *conn).await?;
+    let sql = format!(
         "UPDATE suppressions s SET reason = t.reason, expires_at = t.expires, created_at = $6, removed_at = NULL
          FROM UNNEST($2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS t(phone, scope, reason, expires)
-         WHERE s.organization_id = $1 AND s.phone_number = t.phone AND s.scope = t.scope
-            AND (s.removed_at IS NOT NULL OR s.expires_at <= $6)",
-    )
-    .bind(org)
-    .bind(&phones)
-    .bind(&scopes)
-    .bind(&reasons)
-    .bind(&expires)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+         WHERE s.organization_id = $1 AND s.phone_number = t.phone AND s.scope = t.scope AND {}",
+        REPLACED.replace("$now", "$6")
+    );
+    let reopened = sqlx::query(&sql)
+        .bind(org)
+        .bind(&phones)
+        .bind(&scopes)
+        .bind(&reasons)
+        .bind(&expires)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
     Ok(inserted.len() as u64 + reopened)
 }
 
@@ -201,4 +206,28 @@ pub(super) async fn record_opt_outs(
         add(conn, org, &entries, now).await?;
     }
     Ok(())
+}
+
+impl Store {
+    pub async fn mark_opt_out(&self, call: ExecutionId, now: DateTime<Utc>) -> Result<bool, Error> {
+        let mut tx = self.pool.begin().await?;
+        // Waits for a transaction recording the call's outcome, then sees whether it closed it.
+        let row: Option<(String, String, Uuid)> = sqlx::query_as(
+            "UPDATE call_records cr SET opt_out = true FROM campaigns c WHERE cr.id = $1 AND c.id = cr.campaign_id
+             RETURNING cr.call_status, cr.to_number, c.organization_id",
+        )
+        .bind(call.uuid())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((status, number, org)) = row else { return Ok(false) };
+        let live = LIVE.contains(&format!("'{status}'"));
+        let mut added = 0;
+        if !live {
+            for (org, entries) in crate::domain::suppression::opt_outs_by_org([(org, number)]) {
+                added += add(&mut tx, org, &entries, now).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(live || added > 0)
+    }
 }

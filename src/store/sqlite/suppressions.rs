@@ -2,10 +2,11 @@
 //! their episode kept), and the shared statements of lists and caps
 //! (`store/common/suppressions.rs`). The one writer orders additions and claims.
 
-use super::{Tx, id, micros};
-use crate::domain::ids::{BatchId, CampaignId, ContactId, OrgId};
+use super::{Store, Tx, id, micros};
+use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId};
 use crate::domain::suppression::NewSuppression;
 use crate::error::Error;
+use crate::store::shared::LIVE;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::SqliteConnection;
@@ -85,6 +86,12 @@ impl Tx<'_> {
     }
 }
 
+/// Which existing entries `s` an addition `t` (expiry at `t.value ->> 5`) replaces at `?3`: removed,
+/// expired, or in force until sooner than the addition would be (an addition never shortens an
+/// entry, and an opt-out makes a temporary entry permanent).
+const REPLACED: &str = "(s.removed_at IS NOT NULL OR s.expires_at <= ?3
+    OR (s.expires_at IS NOT NULL AND (t.value ->> 5 IS NULL OR t.value ->> 5 > s.expires_at)))";
+
 /// Adds entries of organization `org` in `conn`'s transaction (see `Tx::add_suppressions`); also
 /// records opt-outs with the outcome that carried them.
 pub(super) async fn add(
@@ -126,35 +133,27 @@ pub(super) async fn add(
     if inserted.len() == entries.len() {
         return Ok(inserted.len() as u64);
     }
-    // The others have an entry already: those removed or expired are reopened, their episode kept.
+    // The others have an entry already: those removed or expired are reopened, and those in force
+    // that expire sooner than the new one are extended, their episode kept (see `REPLACED`).
     let fresh: HashSet<Uuid> = inserted.into_iter().map(Hyphenated::into_uuid).collect();
     let rest: Vec<&Value> = rows.iter().zip(&ids).filter(|(_, i)| !fresh.contains(i)).map(|(r, _)| r).collect();
     let rest = serde_json::to_string(&rest).map_err(Error::internal)?;
-    sqlx::query(
+    let sql = format!(
         "INSERT INTO suppression_history (suppression_id, added_at, reason, expires_at, removed_at, closed_at)
          SELECT s.id, s.created_at, s.reason, s.expires_at, s.removed_at, ?3
          FROM suppressions s JOIN json_each(?2) AS t
             ON s.phone_number = t.value ->> 1 AND s.scope = t.value ->> 2
-         WHERE s.organization_id = ?1 AND (s.removed_at IS NOT NULL OR s.expires_at <= ?3)",
-    )
-    .bind(id(org))
-    .bind(&rest)
-    .bind(micros(now))
-    .execute(&mut *conn)
-    .await?;
-    let reopened = sqlx::query(
+         WHERE s.organization_id = ?1 AND {REPLACED}"
+    );
+    sqlx::query(&sql).bind(id(org)).bind(&rest).bind(micros(now)).execute(&mut *conn).await?;
+    let sql = format!(
         "UPDATE suppressions AS s SET reason = t.value ->> 4, expires_at = t.value ->> 5, created_at = ?3,
             removed_at = NULL
          FROM json_each(?2) AS t
-         WHERE s.organization_id = ?1 AND s.phone_number = t.value ->> 1 AND s.scope = t.value ->> 2
-            AND (s.removed_at IS NOT NULL OR s.expires_at <= ?3)",
-    )
-    .bind(id(org))
-    .bind(&rest)
-    .bind(micros(now))
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+         WHERE s.organization_id = ?1 AND s.phone_number = t.value ->> 1 AND s.scope = t.value ->> 2 AND {REPLACED}"
+    );
+    let reopened =
+        sqlx::query(&sql).bind(id(org)).bind(&rest).bind(micros(now)).execute(&mut *conn).await?.rows_affected();
     Ok(fresh.len() as u64 + reopened)
 }
 
@@ -180,4 +179,30 @@ pub(super) async fn record_opt_outs(
         add(conn, org, &entries, now).await?;
     }
     Ok(())
+}
+
+impl Store {
+    pub async fn mark_opt_out(&self, call: ExecutionId, now: DateTime<Utc>) -> Result<bool, Error> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let row: Option<(String, String, Hyphenated)> = sqlx::query_as(
+            "UPDATE call_records SET opt_out = 1 WHERE id = ?1 RETURNING call_status, to_number, campaign_id",
+        )
+        .bind(id(call.uuid()))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((status, number, campaign)) = row else { return Ok(false) };
+        let live = LIVE.contains(&format!("'{status}'"));
+        let mut added = 0;
+        if !live {
+            let org: Hyphenated = sqlx::query_scalar("SELECT organization_id FROM campaigns WHERE id = ?1")
+                .bind(campaign.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+            for (org, entries) in crate::domain::suppression::opt_outs_by_org([(org.into_uuid(), number)]) {
+                added += add(&mut tx, org, &entries, now).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(live || added > 0)
+    }
 }
