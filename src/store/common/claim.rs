@@ -173,7 +173,7 @@ macro_rules! claim_reads {
                     "SELECT b.id, b.scheduled_start, b.expires_at, b.in_flight, b.concurrency_limit, k.value AS zone_key,
                         EXISTS (SELECT 1 FROM contacts c WHERE c.batch_id = b.id AND c.zone_key = k.value
                             AND c.status = 'pending' AND c.next_retry_at IS NULL) AS pending,
-                        (SELECT min(c.next_retry_at) FROM contacts c WHERE c.batch_id = b.id
+                        (SELECT min(c.next_retry_at) FROM contacts c WHERE c.batch_id = b.id AND c.next_retry_at IS NOT NULL
                             AND c.zone_key = k.value AND c.status IN {WAITING}) AS next_retry_at
                      FROM batches b, {KEYS_OF_BATCH}
                      WHERE b.campaign_id = $1 AND b.status IN ('pending', 'in_progress')
@@ -182,7 +182,7 @@ macro_rules! claim_reads {
                      SELECT b.id, b.scheduled_start, b.expires_at, b.in_flight, b.concurrency_limit, NULL,
                         EXISTS (SELECT 1 FROM contacts c WHERE c.batch_id = b.id AND c.status = 'pending'
                             AND c.next_retry_at IS NULL),
-                        (SELECT min(c.next_retry_at) FROM contacts c WHERE c.batch_id = b.id
+                        (SELECT min(c.next_retry_at) FROM contacts c WHERE c.batch_id = b.id AND c.next_retry_at IS NOT NULL
                             AND c.status IN {WAITING})
                      FROM batches b
                      WHERE b.campaign_id = $1 AND b.status IN ('pending', 'in_progress') AND b.zone_keys IS NULL

@@ -88,8 +88,8 @@ macro_rules! contact_reads {
 
                 pub async fn next_due_retry(&self, batch: BatchId) -> Result<Option<DateTime<Utc>>, Error> {
                     let row = sqlx::query(
-                        "SELECT min(next_retry_at) AS due FROM contacts
-                         WHERE batch_id = $1 AND status IN ('pending', 'retrying', 'followup_scheduled')",
+                        "SELECT min(next_retry_at) AS due FROM contacts WHERE batch_id = $1 AND next_retry_at IS NOT NULL
+                            AND status IN ('pending', 'retrying', 'followup_scheduled')",
                     )
                     .bind(db_id(batch.uuid()))
                     .fetch_one(self.reads())

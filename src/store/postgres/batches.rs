@@ -35,7 +35,7 @@ impl Store {
                     array_agg(u.unheld) AS b_unheld,
                     array_agg(CASE WHEN status IN ('pending', 'in_progress', 'paused') AND u.unheld = 0
                                    AND n_pending + n_retrying + n_followup_scheduled > 0
-                              THEN (SELECT min(x.next_retry_at) FROM contacts x WHERE x.batch_id = batches.id
+                              THEN (SELECT min(x.next_retry_at) FROM contacts x WHERE x.batch_id = batches.id AND x.next_retry_at IS NOT NULL
                                     AND x.status IN {WAITING}) END) AS b_next_due
                 FROM batches CROSS JOIN LATERAL (SELECT {UNHELD} AS unheld) u WHERE campaign_id = c.id) b
              CROSS JOIN LATERAL (

@@ -110,7 +110,7 @@ impl Tx<'_> {
                       AND EXISTS (SELECT 1 FROM contacts x WHERE x.batch_id = b.id AND x.status = 'pending'
                           AND x.next_retry_at IS NULL)
                 UNION ALL
-                SELECT (SELECT min(x.next_retry_at) FROM contacts x WHERE x.batch_id = b.id
+                SELECT (SELECT min(x.next_retry_at) FROM contacts x WHERE x.batch_id = b.id AND x.next_retry_at IS NOT NULL
                           AND x.status IN ('pending', 'retrying', 'followup_scheduled'))
                     FROM batches b WHERE b.campaign_id = $1 AND b.status IN ('pending', 'in_progress')
                       AND (b.n_pending > 0 OR b.n_retrying > 0 OR b.n_followup_scheduled > 0)) AS t), $2) AS at)

@@ -39,7 +39,7 @@ impl Store {
                 {UNHELD} AS unheld,
                 CASE WHEN status IN ('pending', 'in_progress', 'paused') AND ({UNHELD}) = 0
                           AND n_pending + n_retrying + n_followup_scheduled > 0
-                     THEN (SELECT min(x.next_retry_at) FROM contacts x WHERE x.batch_id = batches.id
+                     THEN (SELECT min(x.next_retry_at) FROM contacts x WHERE x.batch_id = batches.id AND x.next_retry_at IS NOT NULL
                            AND x.status IN {WAITING}) END AS next_due
              FROM batches WHERE campaign_id = ?1 ORDER BY created_at, id",
             COUNTER_COLUMNS.join(", ")
