@@ -238,6 +238,15 @@ mod tests {
     }
 
     #[test]
+    fn a_call_dated_ahead_of_this_clock_counts() {
+        // Another replica's clock runs a minute ahead: its call is counted all the same.
+        let a = CampaignId::generate();
+        let ahead = [PastCall { campaign: a, at: at(4) + Duration::minutes(1) }];
+        let j = judge(&[cap(1, 24, CapScope::Organization)], a, &ahead, at(4));
+        assert_eq!((j.counts, j.held_until), (vec![1], Some(at(28) + Duration::minutes(1))));
+    }
+
+    #[test]
     fn the_built_in_cap_is_for_three_states_in_the_recipient_basis() {
         assert!(built_in(true, Some("US-FL")).is_some());
         assert!(built_in(false, Some("US-FL")).is_none());
