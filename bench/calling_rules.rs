@@ -6,14 +6,13 @@
 //! Both runs use the test clock with zero-length simulated calls and no working hours: one advance of
 //! the clock burns down everything due, and its time is measured. One contact in 100 is on the list.
 
-use super::recipient::number;
+use super::recipient::{BATCH, number};
 use super::{fresh_db, post, spawn};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::Instant;
 
 const LIST: usize = 1_000_000;
 const CONTACTS: usize = 300_000;
-const BATCH: usize = 100_000;
 const START: &str = "2026-12-01T18:00:00Z";
 
 /// The `k`th number of the list that no contact has: exchanges 300 and up of the same area codes.
@@ -62,14 +61,7 @@ async fn run(rules: bool, port: u16) -> Run {
                "metadata": {"concurrency_limit": 10_000}, "retry_policy": {"max_retries": 0}}),
     )
     .await;
-    let bodies: Vec<Value> = (0..CONTACTS / BATCH)
-        .map(|b| {
-            let contacts: Vec<Value> = (b * BATCH..(b + 1) * BATCH)
-                .map(|i| json!({"phone_number": number(i), "call_variables": {"callee_name": "Bench"}}))
-                .collect();
-            json!({"campaign_id": c["campaign_id"], "contacts": contacts, "scheduled_start": "2026-12-02T00:00:00Z"})
-        })
-        .collect();
+    let bodies = super::recipient::batch_bodies(&c, CONTACTS);
     let started = Instant::now();
     for body in bodies {
         let r = post(&client, format!("{}/api/v1/batches/", server.base), body).await;

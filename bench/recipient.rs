@@ -41,7 +41,7 @@ const COUNTRIES: [(&str, u32); 10] = [
 ];
 
 const CONTACTS: usize = 1_000_000;
-const BATCH: usize = 100_000;
+pub(super) const BATCH: usize = 100_000;
 const START: &str = "2026-12-01T18:00:00Z";
 
 /// The `i`th contact's number: five in six in a US state, the rest in another country.
@@ -70,14 +70,7 @@ async fn run(basis: &str, port: u16) -> (f64, i64, f64) {
                "metadata": {"concurrency_limit": 10_000}, "retry_policy": {"max_retries": 0}}),
     )
     .await;
-    let bodies: Vec<Value> = (0..CONTACTS / BATCH)
-        .map(|b| {
-            let contacts: Vec<Value> = (b * BATCH..(b + 1) * BATCH)
-                .map(|i| json!({"phone_number": number(i), "call_variables": {"callee_name": "Bench"}}))
-                .collect();
-            json!({"campaign_id": c["campaign_id"], "contacts": contacts, "scheduled_start": "2026-12-02T00:00:00Z"})
-        })
-        .collect();
+    let bodies = batch_bodies(&c, CONTACTS);
     let started = Instant::now();
     for body in bodies {
         post(&client, format!("{}/api/v1/batches/", server.base), body).await;
@@ -90,6 +83,19 @@ async fn run(basis: &str, port: u16) -> (f64, i64, f64) {
     let elapsed = started.elapsed().as_secs_f64();
     let placed = calls_placed(&client, &server.base, &c).await;
     (ingest, placed, placed as f64 / elapsed)
+}
+
+/// Batches of `BATCH` of the first `contacts` numbers for campaign `c` (its create answer), starting
+/// at midnight after `START`.
+pub(super) fn batch_bodies(c: &Value, contacts: usize) -> Vec<Value> {
+    (0..contacts / BATCH)
+        .map(|b| {
+            let contacts: Vec<Value> = (b * BATCH..(b + 1) * BATCH)
+                .map(|i| json!({"phone_number": number(i), "call_variables": {"callee_name": "Bench"}}))
+                .collect();
+            json!({"campaign_id": c["campaign_id"], "contacts": contacts, "scheduled_start": "2026-12-02T00:00:00Z"})
+        })
+        .collect()
 }
 
 /// The calls the campaign `c` (its create answer) placed, as its stats say.

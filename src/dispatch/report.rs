@@ -138,6 +138,14 @@ impl Dispatcher {
         Ok(Reported::HangUp)
     }
 
+    /// Records that the person opted out on a call (API.md §12.3), whatever reports it (the agent,
+    /// with any telephony): a live call keeps it for its outcome; for a call already closed (a late
+    /// or repeated report) the number joins the organization's list at once. Says whether it changed
+    /// anything.
+    pub async fn opt_out(&self, execution_id: ExecutionId) -> Result<bool, Error> {
+        self.store.mark_opt_out(execution_id, self.clock.now()).await
+    }
+
     /// Records a final outcome with whatever else is waiting. The common case costs no read: only
     /// an outcome that closed nothing asks whether the call exists at all.
     async fn finish(

@@ -77,15 +77,15 @@ pub async fn call_status(State(st): State<AppState>, req: Request) -> Result<Res
     let body = verified_body(&st, req).await?;
     let obj = parse_json_object(&body)?;
     let (execution, report, opted_out) = parse(&obj, st.clock.now())?;
+    // A final outcome that closes the call records its opt-out itself.
+    let finishes = matches!(report, Report::Finished(_));
     let reported = match execution {
         Some(execution_id) => st.dispatcher.report(execution_id, None, report).await?,
         None => Reported::Unknown,
     };
-    // An opt-out is kept on a live call and recorded with its outcome, whatever reports it (the agent,
-    // with any telephony); one reported once the call is closed, late or repeated, is recorded at
-    // once (API.md §12.3).
+    let closed_it = finishes && reported == Reported::Applied;
     let marked = match execution {
-        Some(execution_id) if opted_out => st.store.mark_opt_out(execution_id, st.clock.now()).await?,
+        Some(execution_id) if opted_out && !closed_it => st.dispatcher.opt_out(execution_id).await?,
         _ => false,
     };
     let applied = marked || matches!(reported, Reported::Applied | Reported::HangUp);

@@ -17,11 +17,11 @@ macro_rules! suppression_statements {
             };
             use crate::domain::contact::ContactStatus;
             use crate::domain::frequency::PastCall;
-            use crate::domain::ids::{CampaignId, OrgId};
+            use crate::domain::ids::{CampaignId, ExecutionId, OrgId};
             use crate::domain::suppression::{Episode, Suppression, SuppressionFilter};
             use crate::error::Error;
             use crate::store::rows::Cells;
-            use crate::store::shared::{BatchDelta, corrupt};
+            use crate::store::shared::{BatchDelta, LIVE, corrupt};
             use crate::store::{Page, ScreenedContact};
             use chrono::{DateTime, Utc};
             use std::collections::BTreeMap;
@@ -179,6 +179,34 @@ macro_rules! suppression_statements {
                     calls_to(self.lookups(), org, campaign, numbers, since).await
                 }
 
+                pub async fn mark_opt_out(&self, call: ExecutionId, now: DateTime<Utc>) -> Result<bool, Error> {
+                    let mut tx = self.begin().await?;
+                    // Waits for a transaction recording the call's outcome, then sees whether it closed it.
+                    let row = sqlx::query(
+                        "UPDATE call_records SET opt_out = true WHERE id = $1
+                         RETURNING call_status, to_number, campaign_id",
+                    )
+                    .bind(db_id(call.uuid()))
+                    .fetch_optional(&mut *tx.0)
+                    .await?;
+                    let Some(row) = row else { return Ok(false) };
+                    let live = LIVE.contains(&format!("'{}'", row.text("call_status")?));
+                    let mut added = 0;
+                    if !live {
+                        let org = sqlx::query("SELECT organization_id FROM campaigns WHERE id = $1")
+                            .bind(db_id(row.id("campaign_id")?))
+                            .fetch_one(&mut *tx.0)
+                            .await?
+                            .id("organization_id")?;
+                        let pair = (org, row.text("to_number")?.to_owned());
+                        for (org, entries) in crate::domain::suppression::opt_outs_by_org([pair]) {
+                            added += super::add(&mut tx.0, org, &entries, now).await?;
+                        }
+                    }
+                    tx.commit().await?;
+                    Ok(live || added > 0)
+                }
+
                 /// Adds each entry's earlier episodes, oldest first.
                 async fn with_history(&self, entries: Vec<(uuid::Uuid, Suppression)>) -> Result<Vec<Suppression>, Error> {
                     if entries.is_empty() {
@@ -282,6 +310,15 @@ macro_rules! suppression_statements {
                     let lock = format!("SELECT id FROM organizations WHERE id = $1{ORG_SHARED}");
                     sqlx::query(&lock).bind(db_id(org.uuid())).fetch_optional(&mut *self.0).await?;
                     suppressed_among(&mut *self.0, org, campaign, numbers, now).await
+                }
+
+                /// Whether the organization has any entry at all (most have none).
+                pub(in super::super) async fn has_suppressions(&mut self, org: OrgId) -> Result<bool, Error> {
+                    let any = sqlx::query("SELECT id FROM suppressions WHERE organization_id = $1 LIMIT 1")
+                        .bind(db_id(org.uuid()))
+                        .fetch_optional(&mut *self.0)
+                        .await?;
+                    Ok(any.is_some())
                 }
 
                 pub async fn calls_to(

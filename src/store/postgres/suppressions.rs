@@ -2,11 +2,10 @@
 //! episode kept), the locks that order additions and claims, and the shared statements of lists
 //! and caps (`store/common/suppressions.rs`).
 
-use super::{ORG_EXCLUSIVE, Store, Tx};
-use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId};
+use super::{ORG_EXCLUSIVE, Tx};
+use crate::domain::ids::{BatchId, CampaignId, ContactId, OrgId};
 use crate::domain::suppression::NewSuppression;
 use crate::error::Error;
-use crate::store::shared::LIVE;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -46,11 +45,7 @@ impl Tx<'_> {
         now: DateTime<Utc>,
     ) -> Result<i64, Error> {
         // Most organizations have no list: one probe spares the join.
-        let any = sqlx::query("SELECT id FROM suppressions WHERE organization_id = $1 LIMIT 1")
-            .bind(org.uuid())
-            .fetch_optional(&mut *self.0)
-            .await?;
-        if any.is_none() {
+        if !self.has_suppressions(org).await? {
             return Ok(0);
         }
         sqlx::query("SET LOCAL jit = off").execute(&mut *self.0).await?;
@@ -206,28 +201,4 @@ pub(super) async fn record_opt_outs(
         add(conn, org, &entries, now).await?;
     }
     Ok(())
-}
-
-impl Store {
-    pub async fn mark_opt_out(&self, call: ExecutionId, now: DateTime<Utc>) -> Result<bool, Error> {
-        let mut tx = self.pool.begin().await?;
-        // Waits for a transaction recording the call's outcome, then sees whether it closed it.
-        let row: Option<(String, String, Uuid)> = sqlx::query_as(
-            "UPDATE call_records cr SET opt_out = true FROM campaigns c WHERE cr.id = $1 AND c.id = cr.campaign_id
-             RETURNING cr.call_status, cr.to_number, c.organization_id",
-        )
-        .bind(call.uuid())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((status, number, org)) = row else { return Ok(false) };
-        let live = LIVE.contains(&format!("'{status}'"));
-        let mut added = 0;
-        if !live {
-            for (org, entries) in crate::domain::suppression::opt_outs_by_org([(org, number)]) {
-                added += add(&mut tx, org, &entries, now).await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(live || added > 0)
-    }
 }

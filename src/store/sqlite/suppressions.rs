@@ -2,11 +2,10 @@
 //! their episode kept), and the shared statements of lists and caps
 //! (`store/common/suppressions.rs`). The one writer orders additions and claims.
 
-use super::{Store, Tx, id, micros};
-use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId};
+use super::{Tx, id, micros};
+use crate::domain::ids::{BatchId, CampaignId, ContactId, OrgId};
 use crate::domain::suppression::NewSuppression;
 use crate::error::Error;
-use crate::store::shared::LIVE;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::SqliteConnection;
@@ -44,11 +43,7 @@ impl Tx<'_> {
         now: DateTime<Utc>,
     ) -> Result<i64, Error> {
         // Most organizations have no list: one probe spares the join.
-        let any = sqlx::query("SELECT id FROM suppressions WHERE organization_id = ?1 LIMIT 1")
-            .bind(id(org.uuid()))
-            .fetch_optional(&mut *self.0)
-            .await?;
-        if any.is_none() {
+        if !self.has_suppressions(org).await? {
             return Ok(0);
         }
         let sql = format!(
@@ -179,30 +174,4 @@ pub(super) async fn record_opt_outs(
         add(conn, org, &entries, now).await?;
     }
     Ok(())
-}
-
-impl Store {
-    pub async fn mark_opt_out(&self, call: ExecutionId, now: DateTime<Utc>) -> Result<bool, Error> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let row: Option<(String, String, Hyphenated)> = sqlx::query_as(
-            "UPDATE call_records SET opt_out = 1 WHERE id = ?1 RETURNING call_status, to_number, campaign_id",
-        )
-        .bind(id(call.uuid()))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((status, number, campaign)) = row else { return Ok(false) };
-        let live = LIVE.contains(&format!("'{status}'"));
-        let mut added = 0;
-        if !live {
-            let org: Hyphenated = sqlx::query_scalar("SELECT organization_id FROM campaigns WHERE id = ?1")
-                .bind(campaign.to_string())
-                .fetch_one(&mut *tx)
-                .await?;
-            for (org, entries) in crate::domain::suppression::opt_outs_by_org([(org.into_uuid(), number)]) {
-                added += add(&mut tx, org, &entries, now).await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(live || added > 0)
-    }
 }

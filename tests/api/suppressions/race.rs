@@ -36,6 +36,15 @@ async fn postgres_campaign() -> (TestApp, String) {
     (app, c)
 }
 
+/// Moves the test clock on by two minutes in a task of its own (it may wait for a lock).
+fn advance_in_background(
+    client: &reqwest::Client,
+    base: &str,
+) -> tokio::task::JoinHandle<Result<reqwest::Response, reqwest::Error>> {
+    let (client, url) = (client.clone(), format!("{base}/api/v1/test/clock"));
+    tokio::spawn(async move { client.post(url).bearer_auth(TOKEN).json(&json!({"advance_seconds": 120})).send().await })
+}
+
 async fn organization(app: &TestApp, campaign: &str) -> uuid::Uuid {
     org_uuid(app.get(&format!("/api/v1/campaigns/{campaign}")).await.body["organization_id"].as_str().unwrap())
 }
@@ -57,17 +66,7 @@ async fn a_claim_waits_for_a_suppression_being_added_and_then_skips_the_number()
             uuid::Uuid::now_v7()
         ))
         .await;
-    let claim = tokio::spawn({
-        let (client, base) = (app.client.clone(), app.base.clone());
-        async move {
-            client
-                .post(format!("{base}/api/v1/test/clock"))
-                .bearer_auth(TOKEN)
-                .json(&json!({"advance_seconds": 120}))
-                .send()
-                .await
-        }
-    });
+    let claim = advance_in_background(&app.client, &app.base);
     let mut watcher = app.db().await;
     lock_waited_for(&mut watcher).await;
     let _: Vec<(i64,)> = adder.rows("COMMIT").await;
@@ -131,17 +130,7 @@ async fn a_kill_between_an_opt_out_and_its_commit_leaves_neither_the_outcome_nor
     let _: Vec<(i64,)> = claim.rows("BEGIN").await;
     let _: Vec<(i64,)> =
         claim.rows(&format!("SELECT CAST(1 AS BIGINT) FROM organizations WHERE id = '{org}' FOR SHARE")).await;
-    let ending = tokio::spawn({
-        let (client, base) = (client.clone(), base.clone());
-        async move {
-            client
-                .post(format!("{base}/api/v1/test/clock"))
-                .bearer_auth(TOKEN)
-                .json(&json!({"advance_seconds": 120}))
-                .send()
-                .await
-        }
-    });
+    let ending = advance_in_background(&client, &base);
     lock_waited_for(&mut db).await;
     child.kill().unwrap();
     child.wait().unwrap();
