@@ -14,3 +14,4 @@ pub mod signing;
 pub mod startup;
 pub mod store;
 pub mod telephony;
+pub mod webhooks;

@@ -8,6 +8,7 @@ use crate::http::server::{self, ClientLimits};
 use crate::http::{AppState, Shared, app};
 use crate::metrics::Metrics;
 use crate::outbound::TrustedRoots;
+use crate::outbound::guard::WebhookRules;
 use crate::service::idempotency;
 use crate::service::tokens::{self, Bootstrap, TokenCache};
 use crate::signing::Secret;
@@ -21,6 +22,7 @@ use crate::telephony::placer::{Learned, Placer};
 use crate::telephony::simulated::SimulatedPlacer;
 use crate::telephony::twilio::{AgentLink, TwilioPlacer};
 use crate::telephony::twilio_callbacks::TwilioCallbacks;
+use crate::webhooks::Deliveries;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,6 +97,18 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
         )
         .with_calls_per_second(config.calls_per_second),
     );
+    let events = crate::service::events::EventWatch::default();
+    let webhook_rules = WebhookRules {
+        allow_http: config.events.allow_http_webhooks,
+        allow_private: config.events.allow_private_webhooks,
+    };
+    let deliveries = Arc::new(Deliveries::new(
+        store.clone(),
+        clock.clone(),
+        roots.guarded_client(crate::webhooks::TIMEOUT, webhook_rules).map_err(Error::internal)?,
+        webhook_rules,
+        Arc::new(crate::http::event_body),
+    ));
     let state = AppState::new(Shared {
         store: store.clone(),
         clock: clock.clone(),
@@ -106,6 +120,9 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
         auth_failures: crate::http::FailureLimiter::new(config.auth_failure_limit),
         dispatcher: dispatcher.clone(),
         wake: dispatcher.wakeup.clone(),
+        events: events.clone(),
+        event_wait_max: Duration::from_secs(u64::from(config.events.event_wait_max_seconds)),
+        webhook_rules,
         webhook_secret,
         twilio,
         jambonz,
@@ -117,6 +134,10 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
     tokio::spawn(forget_revoked_tokens(state.clone(), revocations, shutdown.clone()));
     tokio::spawn(dispatcher.clone().follow(late));
     let dispatch_loop = tokio::spawn(dispatcher.run(shutdown.clone()));
+    tokio::spawn(events.clone().run(store.clone(), shutdown.clone()));
+    tokio::spawn(deliveries.run(events, shutdown.clone()));
+    let retention = chrono::Duration::days(i64::from(config.events.event_retention_days));
+    tokio::spawn(prune_events(store.clone(), clock.clone(), retention, shutdown.clone()));
     tokio::spawn(purge_idempotency_keys(store.clone(), clock, shutdown.clone()));
     tokio::spawn(fold_list_counts(store.clone(), shutdown.clone()));
     let fill = store.clone();
@@ -185,6 +206,29 @@ async fn fold_list_counts(store: Arc<dyn Store>, shutdown: CancellationToken) {
             _ = every.tick() => {
                 if let Err(e) = store.fold_list_counts().await {
                     tracing::warn!(error = %e, "folding listing counts failed");
+                }
+            }
+        }
+    }
+}
+
+/// Deletes events (and delivery tries) past their retention, hourly, a chunk at a time.
+async fn prune_events(store: Arc<dyn Store>, clock: Clock, retention: chrono::Duration, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {
+                let before = clock.now() - retention;
+                loop {
+                    match store.prune_events(before, 10_000).await {
+                        Ok(10_000) => continue,
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "pruning events failed");
+                            break;
+                        }
+                    }
                 }
             }
         }

@@ -53,6 +53,36 @@ pub enum Telephony {
     Livekit,
 }
 
+/// Events and customer webhooks (API.md §13).
+#[derive(Args, Clone, Debug)]
+pub struct EventArgs {
+    /// Days events (and their delivery tries) are kept.
+    #[arg(long, env = "GRAINE_EVENT_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub event_retention_days: u32,
+    /// Accept `http://` webhook endpoint URLs (for tests; production endpoints use `https://`).
+    #[arg(long, env = "GRAINE_ALLOW_HTTP_WEBHOOKS")]
+    pub allow_http_webhooks: bool,
+    /// Accept webhook endpoints on private, loopback and link-local addresses (for tests and private
+    /// networks; refused by default, so that an endpoint cannot reach inside the server's network).
+    #[arg(long, env = "GRAINE_ALLOW_PRIVATE_WEBHOOKS")]
+    pub allow_private_webhooks: bool,
+    /// The longest a read of the event feed waits for an event, whatever its `wait_seconds` (below
+    /// the idle timeout of a proxy in front of the server, say).
+    #[arg(long, env = "GRAINE_EVENT_WAIT_MAX_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=30))]
+    pub event_wait_max_seconds: u32,
+}
+
+impl Default for EventArgs {
+    fn default() -> Self {
+        Self {
+            event_retention_days: 30,
+            allow_http_webhooks: false,
+            allow_private_webhooks: false,
+            event_wait_max_seconds: 30,
+        }
+    }
+}
+
 /// How log lines are written.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -85,6 +115,8 @@ pub struct ServeConfig {
     pub calls_per_second: u32,
     #[command(flatten)]
     pub providers: ProviderArgs,
+    #[command(flatten)]
+    pub events: EventArgs,
     /// A PEM file of certificate authorities that outbound HTTPS trusts besides the system's (for
     /// a telephony service behind a private CA).
     #[arg(long, env = "GRAINE_EXTRA_CA_CERTS")]
@@ -200,6 +232,7 @@ impl ServeConfig {
                 jambonz_api_url: "https://api.jambonz.cloud".into(),
                 ..ProviderArgs::default()
             },
+            events: EventArgs::default(),
             extra_ca_certs: None,
             webhook_secret: None,
             call_timeout: 1800,

@@ -138,6 +138,12 @@ pub fn earliest_start(
     }
 }
 
+/// What a contact with nothing to wait for shows (a finished one, or one of a batch that is over):
+/// `nothing_due`, and eligible never.
+pub fn nothing_due() -> (Vec<BlockedBy>, Option<DateTime<Utc>>) {
+    (vec![BlockedBy::NothingDue], None)
+}
+
 /// Every reason `contact` of `batch` cannot be called at `now`, and the first instant at or after
 /// `now` when it could be as far as its state, its batch's start and expiry, and the calling hours of
 /// its zones tell (`None` for a contact with nothing more to do, or while the campaign or its batch
@@ -160,7 +166,7 @@ pub fn contact_blocked_by(
     };
     let live = matches!(campaign.status, CampaignStatus::Active | CampaignStatus::Paused)
         && matches!(batch.status, BatchStatus::Pending | BatchStatus::InProgress | BatchStatus::Paused);
-    let Some(due) = due.filter(|_| live) else { return (vec![BlockedBy::NothingDue], None) };
+    let Some(due) = due.filter(|_| live) else { return nothing_due() };
     if rules.suppressed {
         // Skipped at its next turn: it will never be called.
         return (vec![BlockedBy::Suppressed], None);

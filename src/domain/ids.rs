@@ -125,6 +125,11 @@ typed_id!(
     TokenId,
     "tok_"
 );
+typed_id!(
+    /// A customer webhook endpoint, `whe_…`.
+    EndpointId,
+    "whe_"
+);
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@ pub mod calling_hours;
 pub mod campaign;
 pub mod contact;
 pub mod eligibility;
+pub mod events;
 pub mod frequency;
 pub mod ids;
 #[cfg(test)]
@@ -29,6 +30,7 @@ pub mod suppression;
 pub mod time;
 pub mod timezone;
 pub mod voicemail;
+pub mod webhook;
 pub mod wire;
 pub mod working_hours;
 #[cfg(test)]

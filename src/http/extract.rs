@@ -184,6 +184,13 @@ impl PathResource for CalendarId {
     }
 }
 
+impl PathResource for crate::domain::ids::EndpointId {
+    const NAME: &'static str = "Webhook endpoint";
+    fn parse_path(text: &str) -> Option<Self> {
+        crate::domain::ids::EndpointId::parse(text)
+    }
+}
+
 /// The typed id of a path's one parameter. One that does not parse, or does not even decode
 /// (invalid UTF-8), names nothing: the resource's `404`.
 pub struct PathId<T>(pub T);

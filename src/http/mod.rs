@@ -12,6 +12,7 @@ mod campaign_body;
 mod campaigns;
 mod contacts;
 mod error;
+mod events;
 mod extract;
 mod idempotency;
 mod json;
@@ -22,6 +23,7 @@ mod stats;
 mod suppressions;
 mod test_clock;
 mod validate;
+mod webhook_endpoints;
 mod webhooks;
 
 use crate::clock::Clock;
@@ -44,6 +46,7 @@ use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tracing::Instrument;
 
 pub use auth::FailureLimiter;
+pub use events::event_body;
 pub use ops::OPENAPI_YAML;
 
 /// What every handler shares.
@@ -65,6 +68,12 @@ pub struct Shared {
     pub dispatcher: Arc<Dispatcher>,
     /// The dispatcher's wake-up, handed to the use-cases that add work.
     pub wake: crate::service::Wake,
+    /// Every organization's newest event, for long polls.
+    pub events: crate::service::events::EventWatch,
+    /// The longest a feed read waits (`--event-wait-max-seconds`).
+    pub event_wait_max: std::time::Duration,
+    /// Where webhook endpoints may point.
+    pub webhook_rules: crate::outbound::guard::WebhookRules,
     /// Verifies telephony callbacks; without it every callback is refused.
     pub webhook_secret: Option<crate::signing::Secret>,
     /// Verifies Twilio's callbacks, when the server places calls through Twilio.
@@ -134,6 +143,19 @@ fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::POST, "/api/v1/batches/{batch_id}/dispatch", post(batches::dispatch)),
         (Method::GET, "/api/v1/batches/{batch_id}/debug", get(batches::debug)),
         (Method::GET, "/api/v1/batches/{batch_id}/contacts", get(contacts::list)),
+        (Method::GET, "/api/v1/events", get(events::list)),
+        (Method::POST, "/api/v1/webhook-endpoints", post(webhook_endpoints::create)),
+        (Method::GET, "/api/v1/webhook-endpoints", get(webhook_endpoints::list)),
+        (Method::GET, "/api/v1/webhook-endpoints/{webhook_endpoint_id}", get(webhook_endpoints::get)),
+        (Method::PATCH, "/api/v1/webhook-endpoints/{webhook_endpoint_id}", patch(webhook_endpoints::update)),
+        (Method::DELETE, "/api/v1/webhook-endpoints/{webhook_endpoint_id}", delete(webhook_endpoints::delete)),
+        (
+            Method::POST,
+            "/api/v1/webhook-endpoints/{webhook_endpoint_id}/rotate-secret",
+            post(webhook_endpoints::rotate),
+        ),
+        (Method::GET, "/api/v1/webhook-endpoints/{webhook_endpoint_id}/deliveries", get(webhook_endpoints::deliveries)),
+        (Method::POST, "/api/v1/webhook-endpoints/{webhook_endpoint_id}/replay", post(webhook_endpoints::replay)),
     ]
 }
 

@@ -4,10 +4,12 @@
 pub mod batches;
 pub mod calendars;
 pub mod campaigns;
+pub mod events;
 pub mod idempotency;
 pub mod stats;
 pub mod suppressions;
 pub mod tokens;
 pub mod wake;
+pub mod webhooks;
 
 pub use wake::Wake;

@@ -3,6 +3,7 @@
 
 mod common;
 pub mod contract;
+mod json_row;
 mod key_merge;
 mod postgres;
 mod rows;

@@ -28,6 +28,7 @@ use uuid::Uuid;
 /// `smallint` and arrays; SQLite's text ids, integer microseconds and JSON text) to these.
 pub trait Cells {
     fn id(&self, column: &str) -> Result<Uuid, Error>;
+    fn id_opt(&self, column: &str) -> Result<Option<Uuid>, Error>;
     fn text(&self, column: &str) -> Result<&str, Error>;
     fn text_opt(&self, column: &str) -> Result<Option<&str>, Error>;
     /// Any integer column, whatever its width.

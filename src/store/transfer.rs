@@ -46,7 +46,7 @@ pub type Table = (&'static str, &'static [(&'static str, Kind)]);
 
 use Kind::{Bool, Bytes, Id, Instant, Int, Json, Real, Text, TextList};
 
-pub const TABLES: [Table; 10] = [
+pub const TABLES: [Table; 15] = [
     ("organizations", &[("id", Id), ("name", Text), ("created_at", Instant)]),
     (
         "api_tokens",
@@ -229,6 +229,63 @@ pub const TABLES: [Table; 10] = [
             ("expires_at", Instant),
             ("removed_at", Instant),
             ("closed_at", Instant),
+        ],
+    ),
+    (
+        "events",
+        &[
+            ("seq", Int),
+            ("organization_id", Id),
+            ("type", Text),
+            ("subject_id", Id),
+            ("campaign_id", Id),
+            ("status", Text),
+            ("data", Text),
+            ("created_at", Instant),
+        ],
+    ),
+    ("event_heads", &[("organization_id", Id), ("last_seq", Int)]),
+    (
+        "webhook_endpoints",
+        &[
+            ("id", Id),
+            ("organization_id", Id),
+            ("url", Text),
+            ("events", Text),
+            ("description", Text),
+            ("secret", Text),
+            ("previous_secret", Text),
+            ("previous_until", Instant),
+            ("disabled", Bool),
+            ("created_at", Instant),
+            ("cursor", Int),
+            ("failing", Bool),
+            ("lease_owner", Int),
+            ("lease_until", Instant),
+        ],
+    ),
+    (
+        "webhook_retries",
+        &[
+            ("endpoint_id", Id),
+            ("seq", Int),
+            ("step", Int),
+            ("due_at", Instant),
+            ("generation", Int),
+            ("lease_owner", Int),
+            ("lease_until", Instant),
+        ],
+    ),
+    (
+        "webhook_attempts",
+        &[
+            ("endpoint_id", Id),
+            ("seq", Int),
+            ("attempt", Int),
+            ("attempted_at", Instant),
+            ("status_code", Int),
+            ("duration_ms", Int),
+            ("error", Text),
         ],
     ),
 ];

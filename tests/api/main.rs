@@ -9,6 +9,7 @@ mod conventions;
 mod counts;
 mod dispatch;
 mod docs;
+mod events;
 #[allow(dead_code)] // fakes offer more than each test uses
 mod fakes;
 mod hostile;

@@ -98,6 +98,7 @@ async fn everything(app: &TestApp, c: &str, b: &str) -> Vec<Value> {
         Value::Array(app.contacts_with_calls(b).await),
         app.get(&format!("/api/v1/campaigns/{c}/stats")).await.body,
         app.get("/api/v1/campaigns/").await.body,
+        app.get("/api/v1/events?limit=1000").await.body,
     ]
 }
 
@@ -153,6 +154,14 @@ async fn migrate_store_moves_an_embedded_database_to_postgres_mid_campaign() {
     }
     let batch_now = scaled.get(&format!("/api/v1/batches/{b}")).await.body;
     assert_eq!(batch_now["status"], "completed");
+    // Its events carry on after the copied ones, in order.
+    let copied_events = before[5].as_array().unwrap();
+    let events = scaled.get("/api/v1/events?limit=1000").await.body;
+    let events = events.as_array().unwrap();
+    assert!(!copied_events.is_empty() && events.len() > copied_events.len(), "{events:?}");
+    assert_eq!(&events[..copied_events.len()], &copied_events[..]);
+    let ids: Vec<&str> = events.iter().map(|e| e["event_id"].as_str().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
 
     // A target that already holds data is refused, and left as it was.
     let again = std::process::Command::new(env!("CARGO_BIN_EXE_graine"))

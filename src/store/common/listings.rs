@@ -168,7 +168,15 @@ macro_rules! campaign_statements {
                         .bind(expected.as_str())
                         .execute(&mut *self.0)
                         .await?;
-                    Ok(done.rows_affected() == 1)
+                    if done.rows_affected() == 0 {
+                        return Ok(false);
+                    }
+                    // Its events too: what they are about is gone.
+                    sqlx::query("DELETE FROM events WHERE campaign_id = $1")
+                        .bind(db_id(id.uuid()))
+                        .execute(&mut *self.0)
+                        .await?;
+                    Ok(true)
                 }
             }
         }

@@ -13,12 +13,14 @@ pub mod types {
     pub use crate::domain::calendar::Calendar;
     pub use crate::domain::campaign::{Campaign, CampaignStatus};
     pub use crate::domain::contact::{CallRecord, Contact, ContactStatus};
+    pub use crate::domain::events::{EventId, StoredEvent, TypeFilter};
     pub use crate::domain::frequency::PastCall;
-    pub use crate::domain::ids::{BatchId, CalendarId, CampaignId, ContactId, ExecutionId, OrgId, TokenId};
+    pub use crate::domain::ids::{BatchId, CalendarId, CampaignId, ContactId, EndpointId, ExecutionId, OrgId, TokenId};
     pub use crate::domain::outcome::Outcome;
     pub use crate::domain::suppression::{NewSuppression, Suppression, SuppressionFilter};
     pub use crate::domain::timezone::Timezone;
     pub use crate::domain::voicemail::VoicemailAction;
+    pub use crate::domain::webhook::{Attempt, DueRetry, Endpoint, Lease, RetryDone, Stream, StreamDone};
     pub use crate::error::Error;
     pub use crate::store::{
         AcceptedCall, BatchFilter, ClaimedContact, Closed, DueNow, FinishedCall, IdempotencyBegin, IdempotencyClaim,
@@ -197,6 +199,54 @@ macro_rules! store_methods {
         /// The earliest future instant at which something is due: a simulated call's end, a call
         /// deadline, a batch start or expiry, or a campaign's due work in its working hours.
         fn next_wakeup(now: DateTime<Utc>) -> Option<DateTime<Utc>>;
+
+        /// Up to `limit` of the organization's events after `after`, of the types `types` lets
+        /// through, oldest first (API.md §13).
+        fn events_after(org: OrgId, after: EventId, types: &TypeFilter, limit: i64) -> Vec<StoredEvent>;
+        /// The organization's events among `ids`, oldest first (an id it has not is left out).
+        fn events_by_id(org: OrgId, ids: &[EventId]) -> Vec<StoredEvent>;
+        /// These calls, in no order.
+        fn calls_by_id(ids: &[ExecutionId]) -> Vec<CallRecord>;
+        /// These contacts, in no order.
+        fn contacts_by_id(ids: &[ContactId]) -> Vec<Contact>;
+        /// The organization's newest event, if it has one.
+        fn last_event(org: OrgId) -> Option<EventId>;
+        /// Every organization's newest event.
+        fn event_heads() -> Vec<(OrgId, EventId)>;
+        /// Deletes up to `limit` events written before `before`, and the tries older than that;
+        /// returns how many events.
+        fn prune_events(before: DateTime<Utc>, limit: i64) -> u64;
+        /// Adds an endpoint, which hears of the events committed after it; `false` when its
+        /// organization has `MAX_ENDPOINTS` already.
+        fn insert_endpoint(e: &Endpoint) -> bool;
+        /// The organization's endpoints, oldest first.
+        fn list_endpoints(org: OrgId) -> Vec<Endpoint>;
+        /// The organization's endpoint.
+        fn get_endpoint(org: OrgId, id: EndpointId) -> Option<Endpoint>;
+        /// Writes an endpoint's settings and secrets; enabled again, it resumes where it stopped.
+        /// Says whether it was there.
+        fn update_endpoint(e: &Endpoint) -> bool;
+        /// Deletes an endpoint with its retries and tries; says whether it was there.
+        fn delete_endpoint(org: OrgId, id: EndpointId) -> bool;
+        /// A page of an endpoint's tries, newest first, optionally of one event, with their total.
+        fn list_attempts(endpoint: EndpointId, event: Option<EventId>, page: &Page) -> (Vec<Attempt>, i64);
+        /// Makes these events of the endpoint's organization due at the endpoint at `now` again;
+        /// returns how many.
+        fn replay_events(endpoint: EndpointId, events: &[EventId], now: DateTime<Utc>) -> u64;
+        /// Leases (real clock) up to `limit` enabled, healthy endpoints with events after their
+        /// cursor and no lease in force.
+        fn claim_streams(lease: &Lease, limit: i64) -> Vec<Stream>;
+        /// Records what a stream did, if `owner` still holds its lease, and ends the lease.
+        fn finish_stream(owner: i64, done: &StreamDone) -> ();
+        /// Leases up to `limit` retries due by `due_by` (server clock), at most `per_endpoint` per
+        /// endpoint, of enabled endpoints not among `busy`.
+        fn claim_retries(lease: &Lease, due_by: DateTime<Utc>, busy: &[EndpointId], per_endpoint: i64, limit: i64) -> Vec<DueRetry>;
+        /// Records what retries did: tries, the next step, or the endpoint disabled with its event.
+        fn finish_retries(owner: i64, done: &[RetryDone], now: DateTime<Utc>) -> ();
+        /// Makes `owner` (this process's key on delivery leases) known as alive while the store is
+        /// open, so that a lease of a process that died is taken over at once (PostgreSQL: a session
+        /// lock; SQLite: the one server forgets every earlier lease).
+        fn announce_owner(owner: i64) -> ();
         }
     };
 }

@@ -26,6 +26,10 @@ impl Cells for PgRow {
         Ok(self.try_get(column)?)
     }
 
+    fn id_opt(&self, column: &str) -> Result<Option<Uuid>, Error> {
+        Ok(self.try_get(column)?)
+    }
+
     fn int(&self, column: &str) -> Result<i64, Error> {
         Ok(match int_column(self, column)? {
             (i, 2) => i64::from(self.try_get::<i16, _>(i)?),

@@ -6,6 +6,7 @@ mod cells;
 mod contacts;
 mod counts;
 mod dispatch;
+mod events;
 mod idempotency;
 mod live;
 mod orgs;
@@ -47,6 +48,8 @@ pub struct Store {
     /// Set when a write connection opened before the tables existed, so could not plan the
     /// claim's statements (see `fill`).
     cold: Arc<AtomicBool>,
+    /// The task that shows this process alive to the others (see `announce_owner`).
+    liveness: Arc<std::sync::Mutex<Option<tokio::task::AbortHandle>>>,
 }
 
 /// How a claim locks the rows it reads: until the transaction ends, skipping rows another holds
@@ -97,6 +100,28 @@ const ORG_EXCLUSIVE: &str = " FOR NO KEY UPDATE";
 fn db_texts(items: Vec<&str>) -> Result<Vec<&str>, Error> {
     Ok(items)
 }
+
+/// A list of integers as PostgreSQL binds it (`bigint[]`), and the test against it.
+fn db_ints(items: Vec<i64>) -> Vec<i64> {
+    items
+}
+
+fn among_ints(param: &str) -> String {
+    format!("= ANY({param})")
+}
+
+/// The test that a lease's holder (`column`, its process key) is gone: no session holds the
+/// advisory lock of its key (see `announce_owner`). Read once per statement.
+fn owner_gone(column: &str) -> String {
+    format!(
+        "{column} NOT IN (SELECT (l.classid::bigint << 32) | l.objid::bigint FROM pg_locks l
+                          WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted)"
+    )
+}
+
+/// What a statement that writes events itself (not through a table's trigger) runs after it, so
+/// that the transaction numbers them at commit.
+const REGISTER_EVENTS: Option<&str> = Some("SELECT register_events()");
 
 /// The cast a JSON text parameter needs to be stored in a `json` column.
 const JSON: &str = "::json";
@@ -207,7 +232,7 @@ impl Store {
         let pool = pool_of(max_connections, true).connect_lazy_with(options.clone());
         drop(pool.acquire().await?);
         let reads = pool_of(super::read_pool_size().min(max_connections), false).connect_lazy_with(options.clone());
-        Ok(Self { pool, reads, options, cold })
+        Ok(Self { pool, reads, options, cold, liveness: Arc::default() })
     }
 
     /// Applies every pending migration (serialised across replicas by an advisory lock).
@@ -247,6 +272,9 @@ impl Store {
 
     /// Closes every connection.
     pub async fn close(&self) {
+        if let Some(task) = self.liveness.lock().ok().and_then(|mut t| t.take()) {
+            task.abort();
+        }
         self.reads.close().await;
         self.pool.close().await;
     }

@@ -45,6 +45,10 @@ impl Import {
             }
         });
         insert.build().execute(&mut *self.0).await?;
+        if table == "suppressions" {
+            // The copy brings the entries' events itself, with their numbers: not the trigger's.
+            sqlx::query("DELETE FROM events WHERE seq IS NULL").execute(&mut *self.0).await?;
+        }
         Ok(())
     }
 
@@ -53,13 +57,20 @@ impl Import {
         Ok(sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&mut *self.0).await?)
     }
 
-    /// Moves the call-order sequence past every copied number, and commits.
+    /// Moves the call-order and event sequences past every copied number, and commits.
     pub async fn finish(mut self, last_call_event: i64) -> Result<(), Error> {
         sqlx::query(
             "SELECT setval('call_events', GREATEST($1, COALESCE((SELECT max(GREATEST(placed_seq, closed_seq))
                 FROM call_records), 0), 1), GREATEST($1, COALESCE((SELECT max(placed_seq) FROM call_records), 0)) > 0)",
         )
         .bind(last_call_event)
+        .execute(&mut *self.0)
+        .await?;
+        // New events are numbered after the copied ones.
+        sqlx::query(
+            "SELECT setval('event_seq', GREATEST(COALESCE((SELECT max(seq) FROM events), 0), 1),
+                (SELECT max(seq) FROM events) IS NOT NULL)",
+        )
         .execute(&mut *self.0)
         .await?;
         Ok(self.0.commit().await?)

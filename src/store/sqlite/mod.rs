@@ -11,6 +11,7 @@ mod campaigns;
 mod contacts;
 mod counts;
 mod dispatch;
+mod events;
 mod idempotency;
 mod live;
 mod orgs;
@@ -277,6 +278,10 @@ impl Cells for SqliteRow {
         Ok(self.try_get::<uuid::fmt::Hyphenated, _>(column)?.into_uuid())
     }
 
+    fn id_opt(&self, column: &str) -> Result<Option<Uuid>, Error> {
+        Ok(self.try_get::<Option<uuid::fmt::Hyphenated>, _>(column)?.map(uuid::fmt::Hyphenated::into_uuid))
+    }
+
     fn int(&self, column: &str) -> Result<i64, Error> {
         Ok(self.try_get(column)?)
     }
@@ -362,6 +367,25 @@ fn among_texts(param: &str) -> String {
 
 /// No row lock: the one writer already orders a claim and an addition to the do-not-call list.
 const ORG_SHARED: &str = "";
+const ORG_EXCLUSIVE: &str = "";
+
+/// A list of integers as bound (a JSON array), and the test against it.
+fn db_ints(items: Vec<i64>) -> String {
+    serde_json::Value::from(items).to_string()
+}
+
+fn among_ints(param: &str) -> String {
+    among_ids(param)
+}
+
+/// A lease's holder is never gone while the lease runs: the one server owns the file, and forgets
+/// every lease when it starts (see `announce_owner`).
+fn owner_gone(_column: &str) -> String {
+    "false".into()
+}
+
+/// Nothing to run after writing an event: the row id already follows commit order.
+const REGISTER_EVENTS: Option<&str> = None;
 
 /// JSON is stored as the text it is bound as.
 const JSON: &str = "";

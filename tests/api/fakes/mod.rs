@@ -2,4 +2,5 @@
 
 pub mod jambonz;
 pub mod livekit;
+pub mod receiver;
 pub mod twilio;

@@ -1,7 +1,10 @@
 //! Calls out of the server: the HTTP client every outbound request uses, with TLS (rustls) trusting
 //! the system's certificate authorities plus those of `--extra-ca-certs`.
 
+pub mod guard;
+
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The certificate authorities outbound TLS trusts beyond the system's.
@@ -26,6 +29,24 @@ impl TrustedRoots {
     pub fn client(&self, timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
         let mut builder =
             reqwest::Client::builder().use_rustls_tls().timeout(timeout).redirect(reqwest::redirect::Policy::none());
+        for cert in &self.0 {
+            builder = builder.add_root_certificate(cert.clone());
+        }
+        builder.build()
+    }
+
+    /// The client for customer webhooks: as `client`, and its lookups leave out every address
+    /// `guard` refuses, so that a name cannot be pointed inside after its endpoint was checked.
+    pub fn guarded_client(
+        &self,
+        timeout: Duration,
+        guard: guard::WebhookRules,
+    ) -> Result<reqwest::Client, reqwest::Error> {
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(guard));
         for cert in &self.0 {
             builder = builder.add_root_certificate(cert.clone());
         }

@@ -1,0 +1,226 @@
+//! Delivering events to customer webhook endpoints (API.md §13): streams of new events per endpoint
+//! and retries of failed ones, each leased on the real clock by one replica while it sends.
+
+/// The delivery worker's claims and results, for the engine where it expands.
+macro_rules! delivery_statements {
+    () => {
+        mod deliveries_written_once {
+            use super::super::{SKIP_LOCKED, Store, among_ids, db_at, db_id, db_ids, owner_gone};
+            use super::events_written_once::{ENDPOINT_COLUMNS, endpoint, write_event};
+            use crate::domain::events::{EventId, EventType};
+            use crate::domain::ids::EndpointId;
+            use crate::domain::webhook::{Attempt, DueRetry, Lease, RetryDone, RetryNext, Stream, StreamDone};
+            use crate::error::Error;
+            use crate::store::rows::Cells;
+            use chrono::{DateTime, Utc};
+            use std::collections::HashMap;
+
+            /// Writes tries, numbering each after the tries of its event at its endpoint.
+            async fn write_attempts(
+                conn: &mut <super::super::Db as sqlx::Database>::Connection,
+                endpoint: EndpointId,
+                attempts: &[&Attempt],
+            ) -> Result<(), Error> {
+                for chunk in attempts.chunks(100) {
+                    let rows: Vec<String> = (0..chunk.len())
+                        .map(|i| {
+                            let p = 2 + i * 5;
+                            format!(
+                                "($1, ${p}, (SELECT count(*) + 1 FROM webhook_attempts WHERE endpoint_id = $1 AND seq = ${p}),
+                                  ${}, ${}, ${}, ${})",
+                                p + 1,
+                                p + 2,
+                                p + 3,
+                                p + 4
+                            )
+                        })
+                        .collect();
+                    let sql = format!(
+                        "INSERT INTO webhook_attempts (endpoint_id, seq, attempt, attempted_at, status_code, duration_ms, error)
+                         VALUES {}",
+                        rows.join(", ")
+                    );
+                    let mut q = sqlx::query(&sql).bind(db_id(endpoint.uuid()));
+                    for a in chunk {
+                        q = q.bind(a.event.0).bind(db_at(a.attempted_at)).bind(a.status_code).bind(a.duration_ms).bind(&a.error);
+                    }
+                    q.execute(&mut *conn).await?;
+                }
+                Ok(())
+            }
+
+            impl Store {
+                pub async fn claim_streams(&self, lease: &Lease, limit: i64) -> Result<Vec<Stream>, Error> {
+                    let sql = format!(
+                        "UPDATE webhook_endpoints SET lease_owner = $1, lease_until = $2
+                         WHERE id IN (SELECT e.id FROM webhook_endpoints e
+                                      WHERE NOT e.disabled AND NOT e.failing
+                                        AND (e.lease_until IS NULL OR e.lease_until < $3 OR {})
+                                        AND e.cursor < (SELECT h.last_seq FROM event_heads h
+                                                        WHERE h.organization_id = e.organization_id)
+                                      ORDER BY e.id LIMIT $4{SKIP_LOCKED})
+                           AND (lease_until IS NULL OR lease_until < $3 OR {})
+                         RETURNING {ENDPOINT_COLUMNS}, cursor",
+                        owner_gone("e.lease_owner"),
+                        owner_gone("lease_owner")
+                    );
+                    let q = sqlx::query(&sql).bind(lease.owner).bind(db_at(lease.until)).bind(db_at(lease.now)).bind(limit);
+                    let rows = q.fetch_all(self.writes()).await?;
+                    rows.iter().map(|r| Ok(Stream { endpoint: endpoint(r)?, cursor: EventId(r.int("cursor")?) })).collect()
+                }
+
+                pub async fn finish_stream(&self, owner: i64, done: &StreamDone) -> Result<(), Error> {
+                    let mut tx = self.writes().begin().await?;
+                    let attempts: Vec<&Attempt> = done.attempts.iter().collect();
+                    write_attempts(&mut tx, done.endpoint, &attempts).await?;
+                    for chunk in done.retries.chunks(100) {
+                        let rows: Vec<String> =
+                            (0..chunk.len()).map(|i| format!("($1, ${}, 1, ${})", 2 + 2 * i, 3 + 2 * i)).collect();
+                        let sql = format!(
+                            "INSERT INTO webhook_retries (endpoint_id, seq, step, due_at) VALUES {}
+                             ON CONFLICT (endpoint_id, seq) DO NOTHING",
+                            rows.join(", ")
+                        );
+                        let mut q = sqlx::query(&sql).bind(db_id(done.endpoint.uuid()));
+                        for (event, due) in chunk {
+                            q = q.bind(event.0).bind(db_at(*due));
+                        }
+                        q.execute(&mut *tx).await?;
+                    }
+                    // A cursor never goes back; a lease lost meanwhile leaves the endpoint to its new holder.
+                    sqlx::query(
+                        "UPDATE webhook_endpoints SET cursor = CASE WHEN cursor < $3 THEN $3 ELSE cursor END,
+                            failing = $4, lease_owner = NULL, lease_until = NULL
+                         WHERE id = $1 AND lease_owner = $2",
+                    )
+                    .bind(db_id(done.endpoint.uuid()))
+                    .bind(owner)
+                    .bind(done.cursor.0)
+                    .bind(done.failing)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                pub async fn claim_retries(
+                    &self,
+                    lease: &Lease,
+                    due_by: DateTime<Utc>,
+                    busy: &[EndpointId],
+                    per_endpoint: i64,
+                    limit: i64,
+                ) -> Result<Vec<DueRetry>, Error> {
+                    let sql = format!(
+                        "UPDATE webhook_retries SET lease_owner = $1, lease_until = $2
+                         WHERE (endpoint_id, seq) IN (
+                            SELECT endpoint_id, seq FROM (
+                                SELECT r.endpoint_id, r.seq, row_number() OVER (PARTITION BY r.endpoint_id ORDER BY r.due_at, r.seq) AS n
+                                FROM webhook_retries r JOIN webhook_endpoints e ON e.id = r.endpoint_id
+                                WHERE r.due_at <= $3 AND (r.lease_until IS NULL OR r.lease_until < $4 OR {}) AND NOT e.disabled
+                                  AND NOT (r.endpoint_id {})) c
+                            WHERE c.n <= $6 LIMIT $7)
+                           AND (lease_until IS NULL OR lease_until < $4 OR {})
+                         RETURNING endpoint_id, seq, step, generation",
+                        owner_gone("r.lease_owner"),
+                        among_ids("$5"),
+                        owner_gone("lease_owner")
+                    );
+                    let q = sqlx::query(&sql)
+                        .bind(lease.owner)
+                        .bind(db_at(lease.until))
+                        .bind(db_at(due_by))
+                        .bind(db_at(lease.now))
+                        .bind(db_ids(busy.iter().map(|e| e.uuid()).collect()))
+                        .bind(per_endpoint)
+                        .bind(limit);
+                    let claimed = q.fetch_all(self.writes()).await?;
+                    if claimed.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let mut ids: Vec<uuid::Uuid> = claimed.iter().map(|r| r.id("endpoint_id")).collect::<Result<_, _>>()?;
+                    ids.sort_unstable();
+                    ids.dedup();
+                    let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id {}", among_ids("$1"));
+                    let rows = sqlx::query(&sql).bind(db_ids(ids)).fetch_all(self.writes()).await?;
+                    let endpoints: HashMap<uuid::Uuid, _> =
+                        rows.iter().map(|r| endpoint(r).map(|e| (e.id.uuid(), e))).collect::<Result<_, _>>()?;
+                    let mut due = Vec::with_capacity(claimed.len());
+                    for r in &claimed {
+                        if let Some(e) = endpoints.get(&r.id("endpoint_id")?) {
+                            due.push(DueRetry {
+                                endpoint: e.clone(),
+                                event: EventId(r.int("seq")?),
+                                step: r.int("step")?,
+                                generation: r.int("generation")?,
+                            });
+                        }
+                    }
+                    Ok(due)
+                }
+
+                pub async fn finish_retries(&self, owner: i64, done: &[RetryDone], now: DateTime<Utc>) -> Result<(), Error> {
+                    let mut tx = self.writes().begin().await?;
+                    for d in done {
+                        let endpoint = db_id(d.endpoint.uuid());
+                        if let Some(a) = &d.attempt {
+                            write_attempts(&mut tx, d.endpoint, &[a]).await?;
+                        }
+                        // A replay asked for while the try was in flight (a new generation) stands.
+                        let held = "WHERE endpoint_id = $1 AND seq = $2 AND lease_owner = $3 AND generation = $4";
+                        match &d.next {
+                            RetryNext::Again(step, due) => {
+                                let sql = format!("UPDATE webhook_retries SET step = $5, due_at = $6 {held}");
+                                sqlx::query(&sql)
+                                    .bind(endpoint)
+                                    .bind(d.event.0)
+                                    .bind(owner)
+                                    .bind(d.generation)
+                                    .bind(*step)
+                                    .bind(db_at(*due))
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                            RetryNext::Done | RetryNext::Disable(_) => {
+                                let sql = format!("DELETE FROM webhook_retries {held}");
+                                let q = sqlx::query(&sql).bind(endpoint).bind(d.event.0).bind(owner).bind(d.generation);
+                                q.execute(&mut *tx).await?;
+                            }
+                        }
+                        sqlx::query(
+                            "UPDATE webhook_retries SET lease_owner = NULL, lease_until = NULL
+                             WHERE endpoint_id = $1 AND seq = $2 AND lease_owner = $3",
+                        )
+                        .bind(endpoint)
+                        .bind(d.event.0)
+                        .bind(owner)
+                        .execute(&mut *tx)
+                        .await?;
+                        if d.attempt.as_ref().is_some_and(Attempt::delivered) {
+                            sqlx::query("UPDATE webhook_endpoints SET failing = false WHERE id = $1 AND failing")
+                                .bind(endpoint)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        if let RetryNext::Disable(data) = &d.next {
+                            let disabled = sqlx::query(
+                                "UPDATE webhook_endpoints SET disabled = true WHERE id = $1 AND NOT disabled
+                                 RETURNING organization_id",
+                            )
+                            .bind(endpoint)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                            if let Some(row) = disabled {
+                                let org = crate::domain::ids::OrgId::from_uuid(row.id("organization_id")?);
+                                write_event(&mut tx, org, EventType::EndpointDisabled, d.endpoint.uuid(), data, now).await?;
+                            }
+                        }
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                }
+            }
+        }
+    };
+}
+pub(crate) use delivery_statements;

@@ -1,0 +1,138 @@
+//! A row kept as JSON (an event's copy of a batch or campaign as of its change), read through the
+//! same decoders as a row of either engine: PostgreSQL writes it with `row_to_json` (timestamps as
+//! RFC 3339 text, arrays and JSON columns nested), SQLite with `json_object` (instants as integer
+//! microseconds, JSON columns as their text).
+
+use super::rows::Cells;
+use super::shared::corrupt;
+use crate::error::Error;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// The columns of one row; nested arrays and objects are kept as their JSON text.
+pub struct JsonRow(Map<String, Value>);
+
+impl JsonRow {
+    /// Reads a row written as a JSON object; `None` when it is not one.
+    pub fn parse(text: &str) -> Option<Self> {
+        let Value::Object(mut map) = serde_json::from_str(text).ok()? else { return None };
+        for value in map.values_mut() {
+            if value.is_object() || value.is_array() {
+                *value = Value::String(value.to_string());
+            }
+        }
+        Some(Self(map))
+    }
+
+    fn get(&self, column: &str) -> Result<&Value, Error> {
+        self.0.get(column).ok_or_else(|| corrupt(column))
+    }
+}
+
+impl Cells for JsonRow {
+    fn id(&self, column: &str) -> Result<Uuid, Error> {
+        self.id_opt(column)?.ok_or_else(|| corrupt(column))
+    }
+
+    fn id_opt(&self, column: &str) -> Result<Option<Uuid>, Error> {
+        match self.get(column)? {
+            Value::Null => Ok(None),
+            Value::String(s) => Uuid::parse_str(s).map(Some).map_err(|_| corrupt(column)),
+            _ => Err(corrupt(column)),
+        }
+    }
+
+    fn text(&self, column: &str) -> Result<&str, Error> {
+        self.text_opt(column)?.ok_or_else(|| corrupt(column))
+    }
+
+    fn text_opt(&self, column: &str) -> Result<Option<&str>, Error> {
+        match self.get(column)? {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s)),
+            _ => Err(corrupt(column)),
+        }
+    }
+
+    fn int(&self, column: &str) -> Result<i64, Error> {
+        self.int_opt(column)?.ok_or_else(|| corrupt(column))
+    }
+
+    fn int_opt(&self, column: &str) -> Result<Option<i64>, Error> {
+        match self.get(column)? {
+            Value::Null => Ok(None),
+            v => v.as_i64().map(Some).ok_or_else(|| corrupt(column)),
+        }
+    }
+
+    fn real(&self, column: &str) -> Result<f64, Error> {
+        self.real_opt(column)?.ok_or_else(|| corrupt(column))
+    }
+
+    fn real_opt(&self, column: &str) -> Result<Option<f64>, Error> {
+        match self.get(column)? {
+            Value::Null => Ok(None),
+            v => v.as_f64().map(Some).ok_or_else(|| corrupt(column)),
+        }
+    }
+
+    fn flag(&self, column: &str) -> Result<bool, Error> {
+        match self.get(column)? {
+            Value::Bool(b) => Ok(*b),
+            v => v.as_i64().map(|n| n != 0).ok_or_else(|| corrupt(column)),
+        }
+    }
+
+    fn at(&self, column: &str) -> Result<DateTime<Utc>, Error> {
+        self.at_opt(column)?.ok_or_else(|| corrupt(column))
+    }
+
+    fn at_opt(&self, column: &str) -> Result<Option<DateTime<Utc>>, Error> {
+        match self.get(column)? {
+            Value::Null => Ok(None),
+            Value::String(s) => DateTime::parse_from_rfc3339(s).map(|t| Some(t.to_utc())).map_err(|_| corrupt(column)),
+            v => v.as_i64().and_then(DateTime::from_timestamp_micros).map(Some).ok_or_else(|| corrupt(column)),
+        }
+    }
+
+    fn json_text(&self, column: &str) -> Result<&str, Error> {
+        self.text(column)
+    }
+
+    fn texts(&self, column: &str) -> Result<Vec<String>, Error> {
+        serde_json::from_str(self.text(column)?).map_err(|_| corrupt(column))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_both_engines_spellings() {
+        let pg = JsonRow::parse(
+            r#"{"id":"0193a0b4-0000-7000-8000-000000000001","at":"2026-11-30T10:00:00.5+00:00","on":true,
+                "list":["a","b"],"obj":{"k":1},"n":3,"none":null}"#,
+        )
+        .unwrap();
+        let lite = JsonRow::parse(
+            r#"{"id":"0193a0b4-0000-7000-8000-000000000001","at":1796032800500000,"on":1,
+                "list":"[\"a\",\"b\"]","obj":"{\"k\":1}","n":3,"none":null}"#,
+        )
+        .unwrap();
+        for row in [pg, lite] {
+            assert_eq!(row.at("at").unwrap().to_rfc3339(), "2026-11-30T10:00:00.500+00:00");
+            assert!(row.flag("on").unwrap());
+            assert_eq!(row.texts("list").unwrap(), ["a", "b"]);
+            assert_eq!(
+                serde_json::from_str::<Value>(row.json_text("obj").unwrap()).unwrap(),
+                serde_json::json!({"k": 1})
+            );
+            assert_eq!(row.int("n").unwrap(), 3);
+            assert_eq!(row.at_opt("none").unwrap(), None);
+            assert!(row.id("id").is_ok());
+            assert!(row.int("missing").is_err());
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Events and webhook deliveries on PostgreSQL: the statements written once (`store/common`), and
+//! how a replica shows it is alive, so that the others take over the leases of one that died.
+
+use super::Store;
+use crate::error::Error;
+
+crate::store::common::event_statements!();
+crate::store::common::delivery_statements!();
+
+impl Store {
+    /// Holds, on a connection of its own for as long as the store is open, the advisory lock of
+    /// `owner`: while it is held, other replicas leave `owner`'s delivery leases alone; once this
+    /// process dies its session ends, and they take them over at once.
+    pub async fn announce_owner(&self, owner: i64) -> Result<(), Error> {
+        use sqlx::Connection;
+        let options = self.options.clone();
+        let lock = move |options: sqlx::postgres::PgConnectOptions| async move {
+            let mut conn = sqlx::PgConnection::connect_with(&options).await?;
+            sqlx::query("SELECT pg_advisory_lock($1)").bind(owner).execute(&mut conn).await?;
+            Ok::<_, Error>(conn)
+        };
+        // Held before the first lease is taken, so that no replica takes this one's leases for a dead one's.
+        let mut held = lock(options.clone()).await;
+        let keep = async move {
+            loop {
+                if let Ok(conn) = held.as_mut() {
+                    // Checked now and then, so that a lost session is opened again.
+                    while conn.ping().await.is_ok() {
+                        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                held = lock(options.clone()).await;
+            }
+        };
+        let task = tokio::spawn(keep).abort_handle();
+        if let Ok(mut slot) = self.liveness.lock()
+            && let Some(previous) = slot.replace(task)
+        {
+            previous.abort();
+        }
+        Ok(())
+    }
+}

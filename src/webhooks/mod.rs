@@ -1,0 +1,218 @@
+//! Delivering events to customer webhook endpoints (API.md §13). Any replica delivers: it leases an
+//! endpoint's stream of new events, or due retries, on the real clock, sends them, and records each
+//! try; a lease of a replica that died lapses, and what it was sending is sent again (at least
+//! once). An endpoint is sent to by its own task: a slow or dead one holds up nothing else.
+
+mod send;
+
+pub use send::MAX_ANSWER_BYTES;
+
+use crate::clock::Clock;
+use crate::domain::events::{EventId, StoredEvent, retry_at};
+use crate::domain::ids::EndpointId;
+use crate::domain::webhook::{Attempt, DueRetry, Endpoint, Lease, RetryDone, RetryNext, Stream, StreamDone};
+use crate::error::Error;
+use crate::outbound::guard::WebhookRules;
+use crate::service::events::{EventWatch, Subjects};
+use crate::store::Store;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Writes an event's JSON from what it is about.
+pub type Render = Arc<dyn Fn(&Subjects, &StoredEvent) -> Vec<u8> + Send + Sync>;
+
+/// How long one try may take.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a lease lasts: a stream's tries run side by side, each within `TIMEOUT`.
+const LEASE: Duration = Duration::from_secs(60);
+/// How often the worker looks for work besides when an event commits.
+const POLL: Duration = Duration::from_millis(100);
+/// Events a stream reads at once, tries it keeps in flight, and the failures in a row (with no
+/// success) after which it stops and leaves the endpoint to its retries.
+const STREAM_EVENTS: i64 = 500;
+const IN_FLIGHT: usize = 32;
+const FAILURES_TO_STOP: usize = 16;
+/// Retries claimed per pass, and per endpoint.
+const RETRIES: i64 = 64;
+const RETRIES_PER_ENDPOINT: i64 = 8;
+
+/// The delivery worker of one replica.
+pub struct Deliveries {
+    store: Arc<dyn Store>,
+    clock: Clock,
+    client: reqwest::Client,
+    rules: WebhookRules,
+    render: Render,
+    /// This process's key on leases.
+    owner: i64,
+    /// Endpoints whose retries this replica is sending.
+    busy: Mutex<HashSet<EndpointId>>,
+}
+
+impl Deliveries {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Clock,
+        client: reqwest::Client,
+        rules: WebhookRules,
+        render: Render,
+    ) -> Self {
+        let mut key = [0u8; 8];
+        let _ = getrandom::fill(&mut key);
+        let owner = i64::from_le_bytes(key) & i64::MAX;
+        Self { store, clock, client, rules, render, owner, busy: Mutex::new(HashSet::new()) }
+    }
+
+    /// Delivers until `shutdown`, waking when any organization's newest event moves and every `POLL`.
+    pub async fn run(self: Arc<Self>, watch: EventWatch, shutdown: CancellationToken) {
+        if let Err(e) = self.store.announce_owner(self.owner).await {
+            tracing::warn!(error = %e, "announcing this process to the other replicas failed");
+        }
+        let mut heads = watch.subscribe();
+        let mut every = tokio::time::interval(POLL);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tasks = JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = every.tick() => {}
+                changed = heads.changed() => if changed.is_err() { return },
+            }
+            while tasks.try_join_next().is_some() {}
+            if let Err(e) = self.pass(&mut tasks).await {
+                tracing::warn!(error = %e, "claiming webhook deliveries failed");
+            }
+        }
+    }
+
+    /// Claims what is due and starts a task for each endpoint.
+    async fn pass(self: &Arc<Self>, tasks: &mut JoinSet<()>) -> Result<(), Error> {
+        let now = chrono::Utc::now();
+        let lease =
+            Lease { owner: self.owner, now, until: now + chrono::Duration::from_std(LEASE).unwrap_or_default() };
+        for stream in self.store.claim_streams(&lease, 16).await? {
+            let me = self.clone();
+            tasks.spawn(async move {
+                if let Err(e) = me.stream(&stream).await {
+                    tracing::warn!(error = %e, endpoint = %stream.endpoint.id, "webhook stream failed");
+                }
+            });
+        }
+        let busy: Vec<EndpointId> = self.busy.lock().map(|b| b.iter().copied().collect()).unwrap_or_default();
+        let due = self.store.claim_retries(&lease, self.clock.now(), &busy, RETRIES_PER_ENDPOINT, RETRIES).await?;
+        let mut by_endpoint: HashMap<EndpointId, Vec<DueRetry>> = HashMap::new();
+        for d in due {
+            by_endpoint.entry(d.endpoint.id).or_default().push(d);
+        }
+        for (endpoint, retries) in by_endpoint {
+            if let Ok(mut b) = self.busy.lock() {
+                b.insert(endpoint);
+            }
+            let me = self.clone();
+            tasks.spawn(async move {
+                if let Err(e) = me.retry(&retries).await {
+                    tracing::warn!(error = %e, %endpoint, "webhook retries failed");
+                }
+                if let Ok(mut b) = me.busy.lock() {
+                    b.remove(&endpoint);
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// The events' bodies, in order (an event whose subject is gone is sent with `data: null`).
+    async fn bodies(&self, events: &[StoredEvent]) -> Result<Vec<Vec<u8>>, Error> {
+        let subjects = Subjects::read(&*self.store, events).await?;
+        Ok(events.iter().map(|e| (self.render)(&subjects, e)).collect())
+    }
+
+    /// Sends an endpoint's events after its cursor, in order, a window at a time; stops early when
+    /// the endpoint fails every try in a row.
+    async fn stream(&self, s: &Stream) -> Result<(), Error> {
+        let e = &s.endpoint;
+        let head = self.store.last_event(e.organization_id).await?.unwrap_or(s.cursor);
+        let events = self.store.events_after(e.organization_id, s.cursor, &e.events, STREAM_EVENTS).await?;
+        let bodies = self.bodies(&events).await?;
+        let now = self.clock.now();
+        let mut attempts: Vec<Attempt> = Vec::with_capacity(events.len());
+        let mut in_flight = JoinSet::new();
+        let mut launched = 0usize;
+        let mut failures_in_row = 0usize;
+        let mut any_success = false;
+        let mut bodies = bodies.into_iter();
+        loop {
+            let stop = !any_success && failures_in_row >= FAILURES_TO_STOP;
+            while !stop && in_flight.len() < IN_FLIGHT && launched < events.len() {
+                let (client, rules, endpoint) = (self.client.clone(), self.rules, e.clone());
+                let (id, body) = (events[launched].id, bodies.next().unwrap_or_default());
+                in_flight.spawn(async move { send::send(&client, &rules, &endpoint, id, body, now).await });
+                launched += 1;
+            }
+            let Some(done) = in_flight.join_next().await else { break };
+            let attempt = done.map_err(Error::internal)?;
+            if attempt.delivered() {
+                any_success = true;
+            } else {
+                failures_in_row += 1;
+            }
+            attempts.push(attempt);
+        }
+        let all_read = (events.len() as i64) < STREAM_EVENTS;
+        let cursor = match events.get(launched.wrapping_sub(1)) {
+            _ if launched == events.len() && all_read => head.max(events.last().map_or(s.cursor, |ev| ev.id)),
+            Some(last) => last.id,
+            None => s.cursor,
+        };
+        let retries = attempts
+            .iter()
+            .filter(|a| !a.delivered())
+            .filter_map(|a| retry_at(1, now).map(|due| (a.event, due)))
+            .collect();
+        let failing = !attempts.is_empty() && !any_success;
+        let done = StreamDone { endpoint: e.id, cursor, attempts, retries, failing };
+        self.store.finish_stream(self.owner, &done).await
+    }
+
+    /// Tries an endpoint's due retries side by side and records what came of them.
+    async fn retry(&self, due: &[DueRetry]) -> Result<(), Error> {
+        let Some(first) = due.first() else { return Ok(()) };
+        let endpoint: &Endpoint = &first.endpoint;
+        let ids: Vec<EventId> = due.iter().map(|d| d.event).collect();
+        let events = self.store.events_by_id(endpoint.organization_id, &ids).await?;
+        let bodies = self.bodies(&events).await?;
+        let now = self.clock.now();
+        let mut in_flight = JoinSet::new();
+        for (event, body) in events.iter().zip(bodies) {
+            let (client, rules, endpoint) = (self.client.clone(), self.rules, endpoint.clone());
+            let id = event.id;
+            in_flight.spawn(async move { send::send(&client, &rules, &endpoint, id, body, now).await });
+        }
+        let mut tried: HashMap<EventId, Attempt> = HashMap::new();
+        while let Some(done) = in_flight.join_next().await {
+            let attempt = done.map_err(Error::internal)?;
+            tried.insert(attempt.event, attempt);
+        }
+        let mut disabled = endpoint.clone();
+        disabled.disabled = true;
+        let results: Vec<RetryDone> = due
+            .iter()
+            .map(|d| {
+                let attempt = tried.remove(&d.event);
+                let next = match &attempt {
+                    None => RetryNext::Done,
+                    Some(a) if a.delivered() => RetryNext::Done,
+                    Some(_) => match retry_at(usize::try_from(d.step + 1).unwrap_or(usize::MAX), now) {
+                        Some(at) => RetryNext::Again(d.step + 1, at),
+                        None => RetryNext::Disable(disabled.view()),
+                    },
+                };
+                RetryDone { endpoint: d.endpoint.id, event: d.event, generation: d.generation, attempt, next }
+            })
+            .collect();
+        self.store.finish_retries(self.owner, &results, now).await
+    }
+}

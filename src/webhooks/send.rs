@@ -1,0 +1,86 @@
+//! One signed try of one event at one endpoint (API.md §8, §13): `webhook-id` is the event's id,
+//! 2xx within the client's timeout is delivered, at most 64 KiB of an answer is read.
+
+use crate::domain::events::EventId;
+use crate::domain::webhook::{Attempt, Endpoint};
+use crate::outbound::guard::WebhookRules;
+use crate::signing::Secret;
+use chrono::{DateTime, Utc};
+use std::time::Instant;
+
+/// The most of an answer read: the rest is left unread and the connection dropped.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// Posts `body` (the event's JSON) to the endpoint, signed with each of its secrets in force at
+/// `now` (the server's clock; the signed timestamp is the real time, as for every signed request).
+pub async fn send(
+    client: &reqwest::Client,
+    rules: &WebhookRules,
+    endpoint: &Endpoint,
+    event: EventId,
+    body: Vec<u8>,
+    now: DateTime<Utc>,
+) -> Attempt {
+    let started = Instant::now();
+    let (status_code, error) = match try_once(client, rules, endpoint, event, body, now).await {
+        Ok(status) if (200..300).contains(&status) => (Some(i64::from(status)), None),
+        Ok(status) => (Some(i64::from(status)), Some(format!("answered {status}"))),
+        Err(e) => (None, Some(e)),
+    };
+    let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    Attempt { event, attempt: 0, attempted_at: now, status_code, duration_ms, error }
+}
+
+async fn try_once(
+    client: &reqwest::Client,
+    rules: &WebhookRules,
+    endpoint: &Endpoint,
+    event: EventId,
+    body: Vec<u8>,
+    now: DateTime<Utc>,
+) -> Result<u16, String> {
+    // The URL is judged again: the flags may have changed since it was saved.
+    rules.check_shape(&endpoint.url)?;
+    let id = event.to_string();
+    let timestamp = Utc::now().timestamp();
+    let signatures: Vec<String> = endpoint
+        .signing_secrets(now)
+        .into_iter()
+        .filter_map(Secret::parse)
+        .map(|secret| secret.sign(&id, timestamp, &body))
+        .collect();
+    let request = client
+        .post(&endpoint.url)
+        .header("content-type", "application/json")
+        .header("user-agent", concat!("graine-webhooks/", env!("CARGO_PKG_VERSION")))
+        .header("webhook-id", &id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signatures.join(" "))
+        .body(body);
+    let mut answer = request.send().await.map_err(describe)?;
+    let status = answer.status().as_u16();
+    let mut read = 0usize;
+    while read <= MAX_ANSWER_BYTES {
+        match answer.chunk().await {
+            Ok(Some(chunk)) => read += chunk.len(),
+            Ok(None) => break,
+            // The status came: a body cut short does not undo it.
+            Err(_) => break,
+        }
+    }
+    Ok(status)
+}
+
+/// A transport failure in a few words (never the whole error chain, which may be long).
+fn describe(e: reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "could not connect".into()
+    } else if e.is_redirect() {
+        "redirected".into()
+    } else {
+        let text = e.to_string();
+        text.chars().take(200).collect()
+    }
+}
