@@ -5,6 +5,7 @@
 //! Run with `scripts/bench-dispatch` (builds the release binary first). Prints a markdown report.
 
 mod calling_rules;
+mod events;
 mod idle;
 mod latency;
 mod providers;
@@ -80,6 +81,11 @@ async fn spawn(db: &str, port: u16, args: &[&str]) -> Server {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("server on port {port} did not become ready");
+}
+
+/// A port nothing listens on (for now).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A new, empty bench database with its tables (a server is started and stopped on it), and the
@@ -310,6 +316,12 @@ fn main() {
             println!("| run | suppressions added/s (first 100,000 / all) | ingest (contacts/s) | calls placed | burn-down (calls/s) |");
             println!("|---|---|---|---|---|");
             println!("{}\n", calling_rules::calling_rules().await);
+        }
+        if which == "events" {
+            println!("### Events: burn-down with a webhook endpoint subscribed to every event\n");
+            println!("| run | burn-down (calls/s) | against no endpoint | delivery after created_at p50 / p99 / max | server memory start → end |");
+            println!("|---|---|---|---|---|");
+            println!("{}\n", events::events().await);
         }
         if which == "idle" {
             println!("### Idle: every campaign outside its working hours\n");

@@ -4,18 +4,23 @@
 //!
 //! `feed`: the events a campaign leaves, paging, filters, organizations; `poll`: `wait_seconds`;
 //! `endpoints`: CRUD and limits; `ssrf`: the URLs refused; `delivery`: what a receiver gets;
-//! `retries`: the retry schedule and disabling; `replay`: sending events again.
+//! `retries`: the retry schedule and disabling; `replay`: sending events again; `crash`: a kill -9
+//! during a delivery; `order`: ids in commit order across replicas; `retention`: pruning.
 
 use crate::common::{Resp, TOKEN, TestApp, eventually};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
 
+mod answers;
+mod crash;
 mod delivery;
 mod endpoints;
 mod feed;
+mod order;
 mod poll;
 mod replay;
+mod retention;
 mod retries;
 mod ssrf;
 

@@ -3,7 +3,8 @@
 //! restarted and paused (`SIGSTOP` past the call timeout, then `SIGCONT`). The stub reports each
 //! outcome to a random live replica. From the stub's own log (not our database) the harness counts
 //! placements of the same attempt and the most calls live at once per campaign; then it checks that
-//! every contact ended and that the stored counters equal a recount of the rows.
+//! every contact ended and that the stored counters equal a recount of the rows, and that every
+//! event committed was delivered at least once to a webhook endpoint subscribed to all of them.
 //!
 //! `cargo test --test faults` runs the short form (part of `scripts/test`);
 //! `GRAINE_FAULTS_LONG=1 cargo test --release --test faults -- --nocapture` the long one, which also
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 
 #[path = "../support/db.rs"]
 mod db;
+mod hooks;
 mod providers;
 mod replicas;
 mod stub;
@@ -78,6 +80,10 @@ async fn replicas_killed_restarted_and_paused_never_double_dial_or_exceed_limits
         stub.replicas.lock().unwrap().push(Some(replicas[i].base.clone()));
     }
     let client = reqwest::Client::new();
+    let hooks = hooks::Hooks::default();
+    let hooks_url = hooks.start().await;
+    api(&client, &replicas[0].base, "/api/v1/webhook-endpoints", Some(json!({"url": hooks_url, "events": ["*"]})))
+        .await;
     let mut limits = HashMap::new();
     let mut batches = Vec::new();
     for limit in 1..=5i64 {
@@ -237,6 +243,30 @@ async fn replicas_killed_restarted_and_paused_never_double_dial_or_exceed_limits
     assert_eq!(duplicates, 0, "attempts placed twice");
     for (limit, peak) in &peaks {
         assert!(peak <= limit, "a campaign with limit {limit} had {peak} calls live at once");
+    }
+
+    // Every event committed reaches the endpoint at least once (failed tries come back after 5 s).
+    let mut committed = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = api(&client, &replicas[0].base, &format!("/api/v1/events?limit=1000{after}"), None).await;
+        let page = page.as_array().unwrap().clone();
+        let Some(last) = page.last() else { break };
+        after = format!("&after={}", last["event_id"].as_str().unwrap());
+        committed.extend(page.iter().map(|e| e["event_id"].as_str().unwrap().to_owned()));
+    }
+    assert!(committed.len() > 5 * contacts_per_campaign, "{} events", committed.len());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let missing = {
+            let delivered = hooks.delivered.lock().unwrap();
+            committed.iter().filter(|id| !delivered.contains(*id)).count()
+        };
+        if missing == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{missing} of {} events never delivered", committed.len());
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     // Every contact ended; the stored counters equal a recount of the rows.

@@ -31,6 +31,7 @@ pub(crate) async fn start_replica(database: &str, stub: &str, index: usize) -> R
         .args(["--webhook-secret", SECRET, "--bootstrap-token", TOKEN])
         .args(["--call-timeout", &CALL_TIMEOUT.to_string()])
         .args(["--db-idle-transaction-timeout", &IDLE_TRANSACTION_TIMEOUT.as_secs().to_string()])
+        .args(["--allow-http-webhooks", "--allow-private-webhooks"])
         .env("GRAINE_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -1,0 +1,161 @@
+//! The events benchmark (API.md §13): the burn-down of 100,000 contacts over 100 campaigns
+//! (zero-length simulated calls, real clock) with no webhook endpoint, with one endpoint subscribed
+//! to every event that answers at once, and with that endpoint down (its port closed), in the same
+//! run. With the endpoint up it reports how long after its `created_at` each event reached the
+//! receiver (p50 / p99 / max); with it down, the server's memory before and after.
+
+use super::{contact, fresh_db, load, post, progress, spawn};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post as route_post;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+/// What a receiver saw: each delivery's lateness after its event's `created_at`, in milliseconds.
+#[derive(Clone, Default)]
+struct Seen(Arc<Mutex<Vec<f64>>>);
+
+async fn receive(State(seen): State<Seen>, _headers: HeaderMap, body: axum::body::Bytes) -> StatusCode {
+    let arrived = SystemTime::now();
+    if let Ok(event) = serde_json::from_slice::<Value>(&body)
+        && let Some(created) = event["created_at"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    {
+        let created = SystemTime::UNIX_EPOCH + Duration::from_micros(created.timestamp_micros().max(0) as u64);
+        let late = arrived.duration_since(created).unwrap_or_default().as_secs_f64() * 1000.0;
+        seen.0.lock().unwrap().push(late);
+    }
+    StatusCode::NO_CONTENT
+}
+
+/// A receiver on 127.0.0.1; its URL.
+async fn receiver(seen: Seen) -> String {
+    let app = Router::new().route("/hook", route_post(receive)).with_state(seen);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// The resident memory of a process, in MiB.
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN);
+    kib / 1024.0
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Which endpoint a run has.
+#[derive(Clone, Copy, PartialEq)]
+enum Endpoint {
+    None,
+    Up,
+    Down,
+}
+
+struct Run {
+    rate: f64,
+    rss: (f64, f64),
+    lateness: Vec<f64>,
+    delivered_by: Option<f64>,
+}
+
+async fn run(endpoint: Endpoint, port: u16) -> Run {
+    let db = format!("graine_bench_events_{port}");
+    let mut conn = fresh_db(&db).await;
+    let limits = vec![10_000; 100];
+    load(&db, &limits, |i, _| (0..1000).map(|j| contact(format!("+1415{:03}{:04}", 200 + i, 1000 + j))).collect())
+        .await;
+    let seen = Seen::default();
+    let url = match endpoint {
+        Endpoint::None => None,
+        Endpoint::Up => Some(receiver(seen.clone()).await),
+        // A port nothing listens on: every try is refused.
+        Endpoint::Down => Some(format!("http://127.0.0.1:{}/hook", super::free_port())),
+    };
+    // Dispatch off while the endpoint is made, so that it hears of every call.
+    let flags = ["--allow-http-webhooks", "--allow-private-webhooks", "--dispatch", "false"];
+    if let Some(url) = &url {
+        let api = spawn(&db, port, &flags).await;
+        let client = reqwest::Client::new();
+        post(&client, format!("{}/api/v1/webhook-endpoints", api.base), json!({"url": url, "events": ["*"]})).await;
+    }
+    let started = Instant::now();
+    let server =
+        spawn(&db, port, &["--simulated-call-seconds", "0", "--allow-http-webhooks", "--allow-private-webhooks"]).await;
+    let pid = server.child.id();
+    let rss_start = rss_mib(pid);
+    let mut first_call = None;
+    let deadline = Instant::now() + Duration::from_secs(900);
+    loop {
+        let (done, placed) = progress(&mut conn).await;
+        if placed > 0 && first_call.is_none() {
+            first_call = Some(started.elapsed());
+        }
+        if done == 100_000 || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let from_first = started.elapsed() - first_call.unwrap_or_default();
+    let rss_end = rss_mib(pid);
+    let mut delivered_by = None;
+    if endpoint == Endpoint::Up {
+        // Every event reaches the receiver: 100,000 calls and contacts, and the status changes.
+        let events: i64 = conn.number("SELECT count(*) FROM events").await;
+        let drain = Instant::now() + Duration::from_secs(600);
+        while (seen.0.lock().unwrap().len() as i64) < events && Instant::now() < drain {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        delivered_by = Some(started.elapsed().as_secs_f64() - first_call.unwrap_or_default().as_secs_f64());
+    }
+    let mut lateness = seen.0.lock().unwrap().clone();
+    lateness.sort_by(f64::total_cmp);
+    Run { rate: 100_000.0 / from_first.as_secs_f64(), rss: (rss_start, rss_end), lateness, delivered_by }
+}
+
+/// The report's rows.
+pub async fn events() -> String {
+    let without = run(Endpoint::None, 18951).await;
+    let up = run(Endpoint::Up, 18952).await;
+    let down = run(Endpoint::Down, 18953).await;
+    let mut rows = Vec::new();
+    for (name, r) in [
+        ("no endpoint", &without),
+        ("one endpoint, every event, answering at once", &up),
+        ("that endpoint down (port closed)", &down),
+    ] {
+        let late = if r.lateness.is_empty() {
+            "–".to_owned()
+        } else {
+            format!(
+                "{:.0} / {:.0} / {:.0} ms ({} deliveries, all in by {:.1} s)",
+                percentile(&r.lateness, 0.5),
+                percentile(&r.lateness, 0.99),
+                percentile(&r.lateness, 1.0),
+                r.lateness.len(),
+                r.delivered_by.unwrap_or(f64::NAN)
+            )
+        };
+        rows.push(format!(
+            "| {name} | {:.0} | {:.2} | {late} | {:.0} → {:.0} MiB |",
+            r.rate,
+            r.rate / without.rate,
+            r.rss.0,
+            r.rss.1
+        ));
+    }
+    rows.join("\n")
+}
