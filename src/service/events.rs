@@ -34,26 +34,31 @@ impl EventWatch {
         self.heads.subscribe()
     }
 
-    /// Reads the heads every `WATCH_EVERY` until `shutdown`.
+    /// Reads the heads every `WATCH_EVERY` while anyone waits for them (a long poll, the delivery
+    /// worker), until `shutdown`.
     pub async fn run(self, store: std::sync::Arc<dyn Store>, shutdown: tokio_util::sync::CancellationToken) {
         let mut every = tokio::time::interval(WATCH_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = every.tick() => match store.event_heads().await {
-                    Ok(heads) => {
-                        let heads: HashMap<OrgId, EventId> = heads.into_iter().collect();
-                        self.heads.send_if_modified(|known| {
-                            let changed = *known != heads;
-                            if changed {
-                                *known = heads;
-                            }
-                            changed
-                        });
-                    }
-                    Err(e) => tracing::debug!(error = %e, "reading the newest events failed"),
-                },
+                _ = every.tick() => {}
+            }
+            if self.heads.receiver_count() == 0 {
+                continue;
+            }
+            match store.event_heads().await {
+                Ok(heads) => {
+                    let heads: HashMap<OrgId, EventId> = heads.into_iter().collect();
+                    self.heads.send_if_modified(|known| {
+                        let changed = *known != heads;
+                        if changed {
+                            *known = heads;
+                        }
+                        changed
+                    });
+                }
+                Err(e) => tracing::debug!(error = %e, "reading the newest events failed"),
             }
         }
     }

@@ -28,8 +28,10 @@ pub type Render = Arc<dyn Fn(&Subjects, &StoredEvent) -> Vec<u8> + Send + Sync>;
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a lease lasts: a stream's tries run side by side, each within `TIMEOUT`.
 const LEASE: Duration = Duration::from_secs(60);
-/// How often the worker looks for work besides when an event commits.
+/// How often the worker looks for work besides when an event commits; and, while no organization
+/// has an endpoint, for one.
 const POLL: Duration = Duration::from_millis(100);
+const IDLE_POLL: Duration = Duration::from_secs(1);
 /// Events a stream reads at once, tries it keeps in flight, and the failures in a row (with no
 /// success) after which it stops and leaves the endpoint to its retries.
 const STREAM_EVENTS: i64 = 500;
@@ -50,6 +52,9 @@ pub struct Deliveries {
     owner: i64,
     /// Endpoints whose retries this replica is sending.
     busy: Mutex<HashSet<EndpointId>>,
+    /// Whether `owner` is announced: only once any endpoint exists, so that a server with none
+    /// keeps no connection for it and runs no claims.
+    announced: std::sync::atomic::AtomicBool,
 }
 
 impl Deliveries {
@@ -63,13 +68,24 @@ impl Deliveries {
         let mut key = [0u8; 8];
         let _ = getrandom::fill(&mut key);
         let owner = i64::from_le_bytes(key) & i64::MAX;
-        Self { store, clock, client, rules, render, owner, busy: Mutex::new(HashSet::new()) }
+        let announced = std::sync::atomic::AtomicBool::new(false);
+        Self { store, clock, client, rules, render, owner, busy: Mutex::new(HashSet::new()), announced }
     }
 
     /// Delivers until `shutdown`, waking when any organization's newest event moves and every `POLL`.
     pub async fn run(self: Arc<Self>, watch: EventWatch, shutdown: CancellationToken) {
-        if let Err(e) = self.store.announce_owner(self.owner).await {
-            tracing::warn!(error = %e, "announcing this process to the other replicas failed");
+        // Until some organization has an endpoint, only that is looked for, once a second.
+        let mut idle = tokio::time::interval(IDLE_POLL);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = idle.tick() => {}
+            }
+            match self.store.any_endpoint().await {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(e) => tracing::debug!(error = %e, "looking for webhook endpoints failed"),
+            }
         }
         let mut heads = watch.subscribe();
         let mut every = tokio::time::interval(POLL);
@@ -90,6 +106,12 @@ impl Deliveries {
 
     /// Claims what is due and starts a task for each endpoint.
     async fn pass(self: &Arc<Self>, tasks: &mut JoinSet<()>) -> Result<(), Error> {
+        use std::sync::atomic::Ordering;
+        if !self.announced.load(Ordering::Relaxed) {
+            // Before the first lease is taken, so that no replica takes this one's for a dead one's.
+            self.store.announce_owner(self.owner).await?;
+            self.announced.store(true, Ordering::Relaxed);
+        }
         let now = chrono::Utc::now();
         let lease =
             Lease { owner: self.owner, now, until: now + chrono::Duration::from_std(LEASE).unwrap_or_default() };

@@ -189,6 +189,13 @@ macro_rules! event_statements {
                     Ok(true)
                 }
 
+                pub async fn any_endpoint(&self) -> Result<bool, Error> {
+                    let found: Option<i64> = sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM webhook_endpoints LIMIT 1")
+                        .fetch_optional(self.lookups())
+                        .await?;
+                    Ok(found.is_some())
+                }
+
                 pub async fn list_endpoints(&self, org: OrgId) -> Result<Vec<Endpoint>, Error> {
                     let sql = format!(
                         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE organization_id = $1 ORDER BY created_at, id"

@@ -20,7 +20,7 @@ impl Store {
             Ok::<_, Error>(conn)
         };
         // Held before the first lease is taken, so that no replica takes this one's leases for a dead one's.
-        let mut held = lock(options.clone()).await;
+        let mut held = Ok(lock(options.clone()).await?);
         let keep = async move {
             loop {
                 if let Ok(conn) = held.as_mut() {
