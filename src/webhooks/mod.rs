@@ -26,8 +26,10 @@ pub type Render = Arc<dyn Fn(&Subjects, &StoredEvent) -> Vec<u8> + Send + Sync>;
 
 /// How long one try may take.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a lease lasts: a stream's tries run side by side, each within `TIMEOUT`.
-const LEASE: Duration = Duration::from_secs(60);
+/// How long a lease lasts. A stream launches no new try once `STREAM_BUDGET` has passed, and every
+/// try ends within `TIMEOUT`, so a stream ends well within its lease.
+const LEASE: Duration = Duration::from_secs(45);
+const STREAM_BUDGET: Duration = Duration::from_secs(15);
 /// How often the worker looks for work besides when an event commits; and, while no organization
 /// has an endpoint, for one.
 const POLL: Duration = Duration::from_millis(100);
@@ -120,6 +122,8 @@ impl Deliveries {
             tasks.spawn(async move {
                 if let Err(e) = me.stream(&stream).await {
                     tracing::warn!(error = %e, endpoint = %stream.endpoint.id, "webhook stream failed");
+                    // Let it go now, rather than when the lease runs out: its events are sent again.
+                    me.release(&[stream.endpoint.id], &[]).await;
                 }
             });
         }
@@ -137,6 +141,8 @@ impl Deliveries {
             tasks.spawn(async move {
                 if let Err(e) = me.retry(&retries).await {
                     tracing::warn!(error = %e, %endpoint, "webhook retries failed");
+                    let held: Vec<(EndpointId, EventId)> = retries.iter().map(|r| (endpoint, r.event)).collect();
+                    me.release(&[], &held).await;
                 }
                 if let Ok(mut b) = me.busy.lock() {
                     b.remove(&endpoint);
@@ -144,6 +150,18 @@ impl Deliveries {
             });
         }
         Ok(())
+    }
+
+    /// Gives up this replica's leases on these streams and retries (a few tries over a few seconds,
+    /// for a database that is coming back); a lease that cannot be given up runs out.
+    async fn release(&self, streams: &[EndpointId], retries: &[(EndpointId, EventId)]) {
+        for wait in [0, 500, 1000, 2000] {
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            match self.store.release_leases(self.owner, streams, retries).await {
+                Ok(()) => return,
+                Err(e) => tracing::debug!(error = %e, "giving up delivery leases failed"),
+            }
+        }
     }
 
     /// The events' bodies, in order (an event whose subject is gone is sent with `data: null`).
@@ -166,8 +184,9 @@ impl Deliveries {
         let mut failures_in_row = 0usize;
         let mut any_success = false;
         let mut bodies = bodies.into_iter();
+        let started = std::time::Instant::now();
         loop {
-            let stop = !any_success && failures_in_row >= FAILURES_TO_STOP;
+            let stop = (!any_success && failures_in_row >= FAILURES_TO_STOP) || started.elapsed() > STREAM_BUDGET;
             while !stop && in_flight.len() < IN_FLIGHT && launched < events.len() {
                 let (client, rules, endpoint) = (self.client.clone(), self.rules, e.clone());
                 let (id, body) = (events[launched].id, bodies.next().unwrap_or_default());

@@ -16,6 +16,7 @@ mod answers;
 mod crash;
 mod delivery;
 mod endpoints;
+mod example_receiver;
 mod feed;
 mod order;
 mod poll;

@@ -41,6 +41,12 @@ async fn start_tls_stub(config: rustls::ServerConfig) -> (Stub, String) {
     let (stub, app) = stub_app();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://{}/calls", listener.local_addr().unwrap());
+    serve_tls(listener, app, config);
+    (stub, url)
+}
+
+/// Serves `app` over TLS on `listener`.
+fn serve_tls(listener: tokio::net::TcpListener, app: axum::Router, config: rustls::ServerConfig) {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     tokio::spawn(async move {
         loop {
@@ -55,7 +61,38 @@ async fn start_tls_stub(config: rustls::ServerConfig) -> (Stub, String) {
             });
         }
     });
-    (stub, url)
+}
+
+#[tokio::test]
+async fn webhooks_go_over_https_to_a_receiver_signed_by_an_extra_authority_and_nowhere_else() {
+    let (ca_file, config) = authority_and_server();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (receiver, app) =
+        crate::fakes::receiver::Receiver::unserved(format!("https://{}", listener.local_addr().unwrap()));
+    serve_tls(listener, app, config);
+    for trusted in [true, false] {
+        let app = TestApp::with_clock(MONDAY_10, |c| {
+            // https://, on 127.0.0.1: only private addresses need allowing.
+            c.events.allow_private_webhooks = true;
+            c.extra_ca_certs = trusted.then(|| ca_file.clone());
+        })
+        .await;
+        let r = app.post("/api/v1/webhook-endpoints", json!({"url": receiver.url(), "events": ["*"]})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let path = format!("/api/v1/webhook-endpoints/{}/deliveries", r.body["webhook_endpoint_id"].as_str().unwrap());
+        let before = receiver.count();
+        let added = app.post("/api/v1/suppressions", json!({"entries": [{"phone_number": "+14155550100"}]})).await;
+        assert_eq!(added.status, 200, "{}", added.text);
+        crate::common::eventually("the try is logged", || async { app.get(&path).await.total_count() >= 1 }).await;
+        let tried = app.get(&path).await.body[0].clone();
+        if trusted {
+            assert_eq!(tried["status_code"], 204, "{tried}");
+            assert_eq!(receiver.count(), before + 1);
+        } else {
+            assert!(tried["status_code"].is_null() && tried["error"].is_string(), "{tried}");
+            assert_eq!(receiver.count(), before, "a receiver whose certificate is not trusted gets nothing");
+        }
+    }
 }
 
 async fn server(url: &str, ca: Option<PathBuf>) -> TestApp {

@@ -1,5 +1,6 @@
 //! The fault harness's webhook receiver: records the `webhook-id` of every event delivered to it,
-//! and fails one try in five with `500`, so that retries run under the faults too.
+//! and fails the first try of one event in five with `500`, so that retries (5 s later) run under
+//! the faults too; a retry is never failed, since the next one would come only 5 minutes later.
 
 use axum::Router;
 use axum::extract::State;
@@ -12,7 +13,8 @@ use std::sync::{Arc, Mutex};
 pub(crate) struct Hooks {
     /// Events answered with a `2xx`.
     pub(crate) delivered: Arc<Mutex<HashSet<String>>>,
-    tries: Arc<Mutex<u64>>,
+    /// Tries so far, and the events whose first try was failed.
+    tries: Arc<Mutex<(u64, HashSet<String>)>>,
 }
 
 impl Hooks {
@@ -28,12 +30,12 @@ impl Hooks {
 
 async fn receive(State(hooks): State<Hooks>, headers: HeaderMap) -> StatusCode {
     let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let n = {
+    let fail = {
         let mut tries = hooks.tries.lock().unwrap();
-        *tries += 1;
-        *tries
+        tries.0 += 1;
+        tries.0 % 5 == 0 && tries.1.insert(id.clone())
     };
-    if n % 5 == 0 {
+    if fail {
         return StatusCode::INTERNAL_SERVER_ERROR;
     }
     hooks.delivered.lock().unwrap().insert(id);

@@ -103,6 +103,35 @@ macro_rules! delivery_statements {
                     Ok(())
                 }
 
+                pub async fn release_leases(
+                    &self,
+                    owner: i64,
+                    streams: &[EndpointId],
+                    retries: &[(EndpointId, EventId)],
+                ) -> Result<(), Error> {
+                    let mut tx = self.writes().begin().await?;
+                    let sql = format!(
+                        "UPDATE webhook_endpoints SET lease_owner = NULL, lease_until = NULL
+                         WHERE lease_owner = $1 AND id {}",
+                        among_ids("$2")
+                    );
+                    let ids = db_ids(streams.iter().map(|e| e.uuid()).collect());
+                    sqlx::query(&sql).bind(owner).bind(ids).execute(&mut *tx).await?;
+                    for (endpoint, event) in retries {
+                        sqlx::query(
+                            "UPDATE webhook_retries SET lease_owner = NULL, lease_until = NULL
+                             WHERE endpoint_id = $1 AND seq = $2 AND lease_owner = $3",
+                        )
+                        .bind(db_id(endpoint.uuid()))
+                        .bind(event.0)
+                        .bind(owner)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                }
+
                 pub async fn claim_retries(
                     &self,
                     lease: &Lease,

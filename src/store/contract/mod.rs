@@ -243,6 +243,8 @@ macro_rules! store_methods {
         fn claim_retries(lease: &Lease, due_by: DateTime<Utc>, busy: &[EndpointId], per_endpoint: i64, limit: i64) -> Vec<DueRetry>;
         /// Records what retries did: tries, the next step, or the endpoint disabled with its event.
         fn finish_retries(owner: i64, done: &[RetryDone], now: DateTime<Utc>) -> ();
+        /// Ends `owner`'s leases on these endpoints' streams and on these retries.
+        fn release_leases(owner: i64, streams: &[EndpointId], retries: &[(EndpointId, EventId)]) -> ();
         /// Whether any organization has a webhook endpoint.
         fn any_endpoint() -> bool;
         /// Makes `owner` (this process's key on delivery leases) known as alive while the store is

@@ -26,7 +26,7 @@ impl Store {
                 if let Ok(conn) = held.as_mut() {
                     // Checked now and then, so that a lost session is opened again.
                     while conn.ping().await.is_ok() {
-                        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
                     }
                 }
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;

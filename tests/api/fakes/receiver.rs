@@ -131,7 +131,13 @@ impl Receiver {
     /// Starts a receiver on 127.0.0.1:0 answering 204 to everything.
     pub async fn start() -> Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (receiver, app) = Receiver::unserved(format!("http://{}", listener.local_addr().unwrap()));
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        receiver
+    }
+
+    /// A receiver the caller serves at `base` (over TLS, say), and its app.
+    pub fn unserved(base: String) -> (Receiver, Router) {
         let script = Script { status: 204, fail_next: 0, hang: false };
         let receiver = Receiver {
             base,
@@ -140,8 +146,7 @@ impl Receiver {
             held: Arc::new(watch::channel(false).0),
         };
         let app = Router::new().fallback(receive).with_state(receiver.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        receiver
+        (receiver, app)
     }
 
     /// The URL to register as an endpoint.
