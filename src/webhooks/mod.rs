@@ -170,12 +170,33 @@ impl Deliveries {
         Ok(events.iter().map(|e| (self.render)(&subjects, e)).collect())
     }
 
-    /// Sends an endpoint's events after its cursor, in order, a window at a time; stops early when
-    /// the endpoint fails every try in a row.
+    /// Sends an endpoint's events after its cursor, in order, a chunk at a time while more wait
+    /// (keeping its lease), until `STREAM_BUDGET` has passed or the endpoint fails every try.
     async fn stream(&self, s: &Stream) -> Result<(), Error> {
-        let e = &s.endpoint;
-        let head = self.store.last_event(e.organization_id).await?.unwrap_or(s.cursor);
-        let events = self.store.events_after(e.organization_id, s.cursor, &e.events, STREAM_EVENTS).await?;
+        let started = std::time::Instant::now();
+        let mut cursor = s.cursor;
+        loop {
+            let (done, more) = self.chunk(&s.endpoint, cursor, started).await?;
+            let go_on = more && !done.failing && started.elapsed() < STREAM_BUDGET;
+            let renew = go_on.then(|| chrono::Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default());
+            let held = self.store.finish_stream(self.owner, &done, renew).await?;
+            if !(go_on && held) {
+                return Ok(());
+            }
+            cursor = done.cursor;
+        }
+    }
+
+    /// Sends up to `STREAM_EVENTS` of the endpoint's events after `cursor`, `IN_FLIGHT` at a time; stops
+    /// early when the endpoint fails every try in a row. Says whether more events may wait.
+    async fn chunk(
+        &self,
+        e: &Endpoint,
+        cursor: EventId,
+        started: std::time::Instant,
+    ) -> Result<(StreamDone, bool), Error> {
+        let head = self.store.last_event(e.organization_id).await?.unwrap_or(cursor);
+        let events = self.store.events_after(e.organization_id, cursor, &e.events, STREAM_EVENTS).await?;
         let bodies = self.bodies(&events).await?;
         let now = self.clock.now();
         let mut attempts: Vec<Attempt> = Vec::with_capacity(events.len());
@@ -184,7 +205,6 @@ impl Deliveries {
         let mut failures_in_row = 0usize;
         let mut any_success = false;
         let mut bodies = bodies.into_iter();
-        let started = std::time::Instant::now();
         loop {
             let stop = (!any_success && failures_in_row >= FAILURES_TO_STOP) || started.elapsed() > STREAM_BUDGET;
             while !stop && in_flight.len() < IN_FLIGHT && launched < events.len() {
@@ -203,10 +223,10 @@ impl Deliveries {
             attempts.push(attempt);
         }
         let all_read = (events.len() as i64) < STREAM_EVENTS;
-        let cursor = match events.get(launched.wrapping_sub(1)) {
-            _ if launched == events.len() && all_read => head.max(events.last().map_or(s.cursor, |ev| ev.id)),
+        let next = match events.get(launched.wrapping_sub(1)) {
+            _ if launched == events.len() && all_read => head.max(events.last().map_or(cursor, |ev| ev.id)),
             Some(last) => last.id,
-            None => s.cursor,
+            None => cursor,
         };
         let retries = attempts
             .iter()
@@ -214,8 +234,8 @@ impl Deliveries {
             .filter_map(|a| retry_at(1, now).map(|due| (a.event, due)))
             .collect();
         let failing = !attempts.is_empty() && !any_success;
-        let done = StreamDone { endpoint: e.id, cursor, attempts, retries, failing };
-        self.store.finish_stream(self.owner, &done).await
+        let more = !all_read && launched == events.len();
+        Ok((StreamDone { endpoint: e.id, cursor: next, attempts, retries, failing }, more))
     }
 
     /// Tries an endpoint's due retries side by side and records what came of them.

@@ -69,7 +69,12 @@ macro_rules! delivery_statements {
                     rows.iter().map(|r| Ok(Stream { endpoint: endpoint(r)?, cursor: EventId(r.int("cursor")?) })).collect()
                 }
 
-                pub async fn finish_stream(&self, owner: i64, done: &StreamDone) -> Result<(), Error> {
+                pub async fn finish_stream(
+                    &self,
+                    owner: i64,
+                    done: &StreamDone,
+                    renew: Option<DateTime<Utc>>,
+                ) -> Result<bool, Error> {
                     let mut tx = self.writes().begin().await?;
                     let attempts: Vec<&Attempt> = done.attempts.iter().collect();
                     write_attempts(&mut tx, done.endpoint, &attempts).await?;
@@ -88,19 +93,21 @@ macro_rules! delivery_statements {
                         q.execute(&mut *tx).await?;
                     }
                     // A cursor never goes back; a lease lost meanwhile leaves the endpoint to its new holder.
-                    sqlx::query(
+                    let held = sqlx::query(
                         "UPDATE webhook_endpoints SET cursor = CASE WHEN cursor < $3 THEN $3 ELSE cursor END,
-                            failing = $4, lease_owner = NULL, lease_until = NULL
+                            failing = $4, lease_until = $5, lease_owner = CASE WHEN $6 THEN lease_owner END
                          WHERE id = $1 AND lease_owner = $2",
                     )
                     .bind(db_id(done.endpoint.uuid()))
                     .bind(owner)
                     .bind(done.cursor.0)
                     .bind(done.failing)
+                    .bind(renew.map(db_at))
+                    .bind(renew.is_some())
                     .execute(&mut *tx)
                     .await?;
                     tx.commit().await?;
-                    Ok(())
+                    Ok(held.rows_affected() == 1)
                 }
 
                 pub async fn release_leases(

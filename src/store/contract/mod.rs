@@ -236,8 +236,9 @@ macro_rules! store_methods {
         /// Leases (real clock) up to `limit` enabled, healthy endpoints with events after their
         /// cursor and no lease in force.
         fn claim_streams(lease: &Lease, limit: i64) -> Vec<Stream>;
-        /// Records what a stream did, if `owner` still holds its lease, and ends the lease.
-        fn finish_stream(owner: i64, done: &StreamDone) -> ();
+        /// Records what a stream did, if `owner` still holds its lease, and ends the lease (or keeps it
+        /// until `renew`, to go on); says whether `owner` held it.
+        fn finish_stream(owner: i64, done: &StreamDone, renew: Option<DateTime<Utc>>) -> bool;
         /// Leases up to `limit` retries due by `due_by` (server clock), at most `per_endpoint` per
         /// endpoint, of enabled endpoints not among `busy`.
         fn claim_retries(lease: &Lease, due_by: DateTime<Utc>, busy: &[EndpointId], per_endpoint: i64, limit: i64) -> Vec<DueRetry>;
