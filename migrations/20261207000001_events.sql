@@ -63,12 +63,16 @@ END $$;
 CREATE CONSTRAINT TRIGGER events_sequence AFTER INSERT ON event_commits
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION events_sequence();
 
--- The changes that are events, one statement at a time.
-CREATE FUNCTION calls_ended() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The changes that are events, one statement at a time. A transition table looks like one row to the
+-- planner, so a join of the old and new rows would be a nested loop, quadratic in a settle of
+-- thousands of calls (2.6 s for one statement, BENCHMARKS.md): these functions hash-join them
+-- (`enable_nestloop = off`), and read an organization by a lookup per row, not a join.
+CREATE FUNCTION calls_ended() RETURNS trigger LANGUAGE plpgsql SET enable_nestloop = off AS $$
 BEGIN
     INSERT INTO events (organization_id, type, subject_id, campaign_id, created_at)
-    SELECT c.organization_id, 'call.ended', n.id, n.campaign_id, COALESCE(n.ended_at, n.dispatched_at)
-    FROM new_rows n JOIN old_rows o ON o.id = n.id JOIN campaigns c ON c.id = n.campaign_id
+    SELECT (SELECT c.organization_id FROM campaigns c WHERE c.id = n.campaign_id), 'call.ended', n.id,
+        n.campaign_id, COALESCE(n.ended_at, n.dispatched_at)
+    FROM new_rows n JOIN old_rows o ON o.id = n.id
     WHERE o.call_status IN ('dispatched', 'ringing', 'in_progress')
       AND n.call_status NOT IN ('dispatched', 'ringing', 'in_progress');
     IF FOUND THEN PERFORM register_events(); END IF;
@@ -77,11 +81,12 @@ END $$;
 CREATE TRIGGER calls_ended AFTER UPDATE ON call_records REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION calls_ended();
 
-CREATE FUNCTION contacts_finished() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION contacts_finished() RETURNS trigger LANGUAGE plpgsql SET enable_nestloop = off AS $$
 BEGIN
     INSERT INTO events (organization_id, type, subject_id, campaign_id, created_at)
-    SELECT c.organization_id, 'contact.finished', n.id, n.campaign_id, n.updated_at
-    FROM new_rows n JOIN old_rows o ON o.id = n.id JOIN campaigns c ON c.id = n.campaign_id
+    SELECT (SELECT c.organization_id FROM campaigns c WHERE c.id = n.campaign_id), 'contact.finished', n.id,
+        n.campaign_id, n.updated_at
+    FROM new_rows n JOIN old_rows o ON o.id = n.id
     WHERE o.status IN ('pending', 'dispatched', 'in_progress', 'retrying', 'followup_scheduled')
       AND n.status NOT IN ('pending', 'dispatched', 'in_progress', 'retrying', 'followup_scheduled');
     IF FOUND THEN PERFORM register_events(); END IF;
@@ -90,7 +95,7 @@ END $$;
 CREATE TRIGGER contacts_finished AFTER UPDATE ON contacts REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION contacts_finished();
 
-CREATE FUNCTION batches_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION batches_updated() RETURNS trigger LANGUAGE plpgsql SET enable_nestloop = off AS $$
 BEGIN
     INSERT INTO events (organization_id, type, subject_id, campaign_id, status, data, created_at)
     SELECT n.organization_id, 'batch.updated', n.id, n.campaign_id, n.status, row_to_json(n)::text, n.updated_at
@@ -101,7 +106,7 @@ END $$;
 CREATE TRIGGER batches_updated AFTER UPDATE ON batches REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION batches_updated();
 
-CREATE FUNCTION campaigns_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION campaigns_updated() RETURNS trigger LANGUAGE plpgsql SET enable_nestloop = off AS $$
 BEGIN
     INSERT INTO events (organization_id, type, subject_id, campaign_id, status, data, created_at)
     SELECT n.organization_id, 'campaign.updated', n.id, n.id, n.status, row_to_json(n)::text, n.updated_at
@@ -113,7 +118,7 @@ CREATE TRIGGER campaigns_updated AFTER UPDATE ON campaigns REFERENCING OLD TABLE
     FOR EACH STATEMENT EXECUTE FUNCTION campaigns_updated();
 
 -- An entry added, or opened again: its `created_at` is the addition's instant.
-CREATE FUNCTION suppressions_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION suppressions_inserted() RETURNS trigger LANGUAGE plpgsql SET enable_nestloop = off AS $$
 BEGIN
     INSERT INTO events (organization_id, type, subject_id, campaign_id, data, created_at)
     SELECT n.organization_id, 'suppression.added', n.id, n.campaign_id, json_build_object('phone_number', n.phone_number, 'campaign_id', n.campaign_id, 'reason', n.reason,
@@ -124,7 +129,7 @@ BEGIN
 END $$;
 CREATE TRIGGER suppressions_inserted AFTER INSERT ON suppressions REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION suppressions_inserted();
-CREATE FUNCTION suppressions_reopened() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION suppressions_reopened() RETURNS trigger LANGUAGE plpgsql SET enable_nestloop = off AS $$
 BEGIN
     INSERT INTO events (organization_id, type, subject_id, campaign_id, data, created_at)
     SELECT n.organization_id, 'suppression.added', n.id, n.campaign_id, json_build_object('phone_number', n.phone_number, 'campaign_id', n.campaign_id, 'reason', n.reason,
