@@ -2,7 +2,8 @@
 //! (zero-length simulated calls, real clock) with no webhook endpoint, with one endpoint subscribed
 //! to every event that answers at once, and with that endpoint down (its port closed), in the same
 //! run. With the endpoint up it reports how long after its `created_at` each event reached the
-//! receiver (p50 / p99 / max); with it down, the server's memory before and after.
+//! receiver (p50 / p99 / max); with it down, the server's memory before and after. A fourth run
+//! paces the calls (`--calls-per-second 2000`) to see the delay at a rate the delivery keeps up with.
 
 use super::{contact, fresh_db, load, post, progress, spawn};
 use axum::Router;
@@ -72,7 +73,7 @@ struct Run {
     delivered_by: Option<f64>,
 }
 
-async fn run(endpoint: Endpoint, port: u16) -> Run {
+async fn run(endpoint: Endpoint, port: u16, pace: Option<&str>) -> Run {
     let db = format!("graine_bench_events_{port}");
     let mut conn = fresh_db(&db).await;
     let limits = vec![10_000; 100];
@@ -95,8 +96,11 @@ async fn run(endpoint: Endpoint, port: u16) -> Run {
         post(&client, format!("{}/api/v1/webhook-endpoints", api.base), json!({"url": url, "events": ["*"]})).await;
     }
     let started = Instant::now();
-    let server =
-        spawn(&db, port, &["--simulated-call-seconds", "0", "--allow-http-webhooks", "--allow-private-webhooks"]).await;
+    let mut args = vec!["--simulated-call-seconds", "0", "--allow-http-webhooks", "--allow-private-webhooks"];
+    if let Some(pace) = pace {
+        args.extend(["--calls-per-second", pace]);
+    }
+    let server = spawn(&db, port, &args).await;
     let pid = server.child.id();
     let rss_start = rss_mib(pid);
     let mut first_call = None;
@@ -130,14 +134,16 @@ async fn run(endpoint: Endpoint, port: u16) -> Run {
 
 /// The report's rows.
 pub async fn events() -> String {
-    let without = run(Endpoint::None, 18951).await;
-    let up = run(Endpoint::Up, 18952).await;
-    let down = run(Endpoint::Down, 18953).await;
+    let without = run(Endpoint::None, 18951, None).await;
+    let up = run(Endpoint::Up, 18952, None).await;
+    let down = run(Endpoint::Down, 18953, None).await;
+    let paced = run(Endpoint::Up, 18954, Some("2000")).await;
     let mut rows = Vec::new();
     for (name, r) in [
         ("no endpoint", &without),
         ("one endpoint, every event, answering at once", &up),
         ("that endpoint down (port closed)", &down),
+        ("one endpoint up, calls paced at 2,000/s (4,000 events/s)", &paced),
     ] {
         let late = if r.lateness.is_empty() {
             "–".to_owned()
