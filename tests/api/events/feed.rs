@@ -256,3 +256,19 @@ async fn an_events_data_is_fixed_when_it_is_written() {
     assert!(after.len() > before.len(), "{after:?}");
     assert!(changed.is_empty(), "read again later, events show other data (now vs then):\n{}", changed.join("\n"));
 }
+
+#[tokio::test]
+async fn a_contact_skipped_at_upload_finishes_with_its_event() {
+    let app = plain_app().await;
+    super::suppress(&app, "+14155550101").await;
+    let c = campaign(&app).await;
+    let b = super::batch(&app, &c, &["+14155550101", "+14155550102"]).await;
+    let finished = events(&app, "?type=contact.finished").await;
+    assert_eq!(finished.len(), 1, "{finished:?}");
+    assert_eq!(finished[0]["data"]["phone_number"], "+14155550101");
+    assert_eq!(
+        (finished[0]["data"]["status"].as_str(), finished[0]["data"]["skip_reason"].as_str()),
+        (Some("skipped"), Some("suppressed"))
+    );
+    assert_eq!(finished[0]["data"]["batch_id"], json!(b));
+}
