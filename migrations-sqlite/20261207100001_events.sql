@@ -123,8 +123,9 @@ CREATE TABLE webhook_retries (
     PRIMARY KEY (endpoint_id, seq)
 ) STRICT;
 CREATE INDEX webhook_retries_due ON webhook_retries (due_at);
+-- Every try; no foreign key (as on PostgreSQL): deleting an endpoint deletes its tries.
 CREATE TABLE webhook_attempts (
-    endpoint_id   TEXT NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+    endpoint_id   TEXT NOT NULL,
     seq           INTEGER NOT NULL,
     attempt       INTEGER NOT NULL,
     attempted_at  INTEGER NOT NULL,

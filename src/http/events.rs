@@ -9,51 +9,80 @@ use super::contacts::{CallView, ContactView};
 use super::extract::{Query, check};
 use super::json::{Timestamp, ok};
 use crate::domain::events::{EventId, EventType, Snapshot, StoredEvent, TypeFilter};
+use crate::domain::ids::{CampaignId, ContactId, OrgId};
 use crate::error::{Error, FieldError, Loc};
 use crate::service::events::{self as service, FeedQuery, Subjects};
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::Response;
+use serde::Serialize;
 use serde_json::{Value, json};
 use std::time::Duration;
 
 /// The longest a read of the feed waits for an event.
 pub const MAX_WAIT_SECONDS: i64 = 30;
 
-/// An event as the feed shows it and deliveries send it.
-pub fn event_json(subjects: &Subjects, e: &StoredEvent) -> Value {
-    let to_value = |v: Result<Value, serde_json::Error>| v.unwrap_or(Value::Null);
-    let data = match e.kind {
-        EventType::CallEnded => subjects.calls.get(&e.subject).map(|c| {
-            // The record, and what it belongs to: its contact and campaign.
-            let mut record = to_value(serde_json::to_value(CallView::from(c)));
-            if let Some(obj) = record.as_object_mut() {
-                obj.insert("contact_id".into(), json!(c.contact_id));
-                obj.insert("campaign_id".into(), json!(e.campaign_id));
+/// An event as the feed shows it and deliveries send it, written straight out (no `Value` tree:
+/// deliveries write thousands a second).
+#[derive(Serialize)]
+pub struct EventView<'a> {
+    event_id: EventId,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    created_at: Timestamp,
+    organization_id: OrgId,
+    data: Option<Data<'a>>,
+}
+
+/// An event's `data`: its subject as the API shows it.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Data<'a> {
+    Call(CallEnded<'a>),
+    Contact(ContactView<'a>),
+    Batch(BatchView<'a>),
+    Campaign(CampaignView<'a>),
+    Stored(&'a Value),
+    Made(Value),
+}
+
+/// The call record, and what it belongs to: its contact and campaign.
+#[derive(Serialize)]
+struct CallEnded<'a> {
+    #[serde(flatten)]
+    call: CallView<'a>,
+    contact_id: ContactId,
+    campaign_id: Option<CampaignId>,
+}
+
+impl<'a> EventView<'a> {
+    pub fn new(subjects: &'a Subjects, e: &'a StoredEvent) -> Self {
+        let data = match e.kind {
+            EventType::CallEnded => subjects.calls.get(&e.subject).map(|c| {
+                Data::Call(CallEnded { call: CallView::from(c), contact_id: c.contact_id, campaign_id: e.campaign_id })
+            }),
+            EventType::ContactFinished => {
+                subjects.contacts.get(&e.subject).map(|c| Data::Contact(ContactView::from(c)))
             }
-            record
-        }),
-        EventType::ContactFinished => {
-            subjects.contacts.get(&e.subject).map(|c| to_value(serde_json::to_value(ContactView::from(c))))
+            EventType::BatchUpdated | EventType::CampaignUpdated | EventType::EndpointDisabled => match &e.data {
+                Snapshot::Batch(b) => Some(Data::Batch(BatchView::new(b, true))),
+                Snapshot::Campaign(c) => Some(Data::Campaign(CampaignView::from(&**c))),
+                Snapshot::Json(data) => Some(Data::Stored(data)),
+                Snapshot::None => None,
+            },
+            EventType::SuppressionAdded => match &e.data {
+                Snapshot::Json(data) => Some(Data::Made(suppression_added(data, e))),
+                _ => None,
+            },
+        };
+        Self {
+            event_id: e.id,
+            kind: e.kind.as_str(),
+            created_at: Timestamp(e.created_at),
+            organization_id: e.organization_id,
+            data,
         }
-        EventType::BatchUpdated | EventType::CampaignUpdated | EventType::EndpointDisabled => match &e.data {
-            Snapshot::Batch(b) => Some(to_value(serde_json::to_value(BatchView::new(b, true)))),
-            Snapshot::Campaign(c) => Some(to_value(serde_json::to_value(CampaignView::from(&**c)))),
-            Snapshot::Json(data) => Some(data.clone()),
-            Snapshot::None => None,
-        },
-        EventType::SuppressionAdded => match &e.data {
-            Snapshot::Json(data) => Some(suppression_added(data, e)),
-            _ => None,
-        },
-    };
-    json!({
-        "event_id": e.id,
-        "type": e.kind.as_str(),
-        "created_at": Timestamp(e.created_at),
-        "organization_id": e.organization_id,
-        "data": data,
-    })
+    }
 }
 
 /// An entry as added: the stored fields (expiry in microseconds) written as the API writes them.
@@ -78,9 +107,9 @@ fn suppression_added(stored: &Value, e: &StoredEvent) -> Value {
     })
 }
 
-/// The events' JSON bodies, for deliveries.
+/// An event's JSON body, for deliveries.
 pub fn event_body(subjects: &Subjects, e: &StoredEvent) -> Vec<u8> {
-    serde_json::to_vec(&event_json(subjects, e)).unwrap_or_default()
+    serde_json::to_vec(&EventView::new(subjects, e)).unwrap_or_default()
 }
 
 fn query_error(name: &str, kind: &str, msg: impl Into<String>) -> FieldError {
@@ -128,7 +157,7 @@ pub async fn list(State(st): State<AppState>, auth: Auth, query: Query) -> Resul
     let q = FeedQuery { after, types, limit, wait };
     let (events, last) = service::feed(&*st.store, &st.events, auth.0, &q).await?;
     let subjects = Subjects::read(&*st.store, &events).await?;
-    let items: Vec<Value> = events.iter().map(|e| event_json(&subjects, e)).collect();
+    let items: Vec<EventView> = events.iter().map(|e| EventView::new(&subjects, e)).collect();
     let mut response = ok(&items)?;
     if let Some(last) = last
         && let Ok(value) = HeaderValue::from_str(&last.to_string())

@@ -4,13 +4,14 @@
 //! once). An endpoint is sent to by its own task: a slow or dead one holds up nothing else.
 
 mod send;
+mod stream;
 
 pub use send::MAX_ANSWER_BYTES;
 
 use crate::clock::Clock;
 use crate::domain::events::{EventId, StoredEvent, retry_at};
 use crate::domain::ids::EndpointId;
-use crate::domain::webhook::{Attempt, DueRetry, Endpoint, Lease, RetryDone, RetryNext, Stream, StreamDone};
+use crate::domain::webhook::{Attempt, DueRetry, Endpoint, Lease, RetryDone, RetryNext};
 use crate::error::Error;
 use crate::outbound::guard::WebhookRules;
 use crate::service::events::{EventWatch, Subjects};
@@ -34,8 +35,8 @@ const STREAM_BUDGET: Duration = Duration::from_secs(15);
 /// has an endpoint, for one.
 const POLL: Duration = Duration::from_millis(100);
 const IDLE_POLL: Duration = Duration::from_secs(1);
-/// Events a stream reads at once, tries it keeps in flight, and the failures in a row (with no
-/// success) after which it stops and leaves the endpoint to its retries.
+/// Events a stream reads at once, tries it keeps in flight (across chunks), and the failures in a
+/// row after which it stops and leaves the endpoint to its retries.
 const STREAM_EVENTS: i64 = 500;
 const IN_FLIGHT: usize = 32;
 const FAILURES_TO_STOP: usize = 16;
@@ -170,74 +171,6 @@ impl Deliveries {
         Ok(events.iter().map(|e| (self.render)(&subjects, e)).collect())
     }
 
-    /// Sends an endpoint's events after its cursor, in order, a chunk at a time while more wait
-    /// (keeping its lease), until `STREAM_BUDGET` has passed or the endpoint fails every try.
-    async fn stream(&self, s: &Stream) -> Result<(), Error> {
-        let started = std::time::Instant::now();
-        let mut cursor = s.cursor;
-        loop {
-            let (done, more) = self.chunk(&s.endpoint, cursor, started).await?;
-            let go_on = more && !done.failing && started.elapsed() < STREAM_BUDGET;
-            let renew = go_on.then(|| chrono::Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default());
-            let held = self.store.finish_stream(self.owner, &done, renew).await?;
-            if !(go_on && held) {
-                return Ok(());
-            }
-            cursor = done.cursor;
-        }
-    }
-
-    /// Sends up to `STREAM_EVENTS` of the endpoint's events after `cursor`, `IN_FLIGHT` at a time; stops
-    /// early when the endpoint fails every try in a row. Says whether more events may wait.
-    async fn chunk(
-        &self,
-        e: &Endpoint,
-        cursor: EventId,
-        started: std::time::Instant,
-    ) -> Result<(StreamDone, bool), Error> {
-        let head = self.store.last_event(e.organization_id).await?.unwrap_or(cursor);
-        let events = self.store.events_after(e.organization_id, cursor, &e.events, STREAM_EVENTS).await?;
-        let bodies = self.bodies(&events).await?;
-        let now = self.clock.now();
-        let mut attempts: Vec<Attempt> = Vec::with_capacity(events.len());
-        let mut in_flight = JoinSet::new();
-        let mut launched = 0usize;
-        let mut failures_in_row = 0usize;
-        let mut any_success = false;
-        let mut bodies = bodies.into_iter();
-        loop {
-            let stop = (!any_success && failures_in_row >= FAILURES_TO_STOP) || started.elapsed() > STREAM_BUDGET;
-            while !stop && in_flight.len() < IN_FLIGHT && launched < events.len() {
-                let (client, rules, endpoint) = (self.client.clone(), self.rules, e.clone());
-                let (id, body) = (events[launched].id, bodies.next().unwrap_or_default());
-                in_flight.spawn(async move { send::send(&client, &rules, &endpoint, id, body, now).await });
-                launched += 1;
-            }
-            let Some(done) = in_flight.join_next().await else { break };
-            let attempt = done.map_err(Error::internal)?;
-            if attempt.delivered() {
-                any_success = true;
-            } else {
-                failures_in_row += 1;
-            }
-            attempts.push(attempt);
-        }
-        let all_read = (events.len() as i64) < STREAM_EVENTS;
-        let next = match events.get(launched.wrapping_sub(1)) {
-            _ if launched == events.len() && all_read => head.max(events.last().map_or(cursor, |ev| ev.id)),
-            Some(last) => last.id,
-            None => cursor,
-        };
-        let retries = attempts
-            .iter()
-            .filter(|a| !a.delivered())
-            .filter_map(|a| retry_at(1, now).map(|due| (a.event, due)))
-            .collect();
-        let failing = !attempts.is_empty() && !any_success;
-        let more = !all_read && launched == events.len();
-        Ok((StreamDone { endpoint: e.id, cursor: next, attempts, retries, failing }, more))
-    }
-
     /// Tries an endpoint's due retries side by side and records what came of them.
     async fn retry(&self, due: &[DueRetry]) -> Result<(), Error> {
         let Some(first) = due.first() else { return Ok(()) };
@@ -247,10 +180,10 @@ impl Deliveries {
         let bodies = self.bodies(&events).await?;
         let now = self.clock.now();
         let mut in_flight = JoinSet::new();
+        let target = Arc::new(send::Target::new(&self.rules, endpoint, now));
         for (event, body) in events.iter().zip(bodies) {
-            let (client, rules, endpoint) = (self.client.clone(), self.rules, endpoint.clone());
-            let id = event.id;
-            in_flight.spawn(async move { send::send(&client, &rules, &endpoint, id, body, now).await });
+            let (client, target, id) = (self.client.clone(), target.clone(), event.id);
+            in_flight.spawn(async move { send::send(&client, &target, id, body, now).await });
         }
         let mut tried: HashMap<EventId, Attempt> = HashMap::new();
         while let Some(done) = in_flight.join_next().await {

@@ -11,18 +11,33 @@ use std::time::Instant;
 /// The most of an answer read: the rest is left unread and the connection dropped.
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
-/// Posts `body` (the event's JSON) to the endpoint, signed with each of its secrets in force at
-/// `now` (the server's clock; the signed timestamp is the real time, as for every signed request).
+/// Where and how an endpoint's tries go, worked out once for many tries: its URL, judged again (the
+/// flags may have changed since it was saved), and the secrets in force at `now` (the server's
+/// clock).
+pub struct Target {
+    url: Result<reqwest::Url, String>,
+    keys: Vec<Secret>,
+}
+
+impl Target {
+    pub fn new(rules: &WebhookRules, endpoint: &Endpoint, now: DateTime<Utc>) -> Self {
+        let url = rules.check_shape(&endpoint.url);
+        let keys = endpoint.signing_secrets(now).into_iter().filter_map(Secret::parse).collect();
+        Self { url, keys }
+    }
+}
+
+/// Posts `body` (the event's JSON) to the target, signed with each of its secrets; the signed
+/// timestamp is the real time, as for every signed request. The try is dated `now`.
 pub async fn send(
     client: &reqwest::Client,
-    rules: &WebhookRules,
-    endpoint: &Endpoint,
+    target: &Target,
     event: EventId,
     body: Vec<u8>,
     now: DateTime<Utc>,
 ) -> Attempt {
     let started = Instant::now();
-    let (status_code, error) = match try_once(client, rules, endpoint, event, body, now).await {
+    let (status_code, error) = match try_once(client, target, event, body).await {
         Ok(status) if (200..300).contains(&status) => (Some(i64::from(status)), None),
         Ok(status) => (Some(i64::from(status)), Some(format!("answered {status}"))),
         Err(e) => (None, Some(e)),
@@ -31,26 +46,13 @@ pub async fn send(
     Attempt { event, attempt: 0, attempted_at: now, status_code, duration_ms, error }
 }
 
-async fn try_once(
-    client: &reqwest::Client,
-    rules: &WebhookRules,
-    endpoint: &Endpoint,
-    event: EventId,
-    body: Vec<u8>,
-    now: DateTime<Utc>,
-) -> Result<u16, String> {
-    // The URL is judged again: the flags may have changed since it was saved.
-    rules.check_shape(&endpoint.url)?;
+async fn try_once(client: &reqwest::Client, target: &Target, event: EventId, body: Vec<u8>) -> Result<u16, String> {
+    let url = target.url.clone()?;
     let id = event.to_string();
     let timestamp = Utc::now().timestamp();
-    let signatures: Vec<String> = endpoint
-        .signing_secrets(now)
-        .into_iter()
-        .filter_map(Secret::parse)
-        .map(|secret| secret.sign(&id, timestamp, &body))
-        .collect();
+    let signatures: Vec<String> = target.keys.iter().map(|key| key.sign(&id, timestamp, &body)).collect();
     let request = client
-        .post(&endpoint.url)
+        .post(url)
         .header("content-type", "application/json")
         .header("user-agent", concat!("graine-webhooks/", env!("CARGO_PKG_VERSION")))
         .header("webhook-id", &id)

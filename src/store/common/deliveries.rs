@@ -5,7 +5,7 @@
 macro_rules! delivery_statements {
     () => {
         mod deliveries_written_once {
-            use super::super::{SKIP_LOCKED, Store, among_ids, db_at, db_id, db_ids, owner_gone};
+            use super::super::{SKIP_LOCKED, Store, among_ids, among_ints, db_at, db_id, db_ids, db_ints, owner_gone};
             use super::events_written_once::{ENDPOINT_COLUMNS, endpoint, write_event};
             use crate::domain::events::{EventId, EventType};
             use crate::domain::ids::EndpointId;
@@ -15,24 +15,37 @@ macro_rules! delivery_statements {
             use chrono::{DateTime, Utc};
             use std::collections::HashMap;
 
-            /// Writes tries, numbering each after the tries of its event at its endpoint.
+            /// Writes tries, numbering each after the tries of its event at its endpoint: those are
+            /// read first in one statement (over the range of the events when it is dense, as a
+            /// stream's chunk is), not counted once per try.
             async fn write_attempts(
                 conn: &mut <super::super::Db as sqlx::Database>::Connection,
                 endpoint: EndpointId,
                 attempts: &[&Attempt],
             ) -> Result<(), Error> {
+                let (Some(lo), Some(hi)) =
+                    (attempts.iter().map(|a| a.event.0).min(), attempts.iter().map(|a| a.event.0).max())
+                else {
+                    return Ok(());
+                };
+                let counted = "SELECT seq, count(*) AS n FROM webhook_attempts WHERE endpoint_id = $1 AND seq";
+                let earlier = if hi - lo <= 4 * attempts.len() as i64 {
+                    let sql = format!("{counted} >= $2 AND seq <= $3 GROUP BY seq");
+                    sqlx::query(&sql).bind(db_id(endpoint.uuid())).bind(lo).bind(hi).fetch_all(&mut *conn).await?
+                } else {
+                    let sql = format!("{counted} {} GROUP BY seq", among_ints("$2"));
+                    let seqs = db_ints(attempts.iter().map(|a| a.event.0).collect());
+                    sqlx::query(&sql).bind(db_id(endpoint.uuid())).bind(seqs).fetch_all(&mut *conn).await?
+                };
+                let mut tried: HashMap<i64, i64> = HashMap::new();
+                for row in earlier {
+                    tried.insert(row.int("seq")?, row.int("n")?);
+                }
                 for chunk in attempts.chunks(100) {
                     let rows: Vec<String> = (0..chunk.len())
                         .map(|i| {
-                            let p = 2 + i * 5;
-                            format!(
-                                "($1, ${p}, (SELECT count(*) + 1 FROM webhook_attempts WHERE endpoint_id = $1 AND seq = ${p}),
-                                  ${}, ${}, ${}, ${})",
-                                p + 1,
-                                p + 2,
-                                p + 3,
-                                p + 4
-                            )
+                            let p = 2 + i * 6;
+                            format!("($1, ${p}, ${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5)
                         })
                         .collect();
                     let sql = format!(
@@ -42,7 +55,15 @@ macro_rules! delivery_statements {
                     );
                     let mut q = sqlx::query(&sql).bind(db_id(endpoint.uuid()));
                     for a in chunk {
-                        q = q.bind(a.event.0).bind(db_at(a.attempted_at)).bind(a.status_code).bind(a.duration_ms).bind(&a.error);
+                        let number = tried.entry(a.event.0).or_insert(0);
+                        *number += 1;
+                        q = q
+                            .bind(a.event.0)
+                            .bind(*number)
+                            .bind(db_at(a.attempted_at))
+                            .bind(a.status_code)
+                            .bind(a.duration_ms)
+                            .bind(&a.error);
                     }
                     q.execute(&mut *conn).await?;
                 }

@@ -1,0 +1,205 @@
+//! One endpoint's stream of new events (API.md §13), as a pipeline of three stages: the next chunk
+//! of events is read and written out while the current one is sent; tries stay in flight across
+//! the chunks' edges; and each chunk's results (its tries, its retries, the cursor past it) are
+//! recorded in order while later chunks are sent. A chunk is recorded only once every try of it has
+//! come back, so the cursor never passes an event whose try is not written.
+
+use super::{Deliveries, FAILURES_TO_STOP, IN_FLIGHT, LEASE, STREAM_BUDGET, STREAM_EVENTS, send};
+use crate::domain::events::{EventId, retry_at};
+use crate::domain::webhook::{Attempt, Endpoint, Stream, StreamDone};
+use crate::error::Error;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+/// Chunks read ahead of the one being sent.
+const READ_AHEAD: usize = 2;
+
+/// Events read, with their bodies, and where the cursor goes once all of them are sent.
+struct Chunk {
+    events: Vec<EventId>,
+    bodies: Vec<Vec<u8>>,
+    end: EventId,
+    /// Nothing more waited when it was read: the stream's last chunk.
+    last: bool,
+}
+
+/// A chunk being sent: how many of its events are launched and the tries that came back.
+struct Sending {
+    number: u64,
+    chunk: Chunk,
+    launched: usize,
+    attempts: Vec<Attempt>,
+}
+
+/// A chunk's results for the recorder; `last` gives the lease up with them.
+struct Recorded {
+    done: StreamDone,
+    last: bool,
+}
+
+impl Deliveries {
+    /// Sends an endpoint's events after its cursor, in order, until none wait, `STREAM_BUDGET` has
+    /// passed, the endpoint fails `FAILURES_TO_STOP` tries in a row or a whole chunk, or the lease
+    /// is found lost. The lease is renewed with each chunk recorded and given up at the end.
+    pub(super) async fn stream(&self, s: &Stream) -> Result<(), Error> {
+        let started = Instant::now();
+        let stop = AtomicBool::new(false);
+        let (chunks_in, chunks_out) = mpsc::channel(1);
+        let (results_in, results_out) = mpsc::channel(4);
+        let (read, sent, recorded) = tokio::join!(
+            self.read_ahead(&s.endpoint, s.cursor, started, chunks_in),
+            self.send_chunks(&s.endpoint, started, chunks_out, results_in, &stop),
+            self.record(&s.endpoint, results_out, &stop),
+        );
+        read.and(sent).and(recorded)
+    }
+
+    /// Reads chunk after chunk, each with its bodies, until one shows nothing more waiting or the
+    /// sender wants no more.
+    async fn read_ahead(
+        &self,
+        e: &Endpoint,
+        mut cursor: EventId,
+        started: Instant,
+        out: mpsc::Sender<Chunk>,
+    ) -> Result<(), Error> {
+        while started.elapsed() < STREAM_BUDGET {
+            // The head first: every event up to it has committed, so once all after the cursor are
+            // read (and those of other types skipped), the cursor may pass it.
+            let head = self.store.last_event(e.organization_id).await?.unwrap_or(cursor);
+            let events = self.store.events_after(e.organization_id, cursor, &e.events, STREAM_EVENTS).await?;
+            let bodies = self.bodies(&events).await?;
+            let last = (events.len() as i64) < STREAM_EVENTS;
+            let read_to = events.last().map_or(cursor, |ev| ev.id);
+            let end = if last { head.max(read_to) } else { read_to };
+            let events = events.iter().map(|ev| ev.id).collect();
+            if out.send(Chunk { events, bodies, end, last }).await.is_err() || last {
+                return Ok(());
+            }
+            cursor = end;
+        }
+        Ok(())
+    }
+
+    /// Keeps `IN_FLIGHT` tries going over the chunks read, and hands each chunk on, in order, once
+    /// all its tries are back.
+    async fn send_chunks(
+        &self,
+        e: &Endpoint,
+        started: Instant,
+        mut chunks: mpsc::Receiver<Chunk>,
+        results: mpsc::Sender<Recorded>,
+        stop: &AtomicBool,
+    ) -> Result<(), Error> {
+        let target = Arc::new(send::Target::new(&self.rules, e, self.clock.now()));
+        let mut sending: VecDeque<Sending> = VecDeque::new();
+        let mut in_flight: JoinSet<(u64, Attempt)> = JoinSet::new();
+        let (mut numbered, mut reading, mut failures_in_row, mut failed) = (0u64, true, 0usize, false);
+        loop {
+            let stopping = failed || stop.load(Ordering::Relaxed) || started.elapsed() > STREAM_BUDGET;
+            if stopping && reading {
+                chunks.close();
+                reading = false;
+            }
+            if !stopping {
+                for s in sending.iter_mut() {
+                    while in_flight.len() < IN_FLIGHT && s.launched < s.chunk.events.len() {
+                        let (client, target) = (self.client.clone(), target.clone());
+                        let (number, id, now) = (s.number, s.chunk.events[s.launched], self.clock.now());
+                        let body = std::mem::take(&mut s.chunk.bodies[s.launched]);
+                        in_flight.spawn(async move { (number, send::send(&client, &target, id, body, now).await) });
+                        s.launched += 1;
+                    }
+                }
+            }
+            // Hand on the chunks at the front whose tries are all back.
+            while let Some(front) = sending.front() {
+                let back = front.attempts.len() == front.launched;
+                if !back || !(stopping || front.launched == front.chunk.events.len()) {
+                    break;
+                }
+                let Some(s) = sending.pop_front() else { break };
+                if s.launched == 0 && !s.chunk.events.is_empty() {
+                    continue; // stopping before any of it was sent: it stays after the cursor
+                }
+                let last = s.chunk.last || (stopping && sending.iter().all(|later| later.launched == 0));
+                let done = finished(e, s, failed && last);
+                failed |= done.failing;
+                if results.send(Recorded { done, last }).await.is_err() {
+                    // The recorder stopped (lease lost or the database failed): nothing more is recorded.
+                    return Ok(());
+                }
+            }
+            let want_chunk = reading && sending.len() < READ_AHEAD;
+            if in_flight.is_empty() && !want_chunk && sending.iter().all(|s| s.launched == s.chunk.events.len()) {
+                return Ok(());
+            }
+            tokio::select! {
+                Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    let (number, attempt) = joined.map_err(Error::internal)?;
+                    failures_in_row = if attempt.delivered() { 0 } else { failures_in_row + 1 };
+                    failed |= failures_in_row >= FAILURES_TO_STOP;
+                    if let Some(s) = sending.iter_mut().find(|s| s.number == number) {
+                        s.attempts.push(attempt);
+                    }
+                }
+                chunk = chunks.recv(), if want_chunk => match chunk {
+                    Some(chunk) => {
+                        sending.push_back(Sending { number: numbered, chunk, launched: 0, attempts: Vec::new() });
+                        numbered += 1;
+                    }
+                    None => reading = false,
+                },
+                else => return Ok(()),
+            }
+        }
+    }
+
+    /// Records each chunk's results in order, renewing the lease, and gives the lease up with the
+    /// last (or at the end, if no chunk was the last).
+    async fn record(
+        &self,
+        e: &Endpoint,
+        mut results: mpsc::Receiver<Recorded>,
+        stop: &AtomicBool,
+    ) -> Result<(), Error> {
+        while let Some(Recorded { done, last }) = results.recv().await {
+            let renew = (!last).then(|| chrono::Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default());
+            let held = self
+                .store
+                .finish_stream(self.owner, &done, renew)
+                .await
+                .inspect_err(|_| stop.store(true, Ordering::Relaxed))?;
+            if last {
+                return Ok(());
+            }
+            if !held {
+                // Another replica holds the endpoint now: it sends the rest.
+                stop.store(true, Ordering::Relaxed);
+                return Ok(());
+            }
+        }
+        self.store.release_leases(self.owner, &[e.id], &[]).await
+    }
+}
+
+/// A sent chunk's results: its tries, a first retry for each that failed, and the cursor past the
+/// last event launched (past its end, when every event was).
+fn finished(e: &Endpoint, s: Sending, stopped_failing: bool) -> StreamDone {
+    let cursor = match s.launched {
+        n if n == s.chunk.events.len() => s.chunk.end,
+        n => s.chunk.events[n - 1],
+    };
+    let retries = s
+        .attempts
+        .iter()
+        .filter(|a| !a.delivered())
+        .filter_map(|a| retry_at(1, a.attempted_at).map(|due| (a.event, due)))
+        .collect();
+    let failing = stopped_failing || (!s.attempts.is_empty() && !s.attempts.iter().any(Attempt::delivered));
+    StreamDone { endpoint: e.id, cursor, attempts: s.attempts, retries, failing }
+}
