@@ -15,8 +15,9 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-/// Chunks read ahead of the one being sent.
+/// Chunks read ahead of the one being sent, and chunks sent ahead of the one being recorded.
 const READ_AHEAD: usize = 2;
+const RECORDS_AHEAD: usize = 16;
 
 /// Events read, with their bodies, and where the cursor goes once all of them are sent.
 struct Chunk {
@@ -49,7 +50,7 @@ impl Deliveries {
         let started = Instant::now();
         let stop = AtomicBool::new(false);
         let (chunks_in, chunks_out) = mpsc::channel(1);
-        let (results_in, results_out) = mpsc::channel(4);
+        let (results_in, results_out) = mpsc::channel(RECORDS_AHEAD);
         let (read, sent, recorded) = tokio::join!(
             self.read_ahead(&s.endpoint, s.cursor, started, chunks_in),
             self.send_chunks(&s.endpoint, started, chunks_out, results_in, &stop),
@@ -160,14 +161,21 @@ impl Deliveries {
     }
 
     /// Records each chunk's results in order, renewing the lease, and gives the lease up with the
-    /// last (or at the end, if no chunk was the last).
+    /// last (or at the end, if no chunk was the last). Chunks that came back while the previous
+    /// record was being written (waiting for the database's writer, say) are recorded together.
     async fn record(
         &self,
         e: &Endpoint,
         mut results: mpsc::Receiver<Recorded>,
         stop: &AtomicBool,
     ) -> Result<(), Error> {
-        while let Some(Recorded { done, last }) = results.recv().await {
+        while let Some(mut next) = results.recv().await {
+            while !next.last
+                && let Ok(later) = results.try_recv()
+            {
+                next = next.then(later);
+            }
+            let Recorded { done, last } = next;
             let renew = (!last).then(|| chrono::Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default());
             let held = self
                 .store
@@ -184,6 +192,17 @@ impl Deliveries {
             }
         }
         self.store.release_leases(self.owner, &[e.id], &[]).await
+    }
+}
+
+impl Recorded {
+    /// These results followed by `later`'s, to be recorded as one.
+    fn then(mut self, later: Recorded) -> Recorded {
+        self.done.attempts.extend(later.done.attempts);
+        self.done.retries.extend(later.done.retries);
+        self.done.cursor = later.done.cursor;
+        self.done.failing = later.done.failing;
+        Recorded { done: self.done, last: later.last }
     }
 }
 
