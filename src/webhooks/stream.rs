@@ -15,9 +15,10 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-/// Chunks read ahead of the one being sent, and chunks sent ahead of the one being recorded.
+/// Chunks read ahead of the one being sent, and chunks sent ahead of the one being recorded (on
+/// SQLite a record waits for the one writer, up to a second at full burn-down: the sends go on).
 const READ_AHEAD: usize = 2;
-const RECORDS_AHEAD: usize = 16;
+const RECORDS_AHEAD: usize = 64;
 
 /// Events read, with their bodies, and where the cursor goes once all of them are sent.
 struct Chunk {

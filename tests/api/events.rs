@@ -5,7 +5,8 @@
 //! `feed`: the events a campaign leaves, paging, filters, organizations; `poll`: `wait_seconds`;
 //! `endpoints`: CRUD and limits; `ssrf`: the URLs refused; `delivery`: what a receiver gets;
 //! `retries`: the retry schedule and disabling; `replay`: sending events again; `crash`: a kill -9
-//! during a delivery; `order`: ids in commit order across replicas; `retention`: pruning.
+//! during a delivery; `order`: ids in commit order across replicas; `retention`: pruning; `chunks`:
+//! many events at once, over several of a stream's chunks.
 
 use crate::common::{Resp, TOKEN, TestApp, eventually};
 use reqwest::Method;
@@ -13,6 +14,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 mod answers;
+mod chunks;
 mod crash;
 mod delivery;
 mod endpoints;
