@@ -169,18 +169,7 @@ async fn burn_down(replicas: usize) -> String {
     for r in 0..replicas {
         servers.push(spawn(&db, 18910 + r as u16, &["--simulated-call-seconds", "0"]).await);
     }
-    let mut first_call = None;
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let (done, placed) = progress(&mut conn).await;
-        if placed > 0 && first_call.is_none() {
-            first_call = Some(started.elapsed());
-        }
-        if done == 100_000 || Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (first_call, _) = wait_burn_down(&mut conn, started, Duration::from_secs(600)).await;
     let elapsed = started.elapsed();
     let cpu =
         cpu_jiffies().zip(cpu_before).map(|((busy, all), (busy0, all0))| (busy - busy0) * 100 / (all - all0).max(1));
@@ -189,7 +178,7 @@ async fn burn_down(replicas: usize) -> String {
     for s in &servers {
         texts.push(client.get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap());
     }
-    let from_first = elapsed - first_call.unwrap_or_default();
+    let from_first = elapsed - first_call;
     format!(
         "| {replicas} | 100,000 | {:.1} s | {:.0} | {} | {} |",
         from_first.as_secs_f64(),
@@ -207,6 +196,23 @@ async fn progress(conn: &mut Db) -> (i64, i64) {
                     CAST((SELECT count(*) FROM (SELECT 1 FROM call_records LIMIT 1) AS one) AS BIGINT)",
     )
     .await[0]
+}
+
+/// Waits until the 100,000 contacts of a burn-down are done, or `within` has passed, looking every
+/// 20 ms: when (after `started`) the first call was placed, and how many contacts were done.
+async fn wait_burn_down(conn: &mut Db, started: Instant, within: Duration) -> (Duration, i64) {
+    let mut first_call = None;
+    let deadline = Instant::now() + within;
+    loop {
+        let (done, placed) = progress(conn).await;
+        if placed > 0 && first_call.is_none() {
+            first_call = Some(started.elapsed());
+        }
+        if done == 100_000 || Instant::now() > deadline {
+            return (first_call.unwrap_or_default(), done);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Busy and total CPU time of the whole machine so far, in clock ticks (Linux `/proc/stat`).

@@ -7,7 +7,7 @@
 //! it); with it down, the server's memory before and after. A fourth run
 //! paces the calls (`--calls-per-second 2000`) to see the delay at a rate the delivery keeps up with.
 
-use super::{contact, fresh_db, load, post, progress, spawn};
+use super::{contact, fresh_db, load, post, spawn, wait_burn_down};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -151,21 +151,10 @@ async fn run(endpoint: Endpoint, port: u16, pace: Option<&str>) -> Run {
     let server = spawn(&db, port, &args).await;
     let pid = server.child.id();
     let rss_start = rss_mib(pid);
-    let mut first_call = None;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watcher = tokio::spawn(Commits::watch(db.clone(), stop.clone()));
-    let deadline = Instant::now() + Duration::from_secs(900);
-    loop {
-        let (done, placed) = progress(&mut conn).await;
-        if placed > 0 && first_call.is_none() {
-            first_call = Some(started.elapsed());
-        }
-        if done == 100_000 || Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let from_first = started.elapsed() - first_call.unwrap_or_default();
+    let (first_call, _) = wait_burn_down(&mut conn, started, Duration::from_secs(900)).await;
+    let from_first = started.elapsed() - first_call;
     let rss_end = rss_mib(pid);
     let mut delivered_by = None;
     if endpoint == Endpoint::Up {
@@ -175,7 +164,7 @@ async fn run(endpoint: Endpoint, port: u16, pace: Option<&str>) -> Run {
         while (seen.0.lock().unwrap().len() as i64) < events && Instant::now() < drain {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        delivered_by = Some(started.elapsed().as_secs_f64() - first_call.unwrap_or_default().as_secs_f64());
+        delivered_by = Some((started.elapsed() - first_call).as_secs_f64());
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let commits = watcher.await.unwrap();

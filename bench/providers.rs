@@ -3,7 +3,7 @@
 //! with the server's CPU per call against the simulated placer's; then callback handling latency at
 //! 32 connections.
 
-use super::{contact, fresh_db, load, progress, spawn};
+use super::{contact, fresh_db, load, spawn, wait_burn_down};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -147,21 +147,8 @@ async fn burn(fakes: &Fakes, placer: Placer, port: u16) -> String {
     let pid = server.child.id();
     let cpu_before = process_cpu_seconds(pid);
     let started = Instant::now();
-    let mut first_call = None;
-    let deadline = Instant::now() + Duration::from_secs(900);
-    let mut done = 0;
-    while Instant::now() < deadline {
-        let (completed, placed) = progress(&mut conn).await;
-        if placed > 0 && first_call.is_none() {
-            first_call = Some(started.elapsed());
-        }
-        done = completed;
-        if done == 100_000 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let elapsed = started.elapsed() - first_call.unwrap_or_default();
+    let (first_call, done) = wait_burn_down(&mut conn, started, Duration::from_secs(900)).await;
+    let elapsed = started.elapsed() - first_call;
     let cpu = process_cpu_seconds(pid) - cpu_before;
     format!(
         "| {} | {done} | {:.1} s | {:.0} | {:.3} ms |",
