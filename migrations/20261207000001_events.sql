@@ -189,3 +189,5 @@ CREATE TABLE webhook_attempts (
 );
 CREATE INDEX webhook_attempts_endpoint ON webhook_attempts (endpoint_id, attempted_at DESC, seq DESC);
 CREATE INDEX webhook_attempts_event ON webhook_attempts (endpoint_id, seq);
+-- For pruning tries past the retention.
+CREATE INDEX webhook_attempts_time ON webhook_attempts (attempted_at);

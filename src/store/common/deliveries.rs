@@ -218,13 +218,18 @@ macro_rules! delivery_statements {
 
                 pub async fn finish_retries(&self, owner: i64, done: &[RetryDone], now: DateTime<Utc>) -> Result<(), Error> {
                     let mut tx = self.writes().begin().await?;
+                    let mut tried: HashMap<EndpointId, Vec<&Attempt>> = HashMap::new();
+                    for d in done {
+                        tried.entry(d.endpoint).or_default().extend(d.attempt.as_ref());
+                    }
+                    for (endpoint, attempts) in &tried {
+                        write_attempts(&mut tx, *endpoint, attempts).await?;
+                    }
                     for d in done {
                         let endpoint = db_id(d.endpoint.uuid());
-                        if let Some(a) = &d.attempt {
-                            write_attempts(&mut tx, d.endpoint, &[a]).await?;
-                        }
                         // A replay asked for while the try was in flight (a new generation) stands.
                         let held = "WHERE endpoint_id = $1 AND seq = $2 AND lease_owner = $3 AND generation = $4";
+                        let mut ended = false;
                         match &d.next {
                             RetryNext::Again(step, due) => {
                                 let sql = format!("UPDATE webhook_retries SET step = $5, due_at = $6 {held}");
@@ -241,7 +246,7 @@ macro_rules! delivery_statements {
                             RetryNext::Done | RetryNext::Disable(_) => {
                                 let sql = format!("DELETE FROM webhook_retries {held}");
                                 let q = sqlx::query(&sql).bind(endpoint).bind(d.event.0).bind(owner).bind(d.generation);
-                                q.execute(&mut *tx).await?;
+                                ended = q.execute(&mut *tx).await?.rows_affected() == 1;
                             }
                         }
                         sqlx::query(
@@ -259,7 +264,10 @@ macro_rules! delivery_statements {
                                 .execute(&mut *tx)
                                 .await?;
                         }
-                        if let RetryNext::Disable(data) = &d.next {
+                        // Only the last step's own end disables: not one a replay or another replica renewed.
+                        if let RetryNext::Disable(data) = &d.next
+                            && ended
+                        {
                             let disabled = sqlx::query(
                                 "UPDATE webhook_endpoints SET disabled = true WHERE id = $1 AND NOT disabled
                                  RETURNING organization_id",
@@ -272,6 +280,17 @@ macro_rules! delivery_statements {
                                 write_event(&mut tx, org, EventType::EndpointDisabled, d.endpoint.uuid(), data, now).await?;
                             }
                         }
+                    }
+                    // An endpoint whose events wait for a retry to get through waits for nothing once
+                    // no retry is left (their events gone: pruned, or deleted with their campaign).
+                    for endpoint in tried.keys() {
+                        sqlx::query(
+                            "UPDATE webhook_endpoints SET failing = false WHERE id = $1 AND failing
+                               AND NOT EXISTS (SELECT 1 FROM webhook_retries WHERE endpoint_id = $1)",
+                        )
+                        .bind(db_id(endpoint.uuid()))
+                        .execute(&mut *tx)
+                        .await?;
                     }
                     tx.commit().await?;
                     Ok(())

@@ -1,9 +1,11 @@
 //! Retries on the test clock: a failed delivery is tried again after 5 s, 5 min, 30 min, 2 h, 5 h,
 //! 10 h and 10 h (never before), then the endpoint is disabled with an `endpoint.disabled` event; the
-//! tries are listed; a receiver that recovers gets the event at the next retry; a 3xx is a failure.
+//! tries are listed; a receiver that recovers gets the event at the next retry; a 3xx is a failure;
+//! an endpoint whose failed events are deleted takes new ones again.
 
 use super::{
-    DELIVERY, MONDAY_10, endpoint, endpoint_id, endpoint_path, events, id, local_app, logged_deliveries, suppress,
+    DELIVERY, MONDAY_10, PHONES, batch, campaign, endpoint, endpoint_id, endpoint_path, events, id, local_app,
+    logged_deliveries, suppress,
 };
 use crate::common::{at, eventually};
 use crate::fakes::receiver::Receiver;
@@ -129,4 +131,55 @@ async fn a_redirect_is_a_failure_and_is_not_followed() {
     let tries = logged_deliveries(&app, &ep, "", 2).await;
     assert_eq!(tries.last().unwrap()["status_code"], json!(302), "{tries:?}");
     assert_eq!(attempts(&tries), vec![2, 1], "{tries:?}");
+}
+
+#[tokio::test]
+async fn an_endpoint_whose_failed_events_went_with_their_campaign_gets_new_events_again() {
+    let app = local_app().await;
+    let rx = Receiver::start().await;
+    rx.answer(500);
+    let types = json!(["call.ended", "suppression.added"]);
+    let ep = endpoint_id(&endpoint(&app, &rx.url(), types).await);
+    let c = campaign(&app).await;
+    // Not the number that opts out: its `suppression.added` would outlive the campaign.
+    batch(&app, &c, &PHONES[..3]).await;
+    app.advance(3600).await;
+    let failed = rx.wait_until("a failed try", DELIVERY, |r| r.iter().any(|req| req.answered == Some(500))).await;
+    // Once its failed tries are recorded, the endpoint's stream stops and leaves them to retries.
+    logged_deliveries(&app, &ep, "", failed.len() as i64).await;
+    // The endpoint's events wait behind its failed ones; those go with their campaign.
+    let r = app.delete(&format!("/api/v1/campaigns/{c}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    rx.answer(204);
+    app.advance(5).await;
+    // The retries find nothing to send: nothing is left to wait for.
+    let added = suppress(&app, "+14155550100").await;
+    rx.wait_for_id(&id(&added), DELIVERY).await;
+}
+
+#[tokio::test]
+async fn a_replay_asked_during_the_last_try_keeps_the_endpoint_enabled_and_is_sent() {
+    let app = local_app().await;
+    let receiver = Receiver::start().await;
+    receiver.answer(500);
+    let ep = endpoint_id(&endpoint(&app, &receiver.url(), json!(["suppression.added"])).await);
+    let event = id(&suppress(&app, "+14155550100").await);
+    receiver.wait_for_tries(&event, 1, DELIVERY).await;
+    for (i, wait) in SCHEDULE.iter().enumerate() {
+        if i == SCHEDULE.len() - 1 {
+            // The last try is held open while the client asks for a replay of its event.
+            receiver.hold();
+        }
+        app.advance(*wait).await;
+        receiver.wait_for_tries(&event, i + 2, DELIVERY).await;
+    }
+    receiver.answer(204);
+    let r = app.post(&endpoint_path(&ep, "/replay"), json!({"event_ids": [event]})).await;
+    assert_eq!((r.status, &r.body), (202, &json!({"replayed": 1})), "{}", r.text);
+    receiver.release();
+    let tries = receiver.wait_for_tries(&event, 9, DELIVERY).await;
+    assert_eq!(tries.last().and_then(|t| t.answered), Some(204), "the replay is sent: {tries:?}");
+    let endpoint = app.get(&endpoint_path(&ep, "")).await.body;
+    assert_eq!(endpoint["disabled"], json!(false), "{endpoint}");
+    assert!(events(&app, "?type=endpoint.disabled").await.is_empty());
 }
