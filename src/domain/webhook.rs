@@ -14,6 +14,23 @@ pub const MAX_DESCRIPTION_CHARS: usize = 500;
 /// How long after a rotation the previous secret still signs deliveries.
 pub const PREVIOUS_SECRET_HOURS: i64 = 24;
 
+/// What a change of an endpoint sets (the fields not given keep their value).
+#[derive(Default)]
+pub struct EndpointChange {
+    pub url: Option<String>,
+    pub events: Option<TypeFilter>,
+    pub description: Option<String>,
+    pub disabled: Option<bool>,
+}
+
+/// Which events a replay sends again (of them, those of the endpoint's types and organization).
+pub enum ReplayOf {
+    /// These events.
+    Ids(Vec<EventId>),
+    /// The events after `.0` (the oldest retained when none) up to `.1` included (the newest when none).
+    Range(Option<EventId>, Option<EventId>),
+}
+
 /// A customer's endpoint.
 #[derive(Clone, PartialEq, Debug)]
 pub struct Endpoint {

@@ -159,9 +159,8 @@ pub async fn list(State(st): State<AppState>, auth: Auth, query: Query) -> Resul
     let subjects = Subjects::read(&*st.store, &events).await?;
     let items: Vec<EventView> = events.iter().map(|e| EventView::new(&subjects, e)).collect();
     let mut response = ok(&items)?;
-    if let Some(last) = last
-        && let Ok(value) = HeaderValue::from_str(&last.to_string())
-    {
+    // `evt_0000000000000000` while the organization has no event: following from it reads from the first.
+    if let Ok(value) = HeaderValue::from_str(&last.unwrap_or(EventId(0)).to_string()) {
         response.headers_mut().insert("x-last-event-id", value);
     }
     Ok(response)

@@ -10,7 +10,8 @@ use crate::domain::events::{EventId, TypeFilter};
 use crate::domain::ids::EndpointId;
 use crate::domain::webhook::{Attempt, Endpoint, MAX_DESCRIPTION_CHARS, MAX_URL_CHARS};
 use crate::error::{Error, Loc};
-use crate::service::webhooks::{self as service, EndpointPatch, ReplayOf};
+use crate::domain::webhook::{EndpointChange, ReplayOf};
+use crate::service::webhooks as service;
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::Response;
@@ -48,7 +49,7 @@ fn event_types(p: &mut Problems, value: &Value) -> Option<TypeFilter> {
 }
 
 /// The fields a create or change body may carry, checked.
-fn fields(obj: &Map<String, Value>, creating: bool) -> Result<EndpointPatch, Error> {
+fn fields(obj: &Map<String, Value>, creating: bool) -> Result<EndpointChange, Error> {
     let mut p = Problems::default();
     let allowed: &[&str] =
         if creating { &["url", "events", "description"] } else { &["url", "events", "description", "disabled"] };
@@ -62,7 +63,7 @@ fn fields(obj: &Map<String, Value>, creating: bool) -> Result<EndpointPatch, Err
     if !p.is_empty() {
         return Err(Error::Validation(p.0));
     }
-    Ok(EndpointPatch { url, events, description, disabled })
+    Ok(EndpointChange { url, events, description, disabled })
 }
 
 /// `POST /webhook-endpoints`.

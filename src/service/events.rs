@@ -83,19 +83,24 @@ pub async fn feed(
 ) -> Result<(Vec<StoredEvent>, Option<EventId>), Error> {
     let deadline = tokio::time::Instant::now() + q.wait;
     let mut heads = watch.subscribe();
+    // Every event up to `floor` has been read (or skipped by the filter).
+    let mut floor = q.after;
     loop {
-        heads.borrow_and_update();
+        let seen = heads.borrow_and_update().get(&org).copied();
         let events = store.events_after(org, q.after, &q.types, q.limit).await?;
         if !events.is_empty() || tokio::time::Instant::now() >= deadline {
             return Ok((events, store.last_event(org).await?));
         }
-        // Wait for any head to move (or the wait to end), then read again.
+        // The head seen before the read had committed: with a filter, the events up to it that do not
+        // match are not read again on each move of another organization's head.
+        floor = floor.max(seen.unwrap_or(floor));
+        // Wait for this organization's head to pass `floor` (or the wait to end), then read again.
         loop {
             match tokio::time::timeout_at(deadline, heads.changed()).await {
                 Err(_) => return Ok((Vec::new(), store.last_event(org).await?)),
                 Ok(Err(_)) => return Ok((Vec::new(), store.last_event(org).await?)),
                 Ok(Ok(())) => {
-                    if heads.borrow().get(&org).is_some_and(|head| *head > q.after) {
+                    if heads.borrow().get(&org).is_some_and(|head| *head > floor) {
                         break;
                     }
                 }

@@ -3,24 +3,12 @@
 
 use crate::domain::events::{EventId, TypeFilter};
 use crate::domain::ids::{EndpointId, OrgId};
-use crate::domain::webhook::{Attempt, Endpoint, MAX_ENDPOINTS};
+use crate::domain::webhook::{Attempt, Endpoint, EndpointChange, MAX_ENDPOINTS, ReplayOf};
 use crate::error::{Error, Loc};
 use crate::outbound::guard::WebhookRules;
 use crate::store::{Page, Store};
 use base64::Engine;
 use chrono::{DateTime, Utc};
-
-/// The most events one replay may send.
-pub const MAX_REPLAY: i64 = 10_000;
-
-/// What a change of an endpoint sets.
-#[derive(Default)]
-pub struct EndpointPatch {
-    pub url: Option<String>,
-    pub events: Option<TypeFilter>,
-    pub description: Option<String>,
-    pub disabled: Option<bool>,
-}
 
 /// A new secret: `whsec_` and the base64 of 32 random bytes.
 fn new_secret() -> Result<String, Error> {
@@ -72,43 +60,25 @@ pub async fn get(store: &dyn Store, org: OrgId, id: EndpointId) -> Result<Endpoi
     store.get_endpoint(org, id).await?.ok_or(Error::NotFound("Webhook endpoint"))
 }
 
-/// Changes an endpoint's URL, types, description or state.
+/// Changes an endpoint's URL, types, description or state, in one write of those fields alone (a
+/// rotation at the same moment keeps its secret).
 pub async fn update(
     store: &dyn Store,
     rules: &WebhookRules,
     org: OrgId,
     id: EndpointId,
-    patch: EndpointPatch,
+    change: EndpointChange,
 ) -> Result<Endpoint, Error> {
-    let mut e = get(store, org, id).await?;
-    if let Some(url) = patch.url {
-        checked_url(rules, &url).await?;
-        e.url = url;
+    if let Some(url) = &change.url {
+        checked_url(rules, url).await?;
     }
-    if let Some(events) = patch.events {
-        e.events = events;
-    }
-    if let Some(description) = patch.description {
-        e.description = Some(description);
-    }
-    if let Some(disabled) = patch.disabled {
-        e.disabled = disabled;
-    }
-    if !store.update_endpoint(&e).await? {
-        return Err(Error::NotFound("Webhook endpoint"));
-    }
-    Ok(e)
+    store.change_endpoint(org, id, &change).await?.ok_or(Error::NotFound("Webhook endpoint"))
 }
 
 /// Gives an endpoint a new secret; the one it replaces signs too for a day.
 pub async fn rotate(store: &dyn Store, org: OrgId, id: EndpointId, now: DateTime<Utc>) -> Result<Endpoint, Error> {
-    let mut e = get(store, org, id).await?;
-    e.previous_secret = Some(std::mem::replace(&mut e.secret, new_secret()?));
-    e.previous_until = Some(Endpoint::previous_secret_until(now));
-    if !store.update_endpoint(&e).await? {
-        return Err(Error::NotFound("Webhook endpoint"));
-    }
-    Ok(e)
+    let until = Endpoint::previous_secret_until(now);
+    store.rotate_secret(org, id, &new_secret()?, until).await?.ok_or(Error::NotFound("Webhook endpoint"))
 }
 
 /// Deletes an endpoint, or `404`.
@@ -128,15 +98,7 @@ pub async fn attempts(
     store.list_attempts(id, event, page).await
 }
 
-/// Which events a replay sends.
-pub enum ReplayOf {
-    /// These events (those of the endpoint's types that exist).
-    Ids(Vec<EventId>),
-    /// The endpoint's events after `.0` (the oldest retained when none) up to `.1` included.
-    Range(Option<EventId>, Option<EventId>),
-}
-
-/// Sends events to an endpoint again, at once; returns how many.
+/// Sends events to an endpoint again, at once, in one write however many; returns how many.
 pub async fn replay(
     store: &dyn Store,
     org: OrgId,
@@ -145,16 +107,5 @@ pub async fn replay(
     now: DateTime<Utc>,
 ) -> Result<u64, Error> {
     let e = get(store, org, id).await?;
-    let events = match of {
-        ReplayOf::Ids(ids) => store.events_by_id(org, &ids).await?,
-        ReplayOf::Range(after, until) => {
-            let mut found = store.events_after(org, after.unwrap_or(EventId(0)), &e.events, MAX_REPLAY).await?;
-            if let Some(until) = until {
-                found.retain(|ev| ev.id <= until);
-            }
-            found
-        }
-    };
-    let ids: Vec<EventId> = events.iter().filter(|ev| e.events.matches(ev.kind)).map(|ev| ev.id).collect();
-    store.replay_events(id, &ids, now).await
+    store.replay_events(id, &of, &e.events, now).await
 }

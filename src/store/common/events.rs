@@ -14,7 +14,7 @@ macro_rules! event_statements {
             use crate::domain::events::{EventId, EventType, Snapshot, StoredEvent, TypeFilter};
             use crate::store::json_row::JsonRow;
             use crate::domain::ids::{ContactId, EndpointId, ExecutionId, OrgId};
-            use crate::domain::webhook::{Attempt, Endpoint, MAX_ENDPOINTS};
+            use crate::domain::webhook::{Attempt, Endpoint, EndpointChange, MAX_ENDPOINTS, ReplayOf};
             use crate::error::Error;
             use crate::store::Page;
             use crate::store::rows::Cells;
@@ -212,26 +212,51 @@ macro_rules! event_statements {
                     q.fetch_optional(self.lookups()).await?.as_ref().map(endpoint).transpose()
                 }
 
-                pub async fn update_endpoint(&self, e: &Endpoint) -> Result<bool, Error> {
+                pub async fn change_endpoint(
+                    &self,
+                    org: OrgId,
+                    id: EndpointId,
+                    c: &EndpointChange,
+                ) -> Result<Option<Endpoint>, Error> {
                     // Enabled again, it sends what waited behind its cursor, and tries its retries anew.
-                    let done = sqlx::query(
-                        "UPDATE webhook_endpoints SET url = $3, events = $4, description = $5, secret = $6,
-                            previous_secret = $7, previous_until = $8, disabled = $9,
-                            failing = CASE WHEN $9 THEN failing ELSE false END
-                         WHERE id = $1 AND organization_id = $2",
-                    )
-                    .bind(db_id(e.id.uuid()))
-                    .bind(db_id(e.organization_id.uuid()))
-                    .bind(&e.url)
-                    .bind(type_names(&e.events)?)
-                    .bind(&e.description)
-                    .bind(&e.secret)
-                    .bind(&e.previous_secret)
-                    .bind(e.previous_until.map(db_at))
-                    .bind(e.disabled)
-                    .execute(self.writes())
-                    .await?;
-                    Ok(done.rows_affected() > 0)
+                    let sql = format!(
+                        "UPDATE webhook_endpoints SET url = COALESCE($3, url), events = COALESCE($4, events),
+                            description = COALESCE($5, description), disabled = COALESCE($6, disabled),
+                            failing = CASE WHEN COALESCE($6, disabled) THEN failing ELSE false END
+                         WHERE id = $1 AND organization_id = $2 RETURNING {ENDPOINT_COLUMNS}"
+                    );
+                    let events = c.events.as_ref().map(type_names).transpose()?;
+                    let row = sqlx::query(&sql)
+                        .bind(db_id(id.uuid()))
+                        .bind(db_id(org.uuid()))
+                        .bind(&c.url)
+                        .bind(events)
+                        .bind(&c.description)
+                        .bind(c.disabled)
+                        .fetch_optional(self.writes())
+                        .await?;
+                    row.as_ref().map(endpoint).transpose()
+                }
+
+                pub async fn rotate_secret(
+                    &self,
+                    org: OrgId,
+                    id: EndpointId,
+                    secret: &str,
+                    previous_until: DateTime<Utc>,
+                ) -> Result<Option<Endpoint>, Error> {
+                    let sql = format!(
+                        "UPDATE webhook_endpoints SET previous_secret = secret, secret = $3, previous_until = $4
+                         WHERE id = $1 AND organization_id = $2 RETURNING {ENDPOINT_COLUMNS}"
+                    );
+                    let row = sqlx::query(&sql)
+                        .bind(db_id(id.uuid()))
+                        .bind(db_id(org.uuid()))
+                        .bind(secret)
+                        .bind(db_at(previous_until))
+                        .fetch_optional(self.writes())
+                        .await?;
+                    row.as_ref().map(endpoint).transpose()
                 }
 
                 pub async fn delete_endpoint(&self, org: OrgId, id: EndpointId) -> Result<bool, Error> {
@@ -288,25 +313,39 @@ macro_rules! event_statements {
                 pub async fn replay_events(
                     &self,
                     endpoint: EndpointId,
-                    events: &[EventId],
+                    of: &ReplayOf,
+                    types: &TypeFilter,
                     now: DateTime<Utc>,
                 ) -> Result<u64, Error> {
-                    if events.is_empty() {
-                        return Ok(0);
-                    }
+                    let (chosen, ids, after, until) = match of {
+                        ReplayOf::Ids(ids) if ids.is_empty() => return Ok(0),
+                        ReplayOf::Ids(ids) => (format!("seq {}", among_ints("$3")), ids.iter().map(|e| e.0).collect(), 0, 0),
+                        ReplayOf::Range(after, until) => (
+                            "seq > $4 AND seq <= $5".to_owned(),
+                            Vec::new(),
+                            after.map_or(0, |e| e.0),
+                            until.map_or(i64::MAX, |e| e.0),
+                        ),
+                    };
+                    let only = match types {
+                        TypeFilter::All => String::new(),
+                        TypeFilter::Only(_) => format!(" AND type {}", among_texts("$6")),
+                    };
                     let sql = format!(
                         "INSERT INTO webhook_retries (endpoint_id, seq, step, due_at)
-                         SELECT $1, seq, 0, $3 FROM events
+                         SELECT $1, seq, 0, $2 FROM events
                          WHERE organization_id = (SELECT organization_id FROM webhook_endpoints WHERE id = $1)
-                           AND seq {}
+                           AND {chosen}{only}
                          ON CONFLICT (endpoint_id, seq) DO UPDATE
-                            SET step = 0, due_at = excluded.due_at, generation = webhook_retries.generation + 1",
-                        among_ints("$2")
+                            SET step = 0, due_at = excluded.due_at, generation = webhook_retries.generation + 1"
                     );
                     let done = sqlx::query(&sql)
                         .bind(db_id(endpoint.uuid()))
-                        .bind(db_ints(events.iter().map(|e| e.0).collect()))
                         .bind(db_at(now))
+                        .bind(db_ints(ids))
+                        .bind(after)
+                        .bind(until)
+                        .bind(db_texts(types.names())?)
                         .execute(self.writes())
                         .await?;
                     Ok(done.rows_affected())

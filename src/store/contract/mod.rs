@@ -20,7 +20,7 @@ pub mod types {
     pub use crate::domain::suppression::{NewSuppression, Suppression, SuppressionFilter};
     pub use crate::domain::timezone::Timezone;
     pub use crate::domain::voicemail::VoicemailAction;
-    pub use crate::domain::webhook::{Attempt, DueRetry, Endpoint, Lease, RetryDone, Stream, StreamDone};
+    pub use crate::domain::webhook::{Attempt, DueRetry, Endpoint, EndpointChange, Lease, ReplayOf, RetryDone, Stream, StreamDone};
     pub use crate::error::Error;
     pub use crate::store::{
         AcceptedCall, BatchFilter, ClaimedContact, Closed, DueNow, FinishedCall, IdempotencyBegin, IdempotencyClaim,
@@ -223,16 +223,19 @@ macro_rules! store_methods {
         fn list_endpoints(org: OrgId) -> Vec<Endpoint>;
         /// The organization's endpoint.
         fn get_endpoint(org: OrgId, id: EndpointId) -> Option<Endpoint>;
-        /// Writes an endpoint's settings and secrets; enabled again, it resumes where it stopped.
-        /// Says whether it was there.
-        fn update_endpoint(e: &Endpoint) -> bool;
+        /// Changes the fields `change` gives, and nothing else, in one statement; enabled again,
+        /// the endpoint resumes where it stopped. The endpoint as changed, if it was there.
+        fn change_endpoint(org: OrgId, id: EndpointId, change: &EndpointChange) -> Option<Endpoint>;
+        /// Makes `secret` the endpoint's secret, and the one it replaces (as stored at that moment)
+        /// its previous secret until `previous_until`. The endpoint as changed, if it was there.
+        fn rotate_secret(org: OrgId, id: EndpointId, secret: &str, previous_until: DateTime<Utc>) -> Option<Endpoint>;
         /// Deletes an endpoint with its retries and tries; says whether it was there.
         fn delete_endpoint(org: OrgId, id: EndpointId) -> bool;
         /// A page of an endpoint's tries, newest first, optionally of one event, with their total.
         fn list_attempts(endpoint: EndpointId, event: Option<EventId>, page: &Page) -> (Vec<Attempt>, i64);
-        /// Makes these events of the endpoint's organization due at the endpoint at `now` again;
-        /// returns how many.
-        fn replay_events(endpoint: EndpointId, events: &[EventId], now: DateTime<Utc>) -> u64;
+        /// Makes the events `of` selects, of the endpoint's organization and of `types`, due at the
+        /// endpoint at `now` again, in one statement; returns how many.
+        fn replay_events(endpoint: EndpointId, of: &ReplayOf, types: &TypeFilter, now: DateTime<Utc>) -> u64;
         /// Leases (real clock) up to `limit` enabled, healthy endpoints with events after their
         /// cursor and no lease in force.
         fn claim_streams(lease: &Lease, limit: i64) -> Vec<Stream>;

@@ -1,6 +1,6 @@
 //! Deliveries: each event reaches the endpoints subscribed to it, signed (Standard Webhooks) with
 //! `webhook-id` = `event_id` and the event JSON as the feed has it; secret rotation; re-enabling
-//! resumes; a stuck endpoint never delays another.
+//! resumes; a stuck endpoint never delays another; a change racing a rotation keeps its secret.
 
 use super::{
     DELIVERY, PHONES, all_events, batch, campaign, differences, endpoint, endpoint_id, endpoint_path, id, ids,
@@ -148,4 +148,21 @@ async fn a_stuck_endpoint_does_not_delay_another() {
     }
     assert!(from.elapsed() < Duration::from_secs(9), "all this while the stuck request was still open");
     assert!(stuck.requests().iter().all(|r| r.answered.is_none()));
+}
+
+#[tokio::test]
+async fn a_patch_at_the_moment_of_a_rotation_keeps_the_new_secret() {
+    let app = local_app().await;
+    let receiver = Receiver::start().await;
+    let ep = endpoint_id(&endpoint(&app, &receiver.url(), json!(["suppression.added"])).await);
+    let (path, rotate) = (endpoint_path(&ep, ""), endpoint_path(&ep, "/rotate-secret"));
+    for round in 0..8 {
+        let description = json!({"description": format!("round {round}")});
+        let (patched, rotated) = tokio::join!(app.patch(&path, description), app.post(&rotate, json!({})));
+        assert_eq!((patched.status, rotated.status), (200, 200), "{} {}", patched.text, rotated.text);
+        let got = receiver.wait_for_id(&id(&suppress(&app, &format!("+1415555{:04}", 100 + round)).await), DELIVERY).await;
+        assert!(verifies(&got, &secret(&rotated.body)), "round {round}: the rotation's secret signs: {got:?}");
+    }
+    let r = app.get(&path).await;
+    assert_eq!(r.body["description"], json!("round 7"), "{}", r.text);
 }

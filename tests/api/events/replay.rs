@@ -1,5 +1,6 @@
 //! Replay: `POST …/{id}/replay` sends chosen events (by id, or `after < id <= until`) to the endpoint
-//! again with the same `webhook-id`, only those it subscribes to and its organization's; bad bodies `422`.
+//! again with the same `webhook-id`, only those it subscribes to and its organization's, however many;
+//! bad bodies `422`.
 
 use super::{DELIVERY, endpoint, endpoint_id, endpoint_path, id, local_app, logged_deliveries, secret, suppress};
 use crate::fakes::receiver::{Receiver, verifies};
@@ -110,4 +111,24 @@ async fn replay_sends_only_the_endpoints_own_events_and_refuses_bad_bodies() {
         assert_eq!(r.status, 422, "replay {}: {}", &body.to_string()[..60.min(body.to_string().len())], r.text);
         assert!(r.error_locs().iter().any(|l| l == loc || l.starts_with(&format!("{loc}."))), "{loc}: {}", r.text);
     }
+}
+
+#[tokio::test]
+async fn a_range_replays_every_event_in_it_however_many() {
+    let app = local_app().await;
+    let receiver = Receiver::start().await;
+    let ep = endpoint_id(&endpoint(&app, &receiver.url(), json!(["suppression.added"])).await);
+    let r = app.patch(&endpoint_path(&ep, ""), json!({"disabled": true})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let first = id(&suppress(&app, "+14155550100").await);
+    let n = 10_050;
+    let entries: Vec<Value> = (0..n).map(|i| json!({"phone_number": format!("+1415{:07}", 3_000_000 + i)})).collect();
+    let r = app.post("/api/v1/suppressions", json!({ "entries": entries })).await;
+    assert_eq!((r.status, &r.body["added"]), (200, &json!(n)), "{}", &r.text[..r.text.len().min(300)]);
+    assert_eq!(replay(&app, &ep, json!({})).await, json!({"replayed": n + 1}), "every event kept");
+    assert_eq!(replay(&app, &ep, json!({"after": first})).await, json!({"replayed": n}), "every one after the first");
+    // Nothing was sent while the endpoint was off; deleting it drops the queued tries.
+    let r = app.call(Method::DELETE, &endpoint_path(&ep, ""), None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(receiver.requests().is_empty());
 }
