@@ -20,7 +20,9 @@ pub mod types {
     pub use crate::domain::suppression::{NewSuppression, Suppression, SuppressionFilter};
     pub use crate::domain::timezone::Timezone;
     pub use crate::domain::voicemail::VoicemailAction;
-    pub use crate::domain::webhook::{Attempt, DueRetry, Endpoint, EndpointChange, Lease, ReplayOf, RetryDone, Stream, StreamDone};
+    pub use crate::domain::webhook::{
+        Attempt, DueRetry, Endpoint, EndpointChange, Lease, ReplayOf, RetryDone, Stream, StreamDone,
+    };
     pub use crate::error::Error;
     pub use crate::store::{
         AcceptedCall, BatchFilter, ClaimedContact, Closed, DueNow, FinishedCall, IdempotencyBegin, IdempotencyClaim,

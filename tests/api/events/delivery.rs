@@ -160,7 +160,8 @@ async fn a_patch_at_the_moment_of_a_rotation_keeps_the_new_secret() {
         let description = json!({"description": format!("round {round}")});
         let (patched, rotated) = tokio::join!(app.patch(&path, description), app.post(&rotate, json!({})));
         assert_eq!((patched.status, rotated.status), (200, 200), "{} {}", patched.text, rotated.text);
-        let got = receiver.wait_for_id(&id(&suppress(&app, &format!("+1415555{:04}", 100 + round)).await), DELIVERY).await;
+        let got =
+            receiver.wait_for_id(&id(&suppress(&app, &format!("+1415555{:04}", 100 + round)).await), DELIVERY).await;
         assert!(verifies(&got, &secret(&rotated.body)), "round {round}: the rotation's secret signs: {got:?}");
     }
     let r = app.get(&path).await;
