@@ -108,6 +108,7 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
         roots.guarded_client(crate::webhooks::TIMEOUT, webhook_rules).map_err(Error::internal)?,
         webhook_rules,
         Arc::new(crate::http::event_body),
+        events.clone(),
     ));
     let state = AppState::new(Shared {
         store: store.clone(),
@@ -135,7 +136,7 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
     tokio::spawn(dispatcher.clone().follow(late));
     let dispatch_loop = tokio::spawn(dispatcher.run(shutdown.clone()));
     tokio::spawn(events.clone().run(store.clone(), shutdown.clone()));
-    tokio::spawn(deliveries.run(events, shutdown.clone()));
+    tokio::spawn(deliveries.run(shutdown.clone()));
     let retention = chrono::Duration::days(i64::from(config.events.event_retention_days));
     tokio::spawn(prune_events(store.clone(), clock.clone(), retention, shutdown.clone()));
     tokio::spawn(purge_idempotency_keys(store.clone(), clock, shutdown.clone()));

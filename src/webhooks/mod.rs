@@ -58,6 +58,8 @@ pub struct Deliveries {
     /// Whether `owner` is announced: only once any endpoint exists, so that a server with none
     /// keeps no connection for it and runs no claims.
     announced: std::sync::atomic::AtomicBool,
+    /// Every organization's newest event: wakes the worker, and a stream waiting for more.
+    watch: EventWatch,
 }
 
 impl Deliveries {
@@ -67,16 +69,18 @@ impl Deliveries {
         client: reqwest::Client,
         rules: WebhookRules,
         render: Render,
+        watch: EventWatch,
     ) -> Self {
         let mut key = [0u8; 8];
         let _ = getrandom::fill(&mut key);
         let owner = i64::from_le_bytes(key) & i64::MAX;
         let announced = std::sync::atomic::AtomicBool::new(false);
-        Self { store, clock, client, rules, render, owner, busy: Mutex::new(HashSet::new()), announced }
+        let busy = Mutex::new(HashSet::new());
+        Self { store, clock, client, rules, render, owner, busy, announced, watch }
     }
 
     /// Delivers until `shutdown`, waking when any organization's newest event moves and every `POLL`.
-    pub async fn run(self: Arc<Self>, watch: EventWatch, shutdown: CancellationToken) {
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         // Until some organization has an endpoint, only that is looked for, once a second.
         let mut idle = tokio::time::interval(IDLE_POLL);
         loop {
@@ -90,7 +94,7 @@ impl Deliveries {
                 Err(e) => tracing::debug!(error = %e, "looking for webhook endpoints failed"),
             }
         }
-        let mut heads = watch.subscribe();
+        let mut heads = self.watch.subscribe();
         let mut every = tokio::time::interval(POLL);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut tasks = JoinSet::new();

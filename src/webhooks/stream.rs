@@ -2,7 +2,10 @@
 //! of events is read and written out while the current one is sent; tries stay in flight across
 //! the chunks' edges; and each chunk's results (its tries, its retries, the cursor past it) are
 //! recorded in order while later chunks are sent. A chunk is recorded only once every try of it has
-//! come back, so the cursor never passes an event whose try is not written.
+//! come back, so the cursor never passes an event whose try is not written. Caught up, the stream
+//! waits for the next event with its lease, up to its budget: a new event goes out without a new
+//! claim (on SQLite a claim waits for the one writer). Each chunk is read with the endpoint as it
+//! then stands: a change of its URL, types or secret, or its disabling, counts from the next chunk.
 
 use super::{Deliveries, FAILURES_TO_STOP, IN_FLIGHT, LEASE, STREAM_BUDGET, STREAM_EVENTS, send};
 use crate::domain::events::{EventId, retry_at};
@@ -20,12 +23,13 @@ use tokio::task::JoinSet;
 const READ_AHEAD: usize = 2;
 const RECORDS_AHEAD: usize = 64;
 
-/// Events read, with their bodies, and where the cursor goes once all of them are sent.
+/// Events read, with their bodies, where they go, and where the cursor goes once all of them are sent.
 struct Chunk {
     events: Vec<EventId>,
     bodies: Vec<Vec<u8>>,
+    target: Arc<send::Target>,
     end: EventId,
-    /// Nothing more waited when it was read: the stream's last chunk.
+    /// The budget was spent when it was read: the stream's last chunk.
     last: bool,
 }
 
@@ -44,9 +48,10 @@ struct Recorded {
 }
 
 impl Deliveries {
-    /// Sends an endpoint's events after its cursor, in order, until none wait, `STREAM_BUDGET` has
-    /// passed, the endpoint fails `FAILURES_TO_STOP` tries in a row or a whole chunk, or the lease
-    /// is found lost. The lease is renewed with each chunk recorded and given up at the end.
+    /// Sends an endpoint's events after its cursor, in order, as they commit, until `STREAM_BUDGET`
+    /// has passed, the endpoint is disabled or deleted, fails `FAILURES_TO_STOP` tries in a row or a
+    /// whole chunk, or the lease is found lost. The lease is renewed with each chunk recorded and
+    /// given up at the end.
     pub(super) async fn stream(&self, s: &Stream) -> Result<(), Error> {
         let started = Instant::now();
         let stop = AtomicBool::new(false);
@@ -60,31 +65,55 @@ impl Deliveries {
         read.and(sent).and(recorded)
     }
 
-    /// Reads chunk after chunk, each with its bodies, until one shows nothing more waiting or the
-    /// sender wants no more.
+    /// Reads chunk after chunk, each with its bodies, and once caught up waits for the next event,
+    /// until the budget is spent, the endpoint is disabled or deleted, or the sender wants no more.
     async fn read_ahead(
         &self,
-        e: &Endpoint,
+        claimed: &Endpoint,
         mut cursor: EventId,
         started: Instant,
         out: mpsc::Sender<Chunk>,
     ) -> Result<(), Error> {
-        while started.elapsed() < STREAM_BUDGET {
+        let (org, mut heads) = (claimed.organization_id, self.watch.subscribe());
+        let mut e = claimed.clone();
+        loop {
+            heads.borrow_and_update();
             // The head first: every event up to it has committed, so once all after the cursor are
             // read (and those of other types skipped), the cursor may pass it.
-            let head = self.store.last_event(e.organization_id).await?.unwrap_or(cursor);
-            let events = self.store.events_after(e.organization_id, cursor, &e.events, STREAM_EVENTS).await?;
+            let head = self.store.last_event(org).await?.unwrap_or(cursor);
+            let events = self.store.events_after(org, cursor, &e.events, STREAM_EVENTS).await?;
             let bodies = self.bodies(&events).await?;
-            let last = (events.len() as i64) < STREAM_EVENTS;
+            let caught_up = (events.len() as i64) < STREAM_EVENTS;
             let read_to = events.last().map_or(cursor, |ev| ev.id);
-            let end = if last { head.max(read_to) } else { read_to };
-            let events = events.iter().map(|ev| ev.id).collect();
-            if out.send(Chunk { events, bodies, end, last }).await.is_err() || last {
-                return Ok(());
+            let end = if caught_up { head.max(read_to) } else { read_to };
+            let last = started.elapsed() >= STREAM_BUDGET;
+            if end > cursor || last {
+                let target = Arc::new(send::Target::new(&self.rules, &e, self.clock.now()));
+                let events = events.iter().map(|ev| ev.id).collect();
+                if out.send(Chunk { events, bodies, target, end, last }).await.is_err() || last {
+                    return Ok(());
+                }
+                cursor = end;
             }
-            cursor = end;
+            if caught_up {
+                // Wait for this organization's head to pass the cursor, with the budget left.
+                let deadline = tokio::time::Instant::from_std(started + STREAM_BUDGET);
+                loop {
+                    tokio::select! {
+                        () = out.closed() => return Ok(()),
+                        changed = tokio::time::timeout_at(deadline, heads.changed()) => match changed {
+                            Ok(Ok(())) if heads.borrow().get(&org).is_some_and(|h| *h > cursor) => break,
+                            Ok(Ok(())) => {}
+                            _ => return Ok(()),
+                        },
+                    }
+                }
+            }
+            match self.store.get_endpoint(org, claimed.id).await? {
+                Some(now) if !now.disabled => e = now,
+                _ => return Ok(()),
+            }
         }
-        Ok(())
     }
 
     /// Keeps `IN_FLIGHT` tries going over the chunks read, and hands each chunk on, in order, once
@@ -97,7 +126,6 @@ impl Deliveries {
         results: mpsc::Sender<Recorded>,
         stop: &AtomicBool,
     ) -> Result<(), Error> {
-        let target = Arc::new(send::Target::new(&self.rules, e, self.clock.now()));
         let mut sending: VecDeque<Sending> = VecDeque::new();
         let mut in_flight: JoinSet<(u64, Attempt)> = JoinSet::new();
         let (mut numbered, mut reading, mut failures_in_row, mut failed) = (0u64, true, 0usize, false);
@@ -110,7 +138,7 @@ impl Deliveries {
             if !stopping {
                 for s in sending.iter_mut() {
                     while in_flight.len() < IN_FLIGHT && s.launched < s.chunk.events.len() {
-                        let (client, target) = (self.client.clone(), target.clone());
+                        let (client, target) = (self.client.clone(), s.chunk.target.clone());
                         let (number, id, now) = (s.number, s.chunk.events[s.launched], self.clock.now());
                         let body = std::mem::take(&mut s.chunk.bodies[s.launched]);
                         in_flight.spawn(async move { (number, send::send(&client, &target, id, body, now).await) });

@@ -142,17 +142,30 @@ macro_rules! event_statements {
                 }
 
                 pub async fn prune_events(&self, before: DateTime<Utc>, limit: i64) -> Result<u64, Error> {
+                    // `created_at` first, so that only the old events are looked at.
                     let done = sqlx::query(
-                        "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+                        "DELETE FROM events WHERE created_at < $1
+                           AND seq IN (SELECT seq FROM events WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
                     )
                     .bind(db_at(before))
                     .bind(limit)
                     .execute(self.writes())
                     .await?;
-                    sqlx::query("DELETE FROM webhook_attempts WHERE attempted_at < $1")
-                        .bind(db_at(before))
+                    // Tries go with their organization's oldest events (once none is left, with all of them).
+                    let endpoints = sqlx::query("SELECT id, organization_id FROM webhook_endpoints")
+                        .fetch_all(self.reads())
+                        .await?;
+                    for e in &endpoints {
+                        sqlx::query(
+                            "DELETE FROM webhook_attempts WHERE endpoint_id = $1 AND seq <
+                               COALESCE((SELECT min(seq) FROM events WHERE organization_id = $2),
+                                        (SELECT last_seq + 1 FROM event_heads WHERE organization_id = $2), 0)",
+                        )
+                        .bind(db_id(e.id("id")?))
+                        .bind(db_id(e.id("organization_id")?))
                         .execute(self.writes())
                         .await?;
+                    }
                     Ok(done.rows_affected())
                 }
 
