@@ -131,9 +131,24 @@ impl Subjects {
         for call in store.calls_by_id(&calls).await? {
             subjects.calls.insert(call.execution_id.uuid(), call);
         }
+        // A finished contact's latest call is mostly the call that ended with it, read above: only
+        // the ids are looked up, and only the calls not read yet.
         let contacts: Vec<ContactId> = of(EventType::ContactFinished).into_iter().map(ContactId::from_uuid).collect();
-        let mut latest: HashMap<Uuid, CallRecord> =
-            store.calls_of(&contacts, true).await?.into_iter().map(|c| (c.contact_id.uuid(), c)).collect();
+        let latest_ids = store.latest_call_ids(&contacts).await?;
+        let missing: Vec<ExecutionId> = latest_ids
+            .iter()
+            .map(|(_, call)| *call)
+            .filter(|call| !subjects.calls.contains_key(&call.uuid()))
+            .collect();
+        let mut more: HashMap<Uuid, CallRecord> =
+            store.calls_by_id(&missing).await?.into_iter().map(|c| (c.execution_id.uuid(), c)).collect();
+        let mut latest: HashMap<Uuid, CallRecord> = HashMap::with_capacity(latest_ids.len());
+        for (contact, call) in latest_ids {
+            let record = more.remove(&call.uuid()).or_else(|| subjects.calls.get(&call.uuid()).cloned());
+            if let Some(record) = record {
+                latest.insert(contact.uuid(), record);
+            }
+        }
         for contact in store.contacts_by_id(&contacts).await? {
             let current_call = latest.remove(&contact.id.uuid());
             let id = contact.id.uuid();

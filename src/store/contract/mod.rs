@@ -114,6 +114,9 @@ macro_rules! store_methods {
         /// The call records of these contacts, oldest first per contact; only the latest of each when
         /// `latest_only`.
         fn calls_of(contacts: &[ContactId], latest_only: bool) -> Vec<CallRecord>;
+        /// The id of each contact's latest call, by one index probe per contact (contacts with no
+        /// call are left out).
+        fn latest_call_ids(contacts: &[ContactId]) -> Vec<(ContactId, ExecutionId)>;
         /// Contacts of a batch by status with the oldest `updated_at` of each (for `/debug`).
         fn status_breakdown(batch: BatchId) -> Vec<StatusBreakdown>;
         /// Up to `n` of the batch's pending contacts, first in dispatch order.

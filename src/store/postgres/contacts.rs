@@ -3,10 +3,11 @@
 use super::{Store, Tx};
 use crate::domain::batch::NewContact;
 use crate::domain::contact::CallRecord;
-use crate::domain::ids::{BatchId, CampaignId, ContactId};
+use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId};
 use crate::domain::timezone::Timezone;
 use crate::domain::zone_key::ZoneKey;
 use crate::error::Error;
+use crate::store::rows::Cells;
 use crate::store::shared::CALL_COLUMNS;
 use crate::store::{Ingested, rows};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -105,5 +106,23 @@ impl Store {
         };
         let rows = sqlx::query(&sql).bind(&ids).fetch_all(&self.reads).await?;
         rows.iter().map(rows::call).collect()
+    }
+
+    pub async fn latest_call_ids(&self, contacts: &[ContactId]) -> Result<Vec<(ContactId, ExecutionId)>, Error> {
+        if contacts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<uuid::Uuid> = contacts.iter().map(|c| c.uuid()).collect();
+        let rows = sqlx::query(
+            "SELECT k.contact_id, cr.id FROM unnest($1::uuid[]) AS k(contact_id)
+             CROSS JOIN LATERAL (SELECT id FROM call_records WHERE contact_id = k.contact_id
+                                 ORDER BY dispatched_at DESC, id DESC LIMIT 1) cr",
+        )
+        .bind(&ids)
+        .fetch_all(&self.reads)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((ContactId::from_uuid(r.id("contact_id")?), ExecutionId::from_uuid(r.id("id")?))))
+            .collect()
     }
 }

@@ -4,10 +4,11 @@
 use super::{Store, Tx, id, id_list, micros};
 use crate::domain::batch::NewContact;
 use crate::domain::contact::CallRecord;
-use crate::domain::ids::{BatchId, CampaignId, ContactId};
+use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId};
 use crate::domain::timezone::Timezone;
 use crate::domain::zone_key::ZoneKey;
 use crate::error::Error;
+use crate::store::rows::Cells;
 use crate::store::shared::CALL_COLUMNS;
 use crate::store::{Ingested, rows};
 use chrono::{DateTime, Utc};
@@ -80,5 +81,27 @@ impl Store {
         };
         let rows = sqlx::query(&sql).bind(ids).fetch_all(&self.reads).await?;
         rows.iter().map(rows::call).collect()
+    }
+
+    pub async fn latest_call_ids(&self, contacts: &[ContactId]) -> Result<Vec<(ContactId, ExecutionId)>, Error> {
+        if contacts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT j.value AS contact_id,
+                    (SELECT id FROM call_records WHERE contact_id = j.value
+                     ORDER BY dispatched_at DESC, id DESC LIMIT 1) AS id
+             FROM json_each(?1) j",
+        )
+        .bind(id_list(contacts.iter().map(|c| c.uuid())))
+        .fetch_all(&self.reads)
+        .await?;
+        let mut found = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if let Some(call) = r.id_opt("id")? {
+                found.push((ContactId::from_uuid(r.id("contact_id")?), ExecutionId::from_uuid(call)));
+            }
+        }
+        Ok(found)
     }
 }

@@ -87,6 +87,9 @@ async fn a_finished_campaign_leaves_its_events_in_order_with_the_objects_they_de
         let ended = at(contact["current_call"]["ended_at"].as_str().unwrap());
         assert_eq!(at(e["created_at"].as_str().unwrap()), ended, "written with the outcome: {e}");
     }
+    // Read alone, without the calls that ended with them, they are the same.
+    let alone = events(&app, "?type=contact.finished").await;
+    assert_eq!(alone, of_type(&all, "contact.finished").into_iter().cloned().collect::<Vec<_>>());
     let statuses_by_phone: Vec<(String, String)> = of_type(&all, "contact.finished")
         .iter()
         .map(|e| {
