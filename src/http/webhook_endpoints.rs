@@ -181,6 +181,8 @@ pub async fn replay(
         Some(ids) => ReplayOf::Ids(ids),
         None => ReplayOf::Range(after, until),
     };
-    let replayed = service::replay(&*st.store, auth.0, id, of, st.clock.now()).await?;
-    super::json::respond(axum::http::StatusCode::ACCEPTED, &json!({ "replayed": replayed }))
+    let (replayed, last) = service::replay(&*st.store, auth.0, id, of, st.clock.now()).await?;
+    // At most `MAX_REPLAY` at once: the last one sent is where a longer range goes on from.
+    let body = json!({ "replayed": replayed, "last_event_id": last.map(|e| e.to_string()) });
+    super::json::respond(axum::http::StatusCode::ACCEPTED, &body)
 }

@@ -98,14 +98,19 @@ pub async fn attempts(
     store.list_attempts(id, event, page).await
 }
 
-/// Sends events to an endpoint again, at once, in one write however many; returns how many.
+/// The most events one replay sends: a longer range goes on from the last one sent (kept low, as
+/// every due retry is looked at by each claim of retries).
+pub const MAX_REPLAY: i64 = 10_000;
+
+/// Sends events to an endpoint again, at once (at most `MAX_REPLAY`, the first of the selection),
+/// in one write; returns how many, and the last of them.
 pub async fn replay(
     store: &dyn Store,
     org: OrgId,
     id: EndpointId,
     of: ReplayOf,
     now: DateTime<Utc>,
-) -> Result<u64, Error> {
+) -> Result<(u64, Option<EventId>), Error> {
     let e = get(store, org, id).await?;
-    store.replay_events(id, &of, &e.events, now).await
+    store.replay_events(id, &of, &e.events, now, MAX_REPLAY).await
 }

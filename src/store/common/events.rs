@@ -151,6 +151,9 @@ macro_rules! event_statements {
                     .bind(limit)
                     .execute(self.writes())
                     .await?;
+                    if done.rows_affected() >= limit.unsigned_abs() {
+                        return Ok(done.rows_affected()); // more to come: the tries go after the last chunk
+                    }
                     // Tries go with their organization's oldest events (once none is left, with all of them).
                     let endpoints = sqlx::query("SELECT id, organization_id FROM webhook_endpoints")
                         .fetch_all(self.reads())
@@ -329,9 +332,10 @@ macro_rules! event_statements {
                     of: &ReplayOf,
                     types: &TypeFilter,
                     now: DateTime<Utc>,
-                ) -> Result<u64, Error> {
+                    limit: i64,
+                ) -> Result<(u64, Option<EventId>), Error> {
                     let (chosen, ids, after, until) = match of {
-                        ReplayOf::Ids(ids) if ids.is_empty() => return Ok(0),
+                        ReplayOf::Ids(ids) if ids.is_empty() => return Ok((0, None)),
                         ReplayOf::Ids(ids) => (format!("seq {}", among_ints("$3")), ids.iter().map(|e| e.0).collect(), 0, 0),
                         ReplayOf::Range(after, until) => (
                             "seq > $4 AND seq <= $5".to_owned(),
@@ -349,19 +353,22 @@ macro_rules! event_statements {
                          SELECT $1, seq, 0, $2 FROM events
                          WHERE organization_id = (SELECT organization_id FROM webhook_endpoints WHERE id = $1)
                            AND {chosen}{only}
+                         ORDER BY seq LIMIT $7
                          ON CONFLICT (endpoint_id, seq) DO UPDATE
-                            SET step = 0, due_at = excluded.due_at, generation = webhook_retries.generation + 1"
+                            SET step = 0, due_at = excluded.due_at, generation = webhook_retries.generation + 1
+                         RETURNING seq"
                     );
-                    let done = sqlx::query(&sql)
+                    let queued: Vec<i64> = sqlx::query_scalar(&sql)
                         .bind(db_id(endpoint.uuid()))
                         .bind(db_at(now))
                         .bind(db_ints(ids))
                         .bind(after)
                         .bind(until)
                         .bind(db_texts(types.names())?)
-                        .execute(self.writes())
+                        .bind(limit)
+                        .fetch_all(self.writes())
                         .await?;
-                    Ok(done.rows_affected())
+                    Ok((queued.len() as u64, queued.iter().max().map(|seq| EventId(*seq))))
                 }
             }
 

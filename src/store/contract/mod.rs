@@ -218,8 +218,8 @@ macro_rules! store_methods {
         fn last_event(org: OrgId) -> Option<EventId>;
         /// Every organization's newest event.
         fn event_heads() -> Vec<(OrgId, EventId)>;
-        /// Deletes up to `limit` events written before `before`, and the tries older than that;
-        /// returns how many events.
+        /// Deletes up to `limit` events written before `before`; once fewer than `limit` are left,
+        /// also the tries of events no longer kept. Returns how many events.
         fn prune_events(before: DateTime<Utc>, limit: i64) -> u64;
         /// Adds an endpoint, which hears of the events committed after it; `false` when its
         /// organization has `MAX_ENDPOINTS` already.
@@ -238,9 +238,10 @@ macro_rules! store_methods {
         fn delete_endpoint(org: OrgId, id: EndpointId) -> bool;
         /// A page of an endpoint's tries, newest first, optionally of one event, with their total.
         fn list_attempts(endpoint: EndpointId, event: Option<EventId>, page: &Page) -> (Vec<Attempt>, i64);
-        /// Makes the events `of` selects, of the endpoint's organization and of `types`, due at the
-        /// endpoint at `now` again, in one statement; returns how many.
-        fn replay_events(endpoint: EndpointId, of: &ReplayOf, types: &TypeFilter, now: DateTime<Utc>) -> u64;
+        /// Makes the first `limit` events `of` selects, of the endpoint's organization and of
+        /// `types`, due at the endpoint at `now` again, in one statement; returns how many, and the
+        /// last of them.
+        fn replay_events(endpoint: EndpointId, of: &ReplayOf, types: &TypeFilter, now: DateTime<Utc>, limit: i64) -> (u64, Option<EventId>);
         /// Leases (real clock) up to `limit` enabled, healthy endpoints with events after their
         /// cursor and no lease in force.
         fn claim_streams(lease: &Lease, limit: i64) -> Vec<Stream>;

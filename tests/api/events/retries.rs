@@ -175,7 +175,7 @@ async fn a_replay_asked_during_the_last_try_keeps_the_endpoint_enabled_and_is_se
     }
     receiver.answer(204);
     let r = app.post(&endpoint_path(&ep, "/replay"), json!({"event_ids": [event]})).await;
-    assert_eq!((r.status, &r.body), (202, &json!({"replayed": 1})), "{}", r.text);
+    assert_eq!((r.status, &r.body), (202, &json!({"replayed": 1, "last_event_id": event})), "{}", r.text);
     receiver.release();
     let tries = receiver.wait_for_tries(&event, 9, DELIVERY).await;
     assert_eq!(tries.last().and_then(|t| t.answered), Some(204), "the replay is sent: {tries:?}");
