@@ -140,6 +140,7 @@ async fn a_long_range_is_replayed_10_000_events_at_a_time_from_where_the_last_st
     assert_eq!(got["replayed"], json!(10_000), "{got}");
     let last = got["last_event_id"].as_str().unwrap().to_owned();
     let all = super::all_events(&app).await;
+    assert_eq!(id(&all[0]), first, "from the oldest kept");
     assert_eq!(last, id(&all[10_000 - 1]), "the 10,000th event kept");
     let got = replay_answer(&app, &ep, json!({"after": last})).await;
     let newest = id(all.last().unwrap());
