@@ -17,7 +17,9 @@ RUN mkdir -p src bench \
     && cargo build --release --locked \
     && rm -rf src bench
 
-# The real sources. Both stores' migrations, openapi.yaml and the data files are compiled into the binary.
+# The real sources. Both stores' migrations, openapi.yaml and the data files are compiled into the binary
+# (build.rs makes cargo watch the migration folders).
+COPY build.rs ./
 COPY src ./src
 COPY data ./data
 COPY migrations ./migrations

@@ -135,3 +135,4 @@ CREATE TABLE webhook_attempts (
 ) STRICT;
 CREATE INDEX webhook_attempts_endpoint ON webhook_attempts (endpoint_id, attempted_at DESC, seq DESC);
 CREATE INDEX webhook_attempts_event ON webhook_attempts (endpoint_id, seq);
+CREATE INDEX webhook_attempts_time ON webhook_attempts (attempted_at);

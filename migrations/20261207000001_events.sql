@@ -188,5 +188,6 @@ CREATE TABLE webhook_attempts (
     error         text
 );
 CREATE INDEX webhook_attempts_endpoint ON webhook_attempts (endpoint_id, attempted_at DESC, seq DESC);
--- For one event's tries, and for pruning: an endpoint's tries go with its organization's oldest events.
 CREATE INDEX webhook_attempts_event ON webhook_attempts (endpoint_id, seq);
+-- For pruning tries past the retention.
+CREATE INDEX webhook_attempts_time ON webhook_attempts (attempted_at);
