@@ -6,7 +6,8 @@ macro_rules! delivery_statements {
     () => {
         mod deliveries_written_once {
             use super::super::{SKIP_LOCKED, Store, among_ids, among_ints, db_at, db_id, db_ids, db_ints, owner_gone};
-            use super::events_written_once::{ENDPOINT_COLUMNS, endpoint, write_event};
+            use super::endpoints_written_once::{ENDPOINT_COLUMNS, endpoint};
+            use super::events_written_once::write_event;
             use crate::domain::events::{EventId, EventType};
             use crate::domain::ids::EndpointId;
             use crate::domain::webhook::{Attempt, DueRetry, Lease, RetryDone, RetryNext, Stream, StreamDone};
@@ -72,29 +73,24 @@ macro_rules! delivery_statements {
 
             impl Store {
                 pub async fn claim_streams(&self, lease: &Lease, limit: i64) -> Result<Vec<Stream>, Error> {
-                    // Looked for with a read first: most passes find nothing, and on SQLite a write
-                    // waits for the one writer.
-                    let any = format!(
-                        "SELECT e.id FROM webhook_endpoints e
-                         WHERE NOT e.disabled AND NOT e.failing AND (e.lease_until IS NULL OR e.lease_until < $1 OR {})
-                           AND e.cursor < (SELECT h.last_seq FROM event_heads h WHERE h.organization_id = e.organization_id)
-                         LIMIT 1",
+                    let claimable = format!(
+                        "NOT e.disabled AND NOT e.failing AND (e.lease_until IS NULL OR e.lease_until < $3 OR {})
+                         AND e.cursor < (SELECT h.last_seq FROM event_heads h WHERE h.organization_id = e.organization_id)",
                         owner_gone("e.lease_owner")
                     );
-                    if sqlx::query(&any).bind(db_at(lease.now)).fetch_optional(self.reads()).await?.is_none() {
+                    // Looked for with a read first: most passes find nothing, and on SQLite a write
+                    // waits for the one writer.
+                    let any = format!("SELECT e.id FROM webhook_endpoints e WHERE {claimable} LIMIT 1");
+                    let q = sqlx::query(&any).bind(lease.owner).bind(db_at(lease.until)).bind(db_at(lease.now));
+                    if q.fetch_optional(self.reads()).await?.is_none() {
                         return Ok(Vec::new());
                     }
                     let sql = format!(
                         "UPDATE webhook_endpoints SET lease_owner = $1, lease_until = $2
-                         WHERE id IN (SELECT e.id FROM webhook_endpoints e
-                                      WHERE NOT e.disabled AND NOT e.failing
-                                        AND (e.lease_until IS NULL OR e.lease_until < $3 OR {})
-                                        AND e.cursor < (SELECT h.last_seq FROM event_heads h
-                                                        WHERE h.organization_id = e.organization_id)
+                         WHERE id IN (SELECT e.id FROM webhook_endpoints e WHERE {claimable}
                                       ORDER BY e.id LIMIT $4{SKIP_LOCKED})
                            AND (lease_until IS NULL OR lease_until < $3 OR {})
                          RETURNING {ENDPOINT_COLUMNS}, cursor",
-                        owner_gone("e.lease_owner"),
                         owner_gone("lease_owner")
                     );
                     let q = sqlx::query(&sql).bind(lease.owner).bind(db_at(lease.until)).bind(db_at(lease.now)).bind(limit);
@@ -180,17 +176,18 @@ macro_rules! delivery_statements {
                     per_endpoint: i64,
                     limit: i64,
                 ) -> Result<Vec<DueRetry>, Error> {
-                    let any = format!(
-                        "SELECT r.seq FROM webhook_retries r JOIN webhook_endpoints e ON e.id = r.endpoint_id
-                         WHERE r.due_at <= $1 AND (r.lease_until IS NULL OR r.lease_until < $2 OR {}) AND NOT e.disabled
-                           AND NOT (r.endpoint_id {}) LIMIT 1",
+                    let due = format!(
+                        "FROM webhook_retries r JOIN webhook_endpoints e ON e.id = r.endpoint_id
+                         WHERE r.due_at <= $3 AND (r.lease_until IS NULL OR r.lease_until < $4 OR {}) AND NOT e.disabled
+                           AND NOT (r.endpoint_id {})",
                         owner_gone("r.lease_owner"),
-                        among_ids("$3"),
+                        among_ids("$5"),
                     );
-                    let q = sqlx::query(&any)
-                        .bind(db_at(due_by))
-                        .bind(db_at(lease.now))
-                        .bind(db_ids(busy.iter().map(|e| e.uuid()).collect()));
+                    let busy = db_ids(busy.iter().map(|e| e.uuid()).collect());
+                    let (until, due_by, now) = (db_at(lease.until), db_at(due_by), db_at(lease.now));
+                    // Looked for with a read first, as streams are.
+                    let any = format!("SELECT r.seq {due} LIMIT 1");
+                    let q = sqlx::query(&any).bind(lease.owner).bind(until).bind(due_by).bind(now).bind(busy.clone());
                     if q.fetch_optional(self.reads()).await?.is_none() {
                         return Ok(Vec::new());
                     }
@@ -199,22 +196,18 @@ macro_rules! delivery_statements {
                          WHERE (endpoint_id, seq) IN (
                             SELECT endpoint_id, seq FROM (
                                 SELECT r.endpoint_id, r.seq, row_number() OVER (PARTITION BY r.endpoint_id ORDER BY r.due_at, r.seq) AS n
-                                FROM webhook_retries r JOIN webhook_endpoints e ON e.id = r.endpoint_id
-                                WHERE r.due_at <= $3 AND (r.lease_until IS NULL OR r.lease_until < $4 OR {}) AND NOT e.disabled
-                                  AND NOT (r.endpoint_id {})) c
+                                {due}) c
                             WHERE c.n <= $6 LIMIT $7)
                            AND (lease_until IS NULL OR lease_until < $4 OR {})
                          RETURNING endpoint_id, seq, step, generation",
-                        owner_gone("r.lease_owner"),
-                        among_ids("$5"),
                         owner_gone("lease_owner")
                     );
                     let q = sqlx::query(&sql)
                         .bind(lease.owner)
-                        .bind(db_at(lease.until))
-                        .bind(db_at(due_by))
-                        .bind(db_at(lease.now))
-                        .bind(db_ids(busy.iter().map(|e| e.uuid()).collect()))
+                        .bind(until)
+                        .bind(due_by)
+                        .bind(now)
+                        .bind(busy)
                         .bind(per_endpoint)
                         .bind(limit);
                     let claimed = q.fetch_all(self.writes()).await?;

@@ -5,6 +5,7 @@ use super::Store;
 use crate::error::Error;
 
 crate::store::common::event_statements!();
+crate::store::common::endpoint_statements!();
 crate::store::common::delivery_statements!();
 
 impl Store {

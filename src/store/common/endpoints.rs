@@ -1,0 +1,243 @@
+//! Customer webhook endpoints (API.md §13): their rows, their tries, and replays.
+
+/// Keeping endpoints, listing their tries and replaying events, for the engine where it expands.
+macro_rules! endpoint_statements {
+    () => {
+        mod endpoints_written_once {
+            use super::super::{ORG_EXCLUSIVE, Store, among_ints, among_texts, db_at, db_id, db_ints, db_texts};
+            use crate::domain::events::{EventId, TypeFilter};
+            use crate::domain::ids::{EndpointId, OrgId};
+            use crate::domain::webhook::{Attempt, Endpoint, EndpointChange, MAX_ENDPOINTS, ReplayOf};
+            use crate::error::Error;
+            use crate::store::Page;
+            use crate::store::rows::Cells;
+            use crate::store::shared::{corrupt, json_text};
+            use chrono::{DateTime, Utc};
+
+            pub(in super::super) const ENDPOINT_COLUMNS: &str = "id, organization_id, url, events, description, \
+                secret, previous_secret, previous_until, disabled, created_at";
+
+            pub(in super::super) fn endpoint(r: &impl Cells) -> Result<Endpoint, Error> {
+                let names: Vec<String> = serde_json::from_str(r.text("events")?).map_err(|_| corrupt("events"))?;
+                Ok(Endpoint {
+                    id: EndpointId::from_uuid(r.id("id")?),
+                    organization_id: OrgId::from_uuid(r.id("organization_id")?),
+                    url: r.text("url")?.to_owned(),
+                    events: TypeFilter::parse(names.iter().map(String::as_str)).map_err(|_| corrupt("events"))?,
+                    description: r.text_opt("description")?.map(str::to_owned),
+                    secret: r.text("secret")?.to_owned(),
+                    previous_secret: r.text_opt("previous_secret")?.map(str::to_owned),
+                    previous_until: r.at_opt("previous_until")?,
+                    disabled: r.flag("disabled")?,
+                    created_at: r.at("created_at")?,
+                })
+            }
+
+            fn type_names(types: &TypeFilter) -> Result<String, Error> {
+                json_text(&types.names())
+            }
+
+            impl Store {
+                pub async fn insert_endpoint(&self, e: &Endpoint) -> Result<bool, Error> {
+                    let mut tx = self.writes().begin().await?;
+                    // Endpoints of one organization are counted one addition at a time.
+                    let lock = format!("SELECT id FROM organizations WHERE id = $1{ORG_EXCLUSIVE}");
+                    sqlx::query(&lock).bind(db_id(e.organization_id.uuid())).fetch_optional(&mut *tx).await?;
+                    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_endpoints WHERE organization_id = $1")
+                        .bind(db_id(e.organization_id.uuid()))
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    if count >= MAX_ENDPOINTS {
+                        return Ok(false);
+                    }
+                    // It hears of events committed after it.
+                    let sql = format!(
+                        "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}, cursor)
+                         VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8,
+                                 COALESCE((SELECT last_seq FROM event_heads WHERE organization_id = $2), 0))"
+                    );
+                    sqlx::query(&sql)
+                        .bind(db_id(e.id.uuid()))
+                        .bind(db_id(e.organization_id.uuid()))
+                        .bind(&e.url)
+                        .bind(type_names(&e.events)?)
+                        .bind(&e.description)
+                        .bind(&e.secret)
+                        .bind(e.disabled)
+                        .bind(db_at(e.created_at))
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(true)
+                }
+
+                pub async fn any_endpoint(&self) -> Result<bool, Error> {
+                    let found: Option<i64> = sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM webhook_endpoints LIMIT 1")
+                        .fetch_optional(self.lookups())
+                        .await?;
+                    Ok(found.is_some())
+                }
+
+                pub async fn list_endpoints(&self, org: OrgId) -> Result<Vec<Endpoint>, Error> {
+                    let sql = format!(
+                        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE organization_id = $1 ORDER BY created_at, id"
+                    );
+                    let rows = sqlx::query(&sql).bind(db_id(org.uuid())).fetch_all(self.lookups()).await?;
+                    rows.iter().map(endpoint).collect()
+                }
+
+                pub async fn get_endpoint(&self, org: OrgId, id: EndpointId) -> Result<Option<Endpoint>, Error> {
+                    let sql = format!(
+                        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1 AND organization_id = $2"
+                    );
+                    let q = sqlx::query(&sql).bind(db_id(id.uuid())).bind(db_id(org.uuid()));
+                    q.fetch_optional(self.lookups()).await?.as_ref().map(endpoint).transpose()
+                }
+
+                pub async fn change_endpoint(
+                    &self,
+                    org: OrgId,
+                    id: EndpointId,
+                    c: &EndpointChange,
+                ) -> Result<Option<Endpoint>, Error> {
+                    // Enabled again, it sends what waited behind its cursor, and tries its retries anew.
+                    let sql = format!(
+                        "UPDATE webhook_endpoints SET url = COALESCE($3, url), events = COALESCE($4, events),
+                            description = COALESCE($5, description), disabled = COALESCE($6, disabled),
+                            failing = CASE WHEN COALESCE($6, disabled) THEN failing ELSE false END
+                         WHERE id = $1 AND organization_id = $2 RETURNING {ENDPOINT_COLUMNS}"
+                    );
+                    let events = c.events.as_ref().map(type_names).transpose()?;
+                    let row = sqlx::query(&sql)
+                        .bind(db_id(id.uuid()))
+                        .bind(db_id(org.uuid()))
+                        .bind(&c.url)
+                        .bind(events)
+                        .bind(&c.description)
+                        .bind(c.disabled)
+                        .fetch_optional(self.writes())
+                        .await?;
+                    row.as_ref().map(endpoint).transpose()
+                }
+
+                pub async fn rotate_secret(
+                    &self,
+                    org: OrgId,
+                    id: EndpointId,
+                    secret: &str,
+                    previous_until: DateTime<Utc>,
+                ) -> Result<Option<Endpoint>, Error> {
+                    let sql = format!(
+                        "UPDATE webhook_endpoints SET previous_secret = secret, secret = $3, previous_until = $4
+                         WHERE id = $1 AND organization_id = $2 RETURNING {ENDPOINT_COLUMNS}"
+                    );
+                    let row = sqlx::query(&sql)
+                        .bind(db_id(id.uuid()))
+                        .bind(db_id(org.uuid()))
+                        .bind(secret)
+                        .bind(db_at(previous_until))
+                        .fetch_optional(self.writes())
+                        .await?;
+                    row.as_ref().map(endpoint).transpose()
+                }
+
+                pub async fn delete_endpoint(&self, org: OrgId, id: EndpointId) -> Result<bool, Error> {
+                    let mut tx = self.writes().begin().await?;
+                    let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND organization_id = $2")
+                        .bind(db_id(id.uuid()))
+                        .bind(db_id(org.uuid()))
+                        .execute(&mut *tx)
+                        .await?;
+                    if done.rows_affected() > 0 {
+                        // Tries have no foreign key (checking one per try slowed their writing).
+                        sqlx::query("DELETE FROM webhook_attempts WHERE endpoint_id = $1")
+                            .bind(db_id(id.uuid()))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                pub async fn list_attempts(
+                    &self,
+                    endpoint: EndpointId,
+                    event: Option<EventId>,
+                    page: &Page,
+                ) -> Result<(Vec<Attempt>, i64), Error> {
+                    let only = if event.is_some() { " AND seq = $4" } else { "" };
+                    let sql = format!(
+                        "SELECT seq, attempt, attempted_at, status_code, duration_ms, error FROM webhook_attempts
+                         WHERE endpoint_id = $1{only} ORDER BY attempted_at DESC, seq DESC, attempt DESC LIMIT $2 OFFSET $3"
+                    );
+                    let seq = event.map_or(0, |e| e.0);
+                    let q = sqlx::query(&sql).bind(db_id(endpoint.uuid())).bind(page.limit).bind(page.skip).bind(seq);
+                    let rows = q.fetch_all(self.reads()).await?;
+                    let items = rows
+                        .iter()
+                        .map(|r| {
+                            Ok(Attempt {
+                                event: EventId(r.int("seq")?),
+                                attempt: r.int("attempt")?,
+                                attempted_at: r.at("attempted_at")?,
+                                status_code: r.int_opt("status_code")?,
+                                duration_ms: r.int("duration_ms")?,
+                                error: r.text_opt("error")?.map(str::to_owned),
+                            })
+                        })
+                        .collect::<Result<_, Error>>()?;
+                    let count = format!("SELECT count(*) FROM webhook_attempts WHERE endpoint_id = $1{}", only.replace("$4", "$2"));
+                    let total: i64 =
+                        sqlx::query_scalar(&count).bind(db_id(endpoint.uuid())).bind(seq).fetch_one(self.reads()).await?;
+                    Ok((items, total))
+                }
+
+                pub async fn replay_events(
+                    &self,
+                    endpoint: EndpointId,
+                    of: &ReplayOf,
+                    types: &TypeFilter,
+                    now: DateTime<Utc>,
+                    limit: i64,
+                ) -> Result<(u64, Option<EventId>), Error> {
+                    let (chosen, ids, after, until) = match of {
+                        ReplayOf::Ids(ids) if ids.is_empty() => return Ok((0, None)),
+                        ReplayOf::Ids(ids) => (format!("seq {}", among_ints("$3")), ids.iter().map(|e| e.0).collect(), 0, 0),
+                        ReplayOf::Range(after, until) => (
+                            "seq > $4 AND seq <= $5".to_owned(),
+                            Vec::new(),
+                            after.map_or(0, |e| e.0),
+                            until.map_or(i64::MAX, |e| e.0),
+                        ),
+                    };
+                    let only = match types {
+                        TypeFilter::All => String::new(),
+                        TypeFilter::Only(_) => format!(" AND type {}", among_texts("$6")),
+                    };
+                    let sql = format!(
+                        "INSERT INTO webhook_retries (endpoint_id, seq, step, due_at)
+                         SELECT $1, seq, 0, $2 FROM events
+                         WHERE organization_id = (SELECT organization_id FROM webhook_endpoints WHERE id = $1)
+                           AND {chosen}{only}
+                         ORDER BY seq LIMIT $7
+                         ON CONFLICT (endpoint_id, seq) DO UPDATE
+                            SET step = 0, due_at = excluded.due_at, generation = webhook_retries.generation + 1
+                         RETURNING seq"
+                    );
+                    let queued: Vec<i64> = sqlx::query_scalar(&sql)
+                        .bind(db_id(endpoint.uuid()))
+                        .bind(db_at(now))
+                        .bind(db_ints(ids))
+                        .bind(after)
+                        .bind(until)
+                        .bind(db_texts(types.names())?)
+                        .bind(limit)
+                        .fetch_all(self.writes())
+                        .await?;
+                    Ok((queued.len() as u64, queued.iter().max().map(|seq| EventId(*seq))))
+                }
+            }
+        }
+    };
+}
+pub(crate) use endpoint_statements;
