@@ -6,7 +6,7 @@ use crate::domain::batch::{Batch, BatchAction, BatchSettings, BatchStatus, Batch
 use crate::domain::campaign::{CampaignAction, CampaignStatus, Transition};
 use crate::domain::contact::{CallRecord, Contact, ContactStatus, StatusCounts};
 use crate::domain::eligibility::{BlockedBy, blocked_by, contact_blocked_by, hours_open};
-use crate::domain::ids::{BatchId, CampaignId, ContactId, OrgId};
+use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId, OrgId};
 use crate::error::{Error, Loc};
 use crate::store::{BatchFilter, Page, StatusBreakdown, Store, Tx};
 use chrono::{DateTime, Duration, Utc};
@@ -273,8 +273,14 @@ pub async fn contacts(
     let mut rules = super::suppressions::number_rules(store, &campaign, &contacts, now).await?;
     let ids: Vec<ContactId> = contacts.iter().map(|c| c.id).collect();
     let mut calls: HashMap<ContactId, Vec<CallRecord>> = HashMap::new();
-    for call in store.calls_of(&ids, !include_calls).await? {
-        calls.entry(call.contact_id).or_default().push(call);
+    if include_calls {
+        for call in store.calls_of(&ids).await? {
+            calls.entry(call.contact_id).or_default().push(call);
+        }
+    } else {
+        for (contact, call) in latest_calls(store, &ids, &HashMap::new()).await? {
+            calls.insert(contact, vec![call]);
+        }
     }
     let items = contacts
         .into_iter()
@@ -337,4 +343,25 @@ pub async fn debug(
         blocked_by,
         batch,
     })
+}
+
+/// Each contact's latest call (contacts with none are left out), by its id, then by the record:
+/// those in `known` (by execution id) are not read again.
+pub async fn latest_calls(
+    store: &dyn Store,
+    contacts: &[ContactId],
+    known: &HashMap<uuid::Uuid, CallRecord>,
+) -> Result<HashMap<ContactId, CallRecord>, Error> {
+    let latest = store.latest_call_ids(contacts).await?;
+    let missing: Vec<ExecutionId> =
+        latest.iter().map(|(_, call)| *call).filter(|call| !known.contains_key(&call.uuid())).collect();
+    let mut read: HashMap<uuid::Uuid, CallRecord> =
+        store.calls_by_id(&missing).await?.into_iter().map(|c| (c.execution_id.uuid(), c)).collect();
+    let mut found = HashMap::with_capacity(latest.len());
+    for (contact, call) in latest {
+        if let Some(record) = read.remove(&call.uuid()).or_else(|| known.get(&call.uuid()).cloned()) {
+            found.insert(contact, record);
+        }
+    }
+    Ok(found)
 }

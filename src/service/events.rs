@@ -131,26 +131,11 @@ impl Subjects {
         for call in store.calls_by_id(&calls).await? {
             subjects.calls.insert(call.execution_id.uuid(), call);
         }
-        // A finished contact's latest call is mostly the call that ended with it, read above: only
-        // the ids are looked up, and only the calls not read yet.
+        // A finished contact's latest call is mostly the call that ended with it, read above.
         let contacts: Vec<ContactId> = of(EventType::ContactFinished).into_iter().map(ContactId::from_uuid).collect();
-        let latest_ids = store.latest_call_ids(&contacts).await?;
-        let missing: Vec<ExecutionId> = latest_ids
-            .iter()
-            .map(|(_, call)| *call)
-            .filter(|call| !subjects.calls.contains_key(&call.uuid()))
-            .collect();
-        let mut more: HashMap<Uuid, CallRecord> =
-            store.calls_by_id(&missing).await?.into_iter().map(|c| (c.execution_id.uuid(), c)).collect();
-        let mut latest: HashMap<Uuid, CallRecord> = HashMap::with_capacity(latest_ids.len());
-        for (contact, call) in latest_ids {
-            let record = more.remove(&call.uuid()).or_else(|| subjects.calls.get(&call.uuid()).cloned());
-            if let Some(record) = record {
-                latest.insert(contact.uuid(), record);
-            }
-        }
+        let mut latest = crate::service::batches::latest_calls(store, &contacts, &subjects.calls).await?;
         for contact in store.contacts_by_id(&contacts).await? {
-            let current_call = latest.remove(&contact.id.uuid());
+            let current_call = latest.remove(&contact.id);
             let id = contact.id.uuid();
             // A finished contact waits for nothing, as its record says.
             let (blocked_by, next_eligible_at) = crate::domain::eligibility::nothing_due();

@@ -111,9 +111,8 @@ macro_rules! store_methods {
 
         /// A page of a batch's contacts in upload order, optionally of one status.
         fn list_contacts(batch: BatchId, status: Option<ContactStatus>, page: &Page) -> Vec<Contact>;
-        /// The call records of these contacts, oldest first per contact; only the latest of each when
-        /// `latest_only`.
-        fn calls_of(contacts: &[ContactId], latest_only: bool) -> Vec<CallRecord>;
+        /// The call records of these contacts, oldest first per contact.
+        fn calls_of(contacts: &[ContactId]) -> Vec<CallRecord>;
         /// The id of each contact's latest call, by one index probe per contact (contacts with no
         /// call are left out).
         fn latest_call_ids(contacts: &[ContactId]) -> Vec<(ContactId, ExecutionId)>;

@@ -86,28 +86,20 @@ impl Tx<'_> {
 crate::store::common::contact_reads!();
 
 impl Store {
-    pub async fn calls_of(&self, contacts: &[ContactId], latest_only: bool) -> Result<Vec<CallRecord>, Error> {
+    pub async fn calls_of(&self, contacts: &[ContactId]) -> Result<Vec<CallRecord>, Error> {
         if contacts.is_empty() {
             return Ok(Vec::new());
         }
         let ids: Vec<uuid::Uuid> = contacts.iter().map(|c| c.uuid()).collect();
-        let sql = if latest_only {
-            // One backward index probe per contact: a `DISTINCT ON` over `= ANY` was planned as a
-            // parallel bitmap scan and sort, tens of microseconds a contact.
-            format!(
-                "SELECT cr.* FROM unnest($1::uuid[]) AS k(contact_id)
-                 CROSS JOIN LATERAL (SELECT {CALL_COLUMNS} FROM call_records WHERE contact_id = k.contact_id
-                                     ORDER BY dispatched_at DESC, id DESC LIMIT 1) cr"
-            )
-        } else {
-            format!(
-                "SELECT {CALL_COLUMNS} FROM call_records WHERE contact_id = ANY($1) ORDER BY contact_id, dispatched_at, id"
-            )
-        };
+        let sql = format!(
+            "SELECT {CALL_COLUMNS} FROM call_records WHERE contact_id = ANY($1) ORDER BY contact_id, dispatched_at, id"
+        );
         let rows = sqlx::query(&sql).bind(&ids).fetch_all(&self.reads).await?;
         rows.iter().map(rows::call).collect()
     }
 
+    /// One backward index probe per contact: a `DISTINCT ON` over `= ANY` was planned as a parallel
+    /// bitmap scan and sort, tens of microseconds a contact.
     pub async fn latest_call_ids(&self, contacts: &[ContactId]) -> Result<Vec<(ContactId, ExecutionId)>, Error> {
         if contacts.is_empty() {
             return Ok(Vec::new());

@@ -61,25 +61,15 @@ impl Tx<'_> {
 crate::store::common::contact_reads!();
 
 impl Store {
-    pub async fn calls_of(&self, contacts: &[ContactId], latest_only: bool) -> Result<Vec<CallRecord>, Error> {
+    pub async fn calls_of(&self, contacts: &[ContactId]) -> Result<Vec<CallRecord>, Error> {
         if contacts.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = id_list(contacts.iter().map(|c| c.uuid()));
-        let sql = if latest_only {
-            format!(
-                "SELECT {CALL_COLUMNS} FROM (
-                    SELECT *, row_number() OVER (PARTITION BY contact_id ORDER BY dispatched_at DESC, id DESC) AS rn
-                    FROM call_records WHERE contact_id IN (SELECT value FROM json_each(?1)))
-                 WHERE rn = 1 ORDER BY contact_id"
-            )
-        } else {
-            format!(
-                "SELECT {CALL_COLUMNS} FROM call_records WHERE contact_id IN (SELECT value FROM json_each(?1))
-                 ORDER BY contact_id, dispatched_at, id"
-            )
-        };
-        let rows = sqlx::query(&sql).bind(ids).fetch_all(&self.reads).await?;
+        let sql = format!(
+            "SELECT {CALL_COLUMNS} FROM call_records WHERE contact_id IN (SELECT value FROM json_each(?1))
+             ORDER BY contact_id, dispatched_at, id"
+        );
+        let rows = sqlx::query(&sql).bind(id_list(contacts.iter().map(|c| c.uuid()))).fetch_all(&self.reads).await?;
         rows.iter().map(rows::call).collect()
     }
 

@@ -19,14 +19,20 @@ fn attempts(tries: &[Value]) -> Vec<i64> {
     tries.iter().map(|t| t["attempt"].as_i64().unwrap_or(-1)).collect()
 }
 
-#[tokio::test]
-async fn a_failing_endpoint_is_retried_on_the_schedule_then_disabled() {
+/// A server whose one endpoint (of `suppression.added`) answers `500`, an event, and its first try.
+async fn failed_once() -> (crate::common::TestApp, Receiver, String, String) {
     let app = local_app().await;
     let receiver = Receiver::start().await;
     receiver.answer(500);
     let ep = endpoint_id(&endpoint(&app, &receiver.url(), json!(["suppression.added"])).await);
     let event = id(&suppress(&app, "+14155550100").await);
     receiver.wait_for_tries(&event, 1, DELIVERY).await;
+    (app, receiver, ep, event)
+}
+
+#[tokio::test]
+async fn a_failing_endpoint_is_retried_on_the_schedule_then_disabled() {
+    let (app, receiver, ep, event) = failed_once().await;
 
     app.advance(4).await;
     assert!(receiver.stays_quiet(Duration::from_millis(300)).await, "no retry 4 s after the first try");
@@ -159,12 +165,7 @@ async fn an_endpoint_whose_failed_events_went_with_their_campaign_gets_new_event
 
 #[tokio::test]
 async fn a_replay_asked_during_the_last_try_keeps_the_endpoint_enabled_and_is_sent() {
-    let app = local_app().await;
-    let receiver = Receiver::start().await;
-    receiver.answer(500);
-    let ep = endpoint_id(&endpoint(&app, &receiver.url(), json!(["suppression.added"])).await);
-    let event = id(&suppress(&app, "+14155550100").await);
-    receiver.wait_for_tries(&event, 1, DELIVERY).await;
+    let (app, receiver, ep, event) = failed_once().await;
     for (i, wait) in SCHEDULE.iter().enumerate() {
         if i == SCHEDULE.len() - 1 {
             // The last try is held open while the client asks for a replay of its event.
