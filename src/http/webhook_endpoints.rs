@@ -183,6 +183,6 @@ pub async fn replay(
     };
     let (replayed, last) = service::replay(&*st.store, auth.0, id, of, st.clock.now()).await?;
     // At most `MAX_REPLAY` at once: the last one sent is where a longer range goes on from.
-    let body = json!({ "replayed": replayed, "last_event_id": last.map(|e| e.to_string()) });
+    let body = json!({ "replayed": replayed, "last_event_id": last });
     super::json::respond(axum::http::StatusCode::ACCEPTED, &body)
 }
