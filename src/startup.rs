@@ -105,7 +105,8 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
     let deliveries = Arc::new(Deliveries::new(
         store.clone(),
         clock.clone(),
-        roots.guarded_client(crate::webhooks::TIMEOUT, webhook_rules).map_err(Error::internal)?,
+        crate::outbound::hooks::HookClient::new(&roots, crate::webhooks::TIMEOUT, webhook_rules)
+            .map_err(Error::internal)?,
         webhook_rules,
         Arc::new(crate::http::event_body),
         events.clone(),

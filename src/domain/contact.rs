@@ -147,7 +147,31 @@ pub struct CallRecord {
     pub ended_at: Option<DateTime<Utc>>,
     /// The evidence of the decision that let the call start (API.md §12.5); `None` for calls placed
     /// before calls kept it.
-    pub decision: Option<Value>,
+    pub decision: Option<Evidence>,
+}
+
+/// A decision's evidence, as the JSON text it was stored as: checked to be JSON when read, and
+/// written out as it is (never parsed into a tree: every `call.ended` event carries one).
+#[derive(Clone, Debug)]
+pub struct Evidence(Box<serde_json::value::RawValue>);
+
+impl Evidence {
+    /// The evidence, if `text` is JSON.
+    pub fn from_json(text: String) -> Option<Self> {
+        serde_json::value::RawValue::from_string(text).ok().map(Self)
+    }
+}
+
+impl PartialEq for Evidence {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+impl serde::Serialize for Evidence {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
 }
 
 #[cfg(test)]

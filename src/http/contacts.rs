@@ -4,7 +4,7 @@ use super::AppState;
 use super::auth::Auth;
 use super::extract::{PathId, Query, check};
 use super::json::{Timestamp, ok};
-use crate::domain::contact::{CallKind, CallRecord, CallStatus, ContactStatus};
+use crate::domain::contact::{CallKind, CallRecord, CallStatus, ContactStatus, Evidence};
 use crate::domain::eligibility::BlockedBy;
 use crate::domain::ids::{BatchId, CampaignId, ContactId, ExecutionId};
 use crate::domain::provider::Provider;
@@ -43,7 +43,7 @@ pub struct CallView<'a> {
     dispatched_at: Timestamp,
     answered_at: Option<Timestamp>,
     ended_at: Option<Timestamp>,
-    decision: Option<&'a Value>,
+    decision: Option<&'a Evidence>,
 }
 
 impl<'a> From<&'a CallRecord> for CallView<'a> {

@@ -3,7 +3,6 @@
 //! when an endpoint is saved and again at every lookup while sending.
 
 use crate::domain::webhook::{MAX_URL_CHARS, is_public};
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -65,6 +64,18 @@ impl WebhookRules {
         Ok(())
     }
 
+    /// The addresses of `host` a webhook may be sent to (the port is the URL's, set by the caller);
+    /// an error when it has none.
+    pub async fn allowed_addresses(&self, host: &str) -> Result<Vec<SocketAddr>, String> {
+        let found =
+            tokio::net::lookup_host((host, 0)).await.map_err(|e| format!("{host} could not be looked up ({e})"))?;
+        let allowed: Vec<SocketAddr> = found.filter(|a| self.check_address(a.ip()).is_ok()).collect();
+        if allowed.is_empty() {
+            return Err(format!("{host} has no address a webhook may be sent to"));
+        }
+        Ok(allowed)
+    }
+
     fn check_address(&self, ip: IpAddr) -> Result<(), String> {
         if self.allow_private || is_public(ip) {
             Ok(())
@@ -81,21 +92,6 @@ impl WebhookRules {
 fn address_of(url: &reqwest::Url) -> Option<IpAddr> {
     let host = url.host_str()?;
     host.trim_start_matches('[').trim_end_matches(']').parse().ok()
-}
-
-impl Resolve for WebhookRules {
-    fn resolve(&self, name: Name) -> Resolving {
-        let rules = *self;
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
-            let allowed: Vec<SocketAddr> = found.filter(|a| rules.check_address(a.ip()).is_ok()).collect();
-            if allowed.is_empty() {
-                return Err(format!("{host} has no address a webhook may be sent to").into());
-            }
-            Ok(Box::new(allowed.into_iter()) as Addrs)
-        })
-    }
 }
 
 #[cfg(test)]

@@ -2,21 +2,25 @@
 //! the system's certificate authorities plus those of `--extra-ca-certs`.
 
 pub mod guard;
+pub mod hooks;
 
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The certificate authorities outbound TLS trusts beyond the system's.
+/// The certificate authorities outbound TLS trusts beyond the system's, as DER.
 #[derive(Clone, Default)]
-pub struct TrustedRoots(Vec<reqwest::Certificate>);
+pub struct TrustedRoots(Vec<CertificateDer<'static>>);
 
 impl TrustedRoots {
     /// Reads a PEM file of one or more certificates; the message names the flag, for the operator.
     pub fn from_pem_file(path: &Path) -> Result<Self, String> {
         let shown = path.display();
         let pem = std::fs::read(path).map_err(|e| format!("--extra-ca-certs {shown}: {e}"))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        let certs = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("--extra-ca-certs {shown}: not a PEM file of certificates ({e})"))?;
         if certs.is_empty() {
             return Err(format!("--extra-ca-certs {shown}: holds no certificate"));
@@ -30,27 +34,26 @@ impl TrustedRoots {
         let mut builder =
             reqwest::Client::builder().use_rustls_tls().timeout(timeout).redirect(reqwest::redirect::Policy::none());
         for cert in &self.0 {
-            builder = builder.add_root_certificate(cert.clone());
+            builder = builder.add_root_certificate(reqwest::Certificate::from_der(cert)?);
         }
         builder.build()
     }
 
-    /// The client for customer webhooks: as `client`, and its lookups leave out every address
-    /// `guard` refuses, so that a name cannot be pointed inside after its endpoint was checked.
-    pub fn guarded_client(
-        &self,
-        timeout: Duration,
-        guard: guard::WebhookRules,
-    ) -> Result<reqwest::Client, reqwest::Error> {
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(guard));
+    /// The TLS settings of `hooks::HookClient`: the system's authorities and these.
+    fn tls_config(&self) -> Result<rustls::ClientConfig, String> {
+        let mut roots = rustls::RootCertStore::empty();
+        // As reqwest does: a system certificate that does not parse is left out, not fatal.
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
         for cert in &self.0 {
-            builder = builder.add_root_certificate(cert.clone());
+            roots.add(cert.clone()).map_err(|e| format!("--extra-ca-certs: a certificate is not usable ({e})"))?;
         }
-        builder.build()
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(config)
     }
 }
 

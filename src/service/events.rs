@@ -126,13 +126,14 @@ impl Subjects {
             ids.dedup();
             ids
         };
-        let mut subjects = Subjects::default();
         let calls: Vec<ExecutionId> = of(EventType::CallEnded).into_iter().map(ExecutionId::from_uuid).collect();
+        let mut subjects = Subjects { calls: HashMap::with_capacity(calls.len()), contacts: HashMap::new() };
         for call in store.calls_by_id(&calls).await? {
             subjects.calls.insert(call.execution_id.uuid(), call);
         }
         // A finished contact's latest call is mostly the call that ended with it, read above.
         let contacts: Vec<ContactId> = of(EventType::ContactFinished).into_iter().map(ContactId::from_uuid).collect();
+        subjects.contacts.reserve(contacts.len());
         let mut latest = crate::service::batches::latest_calls(store, &contacts, &subjects.calls).await?;
         for contact in store.contacts_by_id(&contacts).await? {
             let current_call = latest.remove(&contact.id);

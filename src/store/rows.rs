@@ -9,7 +9,7 @@ use crate::domain::campaign::{
     CallCounters, Campaign, CampaignSettings, CampaignStatus, PhoneNumberStrategy, RetryPolicy, RetryStrategy,
     WorkingHoursBasis,
 };
-use crate::domain::contact::{CallKind, CallRecord, CallStatus, Contact, ContactStatus, StatusCounts};
+use crate::domain::contact::{CallKind, CallRecord, CallStatus, Contact, ContactStatus, Evidence, StatusCounts};
 use crate::domain::ids::{BatchId, CalendarId, CampaignId, ContactId, ExecutionId, OrgId, TokenId};
 use crate::domain::outcome::{Attempts, LiveCall};
 use crate::domain::phone::PhoneNumber;
@@ -227,7 +227,10 @@ pub fn call(row: &impl Cells) -> Result<CallRecord, Error> {
         dispatched_at: row.at("dispatched_at")?,
         answered_at: row.at_opt("answered_at")?,
         ended_at: row.at_opt("ended_at")?,
-        decision: row.text_opt("decision")?.map(serde_json::from_str).transpose().map_err(|_| corrupt("decision"))?,
+        decision: match row.text_opt("decision")? {
+            Some(text) => Some(Evidence::from_json(text.to_owned()).ok_or_else(|| corrupt("decision"))?),
+            None => None,
+        },
     })
 }
 

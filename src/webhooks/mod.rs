@@ -14,6 +14,7 @@ use crate::domain::ids::EndpointId;
 use crate::domain::webhook::{Attempt, DueRetry, Endpoint, Lease, RetryDone, RetryNext};
 use crate::error::Error;
 use crate::outbound::guard::WebhookRules;
+use crate::outbound::hooks::HookClient;
 use crate::service::events::{EventWatch, Subjects};
 use crate::store::Store;
 use std::collections::{HashMap, HashSet};
@@ -48,7 +49,7 @@ const RETRIES_PER_ENDPOINT: i64 = 8;
 pub struct Deliveries {
     store: Arc<dyn Store>,
     clock: Clock,
-    client: reqwest::Client,
+    client: HookClient,
     rules: WebhookRules,
     render: Render,
     /// This process's key on leases.
@@ -66,7 +67,7 @@ impl Deliveries {
     pub fn new(
         store: Arc<dyn Store>,
         clock: Clock,
-        client: reqwest::Client,
+        client: HookClient,
         rules: WebhookRules,
         render: Render,
         watch: EventWatch,

@@ -4,8 +4,11 @@
 use crate::domain::events::EventId;
 use crate::domain::webhook::{Attempt, Endpoint};
 use crate::outbound::guard::WebhookRules;
+use crate::outbound::hooks::HookClient;
 use crate::signing::Secret;
 use chrono::{DateTime, Utc};
+use hyper::Uri;
+use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
 use std::time::Instant;
 
 /// The most of an answer read: the rest is left unread and the connection dropped.
@@ -15,13 +18,13 @@ pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// flags may have changed since it was saved), and the secrets in force at `now` (the server's
 /// clock).
 pub struct Target {
-    url: Result<reqwest::Url, String>,
+    url: Result<Uri, String>,
     keys: Vec<Secret>,
 }
 
 impl Target {
     pub fn new(rules: &WebhookRules, endpoint: &Endpoint, now: DateTime<Utc>) -> Self {
-        let url = rules.check_shape(&endpoint.url);
+        let url = rules.check_shape(&endpoint.url).and_then(|url| HookClient::url(&url));
         let keys = endpoint.signing_secrets(now).into_iter().filter_map(Secret::parse).collect();
         Self { url, keys }
     }
@@ -29,13 +32,7 @@ impl Target {
 
 /// Posts `body` (the event's JSON) to the target, signed with each of its secrets; the signed
 /// timestamp is the real time, as for every signed request. The try is dated `now`.
-pub async fn send(
-    client: &reqwest::Client,
-    target: &Target,
-    event: EventId,
-    body: Vec<u8>,
-    now: DateTime<Utc>,
-) -> Attempt {
+pub async fn send(client: &HookClient, target: &Target, event: EventId, body: Vec<u8>, now: DateTime<Utc>) -> Attempt {
     let started = Instant::now();
     let (status_code, error) = match try_once(client, target, event, body).await {
         Ok(status) if (200..300).contains(&status) => (Some(i64::from(status)), None),
@@ -46,43 +43,18 @@ pub async fn send(
     Attempt { event, attempt: 0, attempted_at: now, status_code, duration_ms, error }
 }
 
-async fn try_once(client: &reqwest::Client, target: &Target, event: EventId, body: Vec<u8>) -> Result<u16, String> {
-    let url = target.url.clone()?;
+async fn try_once(client: &HookClient, target: &Target, event: EventId, body: Vec<u8>) -> Result<u16, String> {
+    let url = target.url.as_ref().map_err(Clone::clone)?;
     let id = event.to_string();
     let timestamp = Utc::now().timestamp();
     let signatures: Vec<String> = target.keys.iter().map(|key| key.sign(&id, timestamp, &body)).collect();
-    let request = client
-        .post(url)
-        .header("content-type", "application/json")
-        .header("user-agent", concat!("graine-webhooks/", env!("CARGO_PKG_VERSION")))
-        .header("webhook-id", &id)
-        .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", signatures.join(" "))
-        .body(body);
-    let mut answer = request.send().await.map_err(describe)?;
-    let status = answer.status().as_u16();
-    let mut read = 0usize;
-    while read <= MAX_ANSWER_BYTES {
-        match answer.chunk().await {
-            Ok(Some(chunk)) => read += chunk.len(),
-            Ok(None) => break,
-            // The status came: a body cut short does not undo it.
-            Err(_) => break,
-        }
-    }
-    Ok(status)
-}
-
-/// A transport failure in a few words (never the whole error chain, which may be long).
-fn describe(e: reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        "could not connect".into()
-    } else if e.is_redirect() {
-        "redirected".into()
-    } else {
-        let text = e.to_string();
-        text.chars().take(200).collect()
-    }
+    let value = |text: String| HeaderValue::try_from(text).map_err(|e| e.to_string());
+    let headers = [
+        (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        (USER_AGENT, HeaderValue::from_static(concat!("graine-webhooks/", env!("CARGO_PKG_VERSION")))),
+        (HeaderName::from_static("webhook-id"), value(id)?),
+        (HeaderName::from_static("webhook-timestamp"), HeaderValue::from(timestamp)),
+        (HeaderName::from_static("webhook-signature"), value(signatures.join(" "))?),
+    ];
+    client.post(url, headers, body, MAX_ANSWER_BYTES).await
 }

@@ -11,12 +11,14 @@ use super::{Deliveries, FAILURES_TO_STOP, IN_FLIGHT, LEASE, STREAM_BUDGET, STREA
 use crate::domain::events::{EventId, retry_at};
 use crate::domain::webhook::{Attempt, Endpoint, Stream, StreamDone};
 use crate::error::Error;
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 
 /// Chunks read ahead of the one being sent, and chunks sent ahead of the one being recorded (on
 /// SQLite a record waits for the one writer, up to a second at full burn-down: the sends go on).
@@ -127,7 +129,8 @@ impl Deliveries {
         stop: &AtomicBool,
     ) -> Result<(), Error> {
         let mut sending: VecDeque<Sending> = VecDeque::new();
-        let mut in_flight: JoinSet<(u64, Attempt)> = JoinSet::new();
+        // Polled here rather than spawned: a try mostly waits for its connection's task.
+        let mut in_flight: FuturesUnordered<BoxFuture<'static, (u64, Attempt)>> = FuturesUnordered::new();
         let (mut numbered, mut reading, mut failures_in_row, mut failed) = (0u64, true, 0usize, false);
         loop {
             let stopping = failed || stop.load(Ordering::Relaxed) || started.elapsed() > STREAM_BUDGET;
@@ -141,7 +144,8 @@ impl Deliveries {
                         let (client, target) = (self.client.clone(), s.chunk.target.clone());
                         let (number, id, now) = (s.number, s.chunk.events[s.launched], self.clock.now());
                         let body = std::mem::take(&mut s.chunk.bodies[s.launched]);
-                        in_flight.spawn(async move { (number, send::send(&client, &target, id, body, now).await) });
+                        in_flight
+                            .push(Box::pin(async move { (number, send::send(&client, &target, id, body, now).await) }));
                         s.launched += 1;
                     }
                 }
@@ -169,8 +173,7 @@ impl Deliveries {
                 return Ok(());
             }
             tokio::select! {
-                Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    let (number, attempt) = joined.map_err(Error::internal)?;
+                Some((number, attempt)) = in_flight.next(), if !in_flight.is_empty() => {
                     failures_in_row = if attempt.delivered() { 0 } else { failures_in_row + 1 };
                     failed |= failures_in_row >= FAILURES_TO_STOP;
                     if let Some(s) = sending.iter_mut().find(|s| s.number == number) {

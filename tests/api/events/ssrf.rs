@@ -3,8 +3,8 @@
 //! `--allow-private-webhooks`; on create and on PATCH alike. (Public names need DNS, so only a public
 //! IP literal is used for acceptance.)
 
-use super::{MONDAY_10, endpoint, endpoint_id, endpoint_path};
-use crate::common::{Resp, TestApp};
+use super::{DELIVERY, MONDAY_10, PHONES, endpoint, endpoint_id, endpoint_path, local_app, run_campaign};
+use crate::common::{Resp, TestApp, eventually};
 use crate::fakes::receiver::Receiver;
 use serde_json::json;
 
@@ -95,4 +95,38 @@ async fn with_both_flags_a_local_http_receiver_is_accepted() {
     let created = endpoint(&app, &receiver.url(), json!(["*"])).await;
     assert_eq!(created["url"], json!(receiver.url()));
     assert_url_refused(&create(&app, "ftp://127.0.0.1/hook").await, "POST ftp://");
+}
+
+/// A name is judged by its addresses at every lookup while sending, not only when it is saved: an
+/// endpoint saved as `localhost` by a server with `--allow-private-webhooks` is sent to by that
+/// server, and gets nothing from a server on the same database without the flag, whose tries say why.
+#[tokio::test]
+async fn a_name_is_judged_again_by_its_addresses_when_sending() {
+    let app = local_app().await;
+    let receiver = Receiver::start().await;
+    let url = receiver.url().replace("127.0.0.1", "localhost");
+    assert_ne!(url, receiver.url(), "the receiver's URL names its host by address");
+    let id = endpoint_id(&endpoint(&app, &url, json!(["call.ended"])).await);
+    run_campaign(&app, &PHONES[..1]).await;
+    receiver.wait_for_count(1, DELIVERY).await;
+    let database_url = app.database_url.clone();
+    app.stop().await;
+
+    let strict = TestApp::start_on(&database_url, |c| {
+        c.test_clock = true;
+        c.clock_start = Some(crate::common::at(MONDAY_10));
+        c.events.allow_http_webhooks = true;
+        c.simulated_call_seconds = 30;
+    })
+    .await;
+    run_campaign(&strict, &PHONES[..1]).await;
+    let path = endpoint_path(&id, "/deliveries");
+    let refused = |tries: &Resp| {
+        tries.body.as_array().is_some_and(|all| {
+            all.iter()
+                .any(|t| t["status_code"].is_null() && t["error"].as_str().is_some_and(|e| e.contains("localhost")))
+        })
+    };
+    eventually("a try refused at its lookup", || async { refused(&strict.get(&path).await) }).await;
+    assert_eq!(receiver.count(), 1, "nothing more reached the receiver: {:?}", strict.get(&path).await.text);
 }
