@@ -105,6 +105,22 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks / 100.0
 }
 
+/// The whole machine's CPU time so far, busy (user, nice, system, interrupts) and idle (idle and
+/// waiting for I/O), in seconds summed over the cores, from `/proc/stat`.
+fn machine_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    let at = |i: usize| ticks.get(i).copied().unwrap_or(0.0) / 100.0;
+    (at(0) + at(1) + at(2) + at(5) + at(6), at(3) + at(4))
+}
+
 /// The resident memory of a process, in MiB.
 fn rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -143,6 +159,8 @@ struct Run {
     delivered_by: Option<f64>,
     /// The server's CPU time during the burn-down, in seconds.
     cpu: f64,
+    /// The whole machine's busy and idle CPU time during the burn-down (every core), in seconds.
+    machine: (f64, f64),
 }
 
 async fn run(endpoint: Endpoint, port: u16, pace: Option<&str>) -> Run {
@@ -174,12 +192,14 @@ async fn run(endpoint: Endpoint, port: u16, pace: Option<&str>) -> Run {
     }
     let server = spawn(&db, port, &args).await;
     let pid = server.child.id();
-    let (rss_start, cpu_start) = (rss_mib(pid), cpu_seconds(pid));
+    let (rss_start, cpu_start, machine_start) = (rss_mib(pid), cpu_seconds(pid), machine_seconds());
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watcher = tokio::spawn(Commits::watch(db.clone(), stop.clone()));
     let (first_call, _) = wait_burn_down(&mut conn, started, Duration::from_secs(900)).await;
     let from_first = started.elapsed() - first_call;
     let (rss_end, cpu) = (rss_mib(pid), cpu_seconds(pid) - cpu_start);
+    let machine = machine_seconds();
+    let machine = (machine.0 - machine_start.0, machine.1 - machine_start.1);
     let mut delivered_by = None;
     if endpoint == Endpoint::Up {
         // Every event reaches the receiver: 100,000 calls and contacts, and the status changes.
@@ -210,6 +230,7 @@ async fn run(endpoint: Endpoint, port: u16, pace: Option<&str>) -> Run {
         watch_gap,
         delivered_by,
         cpu,
+        machine,
     }
 }
 
@@ -245,10 +266,12 @@ pub async fn events() -> String {
             )
         };
         rows.push(format!(
-            "| {name} | {:.0} | {:.2} | {:.1} s | {} | {late} | {:.0} → {:.0} MiB |",
+            "| {name} | {:.0} | {:.2} | {:.1} s | {:.1} / {:.1} s | {} | {late} | {:.0} → {:.0} MiB |",
             r.rate,
             r.rate / without.rate,
             r.cpu,
+            r.machine.0,
+            r.machine.1,
             spread(&r.after_commit),
             r.rss.0,
             r.rss.1
