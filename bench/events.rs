@@ -109,14 +109,8 @@ fn cpu_seconds(pid: u32) -> f64 {
 /// waiting for I/O), in seconds summed over the cores, from `/proc/stat`.
 fn machine_seconds() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let ticks: Vec<f64> = stat
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .skip(1)
-        .map(|v| v.parse().unwrap_or(0.0))
-        .collect();
+    let ticks: Vec<f64> =
+        stat.lines().next().unwrap_or_default().split_whitespace().skip(1).map(|v| v.parse().unwrap_or(0.0)).collect();
     let at = |i: usize| ticks.get(i).copied().unwrap_or(0.0) / 100.0;
     (at(0) + at(1) + at(2) + at(5) + at(6), at(3) + at(4))
 }
