@@ -105,6 +105,33 @@ macro_rules! delivery_statements {
                     renew: Option<DateTime<Utc>>,
                 ) -> Result<bool, Error> {
                     let mut tx = self.writes().begin().await?;
+                    // The endpoint's row first. A cursor never goes back; a lease lost meanwhile leaves
+                    // the endpoint to its new holder. An endpoint deleted meanwhile takes nothing more:
+                    // its tries would never be pruned (a deletion after this waits for it, and takes
+                    // these tries with the rest).
+                    let held = sqlx::query(
+                        "UPDATE webhook_endpoints SET cursor = CASE WHEN cursor < $3 THEN $3 ELSE cursor END,
+                            failing = $4, lease_until = $5, lease_owner = CASE WHEN $6 THEN lease_owner END
+                         WHERE id = $1 AND lease_owner = $2",
+                    )
+                    .bind(db_id(done.endpoint.uuid()))
+                    .bind(owner)
+                    .bind(done.cursor.0)
+                    .bind(done.failing)
+                    .bind(renew.map(db_at))
+                    .bind(renew.is_some())
+                    .execute(&mut *tx)
+                    .await?;
+                    if held.rows_affected() == 0 {
+                        let there: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_endpoints WHERE id = $1")
+                            .bind(db_id(done.endpoint.uuid()))
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        if there == 0 {
+                            tx.rollback().await?;
+                            return Ok(false);
+                        }
+                    }
                     let attempts: Vec<&Attempt> = done.attempts.iter().collect();
                     write_attempts(&mut tx, done.endpoint, &attempts).await?;
                     for chunk in done.retries.chunks(100) {
@@ -121,20 +148,6 @@ macro_rules! delivery_statements {
                         }
                         q.execute(&mut *tx).await?;
                     }
-                    // A cursor never goes back; a lease lost meanwhile leaves the endpoint to its new holder.
-                    let held = sqlx::query(
-                        "UPDATE webhook_endpoints SET cursor = CASE WHEN cursor < $3 THEN $3 ELSE cursor END,
-                            failing = $4, lease_until = $5, lease_owner = CASE WHEN $6 THEN lease_owner END
-                         WHERE id = $1 AND lease_owner = $2",
-                    )
-                    .bind(db_id(done.endpoint.uuid()))
-                    .bind(owner)
-                    .bind(done.cursor.0)
-                    .bind(done.failing)
-                    .bind(renew.map(db_at))
-                    .bind(renew.is_some())
-                    .execute(&mut *tx)
-                    .await?;
                     tx.commit().await?;
                     Ok(held.rows_affected() == 1)
                 }

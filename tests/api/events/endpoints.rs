@@ -186,3 +186,26 @@ async fn an_organization_has_at_most_twenty_endpoints() {
     assert_eq!(app.delete(&endpoint_path(&ids[3], "")).await.status, 200);
     assert_eq!(app.post("/api/v1/webhook-endpoints", body).await.status, 201);
 }
+
+/// A try that comes back after its endpoint was deleted leaves nothing behind: the endpoint's tries
+/// went with it, and the stream writes none after (a try without its endpoint is never pruned).
+#[tokio::test]
+async fn a_try_in_flight_when_its_endpoint_is_deleted_leaves_no_try_behind() {
+    let app = local_app().await;
+    let receiver = Receiver::start().await;
+    let id = endpoint_id(&endpoint(&app, &receiver.url(), json!(["call.ended"])).await);
+    receiver.hold();
+    super::run_campaign(&app, &super::PHONES[..1]).await;
+    receiver.wait_for_count(1, super::DELIVERY).await;
+    let r = app.delete(&endpoint_path(&id, "")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    receiver.release();
+    // The stream records the try as soon as its answer comes (milliseconds); give it two seconds.
+    let mut db = app.db().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::time::Instant::now() < deadline {
+        let left = db.number("SELECT count(*) FROM webhook_attempts").await;
+        assert_eq!(left, 0, "a try of the deleted endpoint was written after it");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
