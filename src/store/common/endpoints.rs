@@ -100,11 +100,13 @@ macro_rules! endpoint_statements {
                     id: EndpointId,
                     c: &EndpointChange,
                 ) -> Result<Option<Endpoint>, Error> {
-                    // Enabled again, it sends what waited behind its cursor, and tries its retries anew.
+                    // Enabled again, or given a URL, a failing endpoint sends what waited behind its
+                    // cursor at once; a change of its description or types leaves it waiting.
                     let sql = format!(
                         "UPDATE webhook_endpoints SET url = COALESCE($3, url), events = COALESCE($4, events),
                             description = COALESCE($5, description), disabled = COALESCE($6, disabled),
-                            failing = CASE WHEN COALESCE($6, disabled) THEN failing ELSE false END
+                            failing = CASE WHEN COALESCE($6, disabled) THEN failing
+                                WHEN $3 IS NOT NULL OR $6 IS NOT NULL THEN false ELSE failing END
                          WHERE id = $1 AND organization_id = $2 RETURNING {ENDPOINT_COLUMNS}"
                     );
                     let events = c.events.as_ref().map(type_names).transpose()?;

@@ -184,3 +184,18 @@ async fn a_replay_asked_during_the_last_try_keeps_the_endpoint_enabled_and_is_se
     assert_eq!(endpoint["disabled"], json!(false), "{endpoint}");
     assert!(events(&app, "?type=endpoint.disabled").await.is_empty());
 }
+
+/// A failing endpoint whose description alone is changed keeps waiting for its retries, and so does
+/// a new event; given a URL (the receiver fixed or moved), it sends what waited at once.
+#[tokio::test]
+async fn only_a_new_url_or_an_enabling_ends_the_wait_of_a_failing_endpoint() {
+    let (app, receiver, ep, _) = failed_once().await;
+    receiver.answer(204);
+    let r = app.patch(&endpoint_path(&ep, ""), json!({"description": "Billing"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let second = id(&suppress(&app, "+14155550101").await);
+    assert!(receiver.stays_quiet(Duration::from_secs(1)).await, "sent while failing: {:?}", receiver.requests());
+    let r = app.patch(&endpoint_path(&ep, ""), json!({"url": receiver.url()})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    receiver.wait_for_id(&second, DELIVERY).await;
+}
