@@ -130,7 +130,8 @@ impl Deliveries {
     ) -> Result<(), Error> {
         let mut sending: VecDeque<Sending> = VecDeque::new();
         // Polled here rather than spawned: a try mostly waits for its connection's task.
-        let mut in_flight: FuturesUnordered<BoxFuture<'static, (u64, Attempt)>> = FuturesUnordered::new();
+        let mut in_flight: FuturesUnordered<BoxFuture<'_, (u64, Attempt)>> = FuturesUnordered::new();
+        let client = &self.client;
         let (mut numbered, mut reading, mut failures_in_row, mut failed) = (0u64, true, 0usize, false);
         loop {
             let stopping = failed || stop.load(Ordering::Relaxed) || started.elapsed() > STREAM_BUDGET;
@@ -141,11 +142,11 @@ impl Deliveries {
             if !stopping {
                 for s in sending.iter_mut() {
                     while in_flight.len() < IN_FLIGHT && s.launched < s.chunk.events.len() {
-                        let (client, target) = (self.client.clone(), s.chunk.target.clone());
+                        let target = s.chunk.target.clone();
                         let (number, id, now) = (s.number, s.chunk.events[s.launched], self.clock.now());
                         let body = std::mem::take(&mut s.chunk.bodies[s.launched]);
                         in_flight
-                            .push(Box::pin(async move { (number, send::send(&client, &target, id, body, now).await) }));
+                            .push(Box::pin(async move { (number, send::send(client, &target, id, body, now).await) }));
                         s.launched += 1;
                     }
                 }
