@@ -18,7 +18,7 @@ macro_rules! delivery_statements {
 
             /// Writes tries, numbering each after the tries of its event at its endpoint: those are
             /// read first in one statement (over the range of the events when it is dense, as a
-            /// stream's chunk is), not counted once per try.
+            /// stream's chunk is), not counted once per try; the tries go in with one statement too.
             async fn write_attempts(
                 conn: &mut <super::super::Db as sqlx::Database>::Connection,
                 endpoint: EndpointId,
@@ -42,32 +42,15 @@ macro_rules! delivery_statements {
                 for row in earlier {
                     tried.insert(row.int("seq")?, row.int("n")?);
                 }
-                for chunk in attempts.chunks(100) {
-                    let rows: Vec<String> = (0..chunk.len())
-                        .map(|i| {
-                            let p = 2 + i * 6;
-                            format!("($1, ${p}, ${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5)
-                        })
-                        .collect();
-                    let sql = format!(
-                        "INSERT INTO webhook_attempts (endpoint_id, seq, attempt, attempted_at, status_code, duration_ms, error)
-                         VALUES {}",
-                        rows.join(", ")
-                    );
-                    let mut q = sqlx::query(&sql).bind(db_id(endpoint.uuid()));
-                    for a in chunk {
+                let numbered: Vec<(&Attempt, i64)> = attempts
+                    .iter()
+                    .map(|a| {
                         let number = tried.entry(a.event.0).or_insert(0);
                         *number += 1;
-                        q = q
-                            .bind(a.event.0)
-                            .bind(*number)
-                            .bind(db_at(a.attempted_at))
-                            .bind(a.status_code)
-                            .bind(a.duration_ms)
-                            .bind(&a.error);
-                    }
-                    q.execute(&mut *conn).await?;
-                }
+                        (*a, *number)
+                    })
+                    .collect();
+                super::insert_attempts(conn, endpoint, &numbered).await?;
                 Ok(())
             }
 

@@ -2,6 +2,8 @@
 //! how a replica shows it is alive, so that the others take over the leases of one that died.
 
 use super::Store;
+use crate::domain::ids::EndpointId;
+use crate::domain::webhook::Attempt;
 use crate::error::Error;
 
 crate::store::common::event_statements!();
@@ -42,4 +44,34 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Writes an endpoint's tries, each with its number, in one statement: their fields as arrays (a
+/// stream's chunk holds hundreds; a parameter per field of each would be parsed and bound apiece).
+async fn insert_attempts(
+    conn: &mut sqlx::PgConnection,
+    endpoint: EndpointId,
+    numbered: &[(&Attempt, i64)],
+) -> Result<(), Error> {
+    if numbered.is_empty() {
+        return Ok(());
+    }
+    let column = |f: fn(&(&Attempt, i64)) -> i64| numbered.iter().map(f).collect::<Vec<i64>>();
+    let at: Vec<chrono::DateTime<chrono::Utc>> = numbered.iter().map(|(a, _)| a.attempted_at).collect();
+    let status: Vec<Option<i64>> = numbered.iter().map(|(a, _)| a.status_code).collect();
+    let error: Vec<Option<&str>> = numbered.iter().map(|(a, _)| a.error.as_deref()).collect();
+    sqlx::query(
+        "INSERT INTO webhook_attempts (endpoint_id, seq, attempt, attempted_at, status_code, duration_ms, error)
+         SELECT $1, * FROM UNNEST($2::int8[], $3::int8[], $4::timestamptz[], $5::int8[], $6::int8[], $7::text[])",
+    )
+    .bind(endpoint.uuid())
+    .bind(column(|(a, _)| a.event.0))
+    .bind(column(|(_, n)| *n))
+    .bind(at)
+    .bind(status)
+    .bind(column(|(a, _)| a.duration_ms))
+    .bind(error)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
