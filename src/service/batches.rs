@@ -278,7 +278,7 @@ pub async fn contacts(
             calls.entry(call.contact_id).or_default().push(call);
         }
     } else {
-        for (contact, call) in latest_calls(store, &ids, &HashMap::new()).await? {
+        for (contact, call) in latest_calls(store, &ids, &[]).await? {
             calls.insert(contact, vec![call]);
         }
     }
@@ -346,20 +346,21 @@ pub async fn debug(
 }
 
 /// Each contact's latest call (contacts with none are left out), by its id, then by the record:
-/// those in `known` (by execution id) are not read again.
+/// those in any of `known` (by execution id) are not read again.
 pub async fn latest_calls(
     store: &dyn Store,
     contacts: &[ContactId],
-    known: &HashMap<uuid::Uuid, CallRecord>,
+    known: &[&HashMap<uuid::Uuid, CallRecord>],
 ) -> Result<HashMap<ContactId, CallRecord>, Error> {
+    let at_hand = |call: &ExecutionId| known.iter().find_map(|k| k.get(&call.uuid()));
     let latest = store.latest_call_ids(contacts).await?;
     let missing: Vec<ExecutionId> =
-        latest.iter().map(|(_, call)| *call).filter(|call| !known.contains_key(&call.uuid())).collect();
+        latest.iter().map(|(_, call)| *call).filter(|call| at_hand(call).is_none()).collect();
     let mut read: HashMap<uuid::Uuid, CallRecord> =
         store.calls_by_id(&missing).await?.into_iter().map(|c| (c.execution_id.uuid(), c)).collect();
     let mut found = HashMap::with_capacity(latest.len());
     for (contact, call) in latest {
-        if let Some(record) = read.remove(&call.uuid()).or_else(|| known.get(&call.uuid()).cloned()) {
+        if let Some(record) = read.remove(&call.uuid()).or_else(|| at_hand(&call).cloned()) {
             found.insert(contact, record);
         }
     }

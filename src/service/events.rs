@@ -7,7 +7,7 @@ use crate::domain::ids::{ContactId, ExecutionId, OrgId};
 use crate::error::Error;
 use crate::service::batches::ContactWithCalls;
 use crate::store::Store;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -117,9 +117,34 @@ pub struct Subjects {
     pub contacts: HashMap<Uuid, ContactWithCalls>,
 }
 
+/// The calls read for a stream's latest groups of events. A finished contact's latest call is mostly
+/// the call that ended with it, and a transaction that ends n calls writes their n `call.ended`
+/// events before their `contact.finished`: a call read a few groups before is not read again.
+#[derive(Default)]
+pub struct RecentCalls(VecDeque<HashMap<Uuid, CallRecord>>);
+
+impl RecentCalls {
+    /// Groups kept: 12 of up to 500 events cover a transaction that ended up to 5,500 calls (the
+    /// dispatcher settles up to 5,000 at once), in up to 6,000 calls.
+    const GROUPS: usize = 12;
+
+    /// Keeps the calls of `subjects`, forgetting the oldest group's.
+    pub fn keep(&mut self, subjects: Subjects) {
+        if self.0.len() == Self::GROUPS {
+            self.0.pop_front();
+        }
+        self.0.push_back(subjects.calls);
+    }
+}
+
 impl Subjects {
     /// Reads the subjects of `events`.
     pub async fn read(store: &dyn Store, events: &[StoredEvent]) -> Result<Self, Error> {
+        Self::read_after(store, events, &RecentCalls::default()).await
+    }
+
+    /// Reads the subjects of `events`, taking the calls in `recent` as they were read.
+    pub async fn read_after(store: &dyn Store, events: &[StoredEvent], recent: &RecentCalls) -> Result<Self, Error> {
         let of = |kind: EventType| -> Vec<Uuid> {
             let mut ids: Vec<Uuid> = events.iter().filter(|e| e.kind == kind).map(|e| e.subject).collect();
             ids.sort_unstable();
@@ -134,7 +159,9 @@ impl Subjects {
         // A finished contact's latest call is mostly the call that ended with it, read above.
         let contacts: Vec<ContactId> = of(EventType::ContactFinished).into_iter().map(ContactId::from_uuid).collect();
         subjects.contacts.reserve(contacts.len());
-        let mut latest = crate::service::batches::latest_calls(store, &contacts, &subjects.calls).await?;
+        let mut known: Vec<&HashMap<Uuid, CallRecord>> = recent.0.iter().rev().collect();
+        known.insert(0, &subjects.calls);
+        let mut latest = crate::service::batches::latest_calls(store, &contacts, &known).await?;
         for contact in store.contacts_by_id(&contacts).await? {
             let current_call = latest.remove(&contact.id);
             let id = contact.id.uuid();

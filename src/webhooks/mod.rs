@@ -15,7 +15,7 @@ use crate::domain::webhook::{Attempt, DueRetry, Endpoint, Lease, RetryDone, Retr
 use crate::error::Error;
 use crate::outbound::guard::WebhookRules;
 use crate::outbound::hooks::HookClient;
-use crate::service::events::{EventWatch, Subjects};
+use crate::service::events::{EventWatch, RecentCalls, Subjects};
 use crate::store::Store;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -170,10 +170,13 @@ impl Deliveries {
         }
     }
 
-    /// The events' bodies, in order (an event whose subject is gone is sent with `data: null`).
-    async fn bodies(&self, events: &[StoredEvent]) -> Result<Vec<Vec<u8>>, Error> {
-        let subjects = Subjects::read(&*self.store, events).await?;
-        Ok(events.iter().map(|e| (self.render)(&subjects, e)).collect())
+    /// The events' bodies, in order (an event whose subject is gone is sent with `data: null`); the
+    /// calls read are kept in `recent`.
+    async fn bodies(&self, events: &[StoredEvent], recent: &mut RecentCalls) -> Result<Vec<Vec<u8>>, Error> {
+        let subjects = Subjects::read_after(&*self.store, events, recent).await?;
+        let bodies = events.iter().map(|e| (self.render)(&subjects, e)).collect();
+        recent.keep(subjects);
+        Ok(bodies)
     }
 
     /// Tries an endpoint's due retries side by side and records what came of them.
@@ -182,7 +185,7 @@ impl Deliveries {
         let endpoint: &Endpoint = &first.endpoint;
         let ids: Vec<EventId> = due.iter().map(|d| d.event).collect();
         let events = self.store.events_by_id(endpoint.organization_id, &ids).await?;
-        let bodies = self.bodies(&events).await?;
+        let bodies = self.bodies(&events, &mut RecentCalls::default()).await?;
         let now = self.clock.now();
         let mut in_flight = JoinSet::new();
         let target = Arc::new(send::Target::new(&self.rules, endpoint, now));

@@ -11,6 +11,7 @@ use super::{Deliveries, FAILURES_TO_STOP, IN_FLIGHT, LEASE, STREAM_BUDGET, STREA
 use crate::domain::events::{EventId, retry_at};
 use crate::domain::webhook::{Attempt, Endpoint, Stream, StreamDone};
 use crate::error::Error;
+use crate::service::events::RecentCalls;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
@@ -77,14 +78,14 @@ impl Deliveries {
         out: mpsc::Sender<Chunk>,
     ) -> Result<(), Error> {
         let (org, mut heads) = (claimed.organization_id, self.watch.subscribe());
-        let mut e = claimed.clone();
+        let (mut e, mut recent) = (claimed.clone(), RecentCalls::default());
         loop {
             heads.borrow_and_update();
             // The head first: every event up to it has committed, so once all after the cursor are
             // read (and those of other types skipped), the cursor may pass it.
             let head = self.store.last_event(org).await?.unwrap_or(cursor);
             let events = self.store.events_after(org, cursor, &e.events, STREAM_EVENTS).await?;
-            let bodies = self.bodies(&events).await?;
+            let bodies = self.bodies(&events, &mut recent).await?;
             let caught_up = (events.len() as i64) < STREAM_EVENTS;
             let read_to = events.last().map_or(cursor, |ev| ev.id);
             let end = if caught_up { head.max(read_to) } else { read_to };
