@@ -325,8 +325,8 @@ fn main() {
         }
         if which == "events" {
             println!("### Events: burn-down with a webhook endpoint subscribed to every event\n");
-            println!("| run | burn-down (calls/s) | against no endpoint | server CPU in the burn-down | machine CPU busy / idle (2 cores) | delivery after commit p50 / p99 / max | after created_at p50 / p99 / max | server memory start → end |");
-            println!("|---|---|---|---|---|---|---|---|");
+            println!("| run | burn-down (calls/s) | against no endpoint | server CPU in the burn-down | machine CPU busy / idle (2 cores) | benchmark process CPU (the receiver) | delivery after commit p50 / p99 / max | after created_at p50 / p99 / max | server memory start → end |");
+            println!("|---|---|---|---|---|---|---|---|---|");
             println!("{}\n", events::events().await);
         }
         if which == "idle" {
