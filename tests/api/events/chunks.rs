@@ -83,3 +83,41 @@ async fn a_receiver_failing_a_run_of_tries_gets_exactly_those_again() {
     let (_, total) = super::deliveries(&app, &ep, "").await;
     assert_eq!(total, 1_220, "1,200 first tries and 20 retries are logged");
 }
+
+/// 600 calls end in one transaction: their 600 `call.ended` events come before their 600
+/// `contact.finished`, several hundred events apart, over three of a stream's chunks. Each
+/// `contact.finished` a receiver gets is the contact as the API shows it, its latest call included
+/// (the call read for its `call.ended` chunks before, or read again).
+#[tokio::test]
+async fn a_contact_finished_chunks_after_its_call_ended_carries_its_call_as_the_api_shows_it() {
+    let app = local_app().await;
+    let rx = Receiver::start().await;
+    endpoint(&app, &rx.url(), json!(["call.ended", "contact.finished"])).await;
+    let body = json!({
+        "name": "Many at once", "agent_id": "agent_1", "phone_numbers": ["+12025550123"],
+        "retry_policy": {"max_retries": 0}, "metadata": {"concurrency_limit": 1000},
+    });
+    let c = app.create_campaign(body).await["campaign_id"].as_str().unwrap().to_owned();
+    // Completed calls (the last four digits script the outcome), all placed at once.
+    let phones: Vec<String> = (0..600).map(|i| format!("+1415{:03}1000", 200 + i)).collect();
+    let phones: Vec<&str> = phones.iter().map(String::as_str).collect();
+    let b = super::batch(&app, &c, &phones).await;
+    app.advance(3600).await;
+
+    let mut got = rx.wait_until("1,200 events", DELIVERY * 3, |r| r.len() >= 1_200).await;
+    got.sort_by(|a, b| a.id.cmp(&b.id));
+    let kinds: Vec<&str> = got.iter().map(|r| r.body["type"].as_str().unwrap_or_default()).collect();
+    let first_finished = kinds.iter().position(|k| *k == "contact.finished").unwrap();
+    assert!(first_finished >= 500, "the calls' ends come first, in more than a chunk: {first_finished}");
+    let listed = app.get(&format!("/api/v1/batches/{b}/contacts?limit=1000")).await.body;
+    let listed = listed.as_array().unwrap();
+    let mut deviations = Vec::new();
+    for r in got.iter().filter(|r| r.body["type"] == "contact.finished") {
+        let data = &r.body["data"];
+        let contact = listed.iter().find(|c| c["contact_id"] == data["contact_id"]).unwrap();
+        assert!(contact["current_call"]["execution_id"].is_string(), "{contact}");
+        deviations
+            .extend(super::differences(data, contact).into_iter().map(|d| format!("{}: {d}", data["contact_id"])));
+    }
+    assert!(deviations.is_empty(), "{deviations:?}");
+}
