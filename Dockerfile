@@ -7,7 +7,7 @@ WORKDIR /build
 # Dependencies first, against placeholder sources, so that this layer is reused until Cargo.toml or
 # Cargo.lock change. Cargo.toml declares benches at bench/load.rs and bench/dispatch.rs, so those
 # files must exist too.
-# .cargo/config.toml sets how jemalloc (the allocator) is built: it must be there for the dependencies.
+# .cargo/config.toml sets how jemalloc (the allocator) and SQLite are built: it must be there for the dependencies.
 COPY Cargo.toml Cargo.lock ./
 COPY .cargo ./.cargo
 RUN mkdir -p src bench \
