@@ -117,15 +117,17 @@ pub struct Subjects {
     pub contacts: HashMap<Uuid, ContactWithCalls>,
 }
 
-/// The calls read for a stream's latest groups of events. A finished contact's latest call is mostly
-/// the call that ended with it, and a transaction that ends n calls writes their n `call.ended`
-/// events before their `contact.finished`: a call read a few groups before is not read again.
+/// The calls read for a stream's latest groups of events, while it reads a backlog (it forgets them
+/// once caught up). A finished contact's latest call is mostly the call that ended with it, and a
+/// transaction that ends n calls writes their n `call.ended` events before their `contact.finished`:
+/// a call read a few groups before, moments ago, is not read again.
 #[derive(Default)]
 pub struct RecentCalls(VecDeque<HashMap<Uuid, CallRecord>>);
 
 impl RecentCalls {
-    /// Groups kept: 12 of up to 500 events cover a transaction that ended up to 5,500 calls (the
-    /// dispatcher settles up to 5,000 at once), in up to 6,000 calls.
+    /// Groups kept: 12 groups of up to 500 events span 6,000 events, more than lie between a call's
+    /// `call.ended` and its `contact.finished` when the dispatcher settles its most (5,000 calls) at
+    /// once; they hold at most 6,000 calls.
     const GROUPS: usize = 12;
 
     /// Keeps the calls of `subjects`, forgetting the oldest group's.

@@ -99,6 +99,8 @@ impl Deliveries {
                 cursor = end;
             }
             if caught_up {
+                // The calls read are kept only through a backlog: the next events may be long after.
+                recent = RecentCalls::default();
                 // Wait for this organization's head to pass the cursor, with the budget left.
                 let deadline = tokio::time::Instant::from_std(started + STREAM_BUDGET);
                 loop {
