@@ -102,8 +102,9 @@ pub async fn attempts(
 /// every due retry is looked at by each claim of retries).
 pub const MAX_REPLAY: i64 = 10_000;
 
-/// Sends events to an endpoint again, at once (at most `MAX_REPLAY`, the first of the selection),
-/// in one write; returns how many, and the last of them.
+/// Sends events to an endpoint again, at once (at most `MAX_REPLAY`, the first of the selection, of
+/// the types it takes), in one write; returns how many, and the last of them. An endpoint deleted
+/// meanwhile is not found.
 pub async fn replay(
     store: &dyn Store,
     org: OrgId,
@@ -111,6 +112,10 @@ pub async fn replay(
     of: ReplayOf,
     now: DateTime<Utc>,
 ) -> Result<(u64, Option<EventId>), Error> {
-    let e = get(store, org, id).await?;
-    store.replay_events(id, &of, &e.events, now, MAX_REPLAY).await
+    get(store, org, id).await?;
+    let replayed = store.replay_events(id, &of, now, MAX_REPLAY).await?;
+    if replayed.0 == 0 {
+        get(store, org, id).await?;
+    }
+    Ok(replayed)
 }

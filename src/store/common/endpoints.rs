@@ -4,7 +4,9 @@
 macro_rules! endpoint_statements {
     () => {
         mod endpoints_written_once {
-            use super::super::{ORG_EXCLUSIVE, Store, among_ints, among_texts, db_at, db_id, db_ints, db_texts};
+            use super::super::{
+                KEY_SHARE, ORG_EXCLUSIVE, Store, TYPES_OF_ENDPOINT, among_ints, db_at, db_id, db_ints,
+            };
             use crate::domain::events::{EventId, TypeFilter};
             use crate::domain::ids::{EndpointId, OrgId};
             use crate::domain::webhook::{Attempt, Endpoint, EndpointChange, MAX_ENDPOINTS, ReplayOf};
@@ -198,30 +200,27 @@ macro_rules! endpoint_statements {
                     &self,
                     endpoint: EndpointId,
                     of: &ReplayOf,
-                    types: &TypeFilter,
                     now: DateTime<Utc>,
                     limit: i64,
                 ) -> Result<(u64, Option<EventId>), Error> {
                     let (chosen, ids, after, until) = match of {
                         ReplayOf::Ids(ids) if ids.is_empty() => return Ok((0, None)),
-                        ReplayOf::Ids(ids) => (format!("seq {}", among_ints("$3")), ids.iter().map(|e| e.0).collect(), 0, 0),
+                        ReplayOf::Ids(ids) => (format!("e.seq {}", among_ints("$3")), ids.iter().map(|e| e.0).collect(), 0, 0),
                         ReplayOf::Range(after, until) => (
-                            "seq > $4 AND seq <= $5".to_owned(),
+                            "e.seq > $4 AND e.seq <= $5".to_owned(),
                             Vec::new(),
                             after.map_or(0, |e| e.0),
                             until.map_or(i64::MAX, |e| e.0),
                         ),
                     };
-                    let only = match types {
-                        TypeFilter::All => String::new(),
-                        TypeFilter::Only(_) => format!(" AND type {}", among_texts("$6")),
-                    };
+                    // One statement with the endpoint's row, held against its deletion (whose
+                    // cascade then takes these retries along), and its types as they stand.
                     let sql = format!(
-                        "INSERT INTO webhook_retries (endpoint_id, seq, step, due_at)
-                         SELECT $1, seq, 0, $2 FROM events
-                         WHERE organization_id = (SELECT organization_id FROM webhook_endpoints WHERE id = $1)
-                           AND {chosen}{only}
-                         ORDER BY seq LIMIT $7
+                        "WITH w AS (SELECT id, organization_id, events FROM webhook_endpoints WHERE id = $1{KEY_SHARE})
+                         INSERT INTO webhook_retries (endpoint_id, seq, step, due_at)
+                         SELECT w.id, e.seq, 0, $2 FROM w JOIN events e ON e.organization_id = w.organization_id
+                         WHERE {chosen} AND EXISTS (SELECT 1 FROM {TYPES_OF_ENDPOINT} WHERE t.value IN ('*', e.type))
+                         ORDER BY e.seq LIMIT $6
                          ON CONFLICT (endpoint_id, seq) DO UPDATE
                             SET step = 0, due_at = excluded.due_at, generation = webhook_retries.generation + 1
                          RETURNING seq"
@@ -232,7 +231,6 @@ macro_rules! endpoint_statements {
                         .bind(db_ints(ids))
                         .bind(after)
                         .bind(until)
-                        .bind(db_texts(types.names())?)
                         .bind(limit)
                         .fetch_all(self.writes())
                         .await?;

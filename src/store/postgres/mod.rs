@@ -60,6 +60,12 @@ const LOCKED: &str = " FOR UPDATE";
 /// The index a claim by zone key reads: PostgreSQL's planner finds it from its statistics.
 const ZONE_INDEX: &str = "";
 
+/// How a statement holds a row it reads against the row's deletion, until its transaction ends.
+const KEY_SHARE: &str = " FOR KEY SHARE";
+
+/// A webhook endpoint `w`'s event types (a JSON array) as rows `t(value)`.
+const TYPES_OF_ENDPOINT: &str = "json_array_elements_text(w.events::json) AS t(value)";
+
 /// A batch `b`'s zone keys (a JSON array) as rows `k(value)`.
 const KEYS_OF_BATCH: &str = "json_array_elements_text(b.zone_keys::json) AS k(value)";
 

@@ -269,6 +269,10 @@ const ZONE_INDEX: &str = " INDEXED BY contacts_zone_due";
 
 /// A batch `b`'s zone keys (a JSON array) as rows `k(value)`.
 const KEYS_OF_BATCH: &str = "json_each(b.zone_keys) AS k";
+/// A webhook endpoint `w`'s event types (a JSON array) as rows `t(value)`.
+const TYPES_OF_ENDPOINT: &str = "json_each(w.events) AS t";
+/// The one writer holds every row a statement reads until its transaction ends.
+const KEY_SHARE: &str = "";
 
 /// The engine of the statements written once (`store/common`), with its codecs.
 type Db = Sqlite;

@@ -1,6 +1,6 @@
 //! Replay: `POST …/{id}/replay` sends chosen events (by id, or `after < id <= until`) to the endpoint
 //! again with the same `webhook-id`, only those it subscribes to and its organization's, 10,000 at a
-//! time with where to go on from; bad bodies `422`.
+//! time with where to go on from; bad bodies `422`; an endpoint deleted while its replay is made `404`.
 
 use super::{DELIVERY, endpoint, endpoint_id, endpoint_path, id, local_app, logged_deliveries, secret, suppress};
 use crate::fakes::receiver::{Receiver, verifies};
@@ -150,4 +150,48 @@ async fn a_long_range_is_replayed_10_000_events_at_a_time_from_where_the_last_st
     let r = app.call(Method::DELETE, &endpoint_path(&ep, ""), None).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(receiver.requests().is_empty());
+}
+
+/// A replay asked while another transaction deletes its endpoint (PostgreSQL: a replica's, held
+/// open until the replay waits for it) finds no endpoint, `404`, and leaves nothing behind. The
+/// replay read the endpoint, then queued its events in a second statement, whose check of the
+/// endpoint failed once the deletion committed: a `500`.
+#[tokio::test]
+async fn a_replay_that_comes_while_its_endpoint_is_deleted_finds_no_endpoint() {
+    let app = crate::common::TestApp::start_postgres_with(|c| {
+        c.events.allow_http_webhooks = true;
+        c.events.allow_private_webhooks = true;
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    let ep = endpoint_id(&endpoint(&app, &receiver.url(), json!(["*"])).await);
+    let event = id(&suppress(&app, "+14155550100").await);
+    receiver.wait_for_count(1, DELIVERY).await;
+    let uuid = graine::domain::ids::EndpointId::parse(&ep).unwrap().uuid();
+    // Another transaction holds the endpoint's row, as a deletion does until it commits.
+    let mut deleting = app.db().await;
+    let _: Vec<(i64,)> = deleting.rows("BEGIN").await;
+    let locked = format!("SELECT CAST(1 AS BIGINT) FROM webhook_endpoints WHERE id = '{uuid}' FOR UPDATE");
+    let _: Vec<(i64,)> = deleting.rows(&locked).await;
+    let asked = app.request(Method::POST, &endpoint_path(&ep, "/replay")).json(&json!({"event_ids": [event]})).send();
+    let delete = async {
+        // Once the replay waits for the row, the deletion commits.
+        let mut watch = app.db().await;
+        let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+                       AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO webhook_retries%'";
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while watch.number(waiting).await == 0 {
+            assert!(std::time::Instant::now() < deadline, "the replay never waited for the endpoint's row");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let gone = format!("DELETE FROM webhook_endpoints WHERE id = '{uuid}' RETURNING CAST(1 AS BIGINT)");
+        let _: Vec<(i64,)> = deleting.rows(&gone).await;
+        let _: Vec<(i64,)> = deleting.rows("COMMIT").await;
+    };
+    let (answer, ()) = tokio::join!(asked, delete);
+    let answer = answer.unwrap();
+    let status = answer.status().as_u16();
+    assert_eq!(status, 404, "{}", answer.text().await.unwrap_or_default());
+    let mut db = app.db().await;
+    assert_eq!(db.number("SELECT count(*) FROM webhook_retries").await, 0);
 }
