@@ -112,9 +112,9 @@ pub async fn replay(
     of: ReplayOf,
     now: DateTime<Utc>,
 ) -> Result<(u64, Option<EventId>), Error> {
-    get(store, org, id).await?;
-    let replayed = store.replay_events(id, &of, now, MAX_REPLAY).await?;
+    let replayed = store.replay_events(org, id, &of, now, MAX_REPLAY).await?;
     if replayed.0 == 0 {
+        // Nothing queued: none chosen, or no such endpoint (another organization's, or deleted).
         get(store, org, id).await?;
     }
     Ok(replayed)

@@ -198,6 +198,7 @@ macro_rules! endpoint_statements {
 
                 pub async fn replay_events(
                     &self,
+                    org: OrgId,
                     endpoint: EndpointId,
                     of: &ReplayOf,
                     now: DateTime<Utc>,
@@ -213,10 +214,12 @@ macro_rules! endpoint_statements {
                             until.map_or(i64::MAX, |e| e.0),
                         ),
                     };
-                    // One statement with the endpoint's row, held against its deletion (whose
-                    // cascade then takes these retries along), and its types as they stand.
+                    // One statement with the endpoint's row (if it is the organization's), held against
+                    // its deletion (whose cascade then takes these retries along), and its types as
+                    // they stand.
                     let sql = format!(
-                        "WITH w AS (SELECT id, organization_id, events FROM webhook_endpoints WHERE id = $1{KEY_SHARE})
+                        "WITH w AS (SELECT id, organization_id, events FROM webhook_endpoints
+                                    WHERE id = $1 AND organization_id = $7{KEY_SHARE})
                          INSERT INTO webhook_retries (endpoint_id, seq, step, due_at)
                          SELECT w.id, e.seq, 0, $2 FROM w JOIN events e ON e.organization_id = w.organization_id
                          WHERE {chosen} AND EXISTS (SELECT 1 FROM {TYPES_OF_ENDPOINT} WHERE t.value IN ('*', e.type))
@@ -232,6 +235,7 @@ macro_rules! endpoint_statements {
                         .bind(after)
                         .bind(until)
                         .bind(limit)
+                        .bind(db_id(org.uuid()))
                         .fetch_all(self.writes())
                         .await?;
                     Ok((queued.len() as u64, queued.iter().max().map(|seq| EventId(*seq))))

@@ -240,7 +240,7 @@ macro_rules! store_methods {
         /// Makes the first `limit` events `of` selects, of the endpoint's organization and of
         /// `types`, due at the endpoint at `now` again, in one statement; returns how many, and the
         /// last of them.
-        fn replay_events(endpoint: EndpointId, of: &ReplayOf, now: DateTime<Utc>, limit: i64) -> (u64, Option<EventId>);
+        fn replay_events(org: OrgId, endpoint: EndpointId, of: &ReplayOf, now: DateTime<Utc>, limit: i64) -> (u64, Option<EventId>);
         /// Leases (real clock) up to `limit` enabled, healthy endpoints with events after their
         /// cursor and no lease in force.
         fn claim_streams(lease: &Lease, limit: i64) -> Vec<Stream>;

@@ -46,16 +46,13 @@ impl Store {
     }
 }
 
-/// Writes an endpoint's tries, each with its number, in one statement: their fields as arrays (a
+/// Writes an endpoint's tries (at least one), each with its number, in one statement: their fields as arrays (a
 /// stream's chunk holds hundreds; a parameter per field of each would be parsed and bound apiece).
 async fn insert_attempts(
     conn: &mut sqlx::PgConnection,
     endpoint: EndpointId,
     numbered: &[(&Attempt, i64)],
 ) -> Result<(), Error> {
-    if numbered.is_empty() {
-        return Ok(());
-    }
     let column = |f: fn(&(&Attempt, i64)) -> i64| numbered.iter().map(f).collect::<Vec<i64>>();
     let at: Vec<chrono::DateTime<chrono::Utc>> = numbered.iter().map(|(a, _)| a.attempted_at).collect();
     let status: Vec<Option<i64>> = numbered.iter().map(|(a, _)| a.status_code).collect();

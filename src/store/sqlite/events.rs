@@ -29,7 +29,7 @@ impl Store {
 /// A try as a row of the JSON array: event, number, time, status, duration, error.
 type AttemptRow<'a> = (i64, i64, i64, Option<i64>, i64, Option<&'a str>);
 
-/// Writes an endpoint's tries, each with its number, in one statement: their fields as one JSON
+/// Writes an endpoint's tries (at least one), each with its number, in one statement: their fields as one JSON
 /// array of rows (a stream's chunk holds hundreds; SQLite binds a statement's parameters by name,
 /// looking each name up in a list, so a parameter per field of each costs the square of their number).
 async fn insert_attempts(
@@ -37,9 +37,6 @@ async fn insert_attempts(
     endpoint: EndpointId,
     numbered: &[(&Attempt, i64)],
 ) -> Result<(), Error> {
-    if numbered.is_empty() {
-        return Ok(());
-    }
     let rows: Vec<AttemptRow> = numbered
         .iter()
         .map(|(a, n)| (a.event.0, *n, super::micros(a.attempted_at), a.status_code, a.duration_ms, a.error.as_deref()))

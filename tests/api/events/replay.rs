@@ -108,6 +108,9 @@ async fn replay_sends_only_the_endpoints_own_events_and_refuses_bad_bodies() {
     assert_eq!((r.status, &r.body), (202, &nothing), "not another organization's events: {}", r.text);
 
     let everything = endpoint_id(&endpoint(&app, &receiver.url(), json!(["*"])).await);
+    let path = endpoint_path(&everything, "/replay");
+    let r = app.call_as(&other, Method::POST, &path, Some(json!({"event_ids": [event]}))).await;
+    assert_eq!(r.status, 404, "another organization cannot replay this endpoint's events: {}", r.text);
     let too_many: Vec<String> = (1..=1001).map(|n| format!("evt_{n:016x}")).collect();
     for (body, loc) in [
         (json!({"event_ids": ["nope"]}), "body.event_ids"),
