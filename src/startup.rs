@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::http::server::{self, ClientLimits};
 use crate::http::{AppState, Shared, app};
 use crate::metrics::Metrics;
-use crate::outbound::TrustedRoots;
+use crate::outbound::OutboundTls;
 use crate::outbound::guard::WebhookRules;
 use crate::service::idempotency;
 use crate::service::tokens::{self, Bootstrap, TokenCache};
@@ -54,10 +54,7 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
     let listener = tokio::net::TcpListener::bind(config.bind).await.map_err(Error::internal)?;
     let addr = listener.local_addr().map_err(Error::internal)?;
     let webhook_secret = config.webhook_secret.as_deref().and_then(Secret::parse);
-    let roots = match &config.extra_ca_certs {
-        Some(path) => TrustedRoots::from_pem_file(path).map_err(Error::internal)?,
-        None => TrustedRoots::default(),
-    };
+    let tls = OutboundTls::new(config.extra_ca_certs.as_deref()).map_err(Error::internal)?;
     // What placers learn after a placement returned (a LiveKit dial's answer), to the dispatcher.
     let (late_reports, late) = tokio::sync::mpsc::unbounded_channel();
     let placer: Arc<dyn Placer> = match config.telephony {
@@ -66,11 +63,11 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
             let url = config.telephony_url.clone().unwrap_or_default();
             let secret =
                 webhook_secret.clone().ok_or_else(|| Error::internal("http telephony needs a webhook secret"))?;
-            Arc::new(HttpPlacer::new(url, secret, &roots).map_err(Error::internal)?)
+            Arc::new(HttpPlacer::new(url, secret, &tls).map_err(Error::internal)?)
         }
-        Telephony::Twilio => Arc::new(twilio_placer(&config, &roots)?),
-        Telephony::Jambonz => Arc::new(jambonz_placer(&config, &roots)?),
-        Telephony::Livekit => Arc::new(livekit_placer(&config, late_reports, &roots)?),
+        Telephony::Twilio => Arc::new(twilio_placer(&config, &tls)?),
+        Telephony::Jambonz => Arc::new(jambonz_placer(&config, &tls)?),
+        Telephony::Livekit => Arc::new(livekit_placer(&config, late_reports, &tls)?),
     };
     let twilio = match (config.telephony, &config.providers.twilio_auth_token, &config.public_url) {
         (Telephony::Twilio, Some(token), Some(public)) => Some(TwilioCallbacks::new(token, public)),
@@ -105,8 +102,7 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
     let deliveries = Arc::new(Deliveries::new(
         store.clone(),
         clock.clone(),
-        crate::outbound::hooks::HookClient::new(&roots, crate::webhooks::TIMEOUT, webhook_rules)
-            .map_err(Error::internal)?,
+        crate::outbound::hooks::HookClient::new(&tls, crate::webhooks::TIMEOUT, webhook_rules),
         webhook_rules,
         Arc::new(crate::http::event_body),
         events.clone(),
@@ -276,7 +272,7 @@ pub async fn termination_signal() {
 }
 
 /// The Twilio placer the flags describe (checked by `ServeConfig::validate`).
-fn twilio_placer(config: &ServeConfig, roots: &TrustedRoots) -> Result<TwilioPlacer, Error> {
+fn twilio_placer(config: &ServeConfig, tls: &OutboundTls) -> Result<TwilioPlacer, Error> {
     let p = &config.providers;
     let missing = || Error::internal("twilio settings were checked at start");
     let account = p.twilio_account_sid.as_deref().ok_or_else(missing)?;
@@ -290,11 +286,11 @@ fn twilio_placer(config: &ServeConfig, roots: &TrustedRoots) -> Result<TwilioPla
         (None, None) => return Err(missing()),
     };
     let public = config.public_url.as_deref().ok_or_else(missing)?;
-    TwilioPlacer::new(&p.twilio_api_url, account, credentials, public, agent, roots).map_err(Error::internal)
+    TwilioPlacer::new(&p.twilio_api_url, account, credentials, public, agent, tls).map_err(Error::internal)
 }
 
 /// The jambonz placer the flags describe (checked by `ServeConfig::validate`).
-fn jambonz_placer(config: &ServeConfig, roots: &TrustedRoots) -> Result<JambonzPlacer, Error> {
+fn jambonz_placer(config: &ServeConfig, tls: &OutboundTls) -> Result<JambonzPlacer, Error> {
     let p = &config.providers;
     let missing = || Error::internal("jambonz settings were checked at start");
     let app = match (&p.jambonz_application_sid, &p.jambonz_call_hook_url) {
@@ -309,7 +305,7 @@ fn jambonz_placer(config: &ServeConfig, roots: &TrustedRoots) -> Result<JambonzP
         config.public_url.as_deref().ok_or_else(missing)?,
         p.jambonz_webhook_auth.as_deref(),
         app,
-        roots,
+        tls,
     )
     .map_err(Error::internal)
 }
@@ -319,7 +315,7 @@ fn jambonz_placer(config: &ServeConfig, roots: &TrustedRoots) -> Result<JambonzP
 fn livekit_placer(
     config: &ServeConfig,
     learned: tokio::sync::mpsc::UnboundedSender<Learned>,
-    roots: &TrustedRoots,
+    tls: &OutboundTls,
 ) -> Result<LiveKitPlacer, Error> {
     let p = &config.providers;
     let missing = || Error::internal("livekit settings were checked at start");
@@ -329,7 +325,7 @@ fn livekit_placer(
         p.livekit_api_secret.as_deref().ok_or_else(missing)?,
         p.livekit_sip_trunk_id.as_deref().ok_or_else(missing)?,
         learned,
-        roots,
+        tls,
     )
     .map_err(Error::internal)
 }

@@ -4,7 +4,7 @@
 //! deadline, reads at most a given part of an answer, never goes through a proxy, and looks names
 //! up through `guard`, so that a name cannot be pointed inside after its endpoint was checked.
 
-use super::TrustedRoots;
+use super::OutboundTls;
 use super::guard::WebhookRules;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -32,15 +32,15 @@ pub struct HookClient {
 }
 
 impl HookClient {
-    /// A client whose requests end after `timeout`, trusting the system's authorities and `roots`,
-    /// and connecting only to addresses `rules` allow.
-    pub fn new(roots: &TrustedRoots, timeout: Duration, rules: WebhookRules) -> Result<Self, String> {
+    /// A client whose requests end after `timeout`, over the server's outbound TLS configuration,
+    /// connecting only to addresses `rules` allow.
+    pub fn new(tls: &OutboundTls, timeout: Duration, rules: WebhookRules) -> Self {
         let mut http = HttpConnector::new_with_resolver(Lookup(rules));
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(timeout));
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(roots.tls_config()?)
+            .with_tls_config(tls.config())
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
@@ -48,7 +48,7 @@ impl HookClient {
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(IDLE)
             .build(connector);
-        Ok(Self { inner, timeout })
+        Self { inner, timeout }
     }
 
     /// Parses a URL already judged by `WebhookRules::check_shape`.
@@ -122,7 +122,7 @@ mod tests {
     use super::*;
 
     fn client(rules: WebhookRules) -> HookClient {
-        HookClient::new(&TrustedRoots::default(), Duration::from_secs(5), rules).unwrap()
+        HookClient::new(&OutboundTls::new(None).unwrap(), Duration::from_secs(5), rules)
     }
 
     /// A closed port and a refused name each say why no answer came.

@@ -1,5 +1,5 @@
-//! Calls out of the server: the HTTP client every outbound request uses, with TLS (rustls) trusting
-//! the system's certificate authorities plus those of `--extra-ca-certs`.
+//! Calls out of the server: the one TLS configuration every outbound request uses (rustls, trusting
+//! the system's certificate authorities plus those of `--extra-ca-certs`), and its HTTP clients.
 
 pub mod guard;
 pub mod hooks;
@@ -10,42 +10,25 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The certificate authorities outbound TLS trusts beyond the system's, as DER.
-#[derive(Clone, Default)]
-pub struct TrustedRoots(Vec<CertificateDer<'static>>);
+/// The one TLS configuration of every request the server makes (telephony and customer webhooks
+/// alike): rustls on ring, trusting the system's certificate authorities plus those of
+/// `--extra-ca-certs`. Built once at start-up; each client takes a copy.
+#[derive(Clone)]
+pub struct OutboundTls(Arc<rustls::ClientConfig>);
 
-impl TrustedRoots {
-    /// Reads a PEM file of one or more certificates; the message names the flag, for the operator.
-    pub fn from_pem_file(path: &Path) -> Result<Self, String> {
-        let shown = path.display();
-        let pem = std::fs::read(path).map_err(|e| format!("--extra-ca-certs {shown}: {e}"))?;
-        let certs = CertificateDer::pem_slice_iter(&pem)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("--extra-ca-certs {shown}: not a PEM file of certificates ({e})"))?;
-        if certs.is_empty() {
-            return Err(format!("--extra-ca-certs {shown}: holds no certificate"));
-        }
-        Ok(Self(certs))
-    }
-
-    /// The client for requests that time out after `timeout` and never follow redirects (a
-    /// redirect is an answer, not a place to go).
-    pub fn client(&self, timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-        let mut builder =
-            reqwest::Client::builder().use_rustls_tls().timeout(timeout).redirect(reqwest::redirect::Policy::none());
-        for cert in &self.0 {
-            builder = builder.add_root_certificate(reqwest::Certificate::from_der(cert)?);
-        }
-        builder.build()
-    }
-
-    /// The TLS settings of `hooks::HookClient`: the system's authorities and these.
-    fn tls_config(&self) -> Result<rustls::ClientConfig, String> {
+impl OutboundTls {
+    /// Trusting the system's authorities and those of `extra_ca_certs` (a PEM file of one or more
+    /// certificates); the message names the flag, for the operator.
+    pub fn new(extra_ca_certs: Option<&Path>) -> Result<Self, String> {
+        let extra = match extra_ca_certs {
+            Some(path) => read_pem_certificates(path)?,
+            None => Vec::new(),
+        };
         let mut roots = rustls::RootCertStore::empty();
-        // As reqwest does: a system certificate that does not parse is left out, not fatal.
+        // A system certificate that does not parse is left out, not fatal.
         roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        for cert in &self.0 {
-            roots.add(cert.clone()).map_err(|e| format!("--extra-ca-certs: a certificate is not usable ({e})"))?;
+        for cert in extra {
+            roots.add(cert).map_err(|e| format!("--extra-ca-certs: a certificate is not usable ({e})"))?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -53,8 +36,36 @@ impl TrustedRoots {
             .map_err(|e| e.to_string())?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        Ok(config)
+        Ok(Self(Arc::new(config)))
     }
+
+    /// The client for requests that time out after `timeout` and never follow redirects (a
+    /// redirect is an answer, not a place to go), over this TLS configuration.
+    pub fn client(&self, timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+        reqwest::Client::builder()
+            .use_preconfigured_tls(self.config())
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+    }
+
+    /// A copy of the configuration, for a client to adapt (its ALPN protocols, say).
+    fn config(&self) -> rustls::ClientConfig {
+        (*self.0).clone()
+    }
+}
+
+/// The certificates of a PEM file given to `--extra-ca-certs`, at least one.
+fn read_pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let shown = path.display();
+    let pem = std::fs::read(path).map_err(|e| format!("--extra-ca-certs {shown}: {e}"))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("--extra-ca-certs {shown}: not a PEM file of certificates ({e})"))?;
+    if certs.is_empty() {
+        return Err(format!("--extra-ca-certs {shown}: holds no certificate"));
+    }
+    Ok(certs)
 }
 
 /// The HTTP(S) twin of a WebSocket URL (`wss://` → `https://`, `ws://` → `http://`), as LiveKit's
@@ -99,9 +110,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let empty = dir.join("empty.pem");
         std::fs::write(&empty, "not a certificate\n").unwrap();
-        let e = TrustedRoots::from_pem_file(&empty).err().unwrap();
+        let e = OutboundTls::new(Some(&empty)).err().unwrap();
         assert!(e.starts_with("--extra-ca-certs"), "{e}");
-        let e = TrustedRoots::from_pem_file(&dir.join("missing.pem")).err().unwrap();
+        let e = OutboundTls::new(Some(&dir.join("missing.pem"))).err().unwrap();
         assert!(e.starts_with("--extra-ca-certs"), "{e}");
     }
 }

@@ -4,7 +4,7 @@
 use super::answer;
 use super::placer::{CallRequest, PlaceFuture, Placement, Placer};
 use crate::clock::Clock;
-use crate::outbound::TrustedRoots;
+use crate::outbound::OutboundTls;
 use crate::signing::Secret;
 use std::time::Duration;
 
@@ -20,8 +20,8 @@ pub struct HttpPlacer {
 
 impl HttpPlacer {
     /// A redirect is not a placement: it is answered as a refusal rather than followed.
-    pub fn new(url: String, secret: Secret, roots: &TrustedRoots) -> Result<Self, reqwest::Error> {
-        Ok(Self { client: roots.client(ACCEPT_TIMEOUT)?, url, secret })
+    pub fn new(url: String, secret: Secret, tls: &OutboundTls) -> Result<Self, reqwest::Error> {
+        Ok(Self { client: tls.client(ACCEPT_TIMEOUT)?, url, secret })
     }
 }
 

@@ -5,7 +5,7 @@
 use super::answer;
 use super::placer::{CallRequest, PlaceFuture, Placement, Placer};
 use crate::domain::provider::Provider;
-use crate::outbound::TrustedRoots;
+use crate::outbound::OutboundTls;
 use serde_json::{Value, json};
 use std::future::Future;
 use std::pin::Pin;
@@ -46,7 +46,7 @@ impl JambonzPlacer {
         public_url: &str,
         basic_auth: Option<&str>,
         app: AgentApp,
-        roots: &TrustedRoots,
+        tls: &OutboundTls,
     ) -> Result<Self, reqwest::Error> {
         let mut status_hook =
             json!({ "url": format!("{}{CALLBACK_PATH}", public_url.trim_end_matches('/')), "method": "POST" });
@@ -55,7 +55,7 @@ impl JambonzPlacer {
             status_hook["password"] = json!(password);
         }
         Ok(Self {
-            client: roots.client(ACCEPT_TIMEOUT)?,
+            client: tls.client(ACCEPT_TIMEOUT)?,
             calls_url: format!("{}/v1/Accounts/{account_sid}/Calls", api_url.trim_end_matches('/')),
             api_key: api_key.to_owned(),
             status_hook,

@@ -10,7 +10,7 @@ use crate::clock::Clock;
 use crate::domain::contact::CallStatus;
 use crate::domain::ids::ExecutionId;
 use crate::domain::provider::Provider;
-use crate::outbound::{TrustedRoots, https_twin};
+use crate::outbound::{OutboundTls, https_twin};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,10 +86,10 @@ impl LiveKitPlacer {
         secret: &str,
         trunk_id: &str,
         learned: mpsc::UnboundedSender<Learned>,
-        roots: &TrustedRoots,
+        tls: &OutboundTls,
     ) -> Result<Self, reqwest::Error> {
         let base = https_twin(url.trim_end_matches('/'));
-        let api = Api { client: roots.client(ACCEPT_TIMEOUT)?, base, api_key: api_key.into(), secret: secret.into() };
+        let api = Api { client: tls.client(ACCEPT_TIMEOUT)?, base, api_key: api_key.into(), secret: secret.into() };
         Ok(Self { api: Arc::new(api), trunk_id: trunk_id.to_owned(), learned })
     }
 

@@ -5,7 +5,7 @@
 use super::answer;
 use super::placer::{CallRequest, PlaceFuture, Placement, Placer};
 use crate::domain::provider::Provider;
-use crate::outbound::TrustedRoots;
+use crate::outbound::OutboundTls;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -50,10 +50,10 @@ impl TwilioPlacer {
         credentials: (String, String),
         public_url: &str,
         agent: AgentLink,
-        roots: &TrustedRoots,
+        tls: &OutboundTls,
     ) -> Result<Self, reqwest::Error> {
         Ok(Self {
-            client: roots.client(ACCEPT_TIMEOUT)?,
+            client: tls.client(ACCEPT_TIMEOUT)?,
             calls_url: format!("{}/2010-04-01/Accounts/{account_sid}/Calls", api_url.trim_end_matches('/')),
             user: credentials.0,
             password: credentials.1,
