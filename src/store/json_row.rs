@@ -146,4 +146,20 @@ mod tests {
         assert_eq!(row.int_opt("added_later").unwrap(), None);
         assert!(row.text("added_later").is_err(), "a column it must have is still corrupt when missing");
     }
+
+    /// A campaign and a batch as PostgreSQL copied them when events began (migration
+    /// 20261207000001): every copy ever written has at least these columns. A column added to
+    /// `campaigns` or `batches` since must be one their decoders read as optional (older copies lack
+    /// it and read it as null), or its migration must add it to the stored copies too; otherwise
+    /// every older `campaign.updated` or `batch.updated` event, and the feed with it, fails here.
+    const CAMPAIGN_COPY_AS_EVENTS_BEGAN: &str = r#"{"id":"01a24793-1c43-7784-8af4-f1d222c31551","organization_id":"01a24793-18e7-76dd-af2c-a0748f8c77e6","name":"bench 43","agent_id":"agent","status":"completed","phone_numbers":["+919876543210","+919876543211"],"phone_number_strategy":"round_robin","working_hours_enforced":false,"timezone":"UTC","working_hours":{"monday":{"start":"09:00","end":"18:00","enabled":true},"tuesday":{"start":"09:00","end":"18:00","enabled":true},"wednesday":{"start":"09:00","end":"18:00","enabled":true},"thursday":{"start":"09:00","end":"18:00","enabled":true},"friday":{"start":"09:00","end":"18:00","enabled":true},"saturday":{"start":"10:00","end":"14:00","enabled":false},"sunday":{"start":"10:00","end":"14:00","enabled":false}},"max_retries":0,"retry_strategy":"fixed","cooldown_minutes":30,"default_call_variables":{},"metadata":{},"concurrency_limit":10000,"completed_calls":1000,"failed_calls":0,"busy_calls":0,"no_answer_calls":0,"follow_up_calls":0,"in_flight":0,"round_robin_cursor":1000,"created_at":"2026-12-05T18:59:13.091623+00:00","updated_at":"2026-12-05T18:59:17.178415+00:00","call_attempts":1000,"answered_calls":1000,"answered_seconds":0,"due_at":"9999-12-31T00:00:00+00:00","opens_at":"1970-01-01T00:00:00+00:00","working_hours_basis":"campaign","calendar_ids":"[]","frequency_caps":"[]"}"#;
+    const BATCH_COPY_AS_EVENTS_BEGAN: &str = r#"{"id":"01a24793-1c46-7729-861d-733bef483d39","campaign_id":"01a24793-1c43-7784-8af4-f1d222c31551","organization_id":"01a24793-18e7-76dd-af2c-a0748f8c77e6","status":"completed","total_contacts":1000,"concurrency_limit":null,"max_retries_override":null,"scheduled_start":"2026-12-05T18:59:13.09368+00:00","expires_at":null,"call_context":{},"metadata":{},"n_pending":0,"n_dispatched":0,"n_in_progress":0,"n_retrying":0,"n_followup_scheduled":0,"n_completed":1000,"n_failed":0,"n_busy":0,"n_no_answer":0,"n_skipped":0,"n_max_retries_reached":0,"in_flight":0,"created_at":"2026-12-05T18:59:13.09368+00:00","updated_at":"2026-12-05T18:59:17.178415+00:00","completed_at":"2026-12-05T18:59:17.178415+00:00","zone_keys":"[\"na|US-CA|America/Los_Angeles\"]"}"#;
+
+    #[test]
+    fn copies_written_when_events_began_still_decode() {
+        let campaign = super::super::rows::campaign(&JsonRow::parse(CAMPAIGN_COPY_AS_EVENTS_BEGAN).unwrap()).unwrap();
+        assert_eq!(campaign.settings.name, "bench 43");
+        let batch = super::super::rows::batch(&JsonRow::parse(BATCH_COPY_AS_EVENTS_BEGAN).unwrap()).unwrap();
+        assert_eq!(batch.total_contacts, 1000);
+    }
 }
