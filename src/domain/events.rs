@@ -57,7 +57,6 @@ pub struct StoredEvent {
     pub subject: Uuid,
     /// The campaign it belongs to, if any.
     pub campaign_id: Option<super::ids::CampaignId>,
-    pub status: Option<String>,
     pub data: Snapshot,
     pub created_at: DateTime<Utc>,
 }

@@ -20,7 +20,7 @@ macro_rules! event_statements {
             use chrono::{DateTime, Utc};
 
             const EVENT_COLUMNS: &str =
-                "seq, organization_id, type, subject_id, campaign_id, status, data, created_at";
+                "seq, organization_id, type, subject_id, campaign_id, data, created_at";
 
             pub(in super::super) fn event(r: &impl Cells) -> Result<StoredEvent, Error> {
                 let kind = EventType::parse(r.text("type")?).ok_or_else(|| corrupt("event type"))?;
@@ -42,7 +42,6 @@ macro_rules! event_statements {
                     kind,
                     subject: r.id("subject_id")?,
                     campaign_id: r.id_opt("campaign_id")?.map(crate::domain::ids::CampaignId::from_uuid),
-                    status: r.text_opt("status")?.map(str::to_owned),
                     data,
                     created_at: r.at("created_at")?,
                 })
