@@ -1,45 +1,19 @@
 //! The events benchmark (API.md §13): the burn-down of 100,000 contacts over 100 campaigns
 //! (zero-length simulated calls, real clock) with no webhook endpoint, with one endpoint subscribed
-//! to every event that answers at once, and with that endpoint down (its port closed), in the same
-//! run. With the endpoint up it reports how long after its commit each event reached the receiver
+//! to every event that answers at once (over plain HTTP, then over HTTPS), and with that endpoint
+//! down (its port closed), in the same run. With the endpoint up it reports how long after its commit each event reached the receiver
 //! (p50 / p99 / max; the commit as a watcher polling the newest event number every 10 ms saw it),
 //! and how long after its `created_at` (a call's end, which may precede the commit that records
-//! it); with it down, the server's memory before and after. A fourth run
+//! it); with it down, the server's memory before and after. A last run
 //! paces the calls (`--calls-per-second 2000`) to see the delay at a rate the delivery keeps up with.
 
+mod receivers;
+
 use super::{contact, fresh_db, load, post, spawn, wait_burn_down};
+use receivers::{Seen, epoch_ms};
 use serde_json::json;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-
-/// What a receiver saw, per delivery: the event's number, when it arrived and its lateness after
-/// the event's `created_at` (milliseconds since the epoch, and milliseconds).
-#[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<(i64, f64, f64)>>>);
-
-fn epoch_ms(t: SystemTime) -> f64 {
-    t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs_f64() * 1000.0
-}
-
-/// Notes one delivery. Only the two fields needed are looked for, by their place in the body: the
-/// receiver shares the machine with the server, and any work it does is taken from the burn-down.
-fn receive(seen: &Seen, body: &[u8]) {
-    let arrived = SystemTime::now();
-    let field = |name: &str| {
-        let at = body.windows(name.len()).position(|w| w == name.as_bytes())? + name.len();
-        let len = body[at..].iter().position(|b| *b == b'"')?;
-        std::str::from_utf8(&body[at..at + len]).ok()
-    };
-    if let Some(id) = field("\"event_id\":\"evt_")
-        && let Some(created) = field("\"created_at\":\"")
-        && let Ok(created) = chrono::DateTime::parse_from_rfc3339(created)
-        && let Ok(seq) = i64::from_str_radix(id, 16)
-    {
-        let created = SystemTime::UNIX_EPOCH + Duration::from_micros(created.timestamp_micros().max(0) as u64);
-        let late = arrived.duration_since(created).unwrap_or_default().as_secs_f64() * 1000.0;
-        seen.0.lock().unwrap().push((seq, epoch_ms(arrived), late));
-    }
-}
 
 /// When each event became visible, as a watcher polling the newest event number every 10 ms on a
 /// connection of its own sees it: (time, newest number) pairs, in time order.
@@ -69,67 +43,6 @@ impl Commits {
     fn widest_gap(&self) -> f64 {
         self.0.windows(2).map(|w| w[1].0 - w[0].0).fold(0.0, f64::max)
     }
-}
-
-/// A receiver on 127.0.0.1 that answers every request `204` at once; its URL. It is HTTP/1.1 at its
-/// barest (each request read by its `content-length`, the same few bytes answered, the connection
-/// kept): it shares the two cores with the server and the database, and what it spends is taken
-/// from the burn-down, where a customer's receiver would run on a machine of its own.
-async fn receiver(seen: Seen) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(answer(stream, seen.clone()));
-        }
-    });
-    url
-}
-
-/// Answers a connection's requests in turn until it closes; a request without a `content-length`
-/// (the server always sends one) ends the connection, and its try fails.
-async fn answer(mut stream: tokio::net::TcpStream, seen: Seen) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
-    let mut read = 0usize;
-    loop {
-        let end_of_head = loop {
-            if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break at + 4;
-            }
-            buf.resize(read.max(buf.len()) + 8192, 0);
-            match stream.read(&mut buf[read..]).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => read += n,
-            }
-            buf.truncate(read);
-        };
-        let Some(length) = content_length(&buf[..end_of_head]) else { return };
-        while read < end_of_head + length {
-            buf.resize(end_of_head + length, 0);
-            match stream.read(&mut buf[read..]).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => read += n,
-            }
-        }
-        buf.truncate(read);
-        receive(&seen, &buf[end_of_head..end_of_head + length]);
-        buf.drain(..end_of_head + length);
-        read = buf.len();
-        if stream.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await.is_err() {
-            return;
-        }
-    }
-}
-
-/// The `content-length` of a request's head.
-fn content_length(head: &[u8]) -> Option<usize> {
-    let head = std::str::from_utf8(head).ok()?;
-    head.split("\r\n").find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse().ok())?
-    })
 }
 
 /// The CPU time a process has used (user and system), in seconds.
@@ -175,6 +88,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 enum Endpoint {
     None,
     Up,
+    /// Up, over HTTPS.
+    UpTls,
     Down,
 }
 
@@ -202,11 +117,15 @@ async fn run(endpoint: Endpoint, port: u16, pace: Option<&str>) -> Run {
     load(&db, &limits, |i, _| (0..1000).map(|j| contact(format!("+1415{:03}{:04}", 200 + i, 1000 + j))).collect())
         .await;
     let seen = Seen::default();
-    let url = match endpoint {
-        Endpoint::None => None,
-        Endpoint::Up => Some(receiver(seen.clone()).await),
+    let (url, ca_file) = match endpoint {
+        Endpoint::None => (None, None),
+        Endpoint::Up => (Some(receivers::plain(seen.clone())), None),
+        Endpoint::UpTls => {
+            let (url, ca_file) = receivers::tls(seen.clone());
+            (Some(url), Some(ca_file.display().to_string()))
+        }
         // A port nothing listens on: every try is refused.
-        Endpoint::Down => Some(format!("http://127.0.0.1:{}/hook", super::free_port())),
+        Endpoint::Down => (Some(format!("http://127.0.0.1:{}/hook", super::free_port())), None),
     };
     // Dispatch off while the endpoint is made, so that it hears of every call.
     let flags = ["--allow-http-webhooks", "--allow-private-webhooks", "--dispatch", "false"];
@@ -222,6 +141,9 @@ async fn run(endpoint: Endpoint, port: u16, pace: Option<&str>) -> Run {
     if let Some(pace) = pace {
         args.extend(["--calls-per-second", pace]);
     }
+    if let Some(ca_file) = &ca_file {
+        args.extend(["--extra-ca-certs", ca_file]);
+    }
     let server = spawn(&db, port, &args).await;
     let pid = server.child.id();
     let (rss_start, cpu_start, machine_start) = (rss_mib(pid), cpu_seconds(pid), machine_seconds());
@@ -234,7 +156,7 @@ async fn run(endpoint: Endpoint, port: u16, pace: Option<&str>) -> Run {
     let (machine, own) = (machine_seconds(), cpu_seconds(std::process::id()) - own_start);
     let machine = (machine.0 - machine_start.0, machine.1 - machine_start.1);
     let mut delivered_by = None;
-    if endpoint == Endpoint::Up {
+    if matches!(endpoint, Endpoint::Up | Endpoint::UpTls) {
         // Every event reaches the receiver: 100,000 calls and contacts, and the status changes.
         let events: i64 = conn.number(&format!("SELECT count(*) FROM events WHERE seq > {before}")).await;
         let drain = Instant::now() + Duration::from_secs(600);
@@ -272,12 +194,14 @@ async fn run(endpoint: Endpoint, port: u16, pace: Option<&str>) -> Run {
 pub async fn events() -> String {
     let without = run(Endpoint::None, 18951, None).await;
     let up = run(Endpoint::Up, 18952, None).await;
+    let tls = run(Endpoint::UpTls, 18955, None).await;
     let down = run(Endpoint::Down, 18953, None).await;
     let paced = run(Endpoint::Up, 18954, Some("2000")).await;
     let mut rows = Vec::new();
     for (name, r) in [
         ("no endpoint", &without),
         ("one endpoint, every event, answering at once", &up),
+        ("the same over HTTPS (the receiver's TLS on the same two cores)", &tls),
         ("that endpoint down (port closed)", &down),
         ("one endpoint up, calls paced at 2,000/s (4,000 events/s)", &paced),
     ] {
