@@ -42,14 +42,18 @@ impl OutboundTls {
     /// The client for requests that time out after `timeout` and never follow redirects (a
     /// redirect is an answer, not a place to go), over this TLS configuration.
     pub fn client(&self, timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+        // HTTP/1.1 offered by ALPN, as reqwest does with a configuration of its own.
+        let mut config = self.config();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
         reqwest::Client::builder()
-            .use_preconfigured_tls(self.config())
+            .use_preconfigured_tls(config)
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
     }
 
-    /// A copy of the configuration, for a client to adapt (its ALPN protocols, say).
+    /// A copy of the configuration, for a client to adapt: it offers no ALPN protocol, each client
+    /// sets its own (hyper-rustls requires none set beforehand).
     fn config(&self) -> rustls::ClientConfig {
         (*self.0).clone()
     }
