@@ -191,8 +191,8 @@ impl ServeConfig {
             crate::outbound::check_url("--public-url", url)?;
         }
         self.providers.validate(self.telephony, self.public_url.as_deref())?;
-        if self.extra_ca_certs.is_some() {
-            crate::outbound::OutboundTls::new(self.extra_ca_certs.as_deref())?;
+        if let Some(path) = &self.extra_ca_certs {
+            crate::outbound::extra_roots(path)?;
         }
         if self.telephony == Telephony::Http && self.webhook_secret.is_none() {
             return Err(

@@ -20,16 +20,12 @@ impl OutboundTls {
     /// Trusting the system's authorities and those of `extra_ca_certs` (a PEM file of one or more
     /// certificates); the message names the flag, for the operator.
     pub fn new(extra_ca_certs: Option<&Path>) -> Result<Self, String> {
-        let extra = match extra_ca_certs {
-            Some(path) => read_pem_certificates(path)?,
-            None => Vec::new(),
+        let mut roots = match extra_ca_certs {
+            Some(path) => extra_roots(path)?,
+            None => rustls::RootCertStore::empty(),
         };
-        let mut roots = rustls::RootCertStore::empty();
         // A system certificate that does not parse is left out, not fatal.
         roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        for cert in extra {
-            roots.add(cert).map_err(|e| format!("--extra-ca-certs: a certificate is not usable ({e})"))?;
-        }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -59,8 +55,9 @@ impl OutboundTls {
     }
 }
 
-/// The certificates of a PEM file given to `--extra-ca-certs`, at least one.
-fn read_pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+/// The authorities of a PEM file given to `--extra-ca-certs`: at least one, each usable. Checking
+/// the flag needs only this, not the system's authorities that `OutboundTls::new` adds.
+pub fn extra_roots(path: &Path) -> Result<rustls::RootCertStore, String> {
     let shown = path.display();
     let pem = std::fs::read(path).map_err(|e| format!("--extra-ca-certs {shown}: {e}"))?;
     let certs = CertificateDer::pem_slice_iter(&pem)
@@ -69,7 +66,11 @@ fn read_pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, St
     if certs.is_empty() {
         return Err(format!("--extra-ca-certs {shown}: holds no certificate"));
     }
-    Ok(certs)
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certs {
+        roots.add(cert).map_err(|e| format!("--extra-ca-certs {shown}: a certificate is not usable ({e})"))?;
+    }
+    Ok(roots)
 }
 
 /// The HTTP(S) twin of a WebSocket URL (`wss://` → `https://`, `ws://` → `http://`), as LiveKit's
@@ -118,5 +119,8 @@ mod tests {
         assert!(e.starts_with("--extra-ca-certs"), "{e}");
         let e = OutboundTls::new(Some(&dir.join("missing.pem"))).err().unwrap();
         assert!(e.starts_with("--extra-ca-certs"), "{e}");
+        // The flag's check at start reads the file alone, with the same messages.
+        let e = extra_roots(&empty).err().unwrap();
+        assert!(e.starts_with("--extra-ca-certs") && e.ends_with("holds no certificate"), "{e}");
     }
 }
