@@ -1,11 +1,12 @@
 //! The events benchmark (API.md §13): the burn-down of 100,000 contacts over 100 campaigns
 //! (zero-length simulated calls, real clock) with no webhook endpoint, with one endpoint subscribed
 //! to every event that answers at once (over plain HTTP, then over HTTPS), and with that endpoint
-//! down (its port closed), in the same run. With the endpoint up it reports how long after its commit each event reached the receiver
-//! (p50 / p99 / max; the commit as a watcher polling the newest event number every 10 ms saw it),
-//! and how long after its `created_at` (a call's end, which may precede the commit that records
-//! it); with it down, the server's memory before and after. A last run
-//! paces the calls (`--calls-per-second 2000`) to see the delay at a rate the delivery keeps up with.
+//! down (its port closed), in the same run. With the endpoint up it reports how long after its
+//! commit each event reached the receiver (p50 / p99 / max; the commit as a watcher polling the
+//! newest event number every 10 ms saw it), and how long after its `created_at` (a call's end,
+//! which may precede the commit that records it); with it down, the server's memory before and
+//! after. A last run paces the calls (`--calls-per-second 2000`) to see the delay at a rate the
+//! delivery keeps up with.
 
 mod receivers;
 

@@ -161,8 +161,8 @@ impl Subjects {
         // A finished contact's latest call is mostly the call that ended with it, read above.
         let contacts: Vec<ContactId> = of(EventType::ContactFinished).into_iter().map(ContactId::from_uuid).collect();
         subjects.contacts.reserve(contacts.len());
-        let mut known: Vec<&HashMap<Uuid, CallRecord>> = recent.0.iter().rev().collect();
-        known.insert(0, &subjects.calls);
+        let known: Vec<&HashMap<Uuid, CallRecord>> =
+            std::iter::once(&subjects.calls).chain(recent.0.iter().rev()).collect();
         let mut latest = crate::service::batches::latest_calls(store, &contacts, &known).await?;
         for contact in store.contacts_by_id(&contacts).await? {
             let current_call = latest.remove(&contact.id);

@@ -237,9 +237,10 @@ macro_rules! store_methods {
         fn delete_endpoint(org: OrgId, id: EndpointId) -> bool;
         /// A page of an endpoint's tries, newest first, optionally of one event, with their total.
         fn list_attempts(endpoint: EndpointId, event: Option<EventId>, page: &Page) -> (Vec<Attempt>, i64);
-        /// Makes the first `limit` events `of` selects, of the endpoint's organization and of
-        /// `types`, due at the endpoint at `now` again, in one statement; returns how many, and the
-        /// last of them.
+        /// Makes the first `limit` events `of` selects, of the types the endpoint takes as the
+        /// statement runs, due at the endpoint at `now` again, in one statement, if the endpoint is
+        /// `org`'s; returns how many (none for another organization's or a deleted endpoint), and
+        /// the last of them.
         fn replay_events(org: OrgId, endpoint: EndpointId, of: &ReplayOf, now: DateTime<Utc>, limit: i64) -> (u64, Option<EventId>);
         /// Leases (real clock) up to `limit` enabled, healthy endpoints with events after their
         /// cursor and no lease in force.
