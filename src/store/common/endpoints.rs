@@ -170,10 +170,7 @@ macro_rules! endpoint_statements {
                     page: &Page,
                 ) -> Result<(Vec<Attempt>, i64), Error> {
                     let only = if event.is_some() { " AND seq = $4" } else { "" };
-                    let sql = format!(
-                        "SELECT seq, attempt, attempted_at, status_code, duration_ms, error FROM webhook_attempts
-                         WHERE endpoint_id = $1{only} ORDER BY attempted_at DESC, seq DESC, attempt DESC LIMIT $2 OFFSET $3"
-                    );
+                    let sql = crate::store::common::attempts_listing(event.is_some());
                     let seq = event.map_or(0, |e| e.0);
                     let q = sqlx::query(&sql).bind(db_id(endpoint.uuid())).bind(page.limit).bind(page.skip).bind(seq);
                     let rows = q.fetch_all(self.reads()).await?;
@@ -245,3 +242,54 @@ macro_rules! endpoint_statements {
     };
 }
 pub(crate) use endpoint_statements;
+
+/// The statement listing an endpoint's tries (`$1`), newest first, a page at a time (`$2`, `$3`);
+/// with `one_event`, only those of event `$4`. One event's tries are picked out first, by the
+/// event's index: asked to list them in the order of the listing's index, SQLite walks that index
+/// through every try of the endpoint (millions, over a month of events) to find the few.
+pub(crate) fn attempts_listing(one_event: bool) -> String {
+    let columns = "seq, attempt, attempted_at, status_code, duration_ms, error";
+    let order = "ORDER BY attempted_at DESC, seq DESC, attempt DESC LIMIT $2 OFFSET $3";
+    if one_event {
+        format!(
+            "WITH tried AS MATERIALIZED
+               (SELECT {columns} FROM webhook_attempts WHERE endpoint_id = $1 AND seq = $4)
+             SELECT {columns} FROM tried {order}"
+        )
+    } else {
+        format!("SELECT {columns} FROM webhook_attempts WHERE endpoint_id = $1 {order}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::attempts_listing;
+    use sqlx::Connection;
+
+    /// On SQLite, which has no statistics to plan by, the listing of one event's tries reads that
+    /// event's entries of the event index, not every try of the endpoint.
+    #[tokio::test]
+    async fn one_events_tries_are_found_by_the_event_index_on_sqlite() {
+        let path = std::env::temp_dir().join(format!("graine-plan-{}.db", uuid::Uuid::now_v7().simple()));
+        let url = format!("sqlite://{}", path.display());
+        let store = crate::store::sqlite::Store::connect(&url, 2, false).await.unwrap();
+        store.migrate().await.unwrap();
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {}", attempts_listing(true)))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        let steps: Vec<&str> = plan.iter().map(|(.., step)| step.as_str()).collect();
+        assert!(
+            steps.iter().any(|s| s.contains("USING INDEX webhook_attempts_event (endpoint_id=? AND seq=?)")),
+            "{steps:?}"
+        );
+        assert!(!steps.iter().any(|s| s.contains("webhook_attempts_endpoint")), "{steps:?}");
+        drop(conn);
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+}
