@@ -262,6 +262,7 @@ pub const TABLES: [Table; 15] = [
             ("failing", Bool),
             ("lease_owner", Int),
             ("lease_until", Instant),
+            ("tries", Int),
         ],
     ),
     (

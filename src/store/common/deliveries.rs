@@ -29,6 +29,12 @@ macro_rules! delivery_statements {
                 else {
                     return Ok(());
                 };
+                // The endpoint's row first, as every transaction that writes tries takes it.
+                sqlx::query("UPDATE webhook_endpoints SET tries = tries + $2 WHERE id = $1")
+                    .bind(db_id(endpoint.uuid()))
+                    .bind(attempts.len() as i64)
+                    .execute(&mut *conn)
+                    .await?;
                 let counted = "SELECT seq, count(*) AS n FROM webhook_attempts WHERE endpoint_id = $1 AND seq";
                 let earlier = if hi - lo <= 4 * attempts.len() as i64 {
                     let sql = format!("{counted} >= $2 AND seq <= $3 GROUP BY seq");
@@ -237,7 +243,11 @@ macro_rules! delivery_statements {
                     for d in done {
                         tried.entry(d.endpoint).or_default().extend(d.attempt.as_ref());
                     }
-                    for (endpoint, attempts) in &tried {
+                    // Endpoint by endpoint in one order, so that two replicas' transactions never
+                    // wait for each other's endpoint rows.
+                    let mut in_order: Vec<(&EndpointId, &Vec<&Attempt>)> = tried.iter().collect();
+                    in_order.sort_by_key(|(endpoint, _)| endpoint.uuid());
+                    for (endpoint, attempts) in in_order {
                         write_attempts(&mut tx, *endpoint, attempts).await?;
                     }
                     for d in done {

@@ -169,7 +169,6 @@ macro_rules! endpoint_statements {
                     event: Option<EventId>,
                     page: &Page,
                 ) -> Result<(Vec<Attempt>, i64), Error> {
-                    let only = if event.is_some() { " AND seq = $4" } else { "" };
                     let sql = crate::store::common::attempts_listing(event.is_some());
                     let seq = event.map_or(0, |e| e.0);
                     let q = sqlx::query(&sql).bind(db_id(endpoint.uuid())).bind(page.limit).bind(page.skip).bind(seq);
@@ -187,9 +186,14 @@ macro_rules! endpoint_statements {
                             })
                         })
                         .collect::<Result<_, Error>>()?;
-                    let count = format!("SELECT count(*) FROM webhook_attempts WHERE endpoint_id = $1{}", only.replace("$4", "$2"));
+                    // One event's tries are counted; all of an endpoint's are counted as they are written.
+                    let count = if event.is_some() {
+                        "SELECT count(*) FROM webhook_attempts WHERE endpoint_id = $1 AND seq = $2"
+                    } else {
+                        "SELECT CAST(COALESCE(max(tries), 0) AS BIGINT) FROM webhook_endpoints WHERE id = $1"
+                    };
                     let total: i64 =
-                        sqlx::query_scalar(&count).bind(db_id(endpoint.uuid())).bind(seq).fetch_one(self.reads()).await?;
+                        sqlx::query_scalar(count).bind(db_id(endpoint.uuid())).bind(seq).fetch_one(self.reads()).await?;
                     Ok((items, total))
                 }
 

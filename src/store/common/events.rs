@@ -135,15 +135,26 @@ macro_rules! event_statements {
                         .fetch_all(self.reads())
                         .await?;
                     for e in &endpoints {
-                        sqlx::query(
+                        // The count goes down with the tries (a stream writing new ones meanwhile
+                        // takes the endpoint's row and then only adds rows: neither waits for the other).
+                        let mut tx = self.writes().begin().await?;
+                        let endpoint = db_id(e.id("id")?);
+                        let gone = sqlx::query(
                             "DELETE FROM webhook_attempts WHERE endpoint_id = $1 AND seq <
                                COALESCE((SELECT min(seq) FROM events WHERE organization_id = $2),
                                         (SELECT last_seq + 1 FROM event_heads WHERE organization_id = $2), 0)",
                         )
-                        .bind(db_id(e.id("id")?))
+                        .bind(endpoint)
                         .bind(db_id(e.id("organization_id")?))
-                        .execute(self.writes())
-                        .await?;
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        sqlx::query("UPDATE webhook_endpoints SET tries = tries - $2 WHERE id = $1")
+                            .bind(endpoint)
+                            .bind(i64::try_from(gone).unwrap_or(i64::MAX))
+                            .execute(&mut *tx)
+                            .await?;
+                        tx.commit().await?;
                     }
                     Ok(done.rows_affected())
                 }
