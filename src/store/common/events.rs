@@ -149,11 +149,13 @@ macro_rules! event_statements {
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
-                        sqlx::query("UPDATE webhook_endpoints SET tries = tries - $2 WHERE id = $1")
-                            .bind(endpoint)
-                            .bind(i64::try_from(gone).unwrap_or(i64::MAX))
-                            .execute(&mut *tx)
-                            .await?;
+                        if gone > 0 {
+                            sqlx::query("UPDATE webhook_endpoints SET tries = tries - $2 WHERE id = $1")
+                                .bind(endpoint)
+                                .bind(i64::try_from(gone).unwrap_or(i64::MAX))
+                                .execute(&mut *tx)
+                                .await?;
+                        }
                         tx.commit().await?;
                     }
                     Ok(done.rows_affected())
