@@ -169,9 +169,12 @@ macro_rules! endpoint_statements {
                     event: Option<EventId>,
                     page: &Page,
                 ) -> Result<(Vec<Attempt>, i64), Error> {
+                    let id = db_id(endpoint.uuid());
                     let sql = crate::store::common::attempts_listing(event.is_some());
-                    let seq = event.map_or(0, |e| e.0);
-                    let q = sqlx::query(&sql).bind(db_id(endpoint.uuid())).bind(page.limit).bind(page.skip).bind(seq);
+                    let mut q = sqlx::query(&sql).bind(id).bind(page.limit).bind(page.skip);
+                    if let Some(e) = event {
+                        q = q.bind(e.0);
+                    }
                     let rows = q.fetch_all(self.reads()).await?;
                     let items = rows
                         .iter()
@@ -187,14 +190,17 @@ macro_rules! endpoint_statements {
                         })
                         .collect::<Result<_, Error>>()?;
                     // One event's tries are counted; all of an endpoint's are counted as they are written.
-                    let count = if event.is_some() {
-                        "SELECT count(*) FROM webhook_attempts WHERE endpoint_id = $1 AND seq = $2"
-                    } else {
-                        "SELECT CAST(COALESCE(max(tries), 0) AS BIGINT) FROM webhook_endpoints WHERE id = $1"
+                    let total: Option<i64> = match event {
+                        Some(e) => {
+                            let count = "SELECT count(*) FROM webhook_attempts WHERE endpoint_id = $1 AND seq = $2";
+                            sqlx::query_scalar(count).bind(id).bind(e.0).fetch_optional(self.reads()).await?
+                        }
+                        None => {
+                            let count = "SELECT tries FROM webhook_endpoints WHERE id = $1";
+                            sqlx::query_scalar(count).bind(id).fetch_optional(self.reads()).await?
+                        }
                     };
-                    let total: i64 =
-                        sqlx::query_scalar(count).bind(db_id(endpoint.uuid())).bind(seq).fetch_one(self.reads()).await?;
-                    Ok((items, total))
+                    Ok((items, total.unwrap_or(0)))
                 }
 
                 pub async fn replay_events(
