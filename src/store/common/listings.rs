@@ -163,14 +163,19 @@ macro_rules! campaign_statements {
                     expected: CampaignStatus,
                 ) -> Result<bool, Error> {
                     // Everything that belongs to the campaign goes with it, by cascade.
-                    let done = sqlx::query("DELETE FROM campaigns WHERE id = $1 AND status = $2")
-                        .bind(db_id(id.uuid()))
-                        .bind(expected.as_str())
-                        .execute(&mut *self.0)
-                        .await?;
-                    if done.rows_affected() == 0 {
-                        return Ok(false);
-                    }
+                    let org: Option<uuid::Uuid> = match sqlx::query(
+                        "DELETE FROM campaigns WHERE id = $1 AND status = $2 RETURNING organization_id",
+                    )
+                    .bind(db_id(id.uuid()))
+                    .bind(expected.as_str())
+                    .fetch_optional(&mut *self.0)
+                    .await?
+                    {
+                        Some(row) => Some(rows::Cells::id(&row, "organization_id")?),
+                        None => None,
+                    };
+                    let Some(org) = org else { return Ok(false) };
+                    forget_retries_of_campaign(&mut self.0, org, id).await?;
                     // Its events too: what they are about is gone.
                     sqlx::query("DELETE FROM events WHERE campaign_id = $1")
                         .bind(db_id(id.uuid()))
@@ -178,6 +183,38 @@ macro_rules! campaign_statements {
                         .await?;
                     Ok(true)
                 }
+            }
+
+            /// Drops the endpoints' retries of a campaign's events, before the events go: an endpoint
+            /// whose new events wait behind failed ones waits for nothing once none of them is left.
+            /// The organization's endpoint rows are taken first, in the order every writer of tries
+            /// takes them, so that no delivery's transaction and this one wait for each other.
+            async fn forget_retries_of_campaign(
+                conn: &mut <Db as sqlx::Database>::Connection,
+                org: uuid::Uuid,
+                campaign: CampaignId,
+            ) -> Result<(), Error> {
+                let endpoints = format!("SELECT id FROM webhook_endpoints WHERE organization_id = $1 ORDER BY id{LOCKED}");
+                if sqlx::query(&endpoints).bind(db_id(org)).fetch_all(&mut *conn).await?.is_empty() {
+                    return Ok(());
+                }
+                sqlx::query(
+                    "DELETE FROM webhook_retries
+                     WHERE endpoint_id IN (SELECT id FROM webhook_endpoints WHERE organization_id = $1)
+                       AND seq IN (SELECT seq FROM events WHERE campaign_id = $2)",
+                )
+                .bind(db_id(org))
+                .bind(db_id(campaign.uuid()))
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "UPDATE webhook_endpoints SET failing = false WHERE organization_id = $1 AND failing
+                       AND NOT EXISTS (SELECT 1 FROM webhook_retries r WHERE r.endpoint_id = webhook_endpoints.id)",
+                )
+                .bind(db_id(org))
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
             }
         }
     };

@@ -34,3 +34,29 @@ async fn events_past_their_retention_are_removed_with_their_tries() {
     let (tries, _) = deliveries(&app, &ep, "").await;
     assert_eq!(tries[0]["event_id"], json!(id(&kept)), "{tries:?}");
 }
+
+/// An event removed past its retention while its endpoint waits to retry it leaves nothing to wait
+/// for: the retry finds it gone, and the endpoint's new events go out again.
+#[tokio::test]
+async fn an_endpoint_whose_failed_event_is_removed_by_retention_gets_new_events_again() {
+    let app = TestApp::with_clock(MONDAY_10, |c| {
+        c.events.event_retention_days = 1;
+        c.events.allow_http_webhooks = true;
+        c.events.allow_private_webhooks = true;
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    receiver.answer(500);
+    let ep = endpoint_id(&endpoint(&app, &receiver.url(), json!(["suppression.added"])).await);
+    let old = id(&suppress(&app, "+14155550100").await);
+    receiver.wait_for_tries(&old, 1, DELIVERY).await;
+    logged_deliveries(&app, &ep, "", 1).await;
+    // A day on, the event is removed; its retries (about 28 h of them) are not all spent.
+    app.advance(86_401).await;
+    eventually("the old event is removed", || async { events(&app, "").await.is_empty() }).await;
+    receiver.answer(204);
+    // Its next retry, whenever it was put, is due within five minutes of now.
+    app.advance(300).await;
+    let new = id(&suppress(&app, "+14155550101").await);
+    receiver.wait_for_id(&new, DELIVERY).await;
+}
