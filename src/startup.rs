@@ -95,6 +95,7 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
         .with_calls_per_second(config.calls_per_second),
     );
     let events = crate::service::events::EventWatch::default();
+    let endpoint_changes = crate::service::webhooks::EndpointChanges::default();
     let webhook_rules = WebhookRules {
         allow_http: config.events.allow_http_webhooks,
         allow_private: config.events.allow_private_webhooks,
@@ -106,6 +107,7 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
         webhook_rules,
         Arc::new(crate::http::event_body),
         events.clone(),
+        endpoint_changes.clone(),
     ));
     let state = AppState::new(Shared {
         store: store.clone(),
@@ -119,6 +121,7 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
         dispatcher: dispatcher.clone(),
         wake: dispatcher.wakeup.clone(),
         events: events.clone(),
+        endpoint_changes,
         event_wait_max: Duration::from_secs(u64::from(config.events.event_wait_max_seconds)),
         webhook_rules,
         webhook_secret,

@@ -70,6 +70,8 @@ pub struct Shared {
     pub wake: crate::service::Wake,
     /// Every organization's newest event, for long polls.
     pub events: crate::service::events::EventWatch,
+    /// The streams this replica is sending, stopped when their endpoint changes.
+    pub endpoint_changes: crate::service::webhooks::EndpointChanges,
     /// The longest a feed read waits (`--event-wait-max-seconds`).
     pub event_wait_max: std::time::Duration,
     /// Where webhook endpoints may point.

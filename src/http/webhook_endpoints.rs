@@ -95,18 +95,18 @@ pub async fn update(
     JsonObject(obj): JsonObject,
 ) -> Result<Response, Error> {
     let patch = fields(&obj, false)?;
-    ok(&service::update(&*st.store, &st.webhook_rules, auth.0, id, patch).await?.view())
+    ok(&service::update(&*st.store, &st.webhook_rules, &st.endpoint_changes, auth.0, id, patch).await?.view())
 }
 
 /// `DELETE /webhook-endpoints/{id}`.
 pub async fn delete(State(st): State<AppState>, auth: Auth, PathId(id): PathId<EndpointId>) -> Result<Response, Error> {
-    service::delete(&*st.store, auth.0, id).await?;
+    service::delete(&*st.store, &st.endpoint_changes, auth.0, id).await?;
     ok(&json!({"webhook_endpoint_id": id, "deleted": true, "message": "Webhook endpoint deleted successfully"}))
 }
 
 /// `POST /webhook-endpoints/{id}/rotate-secret`.
 pub async fn rotate(State(st): State<AppState>, auth: Auth, PathId(id): PathId<EndpointId>) -> Result<Response, Error> {
-    ok(&with_secret(&service::rotate(&*st.store, auth.0, id, st.clock.now()).await?))
+    ok(&with_secret(&service::rotate(&*st.store, &st.endpoint_changes, auth.0, id, st.clock.now()).await?))
 }
 
 fn attempt_view(a: &Attempt) -> Value {

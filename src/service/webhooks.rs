@@ -9,6 +9,37 @@ use crate::outbound::guard::WebhookRules;
 use crate::store::{Page, Store};
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+/// The streams this replica is sending, by endpoint, each with its stop flag. A change of an
+/// endpoint (its URL, types, state or secret, or its deletion) made through this replica stops the
+/// endpoint's stream before it launches another try, and the next stream reads the endpoint as
+/// changed: no event still to be sent goes out with the old settings.
+#[derive(Clone, Default)]
+pub struct EndpointChanges(Arc<Mutex<HashMap<EndpointId, Vec<Weak<AtomicBool>>>>>);
+
+impl EndpointChanges {
+    /// A stop flag for a stream of `endpoint`, raised when the endpoint changes.
+    pub fn watch(&self, endpoint: EndpointId) -> Arc<AtomicBool> {
+        let flag = Arc::new(AtomicBool::new(false));
+        if let Ok(mut streams) = self.0.lock() {
+            let flags = streams.entry(endpoint).or_default();
+            flags.retain(|f| f.strong_count() > 0);
+            flags.push(Arc::downgrade(&flag));
+        }
+        flag
+    }
+
+    /// Stops every stream of `endpoint` (once the change is written).
+    pub fn changed(&self, endpoint: EndpointId) {
+        let flags = self.0.lock().ok().and_then(|mut streams| streams.remove(&endpoint)).unwrap_or_default();
+        for flag in flags.iter().filter_map(Weak::upgrade) {
+            flag.store(true, Ordering::SeqCst);
+        }
+    }
+}
 
 /// A new secret: `whsec_` and the base64 of 32 random bytes.
 fn new_secret() -> Result<String, Error> {
@@ -65,6 +96,7 @@ pub async fn get(store: &dyn Store, org: OrgId, id: EndpointId) -> Result<Endpoi
 pub async fn update(
     store: &dyn Store,
     rules: &WebhookRules,
+    changes: &EndpointChanges,
     org: OrgId,
     id: EndpointId,
     change: EndpointChange,
@@ -72,18 +104,33 @@ pub async fn update(
     if let Some(url) = &change.url {
         checked_url(rules, url).await?;
     }
-    store.change_endpoint(org, id, &change).await?.ok_or(Error::NotFound("Webhook endpoint"))
+    let endpoint = store.change_endpoint(org, id, &change).await?.ok_or(Error::NotFound("Webhook endpoint"))?;
+    changes.changed(id);
+    Ok(endpoint)
 }
 
 /// Gives an endpoint a new secret; the one it replaces signs too for a day.
-pub async fn rotate(store: &dyn Store, org: OrgId, id: EndpointId, now: DateTime<Utc>) -> Result<Endpoint, Error> {
+pub async fn rotate(
+    store: &dyn Store,
+    changes: &EndpointChanges,
+    org: OrgId,
+    id: EndpointId,
+    now: DateTime<Utc>,
+) -> Result<Endpoint, Error> {
     let until = Endpoint::previous_secret_until(now);
-    store.rotate_secret(org, id, &new_secret()?, until).await?.ok_or(Error::NotFound("Webhook endpoint"))
+    let endpoint =
+        store.rotate_secret(org, id, &new_secret()?, until).await?.ok_or(Error::NotFound("Webhook endpoint"))?;
+    changes.changed(id);
+    Ok(endpoint)
 }
 
 /// Deletes an endpoint, or `404`.
-pub async fn delete(store: &dyn Store, org: OrgId, id: EndpointId) -> Result<(), Error> {
-    if store.delete_endpoint(org, id).await? { Ok(()) } else { Err(Error::NotFound("Webhook endpoint")) }
+pub async fn delete(store: &dyn Store, changes: &EndpointChanges, org: OrgId, id: EndpointId) -> Result<(), Error> {
+    if !store.delete_endpoint(org, id).await? {
+        return Err(Error::NotFound("Webhook endpoint"));
+    }
+    changes.changed(id);
+    Ok(())
 }
 
 /// A page of an endpoint's tries, newest first, with their total.

@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::outbound::guard::WebhookRules;
 use crate::outbound::hooks::HookClient;
 use crate::service::events::{EventWatch, RecentCalls, Subjects};
+use crate::service::webhooks::EndpointChanges;
 use crate::store::Store;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -61,6 +62,8 @@ pub struct Deliveries {
     announced: std::sync::atomic::AtomicBool,
     /// Every organization's newest event: wakes the worker, and a stream waiting for more.
     watch: EventWatch,
+    /// Stops a stream when its endpoint is changed through this replica.
+    changes: EndpointChanges,
 }
 
 impl Deliveries {
@@ -71,13 +74,14 @@ impl Deliveries {
         rules: WebhookRules,
         render: Render,
         watch: EventWatch,
+        changes: EndpointChanges,
     ) -> Self {
         let mut key = [0u8; 8];
         let _ = getrandom::fill(&mut key);
         let owner = i64::from_le_bytes(key) & i64::MAX;
         let announced = std::sync::atomic::AtomicBool::new(false);
         let busy = Mutex::new(HashSet::new());
-        Self { store, clock, client, rules, render, owner, busy, announced, watch }
+        Self { store, clock, client, rules, render, owner, busy, announced, watch, changes }
     }
 
     /// Delivers until `shutdown`, waking when any organization's newest event moves and every `POLL`.

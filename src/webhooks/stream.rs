@@ -5,7 +5,9 @@
 //! come back, so the cursor never passes an event whose try is not written. Caught up, the stream
 //! waits for the next event with its lease, up to its budget: a new event goes out without a new
 //! claim (on SQLite a claim waits for the one writer). Each chunk is read with the endpoint as it
-//! then stands: a change of its URL, types or secret, or its disabling, counts from the next chunk.
+//! then stands. A change of the endpoint through this replica stops the stream before its next try
+//! (what is not sent stays after the cursor, for the next stream to read as changed); one through
+//! another replica counts from the next chunk read.
 
 use super::{Deliveries, FAILURES_TO_STOP, IN_FLIGHT, LEASE, STREAM_BUDGET, STREAM_EVENTS, send};
 use crate::domain::events::{EventId, retry_at};
@@ -57,7 +59,8 @@ impl Deliveries {
     /// given up at the end.
     pub(super) async fn stream(&self, s: &Stream) -> Result<(), Error> {
         let started = Instant::now();
-        let stop = AtomicBool::new(false);
+        // Raised by a change of the endpoint through this replica, as well as by the recorder.
+        let stop = self.changes.watch(s.endpoint.id);
         let (chunks_in, chunks_out) = mpsc::channel(1);
         let (results_in, results_out) = mpsc::channel(RECORDS_AHEAD);
         let (read, sent, recorded) = tokio::join!(

@@ -167,3 +167,29 @@ async fn a_patch_at_the_moment_of_a_rotation_keeps_the_new_secret() {
     let r = app.get(&path).await;
     assert_eq!(r.body["description"], json!("round 7"), "{}", r.text);
 }
+
+/// A change of an endpoint stops its stream before another try: the events not yet sent go out with
+/// the new settings (here, to the new URL), none of them to the old one.
+#[tokio::test]
+async fn events_not_yet_sent_when_the_url_changes_go_to_the_new_url() {
+    // The tries a stream keeps in flight.
+    const IN_FLIGHT: usize = 32;
+    let app = local_app().await;
+    let (old, new) = (Receiver::start().await, Receiver::start().await);
+    old.hold();
+    let ep = endpoint_id(&endpoint(&app, &old.url(), json!(["suppression.added"])).await);
+    let entries: Vec<_> = (0..40).map(|i| json!({"phone_number": format!("+1415555{}", 2000 + i)})).collect();
+    let r = app.post("/api/v1/suppressions", json!({"entries": entries})).await;
+    assert_eq!((r.status, &r.body["added"]), (200, &json!(40)), "{}", r.text);
+    // The old receiver holds the stream's tries in flight; the other events of the chunk wait.
+    old.wait_for_count(IN_FLIGHT, DELIVERY).await;
+    let r = app.patch(&endpoint_path(&ep, ""), json!({"url": new.url()})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    old.release();
+    let moved = new.wait_for_count(40 - IN_FLIGHT, DELIVERY).await;
+    let sent: BTreeSet<String> = old.requests().into_iter().map(|r| r.id).collect();
+    assert_eq!(sent.len(), IN_FLIGHT, "only the tries in flight at the change went to the old URL: {sent:?}");
+    let moved: BTreeSet<String> = moved.into_iter().map(|r| r.id).collect();
+    assert!(sent.is_disjoint(&moved), "{sent:?} {moved:?}");
+    assert_eq!(sent.len() + moved.len(), 40);
+}
