@@ -81,7 +81,13 @@ impl Deliveries {
         out: mpsc::Sender<Chunk>,
     ) -> Result<(), Error> {
         let (org, mut heads) = (claimed.organization_id, self.watch.subscribe());
-        let (mut e, mut recent) = (claimed.clone(), RecentCalls::default());
+        // Read again now that the stream watches for changes: one that committed after the claim
+        // read the endpoint, but before the watch began, is seen here.
+        let mut e = match self.store.get_endpoint(org, claimed.id).await? {
+            Some(now) if !now.disabled => now,
+            _ => return Ok(()),
+        };
+        let mut recent = RecentCalls::default();
         loop {
             heads.borrow_and_update();
             // The head first: every event up to it has committed, so once all after the cursor are
