@@ -306,17 +306,10 @@ macro_rules! delivery_statements {
                             }
                         }
                     }
-                    // An endpoint whose events wait for a retry to get through waits for nothing once
-                    // no retry is left (their events gone: pruned, or deleted with their campaign).
-                    for endpoint in tried.keys() {
-                        sqlx::query(
-                            "UPDATE webhook_endpoints SET failing = false WHERE id = $1 AND failing
-                               AND NOT EXISTS (SELECT 1 FROM webhook_retries WHERE endpoint_id = $1)",
-                        )
-                        .bind(db_id(endpoint.uuid()))
-                        .execute(&mut *tx)
-                        .await?;
-                    }
+                    // Their events gone (pruned), the endpoints may have no retry left to wait for.
+                    let ended = crate::store::common::end_waits(&format!("id {}", among_ids("$1")));
+                    let endpoints = db_ids(tried.keys().map(|e| e.uuid()).collect());
+                    sqlx::query(&ended).bind(endpoints).execute(&mut *tx).await?;
                     tx.commit().await?;
                     Ok(())
                 }
@@ -325,3 +318,14 @@ macro_rules! delivery_statements {
     };
 }
 pub(crate) use delivery_statements;
+
+/// The statement that ends the wait of the endpoints `which` picks (a condition on
+/// `webhook_endpoints`) that have no retry left: an endpoint's new events wait behind its failed
+/// ones only while one of those is still to be tried (not once they are gone: pruned, or deleted
+/// with their campaign).
+pub(crate) fn end_waits(which: &str) -> String {
+    format!(
+        "UPDATE webhook_endpoints SET failing = false WHERE {which} AND failing
+           AND NOT EXISTS (SELECT 1 FROM webhook_retries r WHERE r.endpoint_id = webhook_endpoints.id)"
+    )
+}

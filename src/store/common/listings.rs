@@ -6,7 +6,7 @@
 macro_rules! campaign_statements {
     () => {
         mod written_once {
-            use super::super::{Db, JSON, LOCKED, Store, Tx, db_at, db_id, db_texts};
+            use super::super::{Db, JSON, LOCKED, Store, Tx, among_ids, db_at, db_id, db_ids, db_texts};
             use crate::domain::campaign::{Campaign, CampaignSettings, CampaignStatus};
             use crate::domain::phone::PhoneNumber;
             use crate::store::shared::json_text;
@@ -163,18 +163,13 @@ macro_rules! campaign_statements {
                     expected: CampaignStatus,
                 ) -> Result<bool, Error> {
                     // Everything that belongs to the campaign goes with it, by cascade.
-                    let org: Option<uuid::Uuid> = match sqlx::query(
-                        "DELETE FROM campaigns WHERE id = $1 AND status = $2 RETURNING organization_id",
-                    )
-                    .bind(db_id(id.uuid()))
-                    .bind(expected.as_str())
-                    .fetch_optional(&mut *self.0)
-                    .await?
-                    {
-                        Some(row) => Some(rows::Cells::id(&row, "organization_id")?),
-                        None => None,
-                    };
-                    let Some(org) = org else { return Ok(false) };
+                    let deleted = sqlx::query("DELETE FROM campaigns WHERE id = $1 AND status = $2 RETURNING organization_id")
+                        .bind(db_id(id.uuid()))
+                        .bind(expected.as_str())
+                        .fetch_optional(&mut *self.0)
+                        .await?;
+                    let Some(row) = deleted else { return Ok(false) };
+                    let org = rows::Cells::id(&row, "organization_id")?;
                     forget_retries_of_campaign(&mut self.0, org, id).await?;
                     // Its events too: what they are about is gone.
                     sqlx::query("DELETE FROM events WHERE campaign_id = $1")
@@ -195,25 +190,17 @@ macro_rules! campaign_statements {
                 campaign: CampaignId,
             ) -> Result<(), Error> {
                 let endpoints = format!("SELECT id FROM webhook_endpoints WHERE organization_id = $1 ORDER BY id{LOCKED}");
-                if sqlx::query(&endpoints).bind(db_id(org)).fetch_all(&mut *conn).await?.is_empty() {
+                let rows = sqlx::query(&endpoints).bind(db_id(org)).fetch_all(&mut *conn).await?;
+                if rows.is_empty() {
                     return Ok(());
                 }
-                sqlx::query(
-                    "DELETE FROM webhook_retries
-                     WHERE endpoint_id IN (SELECT id FROM webhook_endpoints WHERE organization_id = $1)
-                       AND seq IN (SELECT seq FROM events WHERE campaign_id = $2)",
-                )
-                .bind(db_id(org))
-                .bind(db_id(campaign.uuid()))
-                .execute(&mut *conn)
-                .await?;
-                sqlx::query(
-                    "UPDATE webhook_endpoints SET failing = false WHERE organization_id = $1 AND failing
-                       AND NOT EXISTS (SELECT 1 FROM webhook_retries r WHERE r.endpoint_id = webhook_endpoints.id)",
-                )
-                .bind(db_id(org))
-                .execute(&mut *conn)
-                .await?;
+                let ids = rows.iter().map(|r| rows::Cells::id(r, "id")).collect::<Result<Vec<_>, Error>>()?;
+                let among = among_ids("$1");
+                let forget =
+                    format!("DELETE FROM webhook_retries WHERE endpoint_id {among} AND seq IN (SELECT seq FROM events WHERE campaign_id = $2)");
+                sqlx::query(&forget).bind(db_ids(ids.clone())).bind(db_id(campaign.uuid())).execute(&mut *conn).await?;
+                let ended = crate::store::common::end_waits(&format!("id {among}"));
+                sqlx::query(&ended).bind(db_ids(ids)).execute(&mut *conn).await?;
                 Ok(())
             }
         }

@@ -24,7 +24,7 @@ pub(crate) use batches::batch_writes;
 pub(crate) use calendars::calendar_statements;
 pub(crate) use claim::claim_reads;
 pub(crate) use contacts::{contact_reads, live_call_statements};
-pub(crate) use deliveries::delivery_statements;
+pub(crate) use deliveries::{delivery_statements, end_waits};
 pub(crate) use endpoints::{attempts_listing, endpoint_statements};
 pub(crate) use events::event_statements;
 pub(crate) use idempotency::idempotency_statements;
