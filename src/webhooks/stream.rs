@@ -81,14 +81,14 @@ impl Deliveries {
         out: mpsc::Sender<Chunk>,
     ) -> Result<(), Error> {
         let (org, mut heads) = (claimed.organization_id, self.watch.subscribe());
-        // Read again now that the stream watches for changes: one that committed after the claim
-        // read the endpoint, but before the watch began, is seen here.
-        let mut e = match self.store.get_endpoint(org, claimed.id).await? {
-            Some(now) if !now.disabled => now,
-            _ => return Ok(()),
-        };
         let mut recent = RecentCalls::default();
         loop {
+            // The endpoint as it stands, for each chunk; the first read comes after the stream
+            // began to watch for changes, so one committed after the claim read it is seen too.
+            let e = match self.store.get_endpoint(org, claimed.id).await? {
+                Some(now) if !now.disabled => now,
+                _ => return Ok(()),
+            };
             heads.borrow_and_update();
             // The head first: every event up to it has committed, so once all after the cursor are
             // read (and those of other types skipped), the cursor may pass it.
@@ -122,10 +122,6 @@ impl Deliveries {
                         },
                     }
                 }
-            }
-            match self.store.get_endpoint(org, claimed.id).await? {
-                Some(now) if !now.disabled => e = now,
-                _ => return Ok(()),
             }
         }
     }
