@@ -6,14 +6,19 @@ use crate::common::{TestApp, eventually};
 use crate::fakes::receiver::Receiver;
 use serde_json::json;
 
-#[tokio::test]
-async fn events_past_their_retention_are_removed_with_their_tries() {
-    let app = TestApp::with_clock(MONDAY_10, |c| {
-        c.events.event_retention_days = 2;
+/// A test-clock server keeping events `days` days, whose webhooks may go to a local receiver.
+async fn keeping(days: u32) -> TestApp {
+    TestApp::with_clock(MONDAY_10, |c| {
+        c.events.event_retention_days = days;
         c.events.allow_http_webhooks = true;
         c.events.allow_private_webhooks = true;
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn events_past_their_retention_are_removed_with_their_tries() {
+    let app = keeping(2).await;
     let receiver = Receiver::start().await;
     let ep = endpoint_id(&endpoint(&app, &receiver.url(), json!(["*"])).await);
     let old = suppress(&app, "+14155550100").await;
@@ -39,12 +44,7 @@ async fn events_past_their_retention_are_removed_with_their_tries() {
 /// for: the retry finds it gone, and the endpoint's new events go out again.
 #[tokio::test]
 async fn an_endpoint_whose_failed_event_is_removed_by_retention_gets_new_events_again() {
-    let app = TestApp::with_clock(MONDAY_10, |c| {
-        c.events.event_retention_days = 1;
-        c.events.allow_http_webhooks = true;
-        c.events.allow_private_webhooks = true;
-    })
-    .await;
+    let app = keeping(1).await;
     let receiver = Receiver::start().await;
     receiver.answer(500);
     let ep = endpoint_id(&endpoint(&app, &receiver.url(), json!(["suppression.added"])).await);
