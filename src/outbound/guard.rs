@@ -76,6 +76,11 @@ impl WebhookRules {
         Ok(allowed)
     }
 
+    /// `ip` if a webhook may be sent to it; why not otherwise.
+    pub fn allowed_address(&self, ip: IpAddr) -> Result<IpAddr, String> {
+        self.check_address(ip).map(|()| ip)
+    }
+
     fn check_address(&self, ip: IpAddr) -> Result<(), String> {
         if self.allow_private || is_public(ip) {
             Ok(())

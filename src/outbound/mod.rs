@@ -3,6 +3,7 @@
 
 pub mod guard;
 pub mod hooks;
+mod wire;
 
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -49,7 +50,7 @@ impl OutboundTls {
     }
 
     /// A copy of the configuration, for a client to adapt: it offers no ALPN protocol, each client
-    /// sets its own (hyper-rustls requires none set beforehand).
+    /// sets its own.
     fn config(&self) -> rustls::ClientConfig {
         (*self.0).clone()
     }

@@ -4,11 +4,9 @@
 use crate::domain::events::EventId;
 use crate::domain::webhook::{Attempt, Endpoint};
 use crate::outbound::guard::WebhookRules;
-use crate::outbound::hooks::HookClient;
+use crate::outbound::hooks::{HookClient, HookUrl};
 use crate::signing::Secret;
 use chrono::{DateTime, Utc};
-use hyper::Uri;
-use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT};
 use std::time::Instant;
 
 /// The most of an answer read: the rest is left unread and the connection dropped.
@@ -18,7 +16,7 @@ pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// flags may have changed since it was saved), and the secrets in force at `now` (the server's
 /// clock).
 pub struct Target {
-    url: Result<Uri, String>,
+    url: Result<HookUrl, String>,
     keys: Vec<Secret>,
 }
 
@@ -48,13 +46,13 @@ async fn try_once(client: &HookClient, target: &Target, event: EventId, body: Ve
     let id = event.to_string();
     let timestamp = Utc::now().timestamp();
     let signatures: Vec<String> = target.keys.iter().map(|key| key.sign(&id, timestamp, &body)).collect();
-    let value = |text: String| HeaderValue::try_from(text).map_err(|e| e.to_string());
-    let headers = [
-        (CONTENT_TYPE, HeaderValue::from_static("application/json")),
-        (USER_AGENT, HeaderValue::from_static(concat!("graine-webhooks/", env!("CARGO_PKG_VERSION")))),
-        (HeaderName::from_static("webhook-id"), value(id)?),
-        (HeaderName::from_static("webhook-timestamp"), HeaderValue::from(timestamp)),
-        (HeaderName::from_static("webhook-signature"), value(signatures.join(" "))?),
+    let (timestamp, signatures) = (timestamp.to_string(), signatures.join(" "));
+    let fields = [
+        ("content-type", "application/json"),
+        ("user-agent", concat!("graine-webhooks/", env!("CARGO_PKG_VERSION"))),
+        ("webhook-id", id.as_str()),
+        ("webhook-timestamp", timestamp.as_str()),
+        ("webhook-signature", signatures.as_str()),
     ];
-    client.post(url, headers, body, MAX_ANSWER_BYTES).await
+    client.post(url, &fields, &body, MAX_ANSWER_BYTES).await
 }

@@ -1,0 +1,305 @@
+//! One connection of the webhook client and HTTP/1.1 as it speaks it (RFC 9112): a request written
+//! in one piece, its answer read through to the end of its body (by `content-length`, by chunks, or
+//! to the connection's close), of which at most a given number of bytes is read. What is read is
+//! only the status and what tells whether the connection may carry the next request.
+
+use std::io;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+/// The most an answer's head (status line and fields) may take, and a chunk's size line.
+const MAX_HEAD: usize = 64 * 1024;
+const MAX_LINE: usize = 4 * 1024;
+/// The most header fields an answer may have.
+const MAX_FIELDS: usize = 100;
+
+/// What the connection runs over.
+pub enum Io {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// A connection and what was read from it and not yet used.
+pub struct Conn {
+    io: Io,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+/// What an answer said, and whether its connection may carry another request.
+#[derive(Debug, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub reusable: bool,
+}
+
+/// Why an exchange failed. `Unanswered`: the connection broke before any byte of the answer came
+/// (a kept connection the other side had closed, say): the request may go again on a new one.
+#[derive(Debug)]
+pub enum Failed {
+    Unanswered(io::Error),
+    Broken(String),
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failed::Unanswered(e) => write!(f, "the connection closed without an answer ({e})"),
+            Failed::Broken(why) => f.write_str(why),
+        }
+    }
+}
+
+/// How an answer's body ends.
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    Close,
+}
+
+impl Conn {
+    pub fn new(io: Io) -> Self {
+        Self { io, buf: vec![0; 4096], start: 0, end: 0 }
+    }
+
+    /// Writes `request` and reads its answer, at most `max_body` bytes of its body.
+    pub async fn exchange(&mut self, request: &[u8], max_body: usize) -> Result<Answer, Failed> {
+        self.start = 0;
+        self.end = 0;
+        let written = match &mut self.io {
+            Io::Plain(s) => s.write_all(request).await,
+            Io::Tls(s) => match s.write_all(request).await {
+                Ok(()) => s.flush().await,
+                Err(e) => Err(e),
+            },
+        };
+        written.map_err(Failed::Unanswered)?;
+        let (status, framing, mut reusable) = self.head().await?;
+        // The status came: a body cut short, or left unread past `max_body`, does not undo it.
+        let ended = match framing {
+            Framing::None => Ok(true),
+            Framing::Length(n) => match usize::try_from(n) {
+                Ok(n) if n <= max_body => self.skip(n).await,
+                _ => Ok(false),
+            },
+            Framing::Chunked => self.chunks(max_body).await,
+            Framing::Close => self.skip(max_body.saturating_add(1)).await.map(|_| false),
+        };
+        reusable &= matches!(ended, Ok(true)) && self.start == self.end;
+        Ok(Answer { status, reusable })
+    }
+
+    /// Reads the final answer's head (interim `1xx` answers are passed over): its status, how its
+    /// body ends, and whether the connection stays open after it.
+    async fn head(&mut self) -> Result<(u16, Framing, bool), Failed> {
+        loop {
+            let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
+            let mut answer = httparse::Response::new(&mut fields);
+            match answer.parse(&self.buf[self.start..self.end]) {
+                Ok(httparse::Status::Complete(len)) => {
+                    let status = answer.code.unwrap_or(0);
+                    let (framing, keep) = framing(status, answer.version == Some(1), answer.headers);
+                    self.start += len;
+                    if (100..200).contains(&status) && status != 101 {
+                        continue;
+                    }
+                    return Ok((status, framing, keep));
+                }
+                Ok(httparse::Status::Partial) if self.end - self.start >= MAX_HEAD => {
+                    return Err(Failed::Broken("the answer's head is over 64 KiB".into()));
+                }
+                Ok(httparse::Status::Partial) => {}
+                Err(e) => return Err(Failed::Broken(format!("the answer is not HTTP/1.1 ({e})"))),
+            }
+            let nothing_yet = self.start == 0 && self.end == 0;
+            match self.fill().await {
+                Ok(true) => {}
+                Ok(false) if nothing_yet => {
+                    return Err(Failed::Unanswered(io::ErrorKind::UnexpectedEof.into()));
+                }
+                Err(e) if nothing_yet => return Err(Failed::Unanswered(e)),
+                Ok(false) => return Err(Failed::Broken("the connection closed within the answer's head".into())),
+                Err(e) => return Err(Failed::Broken(format!("the answer's head was cut ({e})"))),
+            }
+        }
+    }
+
+    /// Passes over a chunked body, if it ends within `max_body` bytes of data: whether it did.
+    async fn chunks(&mut self, max_body: usize) -> io::Result<bool> {
+        let mut total = 0usize;
+        loop {
+            let Some(line) = self.line().await? else { return Ok(false) };
+            let size = line.split(|b| *b == b';').next().unwrap_or_default();
+            let size = std::str::from_utf8(size).ok().and_then(|s| usize::from_str_radix(s.trim(), 16).ok());
+            match size {
+                None => return Ok(false),
+                Some(0) => break,
+                Some(n) if n > max_body.saturating_sub(total) => return Ok(false),
+                Some(n) => {
+                    total += n;
+                    if !self.skip(n).await? || self.line().await?.is_none_or(|l| !l.is_empty()) {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+        // Trailer fields, up to the empty line.
+        loop {
+            match self.line().await? {
+                None => return Ok(false),
+                Some(l) if l.is_empty() => return Ok(true),
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// The next line without its CRLF; `None` if the connection closed first or it is too long.
+    async fn line(&mut self) -> io::Result<Option<Vec<u8>>> {
+        loop {
+            if let Some(at) = self.buf[self.start..self.end].windows(2).position(|w| w == b"\r\n") {
+                let line = self.buf[self.start..self.start + at].to_vec();
+                self.start += at + 2;
+                return Ok(Some(line));
+            }
+            if self.end - self.start > MAX_LINE || !self.fill().await? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Passes over `n` bytes: whether they all came before the connection closed.
+    async fn skip(&mut self, mut n: usize) -> io::Result<bool> {
+        loop {
+            let here = n.min(self.end - self.start);
+            self.start += here;
+            n -= here;
+            if n == 0 {
+                return Ok(true);
+            }
+            if !self.fill().await? {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Reads more into the buffer (kept for what is not used yet): whether any came.
+    async fn fill(&mut self) -> io::Result<bool> {
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        } else if self.end == self.buf.len() && self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            (self.start, self.end) = (0, self.end - self.start);
+        }
+        if self.end == self.buf.len() {
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        let into = &mut self.buf[self.end..];
+        let n = match &mut self.io {
+            Io::Plain(s) => s.read(into).await?,
+            Io::Tls(s) => s.read(into).await?,
+        };
+        self.end += n;
+        Ok(n > 0)
+    }
+}
+
+/// How a final answer's body ends (RFC 9112 §6.3), and whether its connection stays open after it
+/// (HTTP/1.1 without `connection: close`; any doubt about the framing closes it).
+fn framing(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> (Framing, bool) {
+    let (mut keep, mut chunked, mut coded, mut length) = (http11, false, false, None::<Option<u64>>);
+    for field in fields {
+        let value = std::str::from_utf8(field.value).unwrap_or_default();
+        if field.name.eq_ignore_ascii_case("connection") {
+            keep &= !value.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"));
+        } else if field.name.eq_ignore_ascii_case("transfer-encoding") {
+            coded = true;
+            chunked = value.rsplit(',').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("chunked"));
+        } else if field.name.eq_ignore_ascii_case("content-length") {
+            let this = value.trim().parse::<u64>().ok();
+            length = Some(match length {
+                Some(before) if before != this => None,
+                _ => this,
+            });
+        }
+    }
+    if (100..200).contains(&status) || status == 204 || status == 304 {
+        return (Framing::None, keep);
+    }
+    match (coded, chunked, length) {
+        (true, true, _) => (Framing::Chunked, keep),
+        (true, false, _) | (false, _, Some(None)) => (Framing::Close, false),
+        (false, _, Some(Some(n))) => (Framing::Length(n), keep),
+        (false, _, None) => (Framing::Close, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An exchange with a server that answers `answer`, read with a limit of 10 bytes; the server
+    /// then holds the connection open (so that only the framing tells where the answer ends) or,
+    /// if `close`, closes it.
+    async fn exchange_closing(answer: &'static [u8], close: bool) -> Result<Answer, String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 64];
+            let _ = s.read(&mut request).await;
+            let _ = s.write_all(answer).await;
+            if !close {
+                let _ = s.read(&mut request).await;
+            }
+        });
+        let mut conn = Conn::new(Io::Plain(TcpStream::connect(address).await.unwrap()));
+        conn.exchange(b"POST / HTTP/1.1\r\n\r\n", 10).await.map_err(|e| e.to_string())
+    }
+
+    async fn held(answer: &'static [u8]) -> Result<Answer, String> {
+        exchange_closing(answer, false).await
+    }
+
+    async fn closing(answer: &'static [u8]) -> Result<Answer, String> {
+        exchange_closing(answer, true).await
+    }
+
+    #[tokio::test]
+    async fn bodies_end_by_length_or_by_chunks_and_keep_their_connection() {
+        let kept = |status| Ok(Answer { status, reusable: true });
+        assert_eq!(held(b"HTTP/1.1 204 No Content\r\n\r\n").await, kept(204));
+        assert_eq!(held(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello").await, kept(200));
+        let chunked =
+            b"HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n1\r\n!\r\n0\r\nt: 1\r\n\r\n";
+        assert_eq!(held(chunked).await, kept(201));
+        let interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+        assert_eq!(held(interim).await, kept(200));
+    }
+
+    #[tokio::test]
+    async fn answers_past_the_limit_or_without_framing_close_their_connection_but_keep_their_status() {
+        let closed = |status| Ok(Answer { status, reusable: false });
+        assert_eq!(held(b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\nhello world").await, closed(200));
+        let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nb\r\nhello world\r\n0\r\n\r\n";
+        assert_eq!(held(chunked).await, closed(200));
+        assert_eq!(held(b"HTTP/1.1 500 Oops\r\nconnection: close\r\ncontent-length: 0\r\n\r\n").await, closed(500));
+        assert_eq!(held(b"HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n").await, closed(200));
+        let conflicting = b"HTTP/1.1 202 Accepted\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab";
+        assert_eq!(closing(conflicting).await, closed(202));
+        assert_eq!(closing(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: /x\r\n\r\n").await, closed(307));
+        assert_eq!(held(b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nab").await, closed(200));
+    }
+
+    #[tokio::test]
+    async fn no_answer_and_garbage_are_failures() {
+        let e = closing(b"").await.unwrap_err();
+        assert!(e.starts_with("the connection closed without an answer"), "{e}");
+        let e = held(b"SMTP ready\r\n\r\n").await.unwrap_err();
+        assert!(e.starts_with("the answer is not HTTP/1.1"), "{e}");
+        let e = closing(b"HTTP/1.1 200 OK\r\ncontent-").await.unwrap_err();
+        assert_eq!(e, "the connection closed within the answer's head");
+    }
+}
