@@ -88,7 +88,8 @@ impl HookClient {
     }
 
     /// POSTs `body` with `fields` (the client adds `host` and `content-length`) and reads at most
-    /// `max_answer` bytes of the answer's body; its status, or what went wrong in a few words.
+    /// `max_answer` bytes of the answer's body, all within the client's timeout; the status, once
+    /// it came in time, or what went wrong in a few words.
     pub async fn post(
         &self,
         url: &HookUrl,
@@ -97,20 +98,19 @@ impl HookClient {
         max_answer: usize,
     ) -> Result<u16, String> {
         let request = request(url, fields, body);
-        let exchange = async {
-            if let Some(mut kept) = self.0.kept(&url.origin) {
-                match kept.exchange(&request, max_answer).await {
-                    Ok(answer) => return Ok(self.0.done(&url.origin, kept, answer)),
-                    // The other side closed it while it waited: the request goes on a new one.
-                    Err(Failed::Unanswered(_)) => {}
-                    Err(e) => return Err(e.to_string()),
-                }
+        let deadline = tokio::time::Instant::now() + self.0.timeout;
+        if let Some(mut kept) = self.0.kept(&url.origin) {
+            match kept.exchange(&request, max_answer, deadline).await {
+                Ok(answer) => return Ok(self.0.done(&url.origin, kept, answer)),
+                // The other side closed it while it waited: the request goes on a new one.
+                Err(Failed::Unanswered(_)) => {}
+                Err(e) => return Err(e.to_string()),
             }
-            let mut conn = self.0.connect(&url.origin).await?;
-            let answer = conn.exchange(&request, max_answer).await.map_err(|e| e.to_string())?;
-            Ok(self.0.done(&url.origin, conn, answer))
-        };
-        tokio::time::timeout(self.0.timeout, exchange).await.unwrap_or_else(|_| Err("timed out".into()))
+        }
+        let connected = tokio::time::timeout_at(deadline, self.0.connect(&url.origin)).await;
+        let mut conn = connected.unwrap_or_else(|_| Err(Failed::TimedOut.to_string()))?;
+        let answer = conn.exchange(&request, max_answer, deadline).await.map_err(|e| e.to_string())?;
+        Ok(self.0.done(&url.origin, conn, answer))
     }
 }
 
@@ -243,6 +243,33 @@ mod tests {
         assert_eq!((u.origin.host.as_str(), u.authority.as_str(), u.target.as_str()), ("::1", "[::1]:8080", "/"));
         let text = String::from_utf8(request(&u, &[("webhook-id", "evt_1")], b"{}")).unwrap();
         assert_eq!(text, "POST / HTTP/1.1\r\nhost: [::1]:8080\r\nwebhook-id: evt_1\r\ncontent-length: 2\r\n\r\n{}");
+    }
+
+    /// A status that came in time delivers, even when the rest of the answer never comes: the try
+    /// ends at its deadline with that status, and the connection is not kept.
+    #[tokio::test]
+    async fn a_status_in_time_stands_when_the_body_never_ends() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (accepted_in, mut accepted) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf").await;
+                // Held open, the body never finished.
+                let _ = accepted_in.send(s);
+            }
+        });
+        let rules = WebhookRules { allow_http: true, allow_private: true };
+        let client = HookClient::new(&OutboundTls::new(None).unwrap(), Duration::from_millis(300), rules);
+        let url = url(&format!("http://{address}/"));
+        for _ in 0..2 {
+            assert_eq!(client.post(&url, &[], b"{}", 1024).await, Ok(200));
+        }
+        // Each try had a connection of its own: one whose answer did not end is not kept.
+        assert!(accepted.recv().await.is_some() && accepted.recv().await.is_some());
     }
 
     /// A kept connection the receiver has closed in the meantime costs the try nothing: it goes out

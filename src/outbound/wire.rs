@@ -6,6 +6,7 @@
 use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout_at};
 use tokio_rustls::client::TlsStream;
 
 /// The most an answer's head (status line and fields) may take, and a chunk's size line.
@@ -41,6 +42,7 @@ pub struct Answer {
 pub enum Failed {
     Unanswered(io::Error),
     Broken(String),
+    TimedOut,
 }
 
 impl std::fmt::Display for Failed {
@@ -48,6 +50,7 @@ impl std::fmt::Display for Failed {
         match self {
             Failed::Unanswered(e) => write!(f, "the connection closed without an answer ({e})"),
             Failed::Broken(why) => f.write_str(why),
+            Failed::TimedOut => f.write_str("timed out"),
         }
     }
 }
@@ -65,8 +68,28 @@ impl Conn {
         Self { io, buf: vec![0; 4096], start: 0, end: 0 }
     }
 
-    /// Writes `request` and reads its answer, at most `max_body` bytes of its body.
-    pub async fn exchange(&mut self, request: &[u8], max_body: usize) -> Result<Answer, Failed> {
+    /// Writes `request` and reads its answer by `deadline`: its head, then at most `max_body` bytes
+    /// of its body. The body is read only so that the connection may carry the next request: once
+    /// the status came, a body cut short, longer than `max_body`, left unframed (it would end only
+    /// with the connection) or not ended by the deadline does not undo it; the connection is then
+    /// closed.
+    pub async fn exchange(&mut self, request: &[u8], max_body: usize, deadline: Instant) -> Result<Answer, Failed> {
+        let (status, framing, keep) =
+            timeout_at(deadline, self.send_and_head(request)).await.map_err(|_| Failed::TimedOut)??;
+        let ended = match framing {
+            Framing::None => Ok(Ok(true)),
+            Framing::Length(n) => match usize::try_from(n) {
+                Ok(n) if n <= max_body => timeout_at(deadline, self.skip(n)).await,
+                _ => Ok(Ok(false)),
+            },
+            Framing::Chunked => timeout_at(deadline, self.chunks(max_body)).await,
+            Framing::Close => Ok(Ok(false)),
+        };
+        let reusable = keep && matches!(ended, Ok(Ok(true))) && self.start == self.end;
+        Ok(Answer { status, reusable })
+    }
+
+    async fn send_and_head(&mut self, request: &[u8]) -> Result<(u16, Framing, bool), Failed> {
         self.start = 0;
         self.end = 0;
         let written = match &mut self.io {
@@ -77,19 +100,7 @@ impl Conn {
             },
         };
         written.map_err(Failed::Unanswered)?;
-        let (status, framing, mut reusable) = self.head().await?;
-        // The status came: a body cut short, or left unread past `max_body`, does not undo it.
-        let ended = match framing {
-            Framing::None => Ok(true),
-            Framing::Length(n) => match usize::try_from(n) {
-                Ok(n) if n <= max_body => self.skip(n).await,
-                _ => Ok(false),
-            },
-            Framing::Chunked => self.chunks(max_body).await,
-            Framing::Close => self.skip(max_body.saturating_add(1)).await.map(|_| false),
-        };
-        reusable &= matches!(ended, Ok(true)) && self.start == self.end;
-        Ok(Answer { status, reusable })
+        self.head().await
     }
 
     /// Reads the final answer's head (interim `1xx` answers are passed over): its status, how its
@@ -256,7 +267,8 @@ mod tests {
             }
         });
         let mut conn = Conn::new(Io::Plain(TcpStream::connect(address).await.unwrap()));
-        conn.exchange(b"POST / HTTP/1.1\r\n\r\n", 10).await.map_err(|e| e.to_string())
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        conn.exchange(b"POST / HTTP/1.1\r\n\r\n", 10, deadline).await.map_err(|e| e.to_string())
     }
 
     async fn held(answer: &'static [u8]) -> Result<Answer, String> {
@@ -289,7 +301,8 @@ mod tests {
         assert_eq!(held(b"HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n").await, closed(200));
         let conflicting = b"HTTP/1.1 202 Accepted\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab";
         assert_eq!(closing(conflicting).await, closed(202));
-        assert_eq!(closing(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: /x\r\n\r\n").await, closed(307));
+        // An answer whose body ends only with its connection is not waited for.
+        assert_eq!(held(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: /x\r\n\r\n").await, closed(307));
         assert_eq!(held(b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nab").await, closed(200));
     }
 
