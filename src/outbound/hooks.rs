@@ -115,12 +115,12 @@ impl HookClient {
 }
 
 impl Shared {
-    /// A kept connection to `origin`, the most recently used first.
+    /// A kept connection to `origin`, the most recently used first, that is still quiet.
     fn kept(&self, origin: &Origin) -> Option<Conn> {
         let mut idle = self.idle.lock().ok()?;
         let conns = idle.by_origin.get_mut(origin)?;
         while let Some((conn, since)) = conns.pop() {
-            if since.elapsed() < IDLE {
+            if since.elapsed() < IDLE && conn.quiet() {
                 return Some(conn);
             }
         }
@@ -270,6 +270,38 @@ mod tests {
         }
         // Each try had a connection of its own: one whose answer did not end is not kept.
         assert!(accepted.recv().await.is_some() && accepted.recv().await.is_some());
+    }
+
+    /// What a receiver sends on a kept connection after its answer (a second answer, here) is never
+    /// taken for the answer to the next request: that request goes on a new connection.
+    #[tokio::test]
+    async fn a_kept_connection_that_heard_more_is_not_reused() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (go_in, mut go) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let (stray_in, mut stray) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1024];
+            let (mut first, _) = listener.accept().await.unwrap();
+            let _ = first.read(&mut buf).await;
+            let _ = first.write_all(b"HTTP/1.1 500 Oops\r\ncontent-length: 0\r\n\r\n").await;
+            // Once the client has its answer, a second one, unasked for.
+            go.recv().await;
+            let _ = first.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await;
+            let _ = stray_in.send(());
+            let (mut second, _) = listener.accept().await.unwrap();
+            let _ = second.read(&mut buf).await;
+            let _ = second.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await;
+            let _ = second.read(&mut buf).await;
+            drop(first);
+        });
+        let (client, url) =
+            (client(WebhookRules { allow_http: true, allow_private: true }), url(&format!("http://{address}/")));
+        assert_eq!(client.post(&url, &[], b"{}", 1024).await, Ok(500));
+        go_in.send(()).unwrap();
+        stray.recv().await.unwrap();
+        assert_eq!(client.post(&url, &[], b"{}", 1024).await, Ok(204));
     }
 
     /// A kept connection the receiver has closed in the meantime costs the try nothing: it goes out

@@ -68,6 +68,18 @@ impl Conn {
         Self { io, buf: vec![0; 4096], start: 0, end: 0 }
     }
 
+    /// Whether a kept connection may carry a request: open, and nothing came on it while it
+    /// waited (a late part of the last answer, a stray one, or a `408` before closing would
+    /// otherwise be read as the next answer). One read that finds nothing; under TLS, any byte at
+    /// all means the connection is not quiet.
+    pub fn quiet(&self) -> bool {
+        let tcp = match &self.io {
+            Io::Plain(s) => s,
+            Io::Tls(s) => s.get_ref().0,
+        };
+        matches!(tcp.try_read(&mut [0u8; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
     /// Writes `request` and reads its answer by `deadline`: its head, then at most `max_body` bytes
     /// of its body. The body is read only so that the connection may carry the next request: once
     /// the status came, a body cut short, longer than `max_body`, left unframed (it would end only
@@ -138,20 +150,30 @@ impl Conn {
         }
     }
 
-    /// Passes over a chunked body, if it ends within `max_body` bytes of data: whether it did.
+    /// Passes over a chunked body, if it ends within `max_body` bytes (its data, and the size
+    /// lines and trailer fields around it): whether it did.
     async fn chunks(&mut self, max_body: usize) -> io::Result<bool> {
-        let mut total = 0usize;
+        let mut left = max_body;
+        let line = async |conn: &mut Self, left: &mut usize| -> io::Result<Option<Vec<u8>>> {
+            let line = conn.line().await?;
+            let used = line.as_ref().map_or(0, |l| l.len() + 2);
+            *left = match left.checked_sub(used) {
+                Some(rest) => rest,
+                None => return Ok(None),
+            };
+            Ok(line)
+        };
         loop {
-            let Some(line) = self.line().await? else { return Ok(false) };
-            let size = line.split(|b| *b == b';').next().unwrap_or_default();
+            let Some(size) = line(self, &mut left).await? else { return Ok(false) };
+            let size = size.split(|b| *b == b';').next().unwrap_or_default();
             let size = std::str::from_utf8(size).ok().and_then(|s| usize::from_str_radix(s.trim(), 16).ok());
             match size {
                 None => return Ok(false),
                 Some(0) => break,
-                Some(n) if n > max_body.saturating_sub(total) => return Ok(false),
+                Some(n) if n > left => return Ok(false),
                 Some(n) => {
-                    total += n;
-                    if !self.skip(n).await? || self.line().await?.is_none_or(|l| !l.is_empty()) {
+                    left -= n;
+                    if !self.skip(n).await? || line(self, &mut left).await?.is_none_or(|l| !l.is_empty()) {
                         return Ok(false);
                     }
                 }
@@ -159,7 +181,7 @@ impl Conn {
         }
         // Trailer fields, up to the empty line.
         loop {
-            match self.line().await? {
+            match line(self, &mut left).await? {
                 None => return Ok(false),
                 Some(l) if l.is_empty() => return Ok(true),
                 Some(_) => {}
@@ -222,9 +244,10 @@ impl Conn {
 fn framing(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> (Framing, bool) {
     let (mut keep, mut chunked, mut coded, mut length) = (http11, false, false, None::<Option<u64>>);
     for field in fields {
-        let value = std::str::from_utf8(field.value).unwrap_or_default();
+        let text = std::str::from_utf8(field.value);
+        let value = text.unwrap_or_default();
         if field.name.eq_ignore_ascii_case("connection") {
-            keep &= !value.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"));
+            keep &= text.is_ok() && !value.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"));
         } else if field.name.eq_ignore_ascii_case("transfer-encoding") {
             coded = true;
             chunked = value.rsplit(',').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("chunked"));
@@ -235,6 +258,10 @@ fn framing(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> (Frami
                 _ => this,
             });
         }
+    }
+    if status == 101 {
+        // Another protocol follows on the connection (never asked for): the answer ends it.
+        return (Framing::None, false);
     }
     if (100..200).contains(&status) || status == 204 || status == 304 {
         return (Framing::None, keep);
@@ -251,7 +278,7 @@ fn framing(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> (Frami
 mod tests {
     use super::*;
 
-    /// An exchange with a server that answers `answer`, read with a limit of 10 bytes; the server
+    /// An exchange with a server that answers `answer`, read with a limit of 32 bytes; the server
     /// then holds the connection open (so that only the framing tells where the answer ends) or,
     /// if `close`, closes it.
     async fn exchange_closing(answer: &'static [u8], close: bool) -> Result<Answer, String> {
@@ -268,7 +295,7 @@ mod tests {
         });
         let mut conn = Conn::new(Io::Plain(TcpStream::connect(address).await.unwrap()));
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
-        conn.exchange(b"POST / HTTP/1.1\r\n\r\n", 10, deadline).await.map_err(|e| e.to_string())
+        conn.exchange(b"POST / HTTP/1.1\r\n\r\n", 32, deadline).await.map_err(|e| e.to_string())
     }
 
     async fn held(answer: &'static [u8]) -> Result<Answer, String> {
@@ -294,8 +321,9 @@ mod tests {
     #[tokio::test]
     async fn answers_past_the_limit_or_without_framing_close_their_connection_but_keep_their_status() {
         let closed = |status| Ok(Answer { status, reusable: false });
-        assert_eq!(held(b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\nhello world").await, closed(200));
-        let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nb\r\nhello world\r\n0\r\n\r\n";
+        let long = b"HTTP/1.1 200 OK\r\ncontent-length: 33\r\n\r\nhello world, hello world, hello!!";
+        assert_eq!(held(long).await, closed(200));
+        let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n21\r\nhello world, hello world, hello!!\r\n0\r\n\r\n";
         assert_eq!(held(chunked).await, closed(200));
         assert_eq!(held(b"HTTP/1.1 500 Oops\r\nconnection: close\r\ncontent-length: 0\r\n\r\n").await, closed(500));
         assert_eq!(held(b"HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n").await, closed(200));
@@ -304,6 +332,14 @@ mod tests {
         // An answer whose body ends only with its connection is not waited for.
         assert_eq!(held(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: /x\r\n\r\n").await, closed(307));
         assert_eq!(held(b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nab").await, closed(200));
+        assert_eq!(held(b"HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\n\r\n").await, closed(101));
+        assert_eq!(held(b"HTTP/1.1 204 No Content\r\nconnection: \xffclose\r\n\r\n").await, closed(204));
+        // Size lines and trailers count towards the limit, not only the data.
+        let extended = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1;aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\nx\r\n0\r\n\r\n";
+        assert_eq!(held(extended).await, closed(200));
+        let trailers =
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\na: 1111111111\r\nb: 2222222222\r\n\r\n";
+        assert_eq!(held(trailers).await, closed(200));
     }
 
     #[tokio::test]
