@@ -64,21 +64,19 @@ impl WebhookRules {
         Ok(())
     }
 
-    /// The addresses of `host` a webhook may be sent to (the port is the URL's, set by the caller);
-    /// an error when it has none.
-    pub async fn allowed_addresses(&self, host: &str) -> Result<Vec<SocketAddr>, String> {
+    /// The addresses of `host` (a name, or an address without brackets) a webhook may be sent to,
+    /// at `port`; an error when it has none.
+    pub async fn allowed_addresses(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return self.check_address(ip).map(|()| vec![SocketAddr::new(ip, port)]);
+        }
         let found =
-            tokio::net::lookup_host((host, 0)).await.map_err(|e| format!("{host} could not be looked up ({e})"))?;
+            tokio::net::lookup_host((host, port)).await.map_err(|e| format!("{host} could not be looked up ({e})"))?;
         let allowed: Vec<SocketAddr> = found.filter(|a| self.check_address(a.ip()).is_ok()).collect();
         if allowed.is_empty() {
             return Err(format!("{host} has no address a webhook may be sent to"));
         }
         Ok(allowed)
-    }
-
-    /// `ip` if a webhook may be sent to it; why not otherwise.
-    pub fn allowed_address(&self, ip: IpAddr) -> Result<IpAddr, String> {
-        self.check_address(ip).map(|()| ip)
     }
 
     fn check_address(&self, ip: IpAddr) -> Result<(), String> {

@@ -10,7 +10,6 @@ use super::guard::WebhookRules;
 use super::wire::{Conn, Failed, Io};
 use rustls_pki_types::ServerName;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
@@ -152,25 +151,18 @@ impl Shared {
     /// A new connection to the first of the origin's allowed addresses that takes one, over TLS
     /// for `https`.
     async fn connect(&self, origin: &Origin) -> Result<Conn, String> {
-        let addresses = match origin.host.parse::<IpAddr>() {
-            Ok(ip) => self.rules.allowed_address(ip).map(|ip| vec![SocketAddr::new(ip, 0)])?,
-            Err(_) => self.rules.allowed_addresses(&origin.host).await?,
-        };
-        let mut refused = None;
-        let mut tcp = None;
-        for address in addresses {
-            match TcpStream::connect(SocketAddr::new(address.ip(), origin.port)).await {
-                Ok(s) => {
-                    tcp = Some(s);
-                    break;
-                }
-                Err(e) => refused = Some(e),
+        let mut refused = String::new();
+        for address in self.rules.allowed_addresses(&origin.host, origin.port).await? {
+            match TcpStream::connect(address).await {
+                Ok(tcp) => return self.over(origin, tcp).await,
+                Err(e) => refused = e.to_string(),
             }
         }
-        let tcp = match (tcp, refused) {
-            (Some(tcp), _) => tcp,
-            (None, e) => return Err(format!("could not connect: {}", e.map(|e| e.to_string()).unwrap_or_default())),
-        };
+        Err(format!("could not connect: {refused}"))
+    }
+
+    /// A connection over `tcp`, with TLS for `https`.
+    async fn over(&self, origin: &Origin, tcp: TcpStream) -> Result<Conn, String> {
         let _ = tcp.set_nodelay(true);
         if !origin.https {
             return Ok(Conn::new(Io::Plain(tcp)));

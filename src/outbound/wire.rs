@@ -58,7 +58,7 @@ impl std::fmt::Display for Failed {
 /// How an answer's body ends.
 enum Framing {
     None,
-    Length(u64),
+    Length(usize),
     Chunked,
     Close,
 }
@@ -90,10 +90,8 @@ impl Conn {
             timeout_at(deadline, self.send_and_head(request)).await.map_err(|_| Failed::TimedOut)??;
         let ended = match framing {
             Framing::None => Ok(Ok(true)),
-            Framing::Length(n) => match usize::try_from(n) {
-                Ok(n) if n <= max_body => timeout_at(deadline, self.skip(n)).await,
-                _ => Ok(Ok(false)),
-            },
+            Framing::Length(n) if n <= max_body => timeout_at(deadline, self.skip(n)).await,
+            Framing::Length(_) => Ok(Ok(false)),
             Framing::Chunked => timeout_at(deadline, self.chunks(max_body)).await,
             Framing::Close => Ok(Ok(false)),
         };
@@ -154,17 +152,8 @@ impl Conn {
     /// lines and trailer fields around it): whether it did.
     async fn chunks(&mut self, max_body: usize) -> io::Result<bool> {
         let mut left = max_body;
-        let line = async |conn: &mut Self, left: &mut usize| -> io::Result<Option<Vec<u8>>> {
-            let line = conn.line().await?;
-            let used = line.as_ref().map_or(0, |l| l.len() + 2);
-            *left = match left.checked_sub(used) {
-                Some(rest) => rest,
-                None => return Ok(None),
-            };
-            Ok(line)
-        };
         loop {
-            let Some(size) = line(self, &mut left).await? else { return Ok(false) };
+            let Some(size) = self.line(&mut left).await? else { return Ok(false) };
             let size = size.split(|b| *b == b';').next().unwrap_or_default();
             let size = std::str::from_utf8(size).ok().and_then(|s| usize::from_str_radix(s.trim(), 16).ok());
             match size {
@@ -173,7 +162,7 @@ impl Conn {
                 Some(n) if n > left => return Ok(false),
                 Some(n) => {
                     left -= n;
-                    if !self.skip(n).await? || line(self, &mut left).await?.is_none_or(|l| !l.is_empty()) {
+                    if !self.skip(n).await? || self.line(&mut left).await?.is_none_or(|l| !l.is_empty()) {
                         return Ok(false);
                     }
                 }
@@ -181,7 +170,7 @@ impl Conn {
         }
         // Trailer fields, up to the empty line.
         loop {
-            match line(self, &mut left).await? {
+            match self.line(&mut left).await? {
                 None => return Ok(false),
                 Some(l) if l.is_empty() => return Ok(true),
                 Some(_) => {}
@@ -189,10 +178,13 @@ impl Conn {
         }
     }
 
-    /// The next line without its CRLF; `None` if the connection closed first or it is too long.
-    async fn line(&mut self) -> io::Result<Option<Vec<u8>>> {
+    /// The next line without its CRLF, its bytes taken from `left`; `None` if the connection
+    /// closed first, or the line is longer than `MAX_LINE` or than `left`.
+    async fn line(&mut self, left: &mut usize) -> io::Result<Option<Vec<u8>>> {
         loop {
             if let Some(at) = self.buf[self.start..self.end].windows(2).position(|w| w == b"\r\n") {
+                let Some(rest) = left.checked_sub(at + 2) else { return Ok(None) };
+                *left = rest;
                 let line = self.buf[self.start..self.start + at].to_vec();
                 self.start += at + 2;
                 return Ok(Some(line));
@@ -242,7 +234,7 @@ impl Conn {
 /// How a final answer's body ends (RFC 9112 §6.3), and whether its connection stays open after it
 /// (HTTP/1.1 without `connection: close`; any doubt about the framing closes it).
 fn framing(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> (Framing, bool) {
-    let (mut keep, mut chunked, mut coded, mut length) = (http11, false, false, None::<Option<u64>>);
+    let (mut keep, mut chunked, mut coded, mut length) = (http11, false, false, None::<Option<usize>>);
     for field in fields {
         let text = std::str::from_utf8(field.value);
         let value = text.unwrap_or_default();
@@ -252,7 +244,7 @@ fn framing(status: u16, http11: bool, fields: &[httparse::Header<'_>]) -> (Frami
             coded = true;
             chunked = value.rsplit(',').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("chunked"));
         } else if field.name.eq_ignore_ascii_case("content-length") {
-            let this = value.trim().parse::<u64>().ok();
+            let this = value.trim().parse::<usize>().ok();
             length = Some(match length {
                 Some(before) if before != this => None,
                 _ => this,
