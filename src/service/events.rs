@@ -126,7 +126,7 @@ pub struct RecentCalls(VecDeque<HashMap<Uuid, CallRecord>>);
 
 impl RecentCalls {
     /// Groups kept: 12 groups of up to 500 events span 6,000 events, more than lie between a call's
-    /// `call.ended` and its `contact.finished` when the dispatcher settles its most (5,000 calls) at
+    /// `call.ended` and its `contact.finished` when the dispatcher settles its most (2,500 calls) at
     /// once; they hold at most 6,000 calls.
     const GROUPS: usize = 12;
 
