@@ -105,7 +105,7 @@ pub async fn start(config: ServeConfig, shutdown: CancellationToken) -> Result<R
         clock.clone(),
         crate::outbound::hooks::HookClient::new(&tls, crate::webhooks::TIMEOUT, webhook_rules),
         webhook_rules,
-        Arc::new(crate::http::event_body),
+        Arc::new(crate::http::ApiViews),
         events.clone(),
         endpoint_changes.clone(),
     ));

@@ -61,18 +61,6 @@ impl Endpoint {
         secrets
     }
 
-    /// The endpoint as the API shows it (never its secret).
-    pub fn view(&self) -> serde_json::Value {
-        serde_json::json!({
-            "webhook_endpoint_id": self.id.to_string(),
-            "url": self.url,
-            "events": self.events.names(),
-            "description": self.description,
-            "disabled": self.disabled,
-            "created_at": self.created_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-        })
-    }
-
     /// Until when a secret rotated at `now` keeps signing.
     pub fn previous_secret_until(now: DateTime<Utc>) -> DateTime<Utc> {
         now + Duration::hours(PREVIOUS_SECRET_HOURS)

@@ -107,9 +107,17 @@ fn suppression_added(stored: &Value, e: &StoredEvent) -> Value {
     })
 }
 
-/// An event's JSON body, for deliveries.
-pub fn event_body(subjects: &Subjects, e: &StoredEvent) -> Vec<u8> {
-    serde_json::to_vec(&EventView::new(subjects, e)).unwrap_or_default()
+/// What deliveries send, as the API writes it: events' bodies and endpoints' views.
+pub struct ApiViews;
+
+impl crate::webhooks::Views for ApiViews {
+    fn event(&self, subjects: &Subjects, e: &StoredEvent) -> Vec<u8> {
+        serde_json::to_vec(&EventView::new(subjects, e)).unwrap_or_default()
+    }
+
+    fn endpoint(&self, e: &crate::domain::webhook::Endpoint) -> Value {
+        super::webhook_endpoints::endpoint_view(e)
+    }
 }
 
 fn query_error(name: &str, kind: &str, msg: impl Into<String>) -> FieldError {

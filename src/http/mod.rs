@@ -46,7 +46,7 @@ use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tracing::Instrument;
 
 pub use auth::FailureLimiter;
-pub use events::event_body;
+pub use events::ApiViews;
 pub use ops::OPENAPI_YAML;
 
 /// What every handler shares.

@@ -21,9 +21,21 @@ fn body() -> Vec<Loc> {
     vec![Loc::from("body")]
 }
 
+/// The endpoint as the API shows it (never its secret), in answers and in `endpoint.disabled` events.
+pub fn endpoint_view(e: &Endpoint) -> Value {
+    json!({
+        "webhook_endpoint_id": e.id.to_string(),
+        "url": e.url,
+        "events": e.events.names(),
+        "description": e.description,
+        "disabled": e.disabled,
+        "created_at": e.created_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+    })
+}
+
 /// The endpoint with its secret, shown when it is made and when it changes.
 fn with_secret(e: &Endpoint) -> Value {
-    let mut view = e.view();
+    let mut view = endpoint_view(e);
     if let Some(obj) = view.as_object_mut() {
         obj.insert("secret".into(), Value::String(e.secret.clone()));
     }
@@ -76,7 +88,7 @@ pub async fn create(State(st): State<AppState>, auth: Auth, JsonObject(obj): Jso
 
 /// `GET /webhook-endpoints`.
 pub async fn list(State(st): State<AppState>, auth: Auth) -> Result<Response, Error> {
-    let items: Vec<Value> = st.store.list_endpoints(auth.0).await?.iter().map(Endpoint::view).collect();
+    let items: Vec<Value> = st.store.list_endpoints(auth.0).await?.iter().map(endpoint_view).collect();
     let mut response = ok(&items)?;
     response.headers_mut().insert("x-total-count", HeaderValue::from(items.len()));
     Ok(response)
@@ -84,7 +96,7 @@ pub async fn list(State(st): State<AppState>, auth: Auth) -> Result<Response, Er
 
 /// `GET /webhook-endpoints/{id}`.
 pub async fn get(State(st): State<AppState>, auth: Auth, PathId(id): PathId<EndpointId>) -> Result<Response, Error> {
-    ok(&service::get(&*st.store, auth.0, id).await?.view())
+    ok(&endpoint_view(&service::get(&*st.store, auth.0, id).await?))
 }
 
 /// `PATCH /webhook-endpoints/{id}`.
@@ -95,7 +107,8 @@ pub async fn update(
     JsonObject(obj): JsonObject,
 ) -> Result<Response, Error> {
     let patch = fields(&obj, false)?;
-    ok(&service::update(&*st.store, &st.webhook_rules, &st.endpoint_changes, auth.0, id, patch).await?.view())
+    let changed = service::update(&*st.store, &st.webhook_rules, &st.endpoint_changes, auth.0, id, patch).await?;
+    ok(&endpoint_view(&changed))
 }
 
 /// `DELETE /webhook-endpoints/{id}`.

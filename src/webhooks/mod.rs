@@ -24,8 +24,12 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// Writes an event's JSON from what it is about.
-pub type Render = Arc<dyn Fn(&Subjects, &StoredEvent) -> Vec<u8> + Send + Sync>;
+/// How the API writes what deliveries send: an event's body from what it is about, and an endpoint
+/// as an `endpoint.disabled` event shows it. The HTTP layer, which owns the wire format, gives it.
+pub trait Views: Send + Sync {
+    fn event(&self, subjects: &Subjects, e: &StoredEvent) -> Vec<u8>;
+    fn endpoint(&self, e: &Endpoint) -> serde_json::Value;
+}
 
 /// How long one try may take.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,7 +56,7 @@ pub struct Deliveries {
     clock: Clock,
     client: HookClient,
     rules: WebhookRules,
-    render: Render,
+    views: Arc<dyn Views>,
     /// This process's key on leases.
     owner: i64,
     /// Endpoints whose retries this replica is sending.
@@ -72,7 +76,7 @@ impl Deliveries {
         clock: Clock,
         client: HookClient,
         rules: WebhookRules,
-        render: Render,
+        views: Arc<dyn Views>,
         watch: EventWatch,
         changes: EndpointChanges,
     ) -> Self {
@@ -81,7 +85,7 @@ impl Deliveries {
         let owner = i64::from_le_bytes(key) & i64::MAX;
         let announced = std::sync::atomic::AtomicBool::new(false);
         let busy = Mutex::new(HashSet::new());
-        Self { store, clock, client, rules, render, owner, busy, announced, watch, changes }
+        Self { store, clock, client, rules, views, owner, busy, announced, watch, changes }
     }
 
     /// Delivers until `shutdown`, waking when any organization's newest event moves and every `POLL`.
@@ -178,7 +182,7 @@ impl Deliveries {
     /// calls read are kept in `recent`.
     async fn bodies(&self, events: &[StoredEvent], recent: &mut RecentCalls) -> Result<Vec<Vec<u8>>, Error> {
         let subjects = Subjects::read_after(&*self.store, events, recent).await?;
-        let bodies = events.iter().map(|e| (self.render)(&subjects, e)).collect();
+        let bodies = events.iter().map(|e| self.views.event(&subjects, e)).collect();
         recent.keep(subjects);
         Ok(bodies)
     }
@@ -213,7 +217,7 @@ impl Deliveries {
                     Some(a) if a.delivered() => RetryNext::Done,
                     Some(_) => match retry_at(usize::try_from(d.step + 1).unwrap_or(usize::MAX), now) {
                         Some(at) => RetryNext::Again(d.step + 1, at),
-                        None => RetryNext::Disable(disabled.view()),
+                        None => RetryNext::Disable(self.views.endpoint(&disabled)),
                     },
                 };
                 RetryDone { endpoint: d.endpoint.id, event: d.event, generation: d.generation, attempt, next }
