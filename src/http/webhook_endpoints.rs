@@ -24,12 +24,12 @@ fn body() -> Vec<Loc> {
 /// The endpoint as the API shows it (never its secret), in answers and in `endpoint.disabled` events.
 pub fn endpoint_view(e: &Endpoint) -> Value {
     json!({
-        "webhook_endpoint_id": e.id.to_string(),
+        "webhook_endpoint_id": e.id,
         "url": e.url,
         "events": e.events.names(),
         "description": e.description,
         "disabled": e.disabled,
-        "created_at": e.created_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        "created_at": Timestamp(e.created_at),
     })
 }
 
