@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 /// Rows settled per query while catching up. Each settle commits two events per call at once, and
 /// an endpoint is sent them one after another: 2,500 calls keep the last of a settle's 5,000 events
 /// within about half a second of its commit at full burn-down, at no cost to the burn-down itself.
-const SETTLE_CHUNK: i64 = 2500;
+pub const SETTLE_CHUNK: i64 = 2500;
 /// The longest the real-time loop sleeps without looking (a fallback for changes made by other replicas).
 const POLL: std::time::Duration = std::time::Duration::from_millis(500);
 /// How soon the real-time loop looks again when work was due but another transaction held its

@@ -120,22 +120,28 @@ pub struct Subjects {
 /// The calls read for a stream's latest groups of events, while it reads a backlog (it forgets them
 /// once caught up). A finished contact's latest call is mostly the call that ended with it, and a
 /// transaction that ends n calls writes their n `call.ended` events before their `contact.finished`:
-/// a call read a few groups before, moments ago, is not read again.
+/// a call read a few groups before, moments ago, is not read again. The default keeps nothing.
 #[derive(Default)]
-pub struct RecentCalls(VecDeque<HashMap<Uuid, CallRecord>>);
+pub struct RecentCalls {
+    kept: VecDeque<HashMap<Uuid, CallRecord>>,
+    groups: usize,
+}
 
 impl RecentCalls {
-    /// Groups kept: 12 groups of up to 500 events span 6,000 events, more than lie between a call's
-    /// `call.ended` and its `contact.finished` when the dispatcher settles its most (2,500 calls) at
-    /// once; they hold at most 6,000 calls.
-    const GROUPS: usize = 12;
+    /// Keeps the calls of the latest `groups` groups.
+    pub fn spanning(groups: usize) -> Self {
+        Self { kept: VecDeque::with_capacity(groups), groups }
+    }
 
     /// Keeps the calls of `subjects`, forgetting the oldest group's.
     pub fn keep(&mut self, subjects: Subjects) {
-        if self.0.len() == Self::GROUPS {
-            self.0.pop_front();
+        if self.groups == 0 {
+            return;
         }
-        self.0.push_back(subjects.calls);
+        if self.kept.len() == self.groups {
+            self.kept.pop_front();
+        }
+        self.kept.push_back(subjects.calls);
     }
 }
 
@@ -162,7 +168,7 @@ impl Subjects {
         let contacts: Vec<ContactId> = of(EventType::ContactFinished).into_iter().map(ContactId::from_uuid).collect();
         subjects.contacts.reserve(contacts.len());
         let known: Vec<&HashMap<Uuid, CallRecord>> =
-            std::iter::once(&subjects.calls).chain(recent.0.iter().rev()).collect();
+            std::iter::once(&subjects.calls).chain(recent.kept.iter().rev()).collect();
         let mut latest = crate::service::batches::latest_calls(store, &contacts, &known).await?;
         for contact in store.contacts_by_id(&contacts).await? {
             let current_call = latest.remove(&contact.id);

@@ -46,6 +46,11 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 const STREAM_EVENTS: i64 = 500;
 const IN_FLIGHT: usize = 32;
 const FAILURES_TO_STOP: usize = 16;
+/// Groups of events whose calls a stream keeps while it reads a backlog: a settle writes its calls'
+/// `call.ended` events before their `contact.finished`, at most `SETTLE_CHUNK` events apart, so a
+/// finished contact's latest call was read in its own group or one of these before it.
+const RECENT_GROUPS: usize =
+    crate::dispatch::SETTLE_CHUNK.unsigned_abs().div_ceil(STREAM_EVENTS.unsigned_abs()) as usize + 1;
 /// Retries claimed per pass, and per endpoint.
 const RETRIES: i64 = 64;
 const RETRIES_PER_ENDPOINT: i64 = 8;

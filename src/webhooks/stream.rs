@@ -9,7 +9,7 @@
 //! (what is not sent stays after the cursor, for the next stream to read as changed); one through
 //! another replica counts from the next chunk read.
 
-use super::{Deliveries, FAILURES_TO_STOP, IN_FLIGHT, LEASE, STREAM_BUDGET, STREAM_EVENTS, send};
+use super::{Deliveries, FAILURES_TO_STOP, IN_FLIGHT, LEASE, RECENT_GROUPS, STREAM_BUDGET, STREAM_EVENTS, send};
 use crate::domain::events::{EventId, retry_at};
 use crate::domain::webhook::{Attempt, Endpoint, Stream, StreamDone};
 use crate::error::Error;
@@ -81,7 +81,7 @@ impl Deliveries {
         out: mpsc::Sender<Chunk>,
     ) -> Result<(), Error> {
         let (org, mut heads) = (claimed.organization_id, self.watch.subscribe());
-        let mut recent = RecentCalls::default();
+        let mut recent = RecentCalls::spanning(RECENT_GROUPS);
         loop {
             // The endpoint as it stands, for each chunk; the first read comes after the stream
             // began to watch for changes, so one committed after the claim read it is seen too.
@@ -109,7 +109,7 @@ impl Deliveries {
             }
             if caught_up {
                 // The calls read are kept only through a backlog: the next events may be long after.
-                recent = RecentCalls::default();
+                recent = RecentCalls::spanning(RECENT_GROUPS);
                 // Wait for this organization's head to pass the cursor, with the budget left.
                 let deadline = tokio::time::Instant::from_std(started + STREAM_BUDGET);
                 loop {
