@@ -118,7 +118,7 @@ impl Shared {
     fn kept(&self, origin: &Origin) -> Option<Conn> {
         let mut idle = self.idle.lock().ok()?;
         let conns = idle.by_origin.get_mut(origin)?;
-        while let Some((conn, since)) = conns.pop() {
+        while let Some((mut conn, since)) = conns.pop() {
             if since.elapsed() < IDLE && conn.quiet() {
                 return Some(conn);
             }
@@ -201,6 +201,7 @@ fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outbound::test_authority as authority;
 
     fn client(rules: WebhookRules) -> HookClient {
         HookClient::new(&OutboundTls::new(None).unwrap(), Duration::from_secs(5), rules)
@@ -294,6 +295,51 @@ mod tests {
         go_in.send(()).unwrap();
         stray.recv().await.unwrap();
         assert_eq!(client.post(&url, &[], b"{}", 1024).await, Ok(204));
+    }
+
+    /// Over TLS, a record that carries no data and arrives while a connection waits (a key update,
+    /// here; a late session ticket is the same) does not cost the connection: the next request goes
+    /// out on it.
+    #[tokio::test]
+    async fn a_kept_tls_connection_takes_in_a_key_update_and_is_reused() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (ca_file, config) = authority::authority_and_server("Graine hooks test authority");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (updated_in, mut updated) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let (go_in, go) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let go = Arc::new(tokio::sync::Mutex::new(go));
+        let (accepted_in, mut accepted) = tokio::sync::mpsc::unbounded_channel::<()>();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let _ = accepted_in.send(());
+                let (acceptor, updated_in, go) = (acceptor.clone(), updated_in.clone(), go.clone());
+                tokio::spawn(async move {
+                    let Ok(mut s) = acceptor.accept(tcp).await else { return };
+                    let mut buf = [0u8; 4096];
+                    while s.read(&mut buf).await.is_ok_and(|n| n > 0) {
+                        let _ = s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await;
+                        // Once the client has its answer: new keys, sent while its connection waits.
+                        go.lock().await.recv().await;
+                        let _ = s.get_mut().1.refresh_traffic_keys();
+                        let _ = s.flush().await;
+                        let _ = updated_in.send(());
+                    }
+                });
+            }
+        });
+        let tls = OutboundTls::new(Some(&ca_file)).unwrap();
+        let client =
+            HookClient::new(&tls, Duration::from_secs(5), WebhookRules { allow_http: false, allow_private: true });
+        let url = url(&format!("https://{address}/"));
+        for _ in 0..3 {
+            assert_eq!(client.post(&url, &[], b"{}", 1024).await, Ok(204));
+            go_in.send(()).unwrap();
+            updated.recv().await.unwrap();
+        }
+        accepted.recv().await.unwrap();
+        assert!(accepted.try_recv().is_err(), "each request went out on the one connection");
     }
 
     /// A kept connection the receiver has closed in the meantime costs the try nothing: it goes out

@@ -3,6 +3,10 @@
 
 pub mod guard;
 pub mod hooks;
+/// A certificate authority made for one test run (shared with the HTTP suite).
+#[cfg(test)]
+#[path = "../../tests/support/authority.rs"]
+mod test_authority;
 mod wire;
 
 use rustls_pki_types::CertificateDer;

@@ -70,14 +70,17 @@ impl Conn {
 
     /// Whether a kept connection may carry a request: open, and nothing came on it while it
     /// waited (a late part of the last answer, a stray one, or a `408` before closing would
-    /// otherwise be read as the next answer). One read that finds nothing; under TLS, any byte at
-    /// all means the connection is not quiet.
-    pub fn quiet(&self) -> bool {
-        let tcp = match &self.io {
-            Io::Plain(s) => s,
-            Io::Tls(s) => s.get_ref().0,
+    /// otherwise be read as the next answer). One read that must find nothing, through TLS when
+    /// there is TLS: what it buffered counts, and records that carry no data (a new session ticket,
+    /// a key update) are taken in without costing the connection.
+    pub fn quiet(&mut self) -> bool {
+        use futures_util::FutureExt;
+        let mut probe = [0u8; 1];
+        let read = match &mut self.io {
+            Io::Plain(s) => s.read(&mut probe).now_or_never(),
+            Io::Tls(s) => s.read(&mut probe).now_or_never(),
         };
-        matches!(tcp.try_read(&mut [0u8; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        read.is_none()
     }
 
     /// Writes `request` and reads its answer by `deadline`: its head, then at most `max_body` bytes
