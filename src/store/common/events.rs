@@ -5,8 +5,8 @@ macro_rules! event_statements {
     () => {
         mod events_written_once {
             use super::super::{
-                REGISTER_EVENTS, Store, among_ids, among_ints, among_texts, db_at, db_id, db_ids, db_ints,
-                db_texts,
+                REGISTER_EVENTS, Store, among_ids, among_ints, db_at, db_id, db_ids, db_ints,
+                db_texts, events_in_order,
             };
             use crate::domain::contact::{CallRecord, Contact};
             use crate::store::rows;
@@ -56,14 +56,7 @@ macro_rules! event_statements {
                     types: &TypeFilter,
                     limit: i64,
                 ) -> Result<Vec<StoredEvent>, Error> {
-                    let only = match types {
-                        TypeFilter::All => String::new(),
-                        TypeFilter::Only(_) => format!(" AND type {}", among_texts("$4")),
-                    };
-                    let sql = format!(
-                        "SELECT {EVENT_COLUMNS} FROM events WHERE organization_id = $1 AND seq > $2{only}
-                         ORDER BY seq LIMIT $3"
-                    );
+                    let sql = events_in_order(EVENT_COLUMNS, matches!(types, TypeFilter::Only(_)));
                     let names: Vec<&str> = types.names();
                     let q = sqlx::query(&sql).bind(db_id(org.uuid())).bind(after.0).bind(limit).bind(db_texts(names)?);
                     q.fetch_all(self.reads()).await?.iter().map(event).collect()

@@ -97,6 +97,14 @@ fn among_texts(param: &str) -> String {
     format!("= ANY({param})")
 }
 
+/// The statement reading an organization's next events (`$1`) after a number (`$2`), in order, at
+/// most `$3`, of the types `$4` when `only`: through `events_after` (its migration says why), which
+/// walks the feed's index in order whatever statistics the table has.
+fn events_in_order(columns: &str, only: bool) -> String {
+    let kinds = if only { "$4" } else { "NULL" };
+    format!("SELECT {columns} FROM events_after($1, $2, $3, {kinds})")
+}
+
 /// How a claim holds its organization's row while it reads the do-not-call list, and how an
 /// addition to the list holds it (they exclude each other; foreign-key checks are not held up).
 const ORG_SHARED: &str = " FOR SHARE";
@@ -307,3 +315,20 @@ impl TokenEvents {
 }
 
 implement_contract!("postgres");
+
+/// A database of its own on the test server (as the API suite names it), for a unit test.
+#[cfg(test)]
+fn test_database() -> String {
+    let url = std::env::var("GRAINE_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://localhost:5432/postgres".into());
+    let server = url.rsplit_once('/').map_or(url.as_str(), |(s, _)| s).to_owned();
+    format!("{server}/graine_t_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// Drops a database `test_database` named.
+#[cfg(test)]
+async fn drop_test_database(url: &str) {
+    use sqlx::Connection;
+    let (server, name) = url.rsplit_once('/').unwrap_or_default();
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres")).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+}

@@ -54,21 +54,11 @@ async fn run(conn: &mut PgConnection) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Store;
-    use sqlx::Connection;
-
-    /// The test server (as the API suite names it) with a database of its own.
-    fn fresh_url() -> (String, String) {
-        let url =
-            std::env::var("GRAINE_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://localhost:5432/postgres".into());
-        let server = url.rsplit_once('/').map_or(url.as_str(), |(s, _)| s).to_owned();
-        let name = format!("graine_t_{}", uuid::Uuid::now_v7().simple());
-        (format!("{server}/{name}"), format!("{server}/postgres"))
-    }
+    use super::super::{Store, drop_test_database, test_database};
 
     #[tokio::test]
     async fn a_new_write_connection_has_the_claim_planned_before_its_first_claim() {
-        let (url, admin) = fresh_url();
+        let url = test_database();
         let store = Store::connect(&url, 4, None).await.unwrap();
         store.migrate().await.unwrap();
         store.fill().await.unwrap();
@@ -95,8 +85,6 @@ mod tests {
         // and the `due_at` refresh.
         assert!(claim.iter().all(|&n| n >= 6), "claim statements planned per connection: {claim:?}");
         store.close().await;
-        let mut admin = sqlx::PgConnection::connect(&admin).await.unwrap();
-        let name = url.rsplit_once('/').unwrap().1;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+        drop_test_database(&url).await;
     }
 }

@@ -299,6 +299,13 @@ fn among_texts(param: &str) -> String {
     among_ids(param)
 }
 
+/// The statement reading an organization's next events (`$1`) after a number (`$2`), in order, at
+/// most `$3`, of the types `$4` when `only`: SQLite walks the feed's index for the order asked.
+fn events_in_order(columns: &str, only: bool) -> String {
+    let only = if only { format!(" AND type {}", among_texts("$4")) } else { String::new() };
+    format!("SELECT {columns} FROM events WHERE organization_id = $1 AND seq > $2{only} ORDER BY seq LIMIT $3")
+}
+
 /// No row lock: the one writer already orders a claim and an addition to the do-not-call list.
 const ORG_SHARED: &str = "";
 const ORG_EXCLUSIVE: &str = "";
