@@ -325,7 +325,7 @@ fn main() {
         }
         if which == "events" {
             println!("### Events: burn-down with a webhook endpoint subscribed to every event\n");
-            println!("| run | burn-down (calls/s) | against no endpoint | server CPU in the burn-down | machine CPU busy / idle (2 cores) | benchmark process CPU (the receiver) | delivery after commit p50 / p99 / max | after created_at p50 / p99 / max | server memory start → end |");
+            println!("| run | burn-down (calls/s) | against no endpoint (with the endpoint up: the runs either side; otherwise the mean of the runs without) | server CPU in the burn-down | machine CPU busy / idle (2 cores) | benchmark process CPU (the receiver) | delivery after commit p50 / p99 / max | after created_at p50 / p99 / max (or the catching up) | server memory start → end |");
             println!("|---|---|---|---|---|---|---|---|---|");
             println!("{}\n", events::events().await);
         }

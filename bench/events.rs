@@ -1,88 +1,22 @@
 //! The events benchmark (API.md §13): the burn-down of 100,000 contacts over 100 campaigns
-//! (zero-length simulated calls, real clock) with no webhook endpoint, with one endpoint subscribed
-//! to every event that answers at once (over plain HTTP, then over HTTPS), and with that endpoint
-//! down (its port closed), in the same run. With the endpoint up it reports how long after its
-//! commit each event reached the receiver (p50 / p99 / max; the commit as a watcher polling the
-//! newest event number every 10 ms saw it), and how long after its `created_at` (a call's end,
-//! which may precede the commit that records it); with it down, the server's memory before and
-//! after. A last run paces the calls (`--calls-per-second 2000`) to see the delay at a rate the
-//! delivery keeps up with.
+//! (zero-length simulated calls, real clock) with no webhook endpoint and with one endpoint
+//! subscribed to every event that answers at once, `PAIRS` times each, taking turns; then with that
+//! endpoint over HTTPS, with it down (its port closed), with the calls paced (`--calls-per-second
+//! 2000`, a rate the delivery keeps up with), and with it disabled through the burn-down and then
+//! enabled, to time its catching up on every event. With the endpoint up it reports how long after
+//! its commit each event reached the receiver (p50 / p99 / max; the commit as a watcher polling the
+//! newest event number every 10 ms saw it), and how long after its `created_at` (a call's end, which
+//! may precede the commit that records it); each run, the server's memory before and after.
 
+mod measure;
 mod receivers;
 
 use super::{contact, fresh_db, load, post, spawn, wait_burn_down};
-use receivers::{Seen, epoch_ms};
+use measure::{Commits, cpu_seconds, machine_seconds, percentile, rss_mib};
+use receivers::Seen;
 use serde_json::json;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
-
-/// When each event became visible, as a watcher polling the newest event number every 10 ms on a
-/// connection of its own sees it: (time, newest number) pairs, in time order.
-#[derive(Default)]
-struct Commits(Vec<(f64, i64)>);
-
-impl Commits {
-    /// Watches database `db` until `stop` is set.
-    async fn watch(db: String, stop: Arc<std::sync::atomic::AtomicBool>) -> Self {
-        let mut conn = super::Db::connect(&super::url(&db)).await;
-        let mut seen = Self::default();
-        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-            let newest = conn.number("SELECT CAST(COALESCE(max(last_seq), 0) AS BIGINT) FROM event_heads").await;
-            seen.0.push((epoch_ms(SystemTime::now()), newest));
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        seen
-    }
-
-    /// When event `seq` was first seen committed.
-    fn seen(&self, seq: i64) -> Option<f64> {
-        let at = self.0.partition_point(|(_, newest)| *newest < seq);
-        self.0.get(at).map(|(t, _)| *t)
-    }
-
-    /// The longest time between two looks, in milliseconds: how late the watcher may see a commit.
-    fn widest_gap(&self) -> f64 {
-        self.0.windows(2).map(|w| w[1].0 - w[0].0).fold(0.0, f64::max)
-    }
-}
-
-/// The CPU time a process has used (user and system), in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // After the command's closing parenthesis: fields 3 onwards; utime and stime are 14 and 15.
-    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: f64 = rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse::<f64>().ok()).sum();
-    ticks / 100.0
-}
-
-/// The whole machine's CPU time so far, busy (user, nice, system, interrupts) and idle (idle and
-/// waiting for I/O), in seconds summed over the cores, from `/proc/stat`.
-fn machine_seconds() -> (f64, f64) {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let ticks: Vec<f64> =
-        stat.lines().next().unwrap_or_default().split_whitespace().skip(1).map(|v| v.parse().unwrap_or(0.0)).collect();
-    let at = |i: usize| ticks.get(i).copied().unwrap_or(0.0) / 100.0;
-    (at(0) + at(1) + at(2) + at(5) + at(6), at(3) + at(4))
-}
-
-/// The resident memory of a process, in MiB.
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(f64::NAN);
-    kib / 1024.0
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
+use std::time::{Duration, Instant};
 
 /// Which endpoint a run has.
 #[derive(Clone, Copy, PartialEq)]
@@ -92,6 +26,21 @@ enum Endpoint {
     /// Up, over HTTPS.
     UpTls,
     Down,
+    /// Up but disabled through the burn-down, then enabled: it catches up on every event at once.
+    Backlog,
+}
+
+/// Runs without an endpoint and with it up, taking turns: each run with the endpoint is compared with
+/// the runs on either side of it, since the machine's speed drifts from one run to the next.
+const PAIRS: usize = 4;
+
+/// An endpoint catching up on a burn-down's events, from its enabling to the last event's arrival:
+/// how long it took, and the CPU time of the server, of the receiver and of the whole machine.
+struct CatchUp {
+    seconds: f64,
+    server: f64,
+    receiver: f64,
+    busy: f64,
 }
 
 struct Run {
@@ -109,6 +58,7 @@ struct Run {
     machine: (f64, f64),
     /// The benchmark's own CPU time during the burn-down (its receiver, mostly), in seconds.
     own: f64,
+    catch_up: Option<CatchUp>,
 }
 
 async fn run(endpoint: Endpoint, port: u16, pace: Option<&str>) -> Run {
@@ -120,7 +70,7 @@ async fn run(endpoint: Endpoint, port: u16, pace: Option<&str>) -> Run {
     let seen = Seen::default();
     let (url, ca_file) = match endpoint {
         Endpoint::None => (None, None),
-        Endpoint::Up => (Some(receivers::plain(seen.clone())), None),
+        Endpoint::Up | Endpoint::Backlog => (Some(receivers::plain(seen.clone())), None),
         Endpoint::UpTls => {
             let (url, ca_file) = receivers::tls(seen.clone());
             (Some(url), Some(ca_file.display().to_string()))
@@ -132,10 +82,16 @@ async fn run(endpoint: Endpoint, port: u16, pace: Option<&str>) -> Run {
     let flags = ["--allow-http-webhooks", "--allow-private-webhooks", "--dispatch", "false"];
     // The endpoint hears of the events after it: not the campaigns' activation by the load.
     let before: i64 = conn.number("SELECT CAST(COALESCE(max(seq), 0) AS BIGINT) FROM events").await;
+    let client = reqwest::Client::new();
+    let mut endpoint_id = String::new();
     if let Some(url) = &url {
         let api = spawn(&db, port, &flags).await;
-        let client = reqwest::Client::new();
-        post(&client, format!("{}/api/v1/webhook-endpoints", api.base), json!({"url": url, "events": ["*"]})).await;
+        let made =
+            post(&client, format!("{}/api/v1/webhook-endpoints", api.base), json!({"url": url, "events": ["*"]})).await;
+        endpoint_id = made["webhook_endpoint_id"].as_str().unwrap_or_default().to_owned();
+        if endpoint == Endpoint::Backlog {
+            disable(&client, &api.base, &endpoint_id, true).await;
+        }
     }
     let started = Instant::now();
     let mut args = vec!["--simulated-call-seconds", "0", "--allow-http-webhooks", "--allow-private-webhooks"];
@@ -156,7 +112,22 @@ async fn run(endpoint: Endpoint, port: u16, pace: Option<&str>) -> Run {
     let (rss_end, cpu) = (rss_mib(pid), cpu_seconds(pid) - cpu_start);
     let (machine, own) = (machine_seconds(), cpu_seconds(std::process::id()) - own_start);
     let machine = (machine.0 - machine_start.0, machine.1 - machine_start.1);
-    let mut delivered_by = None;
+    let (mut delivered_by, mut catch_up) = (None, None);
+    if endpoint == Endpoint::Backlog {
+        let events: i64 = conn.number(&format!("SELECT count(*) FROM events WHERE seq > {before}")).await;
+        let (server_start, own_start, machine_start, enabled) =
+            (cpu_seconds(pid), cpu_seconds(std::process::id()), machine_seconds(), Instant::now());
+        disable(&client, &server.base, &endpoint_id, false).await;
+        while (seen.0.lock().unwrap().len() as i64) < events && enabled.elapsed() < Duration::from_secs(600) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        catch_up = Some(CatchUp {
+            seconds: enabled.elapsed().as_secs_f64(),
+            server: cpu_seconds(pid) - server_start,
+            receiver: cpu_seconds(std::process::id()) - own_start,
+            busy: machine_seconds().0 - machine_start.0,
+        });
+    }
     if matches!(endpoint, Endpoint::Up | Endpoint::UpTls) {
         // Every event reaches the receiver: 100,000 calls and contacts, and the status changes.
         let events: i64 = conn.number(&format!("SELECT count(*) FROM events WHERE seq > {before}")).await;
@@ -188,54 +159,88 @@ async fn run(endpoint: Endpoint, port: u16, pace: Option<&str>) -> Run {
         cpu,
         machine,
         own,
+        catch_up,
     }
+}
+
+/// Disables the endpoint, or enables it again, through the server at `base`.
+async fn disable(client: &reqwest::Client, base: &str, id: &str, disabled: bool) {
+    let url = format!("{base}/api/v1/webhook-endpoints/{id}");
+    let r = client.patch(url).bearer_auth(super::TOKEN).json(&json!({"disabled": disabled})).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
 }
 
 /// The report's rows.
 pub async fn events() -> String {
-    let without = run(Endpoint::None, 18951, None).await;
-    let up = run(Endpoint::Up, 18952, None).await;
-    let tls = run(Endpoint::UpTls, 18955, None).await;
-    let down = run(Endpoint::Down, 18953, None).await;
-    let paced = run(Endpoint::Up, 18954, Some("2000")).await;
-    let mut rows = Vec::new();
-    for (name, r) in [
-        ("no endpoint", &without),
-        ("one endpoint, every event, answering at once", &up),
-        ("the same over HTTPS (the receiver's TLS on the same two cores)", &tls),
-        ("that endpoint down (port closed)", &down),
-        ("one endpoint up, calls paced at 2,000/s (4,000 events/s)", &paced),
-    ] {
-        let spread = |v: &[f64]| {
-            if v.is_empty() {
-                "–".to_owned()
-            } else {
-                format!("{:.0} / {:.0} / {:.0} ms", percentile(v, 0.5), percentile(v, 0.99), percentile(v, 1.0))
-            }
-        };
-        let late = if r.lateness.is_empty() {
+    let ports = std::cell::Cell::new(18950);
+    let port = || {
+        ports.set(ports.get() + 1);
+        ports.get()
+    };
+    let mut without = vec![run(Endpoint::None, port(), None).await];
+    let mut up = Vec::new();
+    for _ in 0..PAIRS {
+        up.push(run(Endpoint::Up, port(), None).await);
+        without.push(run(Endpoint::None, port(), None).await);
+    }
+    let tls = run(Endpoint::UpTls, port(), None).await;
+    let down = run(Endpoint::Down, port(), None).await;
+    let paced = run(Endpoint::Up, port(), Some("2000")).await;
+    let backlog = run(Endpoint::Backlog, port(), None).await;
+    let baseline = without.iter().map(|r| r.rate).sum::<f64>() / without.len() as f64;
+    let mut rows = vec![row("no endpoint", &without[0], without[0].rate / baseline)];
+    let mut ratios = Vec::new();
+    for (i, r) in up.iter().enumerate() {
+        let ratio = r.rate / ((without[i].rate + without[i + 1].rate) / 2.0);
+        ratios.push(ratio);
+        rows.push(row("one endpoint, every event, answering at once", r, ratio));
+        rows.push(row("no endpoint", &without[i + 1], without[i + 1].rate / baseline));
+    }
+    let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
+    let (low, high) = ratios.iter().fold((f64::MAX, f64::MIN), |(l, h), r| (l.min(*r), h.max(*r)));
+    rows.push(format!(
+        "| **one endpoint up, mean of the {} runs against the runs either side** | | **{mean:.3}** ({low:.3} to {high:.3}) | | | | | | |",
+        ratios.len()
+    ));
+    rows.push(row("the same over HTTPS (the receiver's TLS on the same two cores)", &tls, tls.rate / baseline));
+    rows.push(row("that endpoint down (port closed)", &down, down.rate / baseline));
+    rows.push(row("one endpoint up, calls paced at 2,000/s (4,000 events/s)", &paced, f64::NAN));
+    rows.push(row("that endpoint disabled through the burn-down, then enabled", &backlog, backlog.rate / baseline));
+    rows.join("\n")
+}
+
+/// A run's row; `ratio` is its burn-down against the runs without an endpoint it is compared with.
+fn row(name: &str, r: &Run, ratio: f64) -> String {
+    let spread = |v: &[f64]| {
+        if v.is_empty() {
             "–".to_owned()
         } else {
-            format!(
-                "{} ({} deliveries, all in by {:.1} s; commits seen within {:.0} ms)",
-                spread(&r.lateness),
-                r.lateness.len(),
-                r.delivered_by.unwrap_or(f64::NAN),
-                r.watch_gap
-            )
-        };
-        rows.push(format!(
-            "| {name} | {:.0} | {:.2} | {:.1} s | {:.1} / {:.1} s | {:.1} s | {} | {late} | {:.0} → {:.0} MiB |",
-            r.rate,
-            r.rate / without.rate,
-            r.cpu,
-            r.machine.0,
-            r.machine.1,
-            r.own,
-            spread(&r.after_commit),
-            r.rss.0,
-            r.rss.1
-        ));
-    }
-    rows.join("\n")
+            format!("{:.0} / {:.0} / {:.0} ms", percentile(v, 0.5), percentile(v, 0.99), percentile(v, 1.0))
+        }
+    };
+    let late = match (&r.catch_up, r.lateness.is_empty()) {
+        (Some(c), _) => format!(
+            "caught up on {} events in {:.2} s ({:.0} a second); CPU: server {:.2} s, receiver {:.2} s, the rest of the machine (PostgreSQL, when it is the store) {:.2} s",
+            r.lateness.len(),
+            c.seconds,
+            r.lateness.len() as f64 / c.seconds,
+            c.server,
+            c.receiver,
+            (c.busy - c.server - c.receiver).max(0.0)
+        ),
+        (None, true) => "–".to_owned(),
+        (None, false) => format!(
+            "{} ({} deliveries, all in by {:.1} s; commits seen within {:.0} ms)",
+            spread(&r.lateness),
+            r.lateness.len(),
+            r.delivered_by.unwrap_or(f64::NAN),
+            r.watch_gap
+        ),
+    };
+    let ratio = if ratio.is_nan() { "(paced)".to_owned() } else { format!("{ratio:.2}") };
+    let after_commit = if r.catch_up.is_some() { "–".to_owned() } else { spread(&r.after_commit) };
+    format!(
+        "| {name} | {:.0} | {ratio} | {:.1} s | {:.1} / {:.1} s | {:.1} s | {after_commit} | {late} | {:.0} → {:.0} MiB |",
+        r.rate, r.cpu, r.machine.0, r.machine.1, r.own, r.rss.0, r.rss.1
+    )
 }
