@@ -6,7 +6,7 @@ macro_rules! event_statements {
         mod events_written_once {
             use super::super::{
                 REGISTER_EVENTS, Store, among_ids, among_ints, db_at, db_id, db_ids, db_ints,
-                db_texts, events_in_order,
+                db_texts, events_in_order, PRUNE_EVENTS,
             };
             use crate::domain::contact::{CallRecord, Contact};
             use crate::store::rows;
@@ -111,11 +111,7 @@ macro_rules! event_statements {
                 }
 
                 pub async fn prune_events(&self, before: DateTime<Utc>, limit: i64) -> Result<u64, Error> {
-                    // `created_at` first, so that only the old events are looked at.
-                    let done = sqlx::query(
-                        "DELETE FROM events WHERE created_at < $1
-                           AND seq IN (SELECT seq FROM events WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
-                    )
+                    let done = sqlx::query(PRUNE_EVENTS)
                     .bind(db_at(before))
                     .bind(limit)
                     .execute(self.writes())

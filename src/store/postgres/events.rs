@@ -75,21 +75,26 @@ async fn insert_attempts(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Store, drop_test_database, events_in_order, test_database};
+    use super::super::{PRUNE_EVENTS, Store, drop_test_database, events_in_order, test_database};
     use crate::domain::events::{EventId, TypeFilter};
     use crate::domain::ids::OrgId;
 
-    /// The pages a statement read (its buffers, found or fetched), run with `EXPLAIN ANALYZE`.
+    /// The pages a statement read (its buffers, found or fetched), from its `EXPLAIN (ANALYZE,
+    /// BUFFERS, FORMAT JSON)`.
+    fn pages(plan: &serde_json::Value) -> i64 {
+        let count = |name: &str| plan[0]["Plan"][name].as_i64().unwrap();
+        count("Shared Hit Blocks") + count("Shared Read Blocks")
+    }
+
     async fn pages_read(conn: &mut sqlx::PgConnection, sql: &str, org: OrgId, after: i64, most: i64) -> i64 {
-        let plan: serde_json::Value = sqlx::query_scalar(&format!("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}"))
+        let plan = sqlx::query_scalar(&format!("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}"))
             .bind(org.uuid())
             .bind(after)
             .bind(most)
             .fetch_one(conn)
             .await
             .unwrap();
-        let count = |name: &str| plan[0]["Plan"][name].as_i64().unwrap();
-        count("Shared Hit Blocks") + count("Shared Read Blocks")
+        pages(&plan)
     }
 
     /// Without statistics on the events (a new database before its first analyze, or autovacuum
@@ -123,6 +128,40 @@ mod tests {
         let pages = pages_read(&mut conn, &sql, org, 1000, 100).await;
         assert!(pages < 50, "{pages} pages read for 100 events");
         drop(conn);
+        store.close().await;
+        drop_test_database(&url).await;
+    }
+
+    /// A chunk of pruning reads about as many pages as it deletes, not every event before the
+    /// retention's limit, nor the whole table: an hour's pruning would otherwise cost its square.
+    #[tokio::test]
+    async fn a_chunk_of_pruning_reads_only_the_events_it_deletes() {
+        let url = test_database();
+        let store = Store::connect(&url, 2, None).await.unwrap();
+        store.migrate().await.unwrap();
+        // 200,000 events, one a second: the first half 40 days old and more, the second half 10.
+        sqlx::query(
+            "INSERT INTO events (seq, organization_id, type, subject_id, created_at)
+             SELECT g, gen_random_uuid(), 'call.ended', gen_random_uuid(),
+                    now() - CASE WHEN g <= 100000 THEN interval '40 days' ELSE interval '10 days' END + g * interval '1 second'
+             FROM generate_series(1, 200000) g",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        let before = chrono::Utc::now() - chrono::Duration::days(30);
+        let plan = sqlx::query_scalar(&format!("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {PRUNE_EVENTS}"))
+            .bind(before)
+            .bind(100_i64)
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        let pages = pages(&plan);
+        assert!(pages < 1000, "{pages} pages read to delete 100 events");
+        // The oldest go first, and the store goes on from where that chunk stopped.
+        assert_eq!(store.prune_events(before, 100).await.unwrap(), 100);
+        let first: i64 = sqlx::query_scalar("SELECT min(seq) FROM events").fetch_one(&store.pool).await.unwrap();
+        assert_eq!(first, 201);
         store.close().await;
         drop_test_database(&url).await;
     }

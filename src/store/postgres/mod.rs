@@ -105,6 +105,13 @@ fn events_in_order(columns: &str, only: bool) -> String {
     format!("SELECT {columns} FROM events_after($1, $2, $3, {kinds})")
 }
 
+/// Deletes a chunk of the oldest events before `$1`, at most `$2`: found through the index on
+/// `created_at`, then deleted by their places in the table. No index has `seq` alone (it is unique
+/// within an organization's feed), so deleting `WHERE seq IN (…)` joined the chunk with every event
+/// before `$1`, or with the whole table: each chunk cost the table, and an hour's pruning its square.
+const PRUNE_EVENTS: &str = "DELETE FROM events
+    WHERE ctid = ANY (ARRAY(SELECT ctid FROM events WHERE created_at < $1 ORDER BY created_at LIMIT $2))";
+
 /// How a claim holds its organization's row while it reads the do-not-call list, and how an
 /// addition to the list holds it (they exclude each other; foreign-key checks are not held up).
 const ORG_SHARED: &str = " FOR SHARE";

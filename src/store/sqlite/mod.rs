@@ -306,6 +306,11 @@ fn events_in_order(columns: &str, only: bool) -> String {
     format!("SELECT {columns} FROM events WHERE organization_id = $1 AND seq > $2{only} ORDER BY seq LIMIT $3")
 }
 
+/// Deletes a chunk of the oldest events before `$1`, at most `$2`, found through the index on
+/// `created_at`; `seq` is the table's row id, so each is deleted where it lies.
+const PRUNE_EVENTS: &str =
+    "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE created_at < $1 ORDER BY created_at LIMIT $2)";
+
 /// No row lock: the one writer already orders a claim and an addition to the do-not-call list.
 const ORG_SHARED: &str = "";
 const ORG_EXCLUSIVE: &str = "";
