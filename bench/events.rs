@@ -114,13 +114,10 @@ async fn run(endpoint: Endpoint, port: u16, pace: Option<&str>) -> Run {
     let machine = (machine.0 - machine_start.0, machine.1 - machine_start.1);
     let (mut delivered_by, mut catch_up) = (None, None);
     if endpoint == Endpoint::Backlog {
-        let events: i64 = conn.number(&format!("SELECT count(*) FROM events WHERE seq > {before}")).await;
         let (server_start, own_start, machine_start, enabled) =
             (cpu_seconds(pid), cpu_seconds(std::process::id()), machine_seconds(), Instant::now());
         disable(&client, &server.base, &endpoint_id, false).await;
-        while (seen.0.lock().unwrap().len() as i64) < events && enabled.elapsed() < Duration::from_secs(600) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        all_received(&mut conn, before, &seen).await;
         catch_up = Some(CatchUp {
             seconds: enabled.elapsed().as_secs_f64(),
             server: cpu_seconds(pid) - server_start,
@@ -129,12 +126,7 @@ async fn run(endpoint: Endpoint, port: u16, pace: Option<&str>) -> Run {
         });
     }
     if matches!(endpoint, Endpoint::Up | Endpoint::UpTls) {
-        // Every event reaches the receiver: 100,000 calls and contacts, and the status changes.
-        let events: i64 = conn.number(&format!("SELECT count(*) FROM events WHERE seq > {before}")).await;
-        let drain = Instant::now() + Duration::from_secs(600);
-        while (seen.0.lock().unwrap().len() as i64) < events && Instant::now() < drain {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        all_received(&mut conn, before, &seen).await;
         delivered_by = Some((started.elapsed() - first_call).as_secs_f64());
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -160,6 +152,16 @@ async fn run(endpoint: Endpoint, port: u16, pace: Option<&str>) -> Run {
         machine,
         own,
         catch_up,
+    }
+}
+
+/// Waits (up to 10 minutes) until the receiver has had every event after `before`: 100,000 calls
+/// and contacts, and the status changes.
+async fn all_received(conn: &mut super::Db, before: i64, seen: &Seen) {
+    let events: i64 = conn.number(&format!("SELECT count(*) FROM events WHERE seq > {before}")).await;
+    let drain = Instant::now() + Duration::from_secs(600);
+    while (seen.0.lock().unwrap().len() as i64) < events && Instant::now() < drain {
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
